@@ -1,0 +1,37 @@
+# coordlab: see README.md. `make bench` and `make test` do all set-up themselves.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+export TESTCONTAINERS_RYUK_DISABLED := true
+export TESTCONTAINERS_HOST_OVERRIDE := 127.0.0.1
+unexport TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX
+
+.PHONY: all setup build test vet bench bench-raftkv bench-zab images clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: setup build vet
+	$(GO) test -race -timeout 30m ./...
+
+bench: setup build
+	$(BIN)/coordlab bench
+
+bench-raftkv: setup build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./engines/raftkv/bench/
+
+bench-zab: setup build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./engines/zab/bench/
+
+clean:
+	rm -rf $(BIN)
