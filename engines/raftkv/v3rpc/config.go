@@ -1,0 +1,57 @@
+package v3rpc
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config holds the settings of the gRPC services. Zero values are invalid;
+// start from DefaultConfig.
+type Config struct {
+	// ProgressNotifyInterval is how often an idle watcher that asked for
+	// progress_notify receives an empty response carrying the current
+	// revision. Default 10 min, as etcd's --experimental-watch-progress-notify-interval.
+	ProgressNotifyInterval time.Duration
+
+	// MaxWatchResponseBytes bounds one WatchResponse: events of a catch-up are
+	// packed into responses up to this size (never splitting one revision),
+	// and a single revision larger than it is sent alone, or in fragments when
+	// the watcher asked for fragment. Default 1.5 MiB, etcd's default
+	// max-request-bytes, which is what etcd uses to fragment.
+	MaxWatchResponseBytes int
+
+	// WatchSendQueue is the number of responses queued per watch stream
+	// between the event pumps and the stream's sender goroutine. When full,
+	// pumps block (the store keeps the watcher unsynced and catches it up
+	// later), so a slow client never makes the server drop events. Default 128.
+	WatchSendQueue int
+
+	// SnapshotChunkBytes is the size of each Maintenance.Snapshot message.
+	// Default 32 KiB, as etcd.
+	SnapshotChunkBytes int
+}
+
+// DefaultConfig returns etcd's defaults.
+func DefaultConfig() Config {
+	return Config{
+		ProgressNotifyInterval: 10 * time.Minute,
+		MaxWatchResponseBytes:  1572864,
+		WatchSendQueue:         128,
+		SnapshotChunkBytes:     32 * 1024,
+	}
+}
+
+// Validate names the first broken rule and the fix.
+func (c Config) Validate() error {
+	switch {
+	case c.ProgressNotifyInterval <= 0:
+		return fmt.Errorf("v3rpc: ProgressNotifyInterval: want > 0, got %v (default 10m)", c.ProgressNotifyInterval)
+	case c.MaxWatchResponseBytes < 1024:
+		return fmt.Errorf("v3rpc: MaxWatchResponseBytes: want >= 1024, got %d (default 1572864)", c.MaxWatchResponseBytes)
+	case c.WatchSendQueue < 1:
+		return fmt.Errorf("v3rpc: WatchSendQueue: want >= 1, got %d (default 128)", c.WatchSendQueue)
+	case c.SnapshotChunkBytes < 1:
+		return fmt.Errorf("v3rpc: SnapshotChunkBytes: want >= 1, got %d (default 32768)", c.SnapshotChunkBytes)
+	}
+	return nil
+}
