@@ -1,0 +1,704 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Member is one `server.N=host:quorumPort:electionPort[:role][;clientAddr:port]`
+// line of zoo.cfg.
+type Member struct {
+	// ID is N, the member's myid (positive).
+	ID uint64
+	// Host is the address peers dial and this member binds and dials from.
+	Host string
+	// QuorumPort is the TCP port of the peer transport (ZooKeeper's 2888).
+	QuorumPort int
+	// ElectionPort is accepted for compatibility and must be valid; zab runs
+	// election over the quorum port, so it is not bound.
+	ElectionPort int
+	// Observer is true for `:observer`. zab has no observers: Validate
+	// rejects it.
+	Observer bool
+	// ClientAddr is the optional `;host:port` client address of the member.
+	ClientAddr string
+}
+
+// QuorumAddr is host:quorumPort.
+func (m Member) QuorumAddr() string {
+	return net.JoinHostPort(m.Host, strconv.Itoa(m.QuorumPort))
+}
+
+// Config is everything one zab member needs. Fields mirror zoo.cfg; each
+// comment gives the zoo.cfg key, the flag, the unit and the default.
+type Config struct {
+	// ID is this member's id (`myid` file in DataDir, --myid). Required when
+	// Servers is not empty; 1 for a standalone member.
+	ID uint64
+	// TickTime is the basic time unit (tickTime, --tick-time, ms in zoo.cfg).
+	// Default 2000 ms, as ZooKeeper's sample config (its code default is
+	// 3000 ms).
+	TickTime time.Duration
+	// InitLimit is how many ticks discovery and sync may take (initLimit,
+	// --init-limit). Default 10.
+	InitLimit int
+	// SyncLimit is how many ticks a follower may lag or be silent before it
+	// is dropped (syncLimit, --sync-limit). Default 5.
+	SyncLimit int
+	// DataDir holds snapshots, the epoch files and myid (dataDir,
+	// --data-dir). Required.
+	DataDir string
+	// DataLogDir holds the txn log (dataLogDir, --data-log-dir). Default
+	// DataDir.
+	DataLogDir string
+	// ClientPort is the client TCP port (clientPort, --client-port). Default
+	// 2181, or the port of this member's `;clientAddr` in its server line.
+	ClientPort int
+	// ClientPortAddress is the client bind address (clientPortAddress,
+	// --client-port-address). Default 127.0.0.1: bind to loopback unless told.
+	ClientPortAddress string
+	// Servers are the ensemble members (server.N, --server N=spec). Empty
+	// means a standalone single member.
+	Servers []Member
+	// MinSessionTimeout clamps negotiated session timeouts from below
+	// (minSessionTimeout, ms). Default 2*TickTime.
+	MinSessionTimeout time.Duration
+	// MaxSessionTimeout clamps from above (maxSessionTimeout, ms). Default
+	// 20*TickTime.
+	MaxSessionTimeout time.Duration
+	// MaxClientCnxns limits concurrent client connections per remote IP
+	// (maxClientCnxns). 0 means no limit. Default 60; a connection over the
+	// limit is closed at accept.
+	MaxClientCnxns int
+	// FourLetterWords are the 4lw commands answered on the client port
+	// (4lw.commands.whitelist, comma separated, `*` = all implemented).
+	// Default srvr, as ZooKeeper 3.5.3+.
+	FourLetterWords []string
+	// JuteMaxBuffer is the largest client frame in bytes (jute.maxbuffer).
+	// Default 0xfffff. Larger frames close the connection.
+	JuteMaxBuffer int
+	// HTTPAddr is our own HTTP admin address for /health, /metrics and
+	// POST /admin/clock (zab.httpAddress, --http-addr). Empty disables it.
+	HTTPAddr string
+	// SnapshotTxns is how many committed txns between snapshots
+	// (zab.snapshotTxns, --snapshot-txns). Default 100000.
+	SnapshotTxns int
+	// MaxBatchTxns bounds how many proposals one fsync covers
+	// (zab.maxBatchTxns). Default 1024. Further proposals wait for the next
+	// batch.
+	MaxBatchTxns int
+	// PeerQueueLen bounds each peer's outgoing message queue
+	// (zab.peerQueueLen). Default 8192. When full the connection is dropped
+	// and the core recovers through re-sync, as after a network fault.
+	PeerQueueLen int
+	// ClientQueueLen bounds each client connection's outgoing replies and
+	// pending requests (zab.clientQueueLen). Default 4096. A client that
+	// exceeds it is disconnected.
+	ClientQueueLen int
+	// Seed seeds the core's randomness (zab.seed, --seed). Default 0 means
+	// derived from ID.
+	Seed int64
+	// Logger receives the server's logs; nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with every default filled in except
+// DataDir, ID and Servers.
+func DefaultConfig() Config {
+	return Config{
+		TickTime:          2000 * time.Millisecond,
+		InitLimit:         10,
+		SyncLimit:         5,
+		ClientPort:        2181,
+		ClientPortAddress: "127.0.0.1",
+		MaxClientCnxns:    60,
+		FourLetterWords:   []string{"srvr"},
+		JuteMaxBuffer:     0xfffff,
+		SnapshotTxns:      100000,
+		MaxBatchTxns:      1024,
+		PeerQueueLen:      8192,
+		ClientQueueLen:    4096,
+	}
+}
+
+// FourLetterWordsImplemented lists the 4lw commands the server answers.
+var FourLetterWordsImplemented = []string{"conf", "mntr", "ruok", "srvr", "stat"}
+
+// MinSession returns the effective minimum session timeout.
+func (c *Config) MinSession() time.Duration {
+	if c.MinSessionTimeout > 0 {
+		return c.MinSessionTimeout
+	}
+	return 2 * c.TickTime
+}
+
+// MaxSession returns the effective maximum session timeout.
+func (c *Config) MaxSession() time.Duration {
+	if c.MaxSessionTimeout > 0 {
+		return c.MaxSessionTimeout
+	}
+	return 20 * c.TickTime
+}
+
+// LogDir returns DataLogDir, or DataDir when unset.
+func (c *Config) LogDir() string {
+	if c.DataLogDir != "" {
+		return c.DataLogDir
+	}
+	return c.DataDir
+}
+
+// ClientAddr is clientPortAddress:clientPort.
+func (c *Config) ClientAddr() string {
+	return net.JoinHostPort(c.ClientPortAddress, strconv.Itoa(c.ClientPort))
+}
+
+// Self returns this member's server line, if any.
+func (c *Config) Self() (Member, bool) {
+	for _, m := range c.Servers {
+		if m.ID == c.ID {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// FourLetterWordAllowed reports whether cmd is whitelisted and implemented.
+func (c *Config) FourLetterWordAllowed(cmd string) bool {
+	if !slices.Contains(FourLetterWordsImplemented, cmd) {
+		return false
+	}
+	return slices.Contains(c.FourLetterWords, "*") || slices.Contains(c.FourLetterWords, cmd)
+}
+
+// Validate checks every rule and names the setting of each broken one.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	if c.TickTime <= 0 {
+		bad("tickTime: want > 0 ms, got %d", c.TickTime.Milliseconds())
+	}
+	if c.InitLimit <= 0 {
+		bad("initLimit: want > 0 ticks, got %d", c.InitLimit)
+	}
+	if c.SyncLimit <= 0 {
+		bad("syncLimit: want > 0 ticks, got %d", c.SyncLimit)
+	}
+	if c.DataDir == "" {
+		bad("dataDir: required (set dataDir= in zoo.cfg or --data-dir)")
+	}
+	if c.ClientPort <= 0 || c.ClientPort > 65535 {
+		bad("clientPort: want 1..65535, got %d", c.ClientPort)
+	}
+	if c.ClientPortAddress == "" {
+		bad("clientPortAddress: must not be empty")
+	}
+	if c.MinSessionTimeout < 0 || c.MaxSessionTimeout < 0 {
+		bad("minSessionTimeout/maxSessionTimeout: want >= 0 ms")
+	}
+	if c.MinSession() > c.MaxSession() {
+		bad("minSessionTimeout (%d ms) > maxSessionTimeout (%d ms): make min <= max",
+			c.MinSession().Milliseconds(), c.MaxSession().Milliseconds())
+	}
+	if c.MaxClientCnxns < 0 {
+		bad("maxClientCnxns: want >= 0 (0 = unlimited), got %d", c.MaxClientCnxns)
+	}
+	for _, w := range c.FourLetterWords {
+		if w != "*" && !slices.Contains(FourLetterWordsImplemented, w) && !slices.Contains(fourLetterWordsKnown, w) {
+			bad("4lw.commands.whitelist: unknown command %q (zab implements %s)", w, strings.Join(FourLetterWordsImplemented, ","))
+		}
+	}
+	if c.JuteMaxBuffer < 1024 {
+		bad("jute.maxbuffer: want >= 1024 bytes, got %d", c.JuteMaxBuffer)
+	}
+	if c.SnapshotTxns <= 0 {
+		bad("zab.snapshotTxns: want > 0, got %d", c.SnapshotTxns)
+	}
+	if c.MaxBatchTxns <= 0 {
+		bad("zab.maxBatchTxns: want > 0, got %d", c.MaxBatchTxns)
+	}
+	if c.PeerQueueLen <= 0 {
+		bad("zab.peerQueueLen: want > 0, got %d", c.PeerQueueLen)
+	}
+	if c.ClientQueueLen <= 0 {
+		bad("zab.clientQueueLen: want > 0, got %d", c.ClientQueueLen)
+	}
+	if c.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			bad("zab.httpAddress: want host:port, got %q", c.HTTPAddr)
+		}
+	}
+	seen := map[uint64]bool{}
+	for _, m := range c.Servers {
+		if seen[m.ID] {
+			bad("server.%d: listed twice", m.ID)
+		}
+		seen[m.ID] = true
+		if m.Observer {
+			bad("server.%d: observers are not supported by zab; remove :observer", m.ID)
+		}
+	}
+	if len(c.Servers) > 0 {
+		if c.ID == 0 {
+			bad("myid: missing; write this member's id to %s (e.g. echo 1 > %s) or pass --myid",
+				filepath.Join(c.DataDir, "myid"), filepath.Join(c.DataDir, "myid"))
+		} else if !seen[c.ID] {
+			bad("myid: %d has no server.%d line", c.ID, c.ID)
+		}
+	} else if c.ID == 0 {
+		c.ID = 1
+	}
+	return errors.Join(errs...)
+}
+
+// fourLetterWordsKnown are ZooKeeper commands zab does not implement; they may
+// appear in a whitelist (a ZooKeeper user's zoo.cfg) and are then refused at
+// run time like a non-whitelisted command.
+var fourLetterWordsKnown = []string{"cons", "crst", "dirs", "dump", "envi", "gtmk", "hash", "isro", "srst", "stmk", "wchc", "wchp", "wchs"}
+
+// ignoredExact and ignoredPrefixes are settings ZooKeeper knows and zab does
+// not use; they are accepted with one warning line.
+var ignoredExact = []string{
+	"standaloneEnabled", "reconfigEnabled", "preAllocSize", "snapCount", "globalOutstandingLimit",
+	"leaderServes", "cnxTimeout", "quorumListenOnAllIPs", "syncEnabled", "electionAlg", "peerType",
+	"dynamicConfigFile", "skipACL", "forceSync", "secureClientPort", "secureClientPortAddress",
+	"serverCnxnFactory", "sslQuorum", "portUnification", "localSessionsEnabled",
+	"localSessionsUpgradingEnabled", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize",
+	"snapSizeLimitInKb", "txnLogSizeLimitInKb", "commitLogCount", "fsync.warningthresholdms",
+	"connectToLearnerMasterLimit", "electionPortBindRetry", "clientPortListenBacklog",
+	"digest.enabled", "audit.enable", "observerMasterPort", "maxCnxns", "initialConfig",
+	"enforceQuota", "learnerMasterPort", "syncPeriod",
+}
+var ignoredPrefixes = []string{
+	"admin.", "autopurge.", "metricsProvider.", "4lw.", "ssl.", "zookeeper.", "authProvider.",
+	"quorum.", "group.", "weight.", "jute.", "netty.", "multiAddress.", "client.", "sslQuorum",
+	"serverCnxnFactory", "learner.", "observer.",
+}
+
+// setting is one zoo.cfg key and its flag.
+type setting struct {
+	key   string // zoo.cfg key
+	flag  string // flag name
+	usage string
+	set   func(c *Config, v string) error
+}
+
+func positiveInt(v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("want a positive integer, got %q", v)
+	}
+	return n, nil
+}
+
+func nonNegInt(v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want an integer >= 0, got %q", v)
+	}
+	return n, nil
+}
+
+// millis parses zoo.cfg's integer milliseconds, or a Go duration ("2s") as
+// flags may use.
+func millis(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0, fmt.Errorf("want a positive number of milliseconds, got %q", v)
+		}
+		return time.Duration(n) * time.Millisecond, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("want a positive number of milliseconds (or a duration like 2s), got %q", v)
+	}
+	return d, nil
+}
+
+func port(v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 || n > 65535 {
+		return 0, fmt.Errorf("want a port 1..65535, got %q", v)
+	}
+	return n, nil
+}
+
+var settings = []setting{
+	{"myid", "myid", "this member's id (default: the myid file in dataDir)", func(c *Config, v string) error {
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		if err != nil || n == 0 {
+			return fmt.Errorf("want a positive integer, got %q", v)
+		}
+		c.ID = n
+		return nil
+	}},
+	{"tickTime", "tick-time", "basic time unit in ms (default 2000)", func(c *Config, v string) (err error) {
+		c.TickTime, err = millis(v)
+		return err
+	}},
+	{"initLimit", "init-limit", "ticks allowed for discovery and sync (default 10)", func(c *Config, v string) (err error) {
+		c.InitLimit, err = positiveInt(v)
+		return err
+	}},
+	{"syncLimit", "sync-limit", "ticks a follower may lag (default 5)", func(c *Config, v string) (err error) {
+		c.SyncLimit, err = positiveInt(v)
+		return err
+	}},
+	{"dataDir", "data-dir", "snapshots, epoch files and myid", func(c *Config, v string) error {
+		c.DataDir = strings.TrimSpace(v)
+		return nil
+	}},
+	{"dataLogDir", "data-log-dir", "txn log directory (default dataDir)", func(c *Config, v string) error {
+		c.DataLogDir = strings.TrimSpace(v)
+		return nil
+	}},
+	{"clientPort", "client-port", "client port (default 2181)", func(c *Config, v string) (err error) {
+		c.ClientPort, err = port(v)
+		return err
+	}},
+	{"clientPortAddress", "client-port-address", "client bind address (default 127.0.0.1)", func(c *Config, v string) error {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			return fmt.Errorf("want an address, got empty")
+		}
+		c.ClientPortAddress = v
+		return nil
+	}},
+	{"minSessionTimeout", "min-session-timeout", "minimum session timeout in ms (default 2*tickTime)", func(c *Config, v string) (err error) {
+		c.MinSessionTimeout, err = millis(v)
+		return err
+	}},
+	{"maxSessionTimeout", "max-session-timeout", "maximum session timeout in ms (default 20*tickTime)", func(c *Config, v string) (err error) {
+		c.MaxSessionTimeout, err = millis(v)
+		return err
+	}},
+	{"maxClientCnxns", "max-client-cnxns", "connections per client IP, 0 = unlimited (default 60)", func(c *Config, v string) (err error) {
+		c.MaxClientCnxns, err = nonNegInt(v)
+		return err
+	}},
+	{"4lw.commands.whitelist", "4lw-whitelist", "comma-separated four-letter words, * = all (default srvr)", func(c *Config, v string) error {
+		c.FourLetterWords = nil
+		for w := range strings.SplitSeq(v, ",") {
+			if w = strings.TrimSpace(w); w != "" {
+				c.FourLetterWords = append(c.FourLetterWords, w)
+			}
+		}
+		return nil
+	}},
+	{"jute.maxbuffer", "jute-maxbuffer", "largest client frame in bytes (default 1048575)", func(c *Config, v string) error {
+		v = strings.TrimSpace(v)
+		n, err := strconv.ParseInt(v, 0, 64)
+		if err != nil || n <= 0 || n > 1<<30 {
+			return fmt.Errorf("want a byte count 1..2^30, got %q", v)
+		}
+		c.JuteMaxBuffer = int(n)
+		return nil
+	}},
+	{"zab.httpAddress", "http-addr", "HTTP address for /health, /metrics, /admin/clock (default off)", func(c *Config, v string) error {
+		c.HTTPAddr = strings.TrimSpace(v)
+		return nil
+	}},
+	{"zab.snapshotTxns", "snapshot-txns", "committed txns between snapshots (default 100000)", func(c *Config, v string) (err error) {
+		c.SnapshotTxns, err = positiveInt(v)
+		return err
+	}},
+	{"zab.maxBatchTxns", "max-batch-txns", "proposals per fsync batch (default 1024)", func(c *Config, v string) (err error) {
+		c.MaxBatchTxns, err = positiveInt(v)
+		return err
+	}},
+	{"zab.peerQueueLen", "peer-queue-len", "messages queued per peer (default 8192)", func(c *Config, v string) (err error) {
+		c.PeerQueueLen, err = positiveInt(v)
+		return err
+	}},
+	{"zab.clientQueueLen", "client-queue-len", "replies queued per client (default 4096)", func(c *Config, v string) (err error) {
+		c.ClientQueueLen, err = positiveInt(v)
+		return err
+	}},
+	{"zab.seed", "seed", "seed for the core's randomness (default derived from myid)", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("want an integer, got %q", v)
+		}
+		c.Seed = n
+		return nil
+	}},
+}
+
+func findSetting(key string) *setting {
+	for i := range settings {
+		if settings[i].key == key {
+			return &settings[i]
+		}
+	}
+	return nil
+}
+
+func ignoredSetting(key string) bool {
+	if slices.Contains(ignoredExact, key) {
+		return true
+	}
+	for _, p := range ignoredPrefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseMember parses the value of server.N.
+func parseMember(id uint64, v string) (Member, error) {
+	m := Member{ID: id}
+	v = strings.TrimSpace(v)
+	addr, client, hasClient := strings.Cut(v, ";")
+	if hasClient {
+		client = strings.TrimSpace(client)
+		if _, p, err := net.SplitHostPort(client); err == nil {
+			if _, err := port(p); err != nil {
+				return m, fmt.Errorf("client address %q: %v", client, err)
+			}
+			m.ClientAddr = client
+		} else if _, err := port(client); err == nil {
+			m.ClientAddr = net.JoinHostPort("0.0.0.0", client)
+		} else {
+			return m, fmt.Errorf("client address: want host:port, got %q", client)
+		}
+	}
+	parts := strings.Split(addr, ":")
+	if len(parts) < 3 || len(parts) > 4 {
+		return m, fmt.Errorf("want host:quorumPort:electionPort[:participant|observer][;clientHost:clientPort], got %q", v)
+	}
+	m.Host = strings.TrimSpace(parts[0])
+	if m.Host == "" {
+		return m, fmt.Errorf("empty host in %q", v)
+	}
+	var err error
+	if m.QuorumPort, err = port(parts[1]); err != nil {
+		return m, fmt.Errorf("quorum port: %v", err)
+	}
+	if m.ElectionPort, err = port(parts[2]); err != nil {
+		return m, fmt.Errorf("election port: %v", err)
+	}
+	if len(parts) == 4 {
+		switch strings.TrimSpace(parts[3]) {
+		case "participant":
+		case "observer":
+			m.Observer = true
+		default:
+			return m, fmt.Errorf("role: want participant or observer, got %q", parts[3])
+		}
+	}
+	return m, nil
+}
+
+// setKey applies one zoo.cfg key=value to c. ignored collects settings
+// ZooKeeper knows that zab does not use.
+func setKey(c *Config, key, value string, ignored *[]string) error {
+	if rest, ok := strings.CutPrefix(key, "server."); ok {
+		id, err := strconv.ParseUint(rest, 10, 64)
+		if err != nil || id == 0 {
+			return fmt.Errorf("%s: want server.N with N a positive integer", key)
+		}
+		m, err := parseMember(id, value)
+		if err != nil {
+			return fmt.Errorf("%s: %v", key, err)
+		}
+		c.Servers = slices.DeleteFunc(c.Servers, func(o Member) bool { return o.ID == id })
+		c.Servers = append(c.Servers, m)
+		sort.Slice(c.Servers, func(i, j int) bool { return c.Servers[i].ID < c.Servers[j].ID })
+		return nil
+	}
+	if s := findSetting(key); s != nil {
+		if err := s.set(c, value); err != nil {
+			return fmt.Errorf("%s: %v", key, err)
+		}
+		return nil
+	}
+	if ignoredSetting(key) {
+		*ignored = append(*ignored, key)
+		return nil
+	}
+	return fmt.Errorf("%s: unknown setting (not a ZooKeeper or zab setting; check the spelling)", key)
+}
+
+// splitProperty splits a Java-properties line at the first '=', ':' or
+// whitespace, as java.util.Properties (which ZooKeeper uses) does.
+func splitProperty(line string) (key, value string) {
+	i := strings.IndexAny(line, "=: \t")
+	if i < 0 {
+		return line, ""
+	}
+	key = line[:i]
+	rest := strings.TrimLeft(line[i:], " \t")
+	if rest != "" && (rest[0] == '=' || rest[0] == ':') {
+		rest = rest[1:]
+	}
+	return key, strings.TrimSpace(rest)
+}
+
+// ParseZooCfg reads zoo.cfg from r into c (over whatever c already holds) and
+// returns the keys ZooKeeper knows but zab ignores. name is used in errors.
+func ParseZooCfg(c *Config, r io.Reader, name string) (ignored []string, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	lineNo := 0
+	for sc.Scan() {
+		lineNo++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		key, value := splitProperty(line)
+		if err := setKey(c, key, value, &ignored); err != nil {
+			return ignored, fmt.Errorf("%w: %s:%d: %v", ErrConfig, name, lineNo, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return ignored, fmt.Errorf("zab: read %s: %w", name, err)
+	}
+	return ignored, nil
+}
+
+// readMyID reads dataDir/myid.
+func readMyID(dataDir string) (uint64, bool, error) {
+	p := filepath.Join(dataDir, "myid")
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("zab: read %s: %w", p, err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n == 0 {
+		return 0, false, fmt.Errorf("%w: %s: want a positive integer, got %q", ErrConfig, p, strings.TrimSpace(string(b)))
+	}
+	return n, true, nil
+}
+
+// serverFlag collects repeated --server N=spec flags.
+type serverFlag struct{ specs []string }
+
+func (s *serverFlag) String() string     { return strings.Join(s.specs, " ") }
+func (s *serverFlag) Set(v string) error { s.specs = append(s.specs, v); return nil }
+
+// LoadConfig builds a Config from command-line args: --config zoo.cfg (read
+// first), then the myid file, then flags, which override the file. It returns
+// the ignored zoo.cfg keys so the caller can log one warning line naming
+// them. The result is not yet validated.
+func LoadConfig(args []string, stderr io.Writer) (Config, []string, error) {
+	fs := flag.NewFlagSet("zab", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "ZooKeeper zoo.cfg to read (flags override it)")
+	vals := map[string]*string{}
+	for _, s := range settings {
+		vals[s.flag] = fs.String(s.flag, "", s.usage+" [zoo.cfg: "+s.key+"]")
+	}
+	var servers serverFlag
+	fs.Var(&servers, "server", "ensemble member N=host:quorumPort:electionPort[;clientHost:clientPort], repeatable [zoo.cfg: server.N]")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: zab --config zoo.cfg [flags]\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if fs.NArg() > 0 {
+		// zkServer.sh style: a bare zoo.cfg path is accepted too.
+		if fs.NArg() == 1 && *cfgPath == "" {
+			*cfgPath = fs.Arg(0)
+		} else {
+			return Config{}, nil, fmt.Errorf("%w: unexpected arguments %q; use --config zoo.cfg", ErrConfig, fs.Args())
+		}
+	}
+	c := DefaultConfig()
+	var ignored []string
+	if *cfgPath != "" {
+		f, err := os.Open(*cfgPath)
+		if err != nil {
+			return c, nil, fmt.Errorf("%w: --config: %v", ErrConfig, err)
+		}
+		ignored, err = ParseZooCfg(&c, f, *cfgPath)
+		f.Close()
+		if err != nil {
+			return c, ignored, err
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, s := range settings {
+		if !set[s.flag] {
+			continue
+		}
+		if err := s.set(&c, *vals[s.flag]); err != nil {
+			return c, ignored, fmt.Errorf("%w: --%s: %v", ErrConfig, s.flag, err)
+		}
+	}
+	for _, spec := range servers.specs {
+		k, v, ok := strings.Cut(spec, "=")
+		if !ok {
+			return c, ignored, fmt.Errorf("%w: --server: want N=host:quorumPort:electionPort, got %q", ErrConfig, spec)
+		}
+		var dummy []string
+		if err := setKey(&c, "server."+k, v, &dummy); err != nil {
+			return c, ignored, fmt.Errorf("%w: --server: %v", ErrConfig, err)
+		}
+	}
+	if !set["myid"] && c.DataDir != "" {
+		id, ok, err := readMyID(c.DataDir)
+		if err != nil {
+			return c, ignored, err
+		}
+		if ok {
+			c.ID = id
+		}
+	}
+	// A member's `;clientAddr:port` gives the client port when neither the
+	// file nor a flag set clientPort/clientPortAddress.
+	if self, ok := c.Self(); ok && self.ClientAddr != "" {
+		h, p, _ := net.SplitHostPort(self.ClientAddr)
+		if !set["client-port"] && !cfgHas(*cfgPath, "clientPort") {
+			c.ClientPort, _ = strconv.Atoi(p)
+		}
+		if !set["client-port-address"] && !cfgHas(*cfgPath, "clientPortAddress") {
+			c.ClientPortAddress = h
+		}
+	}
+	return c, ignored, nil
+}
+
+// cfgHas reports whether the zoo.cfg at path sets key. Read errors count as
+// "no": the file was already read once successfully.
+func cfgHas(path, key string) bool {
+	if path == "" {
+		return false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		if k, _ := splitProperty(line); k == key {
+			return true
+		}
+	}
+	return false
+}

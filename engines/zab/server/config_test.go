@@ -1,0 +1,190 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeCfg(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfig(t *testing.T) {
+	type want struct {
+		id         uint64
+		tick       time.Duration
+		clientAddr string
+		minS, maxS time.Duration
+		servers    int
+		ignored    []string
+		logDir     string
+		words      []string
+	}
+	tests := []struct {
+		name  string
+		cfg   string // zoo.cfg body; DATADIR is replaced
+		myid  string // written to dataDir/myid when not empty
+		flags []string
+		want  want
+		err   string // substring of the error; empty = valid
+	}{
+		{
+			name: "zookeeper sample",
+			cfg: `# The number of milliseconds of each tick
+tickTime=2000
+initLimit=10
+syncLimit=5
+dataDir=DATADIR
+clientPort=2181
+server.1=127.0.0.1:2888:3888
+server.2=127.0.0.1:2889:3889:participant
+server.3=127.0.0.1:2890:3890
+`,
+			myid: "2\n",
+			want: want{id: 2, tick: 2 * time.Second, clientAddr: "127.0.0.1:2181", minS: 4 * time.Second, maxS: 40 * time.Second, servers: 3, words: []string{"srvr"}},
+		},
+		{
+			name: "ignored settings warn once",
+			cfg: `tickTime=1000
+dataDir=DATADIR
+admin.enableServer=false
+autopurge.snapRetainCount=3
+metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider
+standaloneEnabled=false
+snapCount=10000
+4lw.commands.whitelist=ruok, srvr ,mntr
+`,
+			want: want{id: 1, tick: time.Second, clientAddr: "127.0.0.1:2181", minS: 2 * time.Second, maxS: 20 * time.Second,
+				ignored: []string{"admin.enableServer", "autopurge.snapRetainCount", "metricsProvider.className", "standaloneEnabled", "snapCount"},
+				words:   []string{"ruok", "srvr", "mntr"}},
+		},
+		{
+			name:  "flags override file",
+			cfg:   "tickTime=2000\ndataDir=DATADIR\nclientPort=2181\nminSessionTimeout=5000\n",
+			flags: []string{"--tick-time", "500", "--client-port", "3000", "--max-session-timeout", "9s", "--data-log-dir", "/tmp/x"},
+			want:  want{id: 1, tick: 500 * time.Millisecond, clientAddr: "127.0.0.1:3000", minS: 5 * time.Second, maxS: 9 * time.Second, logDir: "/tmp/x", words: []string{"srvr"}},
+		},
+		{
+			name: "client address from server line",
+			cfg:  "dataDir=DATADIR\nserver.1=127.0.0.2:2888:3888;127.0.0.2:2222\n",
+			myid: "1",
+			want: want{id: 1, tick: 2 * time.Second, clientAddr: "127.0.0.2:2222", minS: 4 * time.Second, maxS: 40 * time.Second, servers: 1, words: []string{"srvr"}},
+		},
+		{
+			name:  "flags only",
+			flags: []string{"--data-dir", "DATADIR", "--myid", "3", "--server", "3=127.0.0.1:1:2", "--server", "1=127.0.0.1:3:4"},
+			want:  want{id: 3, tick: 2 * time.Second, clientAddr: "127.0.0.1:2181", minS: 4 * time.Second, maxS: 40 * time.Second, servers: 2, words: []string{"srvr"}},
+		},
+		{name: "unknown setting", cfg: "dataDir=DATADIR\ntickTme=2000\n", err: "zoo.cfg:2: tickTme: unknown setting"},
+		{name: "bad tick", cfg: "dataDir=DATADIR\ntickTime=abc\n", err: `tickTime: want a positive number of milliseconds`},
+		{name: "bad port", cfg: "dataDir=DATADIR\nclientPort=70000\n", err: `clientPort: want a port 1..65535, got "70000"`},
+		{name: "bad server line", cfg: "dataDir=DATADIR\nserver.1=host:2888\n", err: "server.1: want host:quorumPort:electionPort"},
+		{name: "bad server id", cfg: "dataDir=DATADIR\nserver.x=h:1:2\n", err: "server.x: want server.N"},
+		{name: "missing myid", cfg: "dataDir=DATADIR\nserver.1=h:1:2\n", err: "myid: missing"},
+		{name: "myid not listed", cfg: "dataDir=DATADIR\nserver.1=h:1:2\n", myid: "7", err: "myid: 7 has no server.7 line"},
+		{name: "bad myid file", cfg: "dataDir=DATADIR\n", myid: "one", err: `myid: want a positive integer, got "one"`},
+		{name: "min over max", cfg: "dataDir=DATADIR\nminSessionTimeout=9000\nmaxSessionTimeout=4000\n", err: "minSessionTimeout (9000 ms) > maxSessionTimeout (4000 ms)"},
+		{name: "no dataDir", cfg: "tickTime=2000\n", err: "dataDir: required"},
+		{name: "observer", cfg: "dataDir=DATADIR\nserver.1=h:1:2:observer\n", myid: "1", err: "observers are not supported"},
+		{name: "bad flag value", cfg: "dataDir=DATADIR\n", flags: []string{"--sync-limit", "0"}, err: "--sync-limit: want a positive integer"},
+		{name: "bad 4lw", cfg: "dataDir=DATADIR\n4lw.commands.whitelist=ruok,boom\n", err: `unknown command "boom"`},
+		{name: "jute maxbuffer hex", cfg: "dataDir=DATADIR\njute.maxbuffer=0x10000\n", want: want{id: 1, tick: 2 * time.Second, clientAddr: "127.0.0.1:2181", minS: 4 * time.Second, maxS: 40 * time.Second, words: []string{"srvr"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tt.myid != "" {
+				if err := os.WriteFile(filepath.Join(dir, "myid"), []byte(tt.myid), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var args []string
+			if tt.cfg != "" {
+				args = append(args, "--config", writeCfg(t, dir, strings.ReplaceAll(tt.cfg, "DATADIR", dir)))
+			}
+			for _, f := range tt.flags {
+				args = append(args, strings.ReplaceAll(f, "DATADIR", dir))
+			}
+			c, ignored, err := LoadConfig(args, io.Discard)
+			if err == nil {
+				err = c.Validate()
+			}
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("args %q cfg %q: got error %v, want one containing %q", args, tt.cfg, err, tt.err)
+				}
+				if !errors.Is(err, ErrConfig) {
+					t.Fatalf("error %v is not ErrConfig", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("args %q: unexpected error %v", args, err)
+			}
+			w := tt.want
+			if w.logDir == "" {
+				w.logDir = dir
+			}
+			if c.ID != w.id || c.TickTime != w.tick || c.ClientAddr() != w.clientAddr || c.MinSession() != w.minS ||
+				c.MaxSession() != w.maxS || len(c.Servers) != w.servers || c.LogDir() != w.logDir ||
+				!slices.Equal(ignored, w.ignored) || !slices.Equal(c.FourLetterWords, w.words) {
+				t.Fatalf("got id=%d tick=%v client=%s min=%v max=%v servers=%d logdir=%s ignored=%q words=%q\nwant %+v",
+					c.ID, c.TickTime, c.ClientAddr(), c.MinSession(), c.MaxSession(), len(c.Servers), c.LogDir(), ignored, c.FourLetterWords, w)
+			}
+		})
+	}
+}
+
+func TestParseMember(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Member
+		err  bool
+	}{
+		{"10.0.0.1:2888:3888", Member{ID: 1, Host: "10.0.0.1", QuorumPort: 2888, ElectionPort: 3888}, false},
+		{"h:1:2:participant;0.0.0.0:2181", Member{ID: 1, Host: "h", QuorumPort: 1, ElectionPort: 2, ClientAddr: "0.0.0.0:2181"}, false},
+		{"h:1:2;2181", Member{ID: 1, Host: "h", QuorumPort: 1, ElectionPort: 2, ClientAddr: "0.0.0.0:2181"}, false},
+		{"h:1:2:leader", Member{}, true},
+		{"h:0:2", Member{}, true},
+		{":1:2", Member{}, true},
+		{"h:1:2;x", Member{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseMember(1, tt.in)
+			if (err != nil) != tt.err {
+				t.Fatalf("parseMember(%q) error %v, want error %v", tt.in, err, tt.err)
+			}
+			if !tt.err && got != tt.want {
+				t.Fatalf("parseMember(%q) = %+v, want %+v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFourLetterWordAllowed(t *testing.T) {
+	c := DefaultConfig()
+	if !c.FourLetterWordAllowed("srvr") || c.FourLetterWordAllowed("ruok") {
+		t.Fatalf("default whitelist %q: srvr must pass, ruok must not", c.FourLetterWords)
+	}
+	c.FourLetterWords = []string{"*"}
+	for _, w := range FourLetterWordsImplemented {
+		if !c.FourLetterWordAllowed(w) {
+			t.Fatalf("* must allow %s", w)
+		}
+	}
+	if c.FourLetterWordAllowed("dump") {
+		t.Fatal("* must not allow an unimplemented command")
+	}
+}

@@ -1,0 +1,31 @@
+package server
+
+import "errors"
+
+// Sentinel errors of the zab server. Test with errors.Is.
+var (
+	// ErrConfig marks a configuration problem: an unknown setting, an invalid
+	// value or a broken cross-field rule. The message names the setting.
+	ErrConfig = errors.New("zab: config")
+
+	// ErrCorrupt marks a txn log or snapshot whose bytes fail their checksum or
+	// framing somewhere other than the torn tail of the newest log segment.
+	// It is wrapped in a *CorruptError that names the file and offset.
+	ErrCorrupt = errors.New("zab: corrupt data")
+
+	// ErrTruncateBelowSnapshot is returned when the core asks to truncate the
+	// log below the newest snapshot's zxid: the snapshot already contains the
+	// txns to drop, so only a full SNAP sync can repair the member.
+	ErrTruncateBelowSnapshot = errors.New("zab: truncate below snapshot")
+
+	// ErrStopped is returned by calls made after Stop.
+	ErrStopped = errors.New("zab: server stopped")
+
+	// ErrFrameTooLarge is returned when a peer or client frame is larger than
+	// the configured limit; the connection that sent it is closed.
+	ErrFrameTooLarge = errors.New("zab: frame too large")
+
+	// ErrQueueFull is returned when a bounded queue (peer send queue, client
+	// outstanding requests) is full. The peer connection or client is dropped.
+	ErrQueueFull = errors.New("zab: queue full")
+)
