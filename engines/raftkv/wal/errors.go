@@ -1,0 +1,29 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrRecordTooLarge is returned by Save when one record exceeds the segment size.
+var ErrRecordTooLarge = errors.New("wal: record larger than the segment size")
+
+// ErrClosed is returned by operations on a closed WAL.
+var ErrClosed = errors.New("wal: closed")
+
+// ErrCorrupt matches every *CorruptError with errors.Is.
+var ErrCorrupt = errors.New("wal: corrupt record")
+
+// CorruptError reports a damaged record that is not a torn tail.
+type CorruptError struct {
+	File   string // path of the segment
+	Offset int64  // byte offset of the record in the segment
+	Reason string // what was wrong
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("wal: corrupt record in %s at offset %d: %s (the log cannot be replayed past it; restore this member from a snapshot or remove and re-add it)", e.File, e.Offset, e.Reason)
+}
+
+// Is lets errors.Is(err, ErrCorrupt) match.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
