@@ -1,0 +1,455 @@
+package server
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The txn log lives in DataLogDir/zab-log as segment files named
+// log.<first zxid, 16 hex digits>. A record is
+//
+//	uint32 length of data | uint32 CRC-32C of (zxid, data) | uint64 zxid | data
+//
+// big-endian. Records are strictly increasing in zxid across all segments.
+// The log is append-only except for TruncateAfter (the core's TRUNC) and
+// Compact (segments covered by a snapshot).
+
+const (
+	logSubdir       = "zab-log"
+	recordHeaderLen = 16
+	// maxRecordLen bounds one record so that a corrupt length cannot make
+	// recovery allocate gigabytes.
+	maxRecordLen = 64 << 20
+	// segmentBytes is the size after which Append rolls to a new segment.
+	segmentBytes = 64 << 20
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// LogRecord is one txn in the log: its zxid and the opaque txn bytes.
+type LogRecord struct {
+	Zxid uint64
+	Data []byte
+}
+
+// CorruptError says where a log or snapshot failed its checks.
+type CorruptError struct {
+	Path   string
+	Offset int64
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("zab: corrupt data in %s at offset %d: %s (restore the file from a healthy member, or remove this member's data dir so it re-syncs by SNAP)", e.Path, e.Offset, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrCorrupt) hold.
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
+
+type segment struct {
+	path  string
+	first uint64 // zxid in the name (first record's zxid, or the next expected)
+	last  uint64 // last record's zxid; 0 if empty
+	size  int64
+}
+
+// TxnLog is the on-disk txn log. It is not safe for concurrent use: the
+// server's loop goroutine owns it.
+type TxnLog struct {
+	dir    string
+	logger *slog.Logger
+	segs   []segment // sorted by first
+	f      *os.File  // the open tail segment
+	w      *bufio.Writer
+	last   uint64 // last zxid in the log
+	dirty  bool   // written since the last Sync
+	hdr    [recordHeaderLen]byte
+}
+
+// OpenTxnLog opens (creating if needed) the log in logDir, checks every
+// record, truncates a torn tail of the newest segment, and returns the log
+// positioned for appends. Corruption anywhere else is a *CorruptError.
+func OpenTxnLog(logDir string, logger *slog.Logger) (*TxnLog, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	dir := filepath.Join(logDir, logSubdir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("zab: create log dir: %w", err)
+	}
+	l := &TxnLog{dir: dir, logger: logger}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("zab: read log dir: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		hex, ok := strings.CutPrefix(name, "log.")
+		if !ok || strings.HasSuffix(name, ".tmp") {
+			continue
+		}
+		first, err := strconv.ParseUint(hex, 16, 64)
+		if err != nil {
+			continue
+		}
+		l.segs = append(l.segs, segment{path: filepath.Join(dir, name), first: first})
+	}
+	sort.Slice(l.segs, func(i, j int) bool { return l.segs[i].first < l.segs[j].first })
+	for i := range l.segs {
+		tail := i == len(l.segs)-1
+		if err := l.scanSegment(&l.segs[i], tail, nil); err != nil {
+			return nil, err
+		}
+		if l.segs[i].last != 0 {
+			if l.segs[i].last <= l.last && l.last != 0 {
+				return nil, &CorruptError{Path: l.segs[i].path, Offset: 0, Reason: fmt.Sprintf("zxid %#x not after previous segment's %#x", l.segs[i].last, l.last)}
+			}
+			l.last = l.segs[i].last
+		}
+	}
+	if len(l.segs) > 0 {
+		t := &l.segs[len(l.segs)-1]
+		f, err := os.OpenFile(t.path, os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("zab: open log segment: %w", err)
+		}
+		if _, err := f.Seek(t.size, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("zab: seek log segment: %w", err)
+		}
+		l.f = f
+		l.w = bufio.NewWriterSize(f, 256<<10)
+	}
+	return l, nil
+}
+
+// scanSegment reads every record of s, filling last and size. fn, if not
+// nil, sees each record. For the tail segment a torn last record is
+// truncated away; anywhere else a bad record is a *CorruptError.
+func (l *TxnLog) scanSegment(s *segment, tail bool, fn func(LogRecord) error) error {
+	f, err := os.OpenFile(s.path, os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("zab: open log segment: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("zab: stat log segment: %w", err)
+	}
+	fileSize := st.Size()
+	r := bufio.NewReaderSize(f, 256<<10)
+	var off int64
+	var prev uint64
+	s.last = 0
+	var hdr [recordHeaderLen]byte
+	for {
+		n, err := io.ReadFull(r, hdr[:])
+		if err == io.EOF {
+			break
+		}
+		torn := func(reason string) error {
+			if !tail {
+				return &CorruptError{Path: s.path, Offset: off, Reason: reason}
+			}
+			l.logger.Warn("truncating torn log tail", "file", s.path, "offset", off, "reason", reason, "dropped_bytes", fileSize-off)
+			if err := f.Truncate(off); err != nil {
+				return fmt.Errorf("zab: truncate torn tail of %s: %w", s.path, err)
+			}
+			if err := f.Sync(); err != nil {
+				return fmt.Errorf("zab: sync %s: %w", s.path, err)
+			}
+			return nil
+		}
+		if err == io.ErrUnexpectedEOF {
+			_ = n
+			if e := torn("partial record header"); e != nil {
+				return e
+			}
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("zab: read %s: %w", s.path, err)
+		}
+		dlen := int64(binary.BigEndian.Uint32(hdr[0:4]))
+		sum := binary.BigEndian.Uint32(hdr[4:8])
+		zxid := binary.BigEndian.Uint64(hdr[8:16])
+		end := off + recordHeaderLen + dlen
+		if dlen > maxRecordLen {
+			if end >= fileSize {
+				if e := torn("record length past end of file"); e != nil {
+					return e
+				}
+				break
+			}
+			return &CorruptError{Path: s.path, Offset: off, Reason: fmt.Sprintf("record length %d over the %d limit", dlen, maxRecordLen)}
+		}
+		data := make([]byte, dlen)
+		if _, err := io.ReadFull(r, data); err != nil {
+			if e := torn("partial record body"); e != nil {
+				return e
+			}
+			break
+		}
+		crc := crc32.Update(crc32.Checksum(hdr[8:16], crcTable), crcTable, data)
+		if crc != sum {
+			// A bad record that ends the file is a torn write; one with
+			// records after it is corruption in the middle.
+			if end == fileSize {
+				if e := torn("checksum mismatch in last record"); e != nil {
+					return e
+				}
+				break
+			}
+			return &CorruptError{Path: s.path, Offset: off, Reason: fmt.Sprintf("checksum mismatch (stored %#x, computed %#x) with %d bytes after the record", sum, crc, fileSize-end)}
+		}
+		if prev != 0 && zxid <= prev {
+			return &CorruptError{Path: s.path, Offset: off, Reason: fmt.Sprintf("zxid %#x not after %#x", zxid, prev)}
+		}
+		prev = zxid
+		s.last = zxid
+		if fn != nil {
+			if err := fn(LogRecord{Zxid: zxid, Data: data}); err != nil {
+				return err
+			}
+		}
+		off = end
+	}
+	s.size = off
+	return nil
+}
+
+// LastZxid is the zxid of the newest record, 0 if the log is empty.
+func (l *TxnLog) LastZxid() uint64 { return l.last }
+
+// FirstZxid is the zxid of the oldest record still in the log, 0 if empty.
+func (l *TxnLog) FirstZxid() uint64 {
+	for _, s := range l.segs {
+		if s.last != 0 {
+			return s.first
+		}
+	}
+	return 0
+}
+
+func (l *TxnLog) roll(first uint64) error {
+	if l.f != nil {
+		if err := l.Sync(); err != nil {
+			return err
+		}
+		if err := l.f.Close(); err != nil {
+			return fmt.Errorf("zab: close log segment: %w", err)
+		}
+	}
+	p := filepath.Join(l.dir, fmt.Sprintf("log.%016x", first))
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("zab: create log segment: %w", err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		f.Close()
+		return err
+	}
+	l.f = f
+	l.w = bufio.NewWriterSize(f, 256<<10)
+	l.segs = append(l.segs, segment{path: p, first: first})
+	return nil
+}
+
+// Append writes records (buffered; call Sync to make them durable). Their
+// zxids must be increasing and above LastZxid: a violation is a bug in the
+// caller and panics with the values involved.
+func (l *TxnLog) Append(recs ...LogRecord) error {
+	for _, r := range recs {
+		if r.Zxid <= l.last {
+			panic(fmt.Sprintf("zab: txn log append zxid %#x not after last %#x", r.Zxid, l.last))
+		}
+		if len(r.Data) > maxRecordLen {
+			return fmt.Errorf("zab: txn %#x is %d bytes, over the %d limit", r.Zxid, len(r.Data), maxRecordLen)
+		}
+		if l.f == nil || l.segs[len(l.segs)-1].size >= segmentBytes {
+			if err := l.roll(r.Zxid); err != nil {
+				return err
+			}
+		}
+		binary.BigEndian.PutUint32(l.hdr[0:4], uint32(len(r.Data)))
+		binary.BigEndian.PutUint64(l.hdr[8:16], r.Zxid)
+		crc := crc32.Update(crc32.Checksum(l.hdr[8:16], crcTable), crcTable, r.Data)
+		binary.BigEndian.PutUint32(l.hdr[4:8], crc)
+		if _, err := l.w.Write(l.hdr[:]); err != nil {
+			return fmt.Errorf("zab: append txn log: %w", err)
+		}
+		if _, err := l.w.Write(r.Data); err != nil {
+			return fmt.Errorf("zab: append txn log: %w", err)
+		}
+		s := &l.segs[len(l.segs)-1]
+		s.size += recordHeaderLen + int64(len(r.Data))
+		s.last = r.Zxid
+		l.last = r.Zxid
+		l.dirty = true
+	}
+	return nil
+}
+
+// Sync flushes buffered records and fsyncs the tail segment: one fsync for
+// however many records were appended since the last Sync (group commit).
+func (l *TxnLog) Sync() error {
+	if !l.dirty || l.f == nil {
+		return nil
+	}
+	if err := l.w.Flush(); err != nil {
+		return fmt.Errorf("zab: flush txn log: %w", err)
+	}
+	if err := fdatasync(l.f); err != nil {
+		return fmt.Errorf("zab: fsync txn log: %w", err)
+	}
+	l.dirty = false
+	return nil
+}
+
+// ReadFrom calls fn for every record with zxid > after, in order.
+func (l *TxnLog) ReadFrom(after uint64, fn func(LogRecord) error) error {
+	if err := l.Sync(); err != nil {
+		return err
+	}
+	for i := range l.segs {
+		s := l.segs[i]
+		if s.last == 0 || s.last <= after {
+			continue
+		}
+		cp := s
+		err := l.scanSegment(&cp, false, func(r LogRecord) error {
+			if r.Zxid <= after {
+				return nil
+			}
+			return fn(r)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errStopScan ends a scan early.
+var errStopScan = errors.New("stop scan")
+
+// TruncateAfter removes every record with zxid > zxid (the core's TRUNC) and
+// fsyncs. Truncating to 0 empties the log.
+func (l *TxnLog) TruncateAfter(zxid uint64) error {
+	if zxid >= l.last {
+		return nil
+	}
+	if err := l.Sync(); err != nil {
+		return err
+	}
+	if l.f != nil {
+		if err := l.f.Close(); err != nil {
+			return fmt.Errorf("zab: close log segment: %w", err)
+		}
+		l.f, l.w = nil, nil
+	}
+	// Drop whole segments that start after zxid.
+	for len(l.segs) > 0 && l.segs[len(l.segs)-1].first > zxid {
+		s := l.segs[len(l.segs)-1]
+		if err := os.Remove(s.path); err != nil {
+			return fmt.Errorf("zab: truncate log: %w", err)
+		}
+		l.segs = l.segs[:len(l.segs)-1]
+	}
+	l.last = 0
+	if len(l.segs) > 0 {
+		s := &l.segs[len(l.segs)-1]
+		var keep int64
+		var last uint64
+		var off int64
+		err := l.scanSegment(&segment{path: s.path}, false, func(r LogRecord) error {
+			if r.Zxid > zxid {
+				return errStopScan
+			}
+			off += recordHeaderLen + int64(len(r.Data))
+			keep, last = off, r.Zxid
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopScan) {
+			return err
+		}
+		if err := os.Truncate(s.path, keep); err != nil {
+			return fmt.Errorf("zab: truncate log: %w", err)
+		}
+		s.size, s.last = keep, last
+		f, err := os.OpenFile(s.path, os.O_RDWR, 0o644)
+		if err != nil {
+			return fmt.Errorf("zab: open log segment: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("zab: fsync truncated log: %w", err)
+		}
+		if _, err := f.Seek(keep, io.SeekStart); err != nil {
+			f.Close()
+			return fmt.Errorf("zab: seek log segment: %w", err)
+		}
+		l.f = f
+		l.w = bufio.NewWriterSize(f, 256<<10)
+		for i := range l.segs {
+			if l.segs[i].last != 0 {
+				l.last = l.segs[i].last
+			}
+		}
+	}
+	return syncDir(l.dir)
+}
+
+// Compact removes segments whose every record is <= zxid, keeping the tail
+// segment. Called after a snapshot at zxid is durable.
+func (l *TxnLog) Compact(zxid uint64) error {
+	removed := false
+	for len(l.segs) > 1 && l.segs[1].first <= zxid+1 && l.segs[0].last <= zxid {
+		if err := os.Remove(l.segs[0].path); err != nil {
+			return fmt.Errorf("zab: compact log: %w", err)
+		}
+		l.segs = l.segs[1:]
+		removed = true
+	}
+	if removed {
+		return syncDir(l.dir)
+	}
+	return nil
+}
+
+// Close syncs and closes the log.
+func (l *TxnLog) Close() error {
+	if l.f == nil {
+		return nil
+	}
+	err := l.Sync()
+	if cerr := l.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("zab: close txn log: %w", cerr)
+	}
+	l.f = nil
+	return err
+}
+
+// syncDir fsyncs a directory so that creates, renames and removes in it are
+// durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("zab: open dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("zab: fsync dir %s: %w", dir, err)
+	}
+	return nil
+}
