@@ -133,7 +133,9 @@ func TestTxnLogRecovery(t *testing.T) {
 	}{
 		{"clean", func(*testing.T, string) {}, 5, false},
 		{"partial header", func(t *testing.T, p string) { appendBytes(t, p, []byte{0, 0, 0}) }, 5, false},
-		{"partial body", func(t *testing.T, p string) { appendBytes(t, p, []byte{0, 0, 0, 9, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 6, 'x'}) }, 5, false},
+		{"partial body", func(t *testing.T, p string) {
+			appendBytes(t, p, []byte{0, 0, 0, 9, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 6, 'x'})
+		}, 5, false},
 		{"bad crc in last record", func(t *testing.T, p string) { flipByte(t, p, -1) }, 4, false},
 		{"bad crc in middle", func(t *testing.T, p string) { flipByte(t, p, recordHeaderLen+1) }, 0, true},
 	}
