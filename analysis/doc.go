@@ -1,0 +1,34 @@
+// Package analysis checks a coordlab history and measures it: it decides
+// whether what the clients saw is allowed by the system's promise and writes
+// the verdict, the anomalies with the ops that show them, and performance
+// figures as results.json (the Results type is its schema).
+//
+// Checkers, by workload:
+//   - register: linearizability per key (porcupine, register with CAS), the
+//     session-order checker (per process, monotonic reads and
+//     read-your-writes: ZooKeeper's promise for local reads), staleness.
+//   - lock: a porcupine model of a lease lock guarding a fenced register,
+//     and the explicit rules behind it (tokens increase with acquisition
+//     order; a write by a holder whose token is older than one already
+//     written is the anomaly).
+//   - watch: ordered, unique, atomic, reliable, resumable, bookmarkable,
+//     correct prev_kv and create flags (etcd's robustness suite names).
+//   - election: never two leaders in one term, never two values in a term.
+//   - config: subscribers never go backwards and converge on the last
+//     published version.
+//
+// Every verdict is Valid, Invalid or Unknown; results combine with the worst
+// winning and Unknown between the other two. A checker that runs out of its
+// time or memory budget says Unknown, never Valid.
+//
+// Indeterminate ops (info) are treated as possibly having happened at any
+// time after their invoke: porcupine gets them with an open end; the other
+// checkers never use an info op as evidence of an anomaly, and accept what it
+// could have caused.
+//
+// Caveats: the lock model allows a lock to pass to a new holder while the old
+// one still believes it holds it (a lease can expire, and the history cannot
+// say when): two holders are reported when the old holder's write is
+// accepted after the new holder's acquisition, i.e. when the overlap had an
+// effect. Staleness is measured against acknowledged writes only.
+package analysis
