@@ -1,0 +1,49 @@
+// Package v3rpc serves etcd's v3 gRPC API (services KV, Watch, Lease,
+// Cluster, Maintenance and Auth of go.etcd.io/etcd/api/v3/etcdserverpb) over
+// a small Backend interface, so that etcdctl and clientv3 work against a
+// raftkv member unchanged.
+//
+// The package holds no replicated state. Writes (Put, DeleteRange, Txn,
+// Compact, LeaseGrant, LeaseRevoke) become an InternalRaftRequest handed to
+// Backend.Propose, which answers with what mvcc.Store.Apply returned once the
+// entry is applied locally. Linearizable reads call Backend.LinearizableRead
+// (raft ReadIndex) and then read the store; serializable reads read the local
+// store at once. Requests are validated here as etcd validates them (empty
+// keys, sort options, txn size and duplicate keys, --max-request-bytes)
+// before anything is proposed, and every error a client sees is one of
+// etcd's rpctypes values, because clientv3 maps errors by exact code and
+// message. Every response header carries the member's cluster id, member id
+// and raft term (Backend.Header) and the store revision of the answer.
+//
+// Watch streams: each stream has a receiver goroutine and a sender (the
+// handler goroutine), which owns the stream's watchers on the store's watch
+// hub (mvcc.Store.Watch) and is the only caller of Send. See Watch for the
+// protocol details (created before events, revisions never split unless
+// fragmenting, compacted answers, progress requests and periodic progress
+// notifications).
+//
+// Typical use (cmd/raftkv):
+//
+//	srv := grpc.NewServer(v3rpc.ServerOptions(member)...)
+//	v3rpc.Register(srv, member)
+//	go srv.Serve(lis)
+//
+// # Caveats
+//
+//   - A read-only Txn is proposed through the log like any Txn (etcd serves
+//     it as a local read after ReadIndex): linearizable, but it costs a log
+//     entry.
+//   - Auth is not supported: AuthStatus says disabled, AuthDisable succeeds,
+//     Authenticate answers etcd's "authentication is not enabled", and the
+//     other Auth RPCs answer codes.Unimplemented.
+//   - No learners: MemberAdd --learner and MemberPromote answer
+//     codes.Unimplemented; so do MemberUpdate, MoveLeader and Downgrade.
+//   - Alarms are never raised: Alarm GET lists none, ACTIVATE/DEACTIVATE
+//     answer codes.Unimplemented.
+//   - Defragment succeeds without rewriting the bbolt file (the file does
+//     not shrink).
+//   - Snapshot's RemainingBytes is an estimate from Store.Size; the data and
+//     the trailing sha256 are exact.
+//   - A watch stream's receiver goroutine outlives the handler by the time
+//     gRPC takes to end the stream's Recv after the handler returned.
+package v3rpc

@@ -1,0 +1,277 @@
+package v3rpc
+
+import (
+	"bytes"
+	"context"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+)
+
+// MaxTxnOps is etcd's default --max-txn-ops: the most operations one Txn
+// branch (or its compare list) may hold.
+const MaxTxnOps = 128
+
+type kvServer struct {
+	pb.UnimplementedKVServer
+	b Backend
+}
+
+// Range serves a linearizable read after Backend.LinearizableRead, or a
+// serializable read straight from the local store.
+func (s *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
+	if err := checkRange(r); err != nil {
+		return nil, err
+	}
+	if !r.Serializable {
+		if err := s.b.LinearizableRead(ctx); err != nil {
+			return nil, toGRPC(err)
+		}
+	}
+	resp, err := s.b.Store().Range(r)
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	resp.Header = fillHeader(s.b, resp.Header)
+	return resp, nil
+}
+
+func (s *kvServer) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
+	if err := checkPut(r); err != nil {
+		return nil, err
+	}
+	resp, err := propose[*pb.PutResponse](ctx, s.b, &pb.InternalRaftRequest{Put: r})
+	if err != nil {
+		return nil, err
+	}
+	resp.Header = fillHeader(s.b, resp.Header)
+	return resp, nil
+}
+
+func (s *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
+	if err := checkDelete(r); err != nil {
+		return nil, err
+	}
+	resp, err := propose[*pb.DeleteRangeResponse](ctx, s.b, &pb.InternalRaftRequest{DeleteRange: r})
+	if err != nil {
+		return nil, err
+	}
+	resp.Header = fillHeader(s.b, resp.Header)
+	return resp, nil
+}
+
+// Txn goes through the log even when it only reads: that is linearizable
+// like etcd's read-only fast path, at the cost of one log entry.
+func (s *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	if err := checkTxn(r, MaxTxnOps); err != nil {
+		return nil, err
+	}
+	if _, _, err := checkIntervals(r.Success); err != nil {
+		return nil, err
+	}
+	if _, _, err := checkIntervals(r.Failure); err != nil {
+		return nil, err
+	}
+	resp, err := propose[*pb.TxnResponse](ctx, s.b, &pb.InternalRaftRequest{Txn: r})
+	if err != nil {
+		return nil, err
+	}
+	resp.Header = fillHeader(s.b, resp.Header)
+	fillNestedHeaders(s.b, resp)
+	return resp, nil
+}
+
+// Compact goes through the log. mvcc.Store.Apply removes the compacted
+// revisions before it returns, so when Propose returns the compaction is
+// physically done; r.Physical therefore needs no extra wait.
+func (s *kvServer) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
+	resp, err := propose[*pb.CompactionResponse](ctx, s.b, &pb.InternalRaftRequest{Compaction: r})
+	if err != nil {
+		return nil, err
+	}
+	resp.Header = fillHeader(s.b, resp.Header)
+	return resp, nil
+}
+
+// fillNestedHeaders gives every response inside a txn the txn's header, as
+// etcd does (clientv3 reads Header.Revision of nested ranges).
+func fillNestedHeaders(b Backend, resp *pb.TxnResponse) {
+	for _, op := range resp.Responses {
+		switch v := op.Response.(type) {
+		case *pb.ResponseOp_ResponseRange:
+			if v.ResponseRange != nil {
+				v.ResponseRange.Header = cloneHeader(resp.Header)
+			}
+		case *pb.ResponseOp_ResponsePut:
+			if v.ResponsePut != nil {
+				v.ResponsePut.Header = cloneHeader(resp.Header)
+			}
+		case *pb.ResponseOp_ResponseDeleteRange:
+			if v.ResponseDeleteRange != nil {
+				v.ResponseDeleteRange.Header = cloneHeader(resp.Header)
+			}
+		case *pb.ResponseOp_ResponseTxn:
+			if v.ResponseTxn != nil {
+				v.ResponseTxn.Header = cloneHeader(resp.Header)
+				fillNestedHeaders(b, v.ResponseTxn)
+			}
+		}
+	}
+}
+
+func cloneHeader(h *pb.ResponseHeader) *pb.ResponseHeader {
+	return &pb.ResponseHeader{ClusterId: h.ClusterId, MemberId: h.MemberId, Revision: h.Revision, RaftTerm: h.RaftTerm}
+}
+
+func checkRange(r *pb.RangeRequest) error {
+	if len(r.Key) == 0 {
+		return rpctypes.ErrGRPCEmptyKey
+	}
+	if _, ok := pb.RangeRequest_SortOrder_name[int32(r.SortOrder)]; !ok {
+		return rpctypes.ErrGRPCInvalidSortOption
+	}
+	if _, ok := pb.RangeRequest_SortTarget_name[int32(r.SortTarget)]; !ok {
+		return rpctypes.ErrGRPCInvalidSortOption
+	}
+	return nil
+}
+
+func checkPut(r *pb.PutRequest) error {
+	if len(r.Key) == 0 {
+		return rpctypes.ErrGRPCEmptyKey
+	}
+	if r.IgnoreValue && len(r.Value) != 0 {
+		return rpctypes.ErrGRPCValueProvided
+	}
+	if r.IgnoreLease && r.Lease != 0 {
+		return rpctypes.ErrGRPCLeaseProvided
+	}
+	return nil
+}
+
+func checkDelete(r *pb.DeleteRangeRequest) error {
+	if len(r.Key) == 0 {
+		return rpctypes.ErrGRPCEmptyKey
+	}
+	return nil
+}
+
+// checkTxn follows etcd's checkTxnRequest: a bound on the operations per
+// branch, non-empty compare keys, and every nested request checked.
+func checkTxn(r *pb.TxnRequest, maxOps int) error {
+	n := max(len(r.Compare), len(r.Success), len(r.Failure))
+	if n > maxOps {
+		return rpctypes.ErrGRPCTooManyOps
+	}
+	for _, c := range r.Compare {
+		if len(c.Key) == 0 {
+			return rpctypes.ErrGRPCEmptyKey
+		}
+	}
+	for _, branch := range [][]*pb.RequestOp{r.Success, r.Failure} {
+		for _, op := range branch {
+			if err := checkRequestOp(op, maxOps); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkRequestOp(op *pb.RequestOp, maxOps int) error {
+	switch v := op.GetRequest().(type) {
+	case *pb.RequestOp_RequestRange:
+		return checkRange(v.RequestRange)
+	case *pb.RequestOp_RequestPut:
+		return checkPut(v.RequestPut)
+	case *pb.RequestOp_RequestDeleteRange:
+		return checkDelete(v.RequestDeleteRange)
+	case *pb.RequestOp_RequestTxn:
+		return checkTxn(v.RequestTxn, maxOps)
+	default:
+		// etcd treats an empty RequestOp as an empty key.
+		return rpctypes.ErrGRPCEmptyKey
+	}
+}
+
+// interval is a key range [key, end); end nil means the single key, end
+// "\x00" means every key >= key (etcd's conventions for range_end).
+type interval struct{ key, end []byte }
+
+func (iv interval) contains(k []byte) bool {
+	if len(iv.end) == 0 {
+		return bytes.Equal(k, iv.key)
+	}
+	if bytes.Compare(k, iv.key) < 0 {
+		return false
+	}
+	return bytes.Equal(iv.end, []byte{0}) || bytes.Compare(k, iv.end) < 0
+}
+
+func anyContains(ivs []interval, k []byte) bool {
+	for _, iv := range ivs {
+		if iv.contains(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkIntervals rejects a txn branch that writes one key twice, as etcd's
+// checkIntervals does: two puts of a key, or a put of a key a delete in the
+// same branch covers, give ErrGRPCDuplicateKey. The success and failure
+// branches of a nested txn exclude each other, so a key put in both is fine.
+func checkIntervals(reqs []*pb.RequestOp) (map[string]struct{}, []interval, error) {
+	var dels []interval
+	for _, op := range reqs {
+		if d := op.GetRequestDeleteRange(); d != nil {
+			dels = append(dels, interval{d.Key, d.RangeEnd})
+		}
+	}
+	puts := make(map[string]struct{})
+	for _, op := range reqs {
+		t := op.GetRequestTxn()
+		if t == nil {
+			continue
+		}
+		putsThen, delsThen, err := checkIntervals(t.Success)
+		if err != nil {
+			return nil, nil, err
+		}
+		putsElse, delsElse, err := checkIntervals(t.Failure)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k := range putsThen {
+			if _, dup := puts[k]; dup || anyContains(dels, []byte(k)) {
+				return nil, nil, rpctypes.ErrGRPCDuplicateKey
+			}
+			puts[k] = struct{}{}
+		}
+		for k := range putsElse {
+			if _, dup := puts[k]; dup {
+				if _, then := putsThen[k]; !then {
+					return nil, nil, rpctypes.ErrGRPCDuplicateKey
+				}
+			}
+			if anyContains(dels, []byte(k)) {
+				return nil, nil, rpctypes.ErrGRPCDuplicateKey
+			}
+			puts[k] = struct{}{}
+		}
+		dels = append(dels, delsThen...)
+		dels = append(dels, delsElse...)
+	}
+	for _, op := range reqs {
+		p := op.GetRequestPut()
+		if p == nil {
+			continue
+		}
+		k := string(p.Key)
+		if _, dup := puts[k]; dup || anyContains(dels, p.Key) {
+			return nil, nil, rpctypes.ErrGRPCDuplicateKey
+		}
+		puts[k] = struct{}{}
+	}
+	return puts, dels, nil
+}

@@ -1,0 +1,105 @@
+package v3rpc
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"sort"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc"
+)
+
+// MaxLeaseTTL is etcd's largest lease TTL in seconds.
+const MaxLeaseTTL = 9000000000
+
+type leaseServer struct {
+	pb.UnimplementedLeaseServer
+	b Backend
+}
+
+// LeaseGrant picks the lease id here when the client leaves it 0, as etcd
+// does, so that applying the entry stays deterministic on every member.
+func (s *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
+	if r.TTL > MaxLeaseTTL {
+		return nil, rpctypes.ErrGRPCLeaseTTLTooLarge
+	}
+	req := &pb.LeaseGrantRequest{TTL: r.TTL, ID: r.ID}
+	for req.ID == 0 {
+		// A random positive id: unique across members without coordination,
+		// with a collision answered by the store as ErrGRPCLeaseExist.
+		req.ID = rand.Int64() & (1<<63 - 1)
+	}
+	resp, err := propose[*pb.LeaseGrantResponse](ctx, s.b, &pb.InternalRaftRequest{LeaseGrant: req})
+	if err != nil {
+		return nil, err
+	}
+	resp.Header = fillHeader(s.b, resp.Header)
+	return resp, nil
+}
+
+func (s *leaseServer) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
+	resp, err := propose[*pb.LeaseRevokeResponse](ctx, s.b, &pb.InternalRaftRequest{LeaseRevoke: r})
+	if err != nil {
+		return nil, err
+	}
+	resp.Header = fillHeader(s.b, resp.Header)
+	return resp, nil
+}
+
+// LeaseTimeToLive answers TTL -1 for a lease that does not exist, as etcd
+// does (etcdctl prints "lease ... already expired").
+func (s *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
+	resp, err := s.b.LeaseTimeToLive(ctx, r.ID, r.Keys)
+	if errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) {
+		resp, err = &pb.LeaseTimeToLiveResponse{ID: r.ID, TTL: -1}, nil
+	}
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	resp.Header = fillHeader(s.b, resp.Header)
+	return resp, nil
+}
+
+// LeaseLeases lists the leases of the local store, sorted by id.
+func (s *leaseServer) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
+	ls := s.b.Store().Leases()
+	resp := &pb.LeaseLeasesResponse{Header: header(s.b), Leases: make([]*pb.LeaseStatus, 0, len(ls))}
+	for _, l := range ls {
+		resp.Leases = append(resp.Leases, &pb.LeaseStatus{ID: l.ID})
+	}
+	sort.Slice(resp.Leases, func(i, j int) bool { return resp.Leases[i].ID < resp.Leases[j].ID })
+	return resp, nil
+}
+
+// LeaseKeepAlive answers each request in order on the handler's goroutine:
+// renew, then send. A lease that does not exist answers TTL 0, as etcd; any
+// other renewal error ends the stream with that error.
+func (s *leaseServer) LeaseKeepAlive(stream grpc.BidiStreamingServer[pb.LeaseKeepAliveRequest, pb.LeaseKeepAliveResponse]) error {
+	ctx := stream.Context()
+	if err := checkLeader(ctx, s.b); err != nil {
+		return err
+	}
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ttl, err := s.b.LeaseRenew(ctx, req.ID)
+		if errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) {
+			ttl, err = 0, nil
+		}
+		if err != nil {
+			return toGRPC(err)
+		}
+		resp := &pb.LeaseKeepAliveResponse{Header: header(s.b), ID: req.ID, TTL: ttl}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
