@@ -1,0 +1,340 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"coordlab/cluster"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// need skips the test when a requirement is missing, but fails under CI=true.
+func need(t *testing.T, ok bool, what string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true but %s is missing", what)
+	}
+	t.Skipf("%s missing", what)
+}
+
+func TestBelongsAndRunOf(t *testing.T) {
+	cases := []struct {
+		name string
+		run  string
+		want bool
+	}{
+		{"clababc123n1", "abc123", true},
+		{"clababc123n12", "abc123", true},
+		{"clababc123v3", "abc123", true},
+		{"clababc123sw", "abc123", true},
+		{"clababc123h", "abc123", true},
+		{"clababc123hs", "abc123", true},
+		{"clababc123x", "abc123", false},
+		{"clababc123n", "abc123", false},
+		{"clababc1234n1", "abc123", false},
+		{"clababc124n1", "abc123", false},
+		{"eth0", "abc123", false},
+	}
+	for _, c := range cases {
+		if got := belongs(c.name, c.run); got != c.want {
+			t.Errorf("belongs(%q, %q) = %v, want %v", c.name, c.run, got, c.want)
+		}
+		wantRun := ""
+		if c.want {
+			wantRun = c.run
+		} else if c.name == "clababc124n1" {
+			wantRun = "abc124" // another run's name
+		}
+		if got := runOf(c.name); got != wantRun {
+			t.Errorf("runOf(%q) = %q, want %q", c.name, got, wantRun)
+		}
+	}
+	if got := runOf("clabABC123n1"); got != "" {
+		t.Errorf("runOf with upper-case hex = %q, want \"\"", got)
+	}
+}
+
+func TestNftScript(t *testing.T) {
+	peers := []string{"10.77.1.2", "10.77.1.3"}
+	cases := []struct {
+		name      string
+		srcs      []string
+		loss      int
+		want      []string
+		wantTable bool
+	}{
+		{"empty deletes", nil, 0, nil, false},
+		{"partition", []string{"10.77.1.2"}, 0, []string{"ip saddr { 10.77.1.2 } drop"}, true},
+		{"loss", nil, 30, []string{"ip saddr { 10.77.1.2, 10.77.1.3 } numgen random mod 100 < 30 drop"}, true},
+		{"both", []string{"10.77.1.3"}, 5, []string{"ip saddr { 10.77.1.3 } drop", "mod 100 < 5 drop"}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := nftScript(c.srcs, c.loss, peers)
+			if !strings.HasPrefix(s, "add table inet coordlab\ndelete table inet coordlab\n") {
+				t.Errorf("script does not reset our table first:\n%s", s)
+			}
+			if got := strings.Contains(s, "table inet coordlab {"); got != c.wantTable {
+				t.Errorf("defines table = %v, want %v:\n%s", got, c.wantTable, s)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("script lacks %q:\n%s", w, s)
+				}
+			}
+		})
+	}
+}
+
+func TestLoopbackRefusesPartition(t *testing.T) {
+	r, err := New(Config{Dir: t.TempDir(), Mode: ModeLoopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Partition(context.Background(), cluster.Grudge{"n1": {"n2"}})
+	if !errors.Is(err, cluster.ErrUnsupported) || !strings.Contains(err.Error(), "root") {
+		t.Fatalf("Partition on loopback = %v, want ErrUnsupported naming root", err)
+	}
+	if err := r.Loss(context.Background(), 10, []string{"n1"}); !errors.Is(err, cluster.ErrUnsupported) {
+		t.Fatalf("Loss on loopback = %v, want ErrUnsupported", err)
+	}
+	if c := r.Capabilities(); c.Partition || c.Loss || !c.Kill || !c.Pause {
+		t.Fatalf("loopback capabilities = %+v", c)
+	}
+}
+
+func etcdClient(t *testing.T, m cluster.Member) *clientv3.Client {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{m.ClientAddr()}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func put(c *clientv3.Client, key, val string, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_, err := c.Put(ctx, key, val)
+	return err
+}
+
+// putEventually retries until the put succeeds or the deadline passes.
+func putEventually(t *testing.T, c *clientv3.Client, key, val string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := put(c, key, val, 2*time.Second)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("put %s via %v: %v", key, c.Endpoints(), err)
+		}
+	}
+}
+
+// TestEtcdNetns starts a real 3-member etcd in network namespaces,
+// partitions one member away (its writes time out while the majority
+// commits), heals, kills and restarts, and checks nothing is left behind.
+func TestEtcdNetns(t *testing.T) {
+	need(t, os.Geteuid() == 0, "root")
+	_, err := exec.LookPath("nft")
+	need(t, err == nil, "nft")
+	tgt, err := cluster.NewTarget("etcd", cluster.TargetOptions{ClusterToken: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	need(t, tgt.Check() == nil, "etcd (apt-get install etcd-server)")
+
+	ctx := context.Background()
+	r, err := New(Config{Dir: t.TempDir(), Mode: ModeNetns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := r.Start(ctx, tgt, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := r.RunID()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			r.Stop(ctx)
+		}
+	})
+	for _, m := range ms {
+		if !strings.HasPrefix(m.Host, "10.77.") {
+			t.Fatalf("member %s host %s, want 10.77.x.y", m.Name, m.Host)
+		}
+	}
+	c1, c2 := etcdClient(t, ms[0]), etcdClient(t, ms[1])
+	putEventually(t, c1, "k", "before")
+
+	// Isolate n1.
+	g := cluster.Grudge{"n1": {"n2", "n3"}, "n2": {"n1"}, "n3": {"n1"}}
+	if err := r.Partition(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ip", "netns", "exec", nsName(run, 1), "nft", "list", "table", "inet", "coordlab").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), ms[1].Host) {
+		t.Fatalf("nft table in n1 after partition: %v\n%s", err, out)
+	}
+	putEventually(t, c2, "k", "majority")
+	if err := put(c1, "k", "minority", 3*time.Second); err == nil {
+		t.Fatalf("put through isolated n1 succeeded, want a timeout")
+	}
+	if err := r.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	putEventually(t, c1, "k", "healed")
+
+	// Kill and restart n2 with its data.
+	if err := r.Kill(ctx, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	putEventually(t, c1, "k", "two-of-three")
+	if err := r.Restart(ctx, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	ctxg, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var got *clientv3.GetResponse
+	for {
+		got, err = c2.Get(ctxg, "k")
+		if err == nil && len(got.Kvs) == 1 && string(got.Kvs[0].Value) == "two-of-three" {
+			break
+		}
+		if ctxg.Err() != nil {
+			t.Fatalf("restarted n2 never served the write made while it was down: %v %v", err, got)
+		}
+	}
+	if _, err := r.Leader(ctx); err != nil {
+		t.Fatalf("Leader: %v", err)
+	}
+	// Pause and resume are accepted.
+	if err := r.Pause(ctx, "n3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Resume(ctx, "n3"); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := r.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	if err := r.Stop(ctx); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+	nss, err := listNetns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	links, err := listLinks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range append(nss, links...) {
+		if belongs(n, run) {
+			t.Errorf("left behind after Stop: %s", n)
+		}
+	}
+	if _, err := os.Stat(StateDir + "/runs/" + run + ".json"); !os.IsNotExist(err) {
+		t.Errorf("run record left behind: %v", err)
+	}
+}
+
+// TestSweep creates the names of a dead run and checks Sweep removes them
+// and nothing else.
+func TestSweep(t *testing.T) {
+	need(t, os.Geteuid() == 0, "root")
+	ctx := context.Background()
+	id, err := newRunID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw := &network{run: id, subnet: 249, n: 1}
+	// Pretend a dead owner: a record with a pid that does not exist.
+	if err := withLock(func() error {
+		return os.WriteFile(StateDir+"/runs/"+id+".json", []byte(`{"id":"`+id+`","subnet":249,"pid":2147483000}`), 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nw.setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeRun(ctx, id) })
+	removed, err := Sweep(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range removed {
+		found = found || r == id
+	}
+	if !found {
+		t.Fatalf("Sweep removed %v, want it to include %s", removed, id)
+	}
+	nss, err := listNetns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nss {
+		if belongs(n, id) {
+			t.Errorf("Sweep left %s", n)
+		}
+	}
+}
+
+// TestZooKeeperNetns starts the real ZooKeeper (3 members, netns), kills
+// the leader and expects the other two to elect a new one.
+func TestZooKeeperNetns(t *testing.T) {
+	need(t, os.Geteuid() == 0, "root")
+	tgt, err := cluster.NewTarget("zookeeper", cluster.TargetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	need(t, tgt.Check() == nil, "ZooKeeper (apt-get install zookeeper)")
+	ctx := context.Background()
+	r, err := New(Config{Dir: t.TempDir(), Mode: ModeNetns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Start(ctx, tgt, 3); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Stop(ctx) })
+	old, err := r.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Kill(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	ctxw, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		l, err := r.Leader(ctxw)
+		if err == nil {
+			if l == old {
+				t.Fatalf("killed member %s still leader", old)
+			}
+			break
+		}
+		if ctxw.Err() != nil {
+			t.Fatalf("no new leader after killing %s: %v", old, err)
+		}
+	}
+}
