@@ -84,7 +84,7 @@ func (t *zkTarget) Command(m Member, all []Member) (Command, error) {
 	}
 	cfgPath := filepath.Join(confDir, "zoo.cfg")
 	files := map[string]string{
-		cfgPath: zooCfg(m, all),
+		cfgPath:                            zooCfg(m, all),
 		filepath.Join(m.DataDir(), "myid"): strconv.Itoa(m.ID) + "\n",
 	}
 	if t.name == "zookeeper" {

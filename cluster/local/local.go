@@ -92,15 +92,15 @@ type member struct {
 
 // Runtime is the local runtime. Create it with New.
 type Runtime struct {
-	cfg    Config
-	log    *slog.Logger
-	mode   Mode
-	mu     sync.Mutex
-	target cluster.Target
-	rec    runRecord
-	nw     *network
-	mems   []*member
-	byName map[string]*member
+	cfg     Config
+	log     *slog.Logger
+	mode    Mode
+	mu      sync.Mutex
+	target  cluster.Target
+	rec     runRecord
+	nw      *network
+	mems    []*member
+	byName  map[string]*member
 	stopped bool
 }
 

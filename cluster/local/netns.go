@@ -43,7 +43,7 @@ func newRunID() (string, error) {
 }
 
 func nsName(run string, i int) string { return namePrefix + run + "n" + strconv.Itoa(i) }
-func swName(run string) string         { return namePrefix + run + "sw" }
+func swName(run string) string        { return namePrefix + run + "sw" }
 func vethName(run string, i int) string {
 	return namePrefix + run + "v" + strconv.Itoa(i)
 }
