@@ -1,0 +1,74 @@
+// Package mvcc is raftkv's state machine: etcd's multi-version key space on one bbolt
+// file, applied entry by entry from the raft log.
+//
+// # Data model
+//
+// The store has a revision, 1 when empty. Each write txn that changes something (a put,
+// a delete that matched keys, a txn with writes, a lease revoke that deleted keys) moves
+// it up by one; its changes get sub revisions 0, 1, 2, ... Every key carries
+// create_revision, mod_revision and version (1 on creation, +1 per put); a delete leaves a
+// tombstone and the next put starts over with version 1 and a new create_revision.
+//
+// As in etcd, the bbolt "key" bucket is keyed by revision (8-byte big-endian main, '_',
+// 8-byte big-endian sub, plus 't' for a tombstone) with the marshalled mvccpb.KeyValue as
+// value; the "meta" bucket holds the consistent index, the store revision and the
+// compact revision; the "lease" bucket holds the leases (ID, granted TTL, checkpointed
+// remaining TTL). Open rebuilds from the key bucket an in-memory index: a sorted set of
+// keys (a two-level chunked B-tree of our own, plus a map) whose entries list each key's
+// revisions and hold its current value.
+//
+// # Apply, Commit and ConsistentIndex
+//
+// Apply takes one committed raft entry (an etcdserverpb.InternalRaftRequest) and its raft
+// index: Range, Put, DeleteRange, Txn, Compaction, LeaseGrant, LeaseRevoke and
+// LeaseCheckpoint, with etcd's semantics and etcd's errors (the rpctypes.ErrGRPC* values,
+// so the gRPC code and message are etcd's). Apply is deterministic: its result depends
+// only on the entries applied before, so every member answers alike, down to lease IDs
+// picked for grants with ID 0 (derived from the raft index).
+//
+// Apply writes into one bbolt write txn that stays open across entries; Commit commits it
+// (one fsync) together with the consistent index, the raft index of the last applied
+// entry. The raft log is the source of durability: after a crash, Open finds the state
+// and consistent index of the last Commit, and the server replays the log; Apply skips
+// entries at or below the consistent index, so replay is idempotent.
+//
+// # Reads and concurrency
+//
+// One goroutine (the apply loop) calls Apply and Commit. Readers (Range, Rev, Hash,
+// HashKV, Leases, Watch, watch catch-up) may run on any goroutines at the same time: a
+// sync.RWMutex inside the store serialises them against the writer. Readers see every
+// applied entry, committed or not: current values come from the in-memory index, older
+// revisions from the open write txn (read under the shared lock; every mutation of that
+// txn happens under the exclusive lock), or from a read txn when no write txn is open.
+// So the server may call Commit every 100 ms or every N entries, as etcd's backend
+// batches, and still serve linearizable reads right after Apply.
+//
+// # Watches
+//
+// Watch starts a watcher over a key, range or prefix from a start revision. Apply keeps
+// the events of the latest Config.WatchCacheRevs revisions in a ring and wakes the
+// watchers they match, without ever blocking. Each watcher has one goroutine that pulls
+// its next batch under the shared lock, from the ring or, when it is behind the ring (a
+// start revision in the past, or a slow consumer), from the key bucket. So every watcher
+// gets every event once, in revision order, the events of one txn in one batch, with no
+// gaps, however slow it is.
+//
+// # Caveats
+//
+//   - Commit holds the exclusive lock while bbolt commits and fsyncs: reads wait for it.
+//   - Range at a revision equal to the compact revision succeeds, as in etcd (compaction
+//     keeps the newest revision of each live key); a revision below it fails with
+//     ErrCompacted. A watch must start above the compact revision: compaction drops
+//     tombstones at or below it, so a watch from the compact revision could miss a delete.
+//   - Compaction is synchronous: one Apply deletes every superseded revision from bbolt,
+//     and one Commit makes that durable. There is no background compaction.
+//   - The current value of every key lives in memory as well as in bbolt.
+//   - WriteSnapshot copies the committed file only: call Commit first.
+//   - Hash and HashKV scan the whole key bucket under the shared lock; Apply waits.
+//   - Events and the key-values in responses share byte slices with the store: callers
+//     must not modify them.
+//   - A watcher's goroutine is the only goroutine the store starts. Store.Close stops
+//     them all and waits.
+//   - Auth, alarms and cluster-version requests are not implemented: Apply returns
+//     ErrUnsupported for them (after advancing the consistent index).
+package mvcc
