@@ -1,0 +1,141 @@
+package zab
+
+// Fast Leader Election (ZooKeeper's FastLeaderElection.lookForLeader), driven
+// by messages and ticks instead of a blocking queue poll.
+
+func (n *Node) resetElectionTimer() {
+	n.electionElapsed = 0
+	n.electionTimeout = n.cfg.ElectionTicks + n.rand.Intn(n.cfg.ElectionTicks)
+}
+
+func (n *Node) broadcastVote() {
+	for _, p := range n.peers {
+		if p != n.id {
+			n.send(Message{Type: MsgNotification, To: p, Vote: n.vote, State: n.state}, false)
+		}
+	}
+}
+
+func (n *Node) tickLooking() {
+	n.electionElapsed++
+	if n.finalizeLeft > 0 {
+		n.finalizeLeft--
+		if n.finalizeLeft == 0 {
+			n.finalizeLeft = -1
+			if n.quorumAgrees(n.recv, n.vote) {
+				n.decide(n.vote, "quorum agreed and no better vote in the finalize wait")
+				return
+			}
+		}
+	}
+	if n.electionElapsed >= n.electionTimeout {
+		// No decision yet: re-send my vote in the same round (notifications may
+		// have been lost, or peers were down).
+		n.resetElectionTimer()
+		n.broadcastVote()
+	}
+}
+
+// sameVote compares the candidate and its history, in the same round.
+func sameVote(a, b Vote) bool {
+	return a.Leader == b.Leader && a.Zxid == b.Zxid && a.PeerEpoch == b.PeerEpoch && a.ElectionEpoch == b.ElectionEpoch
+}
+
+func (n *Node) quorumAgrees(votes map[ServerID]Vote, v Vote) bool {
+	c := 0
+	for _, w := range votes {
+		if sameVote(w, v) {
+			c++
+		}
+	}
+	return c >= n.quorum
+}
+
+func (n *Node) maybeFinalize() {
+	if n.finalizeLeft < 0 && n.quorumAgrees(n.recv, n.vote) {
+		n.finalizeLeft = n.cfg.FinalizeWaitTicks
+	}
+}
+
+func (n *Node) stepNotification(m Message) {
+	if n.state != StateLooking {
+		// An established member answers a LOOKING peer with the leader it
+		// follows, so that a restarted member joins it (ZOOKEEPER-1732).
+		if m.State == StateLooking {
+			n.send(Message{Type: MsgNotification, To: m.From, Vote: n.vote, State: n.state}, false)
+		}
+		return
+	}
+	v := m.Vote
+	if m.State == StateLooking {
+		switch {
+		case v.ElectionEpoch > n.round:
+			n.round = v.ElectionEpoch
+			n.recv = map[ServerID]Vote{}
+			self := n.selfVote()
+			if v.beats(self) {
+				n.vote = Vote{Leader: v.Leader, Zxid: v.Zxid, PeerEpoch: v.PeerEpoch, ElectionEpoch: n.round}
+			} else {
+				n.vote = self
+			}
+			n.finalizeLeft = -1
+			n.broadcastVote()
+		case v.ElectionEpoch < n.round:
+			// A laggard: tell it my round and vote so it catches up.
+			n.send(Message{Type: MsgNotification, To: m.From, Vote: n.vote, State: n.state}, false)
+			return
+		case v.beats(n.vote):
+			n.vote = Vote{Leader: v.Leader, Zxid: v.Zxid, PeerEpoch: v.PeerEpoch, ElectionEpoch: n.round}
+			n.finalizeLeft = -1
+			n.broadcastVote()
+		}
+		n.recv[m.From] = v
+		n.recv[n.id] = n.vote
+		if !n.quorumAgrees(n.recv, n.vote) {
+			n.finalizeLeft = -1
+		}
+		n.maybeFinalize()
+		return
+	}
+	// From a FOLLOWING or LEADING peer: an established ensemble.
+	if v.ElectionEpoch == n.round {
+		n.recv[m.From] = v
+		if n.quorumAgrees(n.recv, v) && n.checkLeader(v.Leader) {
+			n.decide(v, "joined an established leader (same round)")
+			return
+		}
+	}
+	n.ooe[m.From] = m
+	c := 0
+	for _, o := range n.ooe {
+		if sameVote(o.Vote, v) {
+			c++
+		}
+	}
+	if c >= n.quorum && n.checkLeader(v.Leader) {
+		n.round = v.ElectionEpoch
+		n.decide(v, "joined an established leader")
+	}
+}
+
+// checkLeader holds when the named leader itself was heard saying LEADING.
+func (n *Node) checkLeader(leader ServerID) bool {
+	if leader == n.id {
+		return false
+	}
+	o, ok := n.ooe[leader]
+	return ok && o.State == StateLeading && o.Vote.Leader == leader
+}
+
+func (n *Node) decide(v Vote, why string) {
+	n.vote = Vote{Leader: v.Leader, Zxid: v.Zxid, PeerEpoch: v.PeerEpoch, ElectionEpoch: n.round}
+	n.recv, n.ooe, n.finalizeLeft = nil, nil, -1
+	n.roleElapsed = 0
+	if v.Leader == n.id {
+		n.logger.Info("elected leader", "round", n.round, "zxid", n.log.last(), "epoch", n.hard.CurrentEpoch, "why", why)
+		n.becomeLeader()
+	} else {
+		n.logger.Info("following", "peer", v.Leader, "round", n.round, "why", why)
+		n.becomeFollower(v.Leader)
+	}
+}
