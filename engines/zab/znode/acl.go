@@ -1,0 +1,97 @@
+package znode
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"strings"
+
+	"coordlab/engines/zab/jute"
+)
+
+// DigestID turns the auth data of `addauth digest user:password` into the
+// id ZooKeeper stores for it: digest:user:base64(sha1("user:password")).
+// Like ZooKeeper, it checks no password: any "user:password" is accepted
+// and a wrong password surfaces later as ZNOAUTH. Data without a colon is
+// ErrAuthFailed.
+func DigestID(userPassword string) (jute.Id, error) {
+	user, _, ok := strings.Cut(userPassword, ":")
+	if !ok {
+		return jute.Id{}, ErrAuthFailed
+	}
+	sum := sha1.Sum([]byte(userPassword))
+	return jute.Id{Scheme: "digest", ID: user + ":" + base64.StdEncoding.EncodeToString(sum[:])}, nil
+}
+
+// checkACL reports whether a caller with the given auth ids may perform
+// perm on a node with acl. world:anyone matches everyone, digest ids match
+// exactly, a "super" id matches everything, and an empty ACL allows all
+// (as in ZooKeeper).
+func checkACL(acl []jute.ACL, perm int32, auth []jute.Id) bool {
+	if len(acl) == 0 {
+		return true
+	}
+	for _, id := range auth {
+		if id.Scheme == "super" {
+			return true
+		}
+	}
+	for _, a := range acl {
+		if a.Perms&perm == 0 {
+			continue
+		}
+		if a.ID.Scheme == "world" && a.ID.ID == "anyone" {
+			return true
+		}
+		for _, id := range auth {
+			if id == a.ID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fixupACL validates an ACL from a client and expands the auth scheme to
+// the caller's ids, as ZooKeeper's PrepRequestProcessor.fixupACL does.
+func fixupACL(acl []jute.ACL, auth []jute.Id) ([]jute.ACL, error) {
+	if len(acl) == 0 {
+		return nil, ErrInvalidACL
+	}
+	out := make([]jute.ACL, 0, len(acl))
+	add := func(a jute.ACL) {
+		for _, b := range out {
+			if a == b {
+				return
+			}
+		}
+		out = append(out, a)
+	}
+	for _, a := range acl {
+		switch a.ID.Scheme {
+		case "world":
+			if a.ID.ID != "anyone" {
+				return nil, ErrInvalidACL
+			}
+			add(a)
+		case "digest":
+			if !strings.Contains(a.ID.ID, ":") {
+				return nil, ErrInvalidACL
+			}
+			add(a)
+		case "auth":
+			n := 0
+			for _, id := range auth {
+				if id.Scheme == "digest" {
+					add(jute.ACL{Perms: a.Perms, ID: id})
+					n++
+				}
+			}
+			if n == 0 {
+				return nil, ErrInvalidACL
+			}
+		default:
+			return nil, ErrInvalidACL
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,61 @@
+// Package znode is ZooKeeper's data tree as plain data: znodes with Stat,
+// ACLs, sequential names, ephemeral, container and TTL nodes, sessions and
+// their ephemerals, one-shot and persistent watches, the transactions that
+// change them and their binary encoding, and snapshots.
+//
+// It exists so that every ensemble member applies the same committed
+// transactions to the same state with the same results, and so that all of
+// ZooKeeper's data semantics are tested without sockets or disks.
+//
+// # Contract
+//
+// A Tree is deterministic and single-threaded: no locks, goroutines, clock
+// or randomness, and no map order reaches an output (children, ephemerals,
+// watch recipients and snapshot contents are sorted). The server's one loop
+// owns it; nothing here may be called concurrently.
+//
+// Writes go through two steps, as in ZooKeeper's PrepRequestProcessor and
+// FinalRequestProcessor:
+//
+//  1. Prepare (leader only) checks a client request (jute body) against the
+//     tree plus the changes already prepared but not yet applied, and turns
+//     it into the Txn the log carries: sequential names resolved, new
+//     versions computed, the leader's time stamped. A request that fails
+//     (NODEEXISTS, BADVERSION, NOAUTH, ...) becomes an error Txn, which
+//     ZooKeeper also proposes and which uses up a zxid. Prepared changes are
+//     remembered until the matching Txn is applied; the server calls
+//     ResetPending when it stops leading.
+//  2. Apply(zxid, txn) (every member, in zxid order) changes the tree, fills
+//     Stat as ZooKeeper does, and returns the Result for the client and the
+//     WatchEvents to deliver, in ZooKeeper's order. Apply never fails the
+//     caller: a txn that no longer fits the tree (only possible if the log
+//     and the tree disagree) yields a Result with a non-zero Err.
+//
+// Reads (GetData, Exists, Children, GetACL, ...) answer from applied state
+// and optionally register a one-shot watch for a connection (ConnID).
+// Watches are per connection, as in ZooKeeper: the server calls DropConn
+// when a connection closes, and the client re-sends SetWatches after it
+// reconnects. Watches are not part of snapshots or digests.
+//
+// Sessions (id and timeout) and their ephemerals are tree state, created by
+// a CreateSession txn and removed, with their ephemerals, by CloseSession.
+// Deciding when a session expires needs a clock and is the server's job.
+//
+// Container nodes and TTL nodes are reaped by the leader, as ZooKeeper's
+// ContainerManager does: it asks ContainersToDelete and ExpiredTTLs(now)
+// periodically and prepares a deleteContainer request for each path.
+//
+// # Caveats
+//
+//   - Sequential suffixes count every child ever created under the parent,
+//     while Stat.Cversion counts creates and deletes: this matches what
+//     ZooKeeper 3.8.0 was observed to do (see the wire notes), not the
+//     comment in its source.
+//   - Only the world and digest schemes (plus auth, expanded at create
+//     time) are understood; any other scheme in an ACL is ZINVALIDACL. An
+//     id with scheme "super" in the caller's auth bypasses ACL checks.
+//   - Quotas, /zookeeper/config contents, reconfig and local sessions are
+//     not modelled.
+//   - Apply reuses one events buffer: the slice it returns is valid until
+//     the next call that returns events.
+package znode

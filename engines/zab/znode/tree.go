@@ -1,0 +1,374 @@
+package znode
+
+import (
+	"slices"
+	"strings"
+
+	"coordlab/engines/zab/jute"
+)
+
+// node is one znode. Stat.DataLength and Stat.NumChildren are filled when a
+// Stat is handed out.
+type node struct {
+	data     []byte
+	acl      []jute.ACL
+	stat     jute.Stat
+	kind     NodeKind
+	ttl      int64 // KindTTL only, ms
+	childSeq int32 // children ever created here: the next sequential suffix
+	children map[string]struct{}
+}
+
+func (n *node) fullStat() jute.Stat {
+	s := n.stat
+	s.DataLength = int32(len(n.data))
+	s.NumChildren = int32(len(n.children))
+	return s
+}
+
+// Tree is the znode tree with its sessions and watches. See the package
+// doc for the contract; the zero value is not usable, call New.
+type Tree struct {
+	nodes      map[string]*node
+	sessions   map[SessionID]int32 // id -> timeout ms
+	ephemerals map[SessionID]map[string]struct{}
+	lastZxid   Zxid
+	dataSize   int64 // sum of path and data lengths, for mntr
+
+	w watches
+	p pending
+
+	events []WatchEvent // reused by Apply
+}
+
+// New returns a tree holding only "/", "/zookeeper", "/zookeeper/quota"
+// and "/zookeeper/config", with zero Stats, as a fresh ZooKeeper has.
+func New() *Tree {
+	t := &Tree{
+		nodes:      map[string]*node{},
+		sessions:   map[SessionID]int32{},
+		ephemerals: map[SessionID]map[string]struct{}{},
+		w:          newWatches(),
+		p:          newPending(),
+	}
+	open := jute.OpenACLUnsafe()
+	for _, p := range []string{"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"} {
+		t.nodes[p] = &node{data: []byte{}, acl: open, kind: KindPersistent}
+		if p != "/" {
+			t.nodes[parentOf(p)].addChild(baseOf(p))
+		}
+		t.dataSize += int64(len(p))
+	}
+	return t
+}
+
+func (n *node) addChild(name string) {
+	if n.children == nil {
+		n.children = map[string]struct{}{}
+	}
+	n.children[name] = struct{}{}
+}
+
+// LastZxid is the zxid of the last applied txn (0 for a fresh tree).
+func (t *Tree) LastZxid() Zxid { return t.lastZxid }
+
+// NodeCount is the number of znodes, "/" and /zookeeper included.
+func (t *Tree) NodeCount() int { return len(t.nodes) }
+
+// ApproximateDataSize is the sum of path and data lengths (mntr's
+// zk_approximate_data_size).
+func (t *Tree) ApproximateDataSize() int64 { return t.dataSize }
+
+// WatchCount is the number of registered watches (mntr's zk_watch_count).
+func (t *Tree) WatchCount() int { return t.w.count }
+
+// EphemeralCount is the number of ephemeral znodes.
+func (t *Tree) EphemeralCount() int {
+	n := 0
+	for _, set := range t.ephemerals {
+		n += len(set)
+	}
+	return n
+}
+
+func (t *Tree) get(path string) (*node, error) {
+	if !validPath(path) {
+		return nil, ErrBadArguments
+	}
+	n := t.nodes[path]
+	if n == nil {
+		return nil, ErrNoNode
+	}
+	return n, nil
+}
+
+// GetData returns a node's data (a copy) and Stat, checking READ against
+// auth. With watch != 0 it leaves a one-shot data watch for that
+// connection; a missing node gets no watch (ZooKeeper's getData).
+func (t *Tree) GetData(path string, auth []jute.Id, watch ConnID) ([]byte, jute.Stat, error) {
+	n, err := t.get(path)
+	if err != nil {
+		return nil, jute.Stat{}, err
+	}
+	if !checkACL(n.acl, jute.PermRead, auth) {
+		return nil, jute.Stat{}, ErrNoAuth
+	}
+	t.w.add(watch, path, watchData)
+	return slices.Clone(n.data), n.fullStat(), nil
+}
+
+// Exists returns a node's Stat, or ErrNoNode. With watch != 0 it leaves a
+// one-shot watch either way: on a missing node it fires NodeCreated.
+func (t *Tree) Exists(path string, auth []jute.Id, watch ConnID) (jute.Stat, error) {
+	if !validPath(path) {
+		return jute.Stat{}, ErrBadArguments
+	}
+	n := t.nodes[path]
+	if n != nil && !checkACL(n.acl, jute.PermRead, auth) {
+		return jute.Stat{}, ErrNoAuth
+	}
+	t.w.add(watch, path, watchData)
+	if n == nil {
+		return jute.Stat{}, ErrNoNode
+	}
+	return n.fullStat(), nil
+}
+
+// Children returns a node's child names, sorted, and its Stat, checking
+// READ. With watch != 0 it leaves a one-shot child watch on an existing
+// node.
+func (t *Tree) Children(path string, auth []jute.Id, watch ConnID) ([]string, jute.Stat, error) {
+	n, err := t.get(path)
+	if err != nil {
+		return nil, jute.Stat{}, err
+	}
+	if !checkACL(n.acl, jute.PermRead, auth) {
+		return nil, jute.Stat{}, ErrNoAuth
+	}
+	t.w.add(watch, path, watchChild)
+	names := make([]string, 0, len(n.children))
+	for c := range n.children {
+		names = append(names, c)
+	}
+	slices.Sort(names)
+	return names, n.fullStat(), nil
+}
+
+// GetACL returns a node's ACL (a copy) and Stat; it needs READ or ADMIN.
+func (t *Tree) GetACL(path string, auth []jute.Id) ([]jute.ACL, jute.Stat, error) {
+	n, err := t.get(path)
+	if err != nil {
+		return nil, jute.Stat{}, err
+	}
+	if !checkACL(n.acl, jute.PermRead|jute.PermAdmin, auth) {
+		return nil, jute.Stat{}, ErrNoAuth
+	}
+	return slices.Clone(n.acl), n.fullStat(), nil
+}
+
+// AllChildrenNumber counts all nodes below path (getAllChildrenNumber).
+func (t *Tree) AllChildrenNumber(path string, auth []jute.Id) (int32, error) {
+	n, err := t.get(path)
+	if err != nil {
+		return 0, err
+	}
+	if !checkACL(n.acl, jute.PermRead, auth) {
+		return 0, ErrNoAuth
+	}
+	var count func(p string, n *node) int32
+	count = func(p string, n *node) int32 {
+		var c int32
+		for name := range n.children {
+			cp := childPath(p, name)
+			c += 1 + count(cp, t.nodes[cp])
+		}
+		return c
+	}
+	return count(path, n), nil
+}
+
+func childPath(parent, name string) string {
+	if parent == "/" {
+		return "/" + name
+	}
+	return parent + "/" + name
+}
+
+// Ephemerals returns the session's ephemeral paths that start with prefix
+// (getEphemerals; "/" or "" for all), sorted.
+func (t *Tree) Ephemerals(id SessionID, prefix string) []string {
+	out := []string{}
+	for p := range t.ephemerals[id] {
+		if prefix == "" || prefix == "/" || strings.HasPrefix(p, prefix) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Session is a live session as the tree knows it.
+type Session struct {
+	ID      SessionID
+	Timeout int32 // negotiated timeout, ms
+}
+
+// Sessions returns every session, sorted by id (for the leader's session
+// tracker after a restart or a leader change).
+func (t *Tree) Sessions() []Session {
+	out := make([]Session, 0, len(t.sessions))
+	for id, to := range t.sessions {
+		out = append(out, Session{ID: id, Timeout: to})
+	}
+	slices.SortFunc(out, func(a, b Session) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// HasSession reports whether the session exists (created and not closed).
+func (t *Tree) HasSession(id SessionID) bool {
+	_, ok := t.sessions[id]
+	return ok
+}
+
+// ContainersToDelete lists container nodes that have had children and have
+// none now, sorted: the leader prepares a deleteContainer for each, as
+// ZooKeeper's ContainerManager does.
+func (t *Tree) ContainersToDelete() []string {
+	var out []string
+	for p, n := range t.nodes {
+		if n.kind == KindContainer && n.stat.Cversion > 0 && len(n.children) == 0 {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ExpiredTTLs lists TTL nodes without children whose data was last changed
+// more than their TTL before now (ms since the epoch), sorted. The leader
+// prepares a deleteContainer for each.
+func (t *Tree) ExpiredTTLs(now int64) []string {
+	var out []string
+	for p, n := range t.nodes {
+		if n.kind == KindTTL && len(n.children) == 0 && now-n.stat.Mtime > n.ttl {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// AddWatch registers a persistent (or persistent recursive) watch for conn
+// on path (addWatch). The node need not exist.
+func (t *Tree) AddWatch(conn ConnID, path string, mode jute.AddWatchMode) error {
+	if !validPath(path) || conn == 0 {
+		return ErrBadArguments
+	}
+	switch mode {
+	case jute.AddWatchPersistent:
+		t.w.add(conn, path, watchPersistent)
+	case jute.AddWatchPersistentRecursive:
+		t.w.add(conn, path, watchRecursive)
+	default:
+		return ErrBadArguments
+	}
+	return nil
+}
+
+// RemoveWatches removes conn's watches of type typ on path
+// (removeWatches), or with remove false only checks that there is one
+// (checkWatches). No matching watch is ErrNoWatcher.
+func (t *Tree) RemoveWatches(conn ConnID, path string, typ jute.WatcherType, remove bool) error {
+	var kinds []watchKind
+	switch typ {
+	case jute.WatcherChildren:
+		kinds = []watchKind{watchChild}
+	case jute.WatcherData:
+		kinds = []watchKind{watchData}
+	case jute.WatcherAny:
+		kinds = []watchKind{watchData, watchChild, watchPersistent, watchRecursive}
+	case jute.WatcherPersistent:
+		kinds = []watchKind{watchPersistent}
+	case jute.WatcherPersistentRecursive:
+		kinds = []watchKind{watchRecursive}
+	default:
+		return ErrBadArguments
+	}
+	found := false
+	for _, k := range kinds {
+		if t.w.has(conn, path, k) {
+			found = true
+			if remove {
+				t.w.remove(conn, path, k)
+			}
+		}
+	}
+	if !found {
+		return ErrNoWatcher
+	}
+	return nil
+}
+
+// DropConn forgets every watch of a closed connection.
+func (t *Tree) DropConn(conn ConnID) { t.w.dropConn(conn) }
+
+// SetWatches re-registers a reconnecting client's watches (setWatches and
+// setWatches2) and returns the events that must fire at once because the
+// tree changed after relativeZxid, as ZooKeeper's DataTree.setWatches does:
+// a data watch on a missing node fires NodeDeleted, on a node with mzxid >
+// relativeZxid NodeDataChanged; an exist watch on a present node fires
+// NodeCreated; a child watch on a missing node fires NodeDeleted, on a node
+// with pzxid > relativeZxid NodeChildrenChanged; all others are registered.
+// Persistent watches are registered without events. The returned slice is
+// the caller's.
+func (t *Tree) SetWatches(conn ConnID, sw *jute.SetWatches) []WatchEvent {
+	var out []WatchEvent
+	rel := sw.RelativeZxid
+	ev := func(typ jute.EventType, path string) {
+		out = append(out, WatchEvent{Conn: conn, Type: typ, Path: path, Zxid: t.lastZxid})
+	}
+	for _, p := range sw.DataWatches {
+		n := t.nodes[p]
+		switch {
+		case n == nil:
+			ev(jute.EventNodeDeleted, p)
+		case n.stat.Mzxid > rel:
+			ev(jute.EventNodeDataChanged, p)
+		default:
+			t.w.add(conn, p, watchData)
+		}
+	}
+	for _, p := range sw.ExistWatches {
+		if t.nodes[p] != nil {
+			ev(jute.EventNodeCreated, p)
+		} else {
+			t.w.add(conn, p, watchData)
+		}
+	}
+	for _, p := range sw.ChildWatches {
+		n := t.nodes[p]
+		switch {
+		case n == nil:
+			ev(jute.EventNodeDeleted, p)
+		case n.stat.Pzxid > rel:
+			ev(jute.EventNodeChildrenChanged, p)
+		default:
+			t.w.add(conn, p, watchChild)
+		}
+	}
+	for _, p := range sw.PersistentWatches {
+		t.w.add(conn, p, watchPersistent)
+	}
+	for _, p := range sw.PersistentRecursiveWatches {
+		t.w.add(conn, p, watchRecursive)
+	}
+	return out
+}
