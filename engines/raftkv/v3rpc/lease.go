@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"sort"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -20,19 +19,13 @@ type leaseServer struct {
 	b Backend
 }
 
-// LeaseGrant picks the lease id here when the client leaves it 0, as etcd
-// does, so that applying the entry stays deterministic on every member.
+// LeaseGrant proposes the grant; for ID 0 the store picks the id from the
+// entry's raft index, so every member picks the same one.
 func (s *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
 	if r.TTL > MaxLeaseTTL {
 		return nil, rpctypes.ErrGRPCLeaseTTLTooLarge
 	}
-	req := &pb.LeaseGrantRequest{TTL: r.TTL, ID: r.ID}
-	for req.ID == 0 {
-		// A random positive id: unique across members without coordination,
-		// with a collision answered by the store as ErrGRPCLeaseExist.
-		req.ID = rand.Int64() & (1<<63 - 1)
-	}
-	resp, err := propose[*pb.LeaseGrantResponse](ctx, s.b, &pb.InternalRaftRequest{LeaseGrant: req})
+	resp, err := propose[*pb.LeaseGrantResponse](ctx, s.b, &pb.InternalRaftRequest{LeaseGrant: r})
 	if err != nil {
 		return nil, err
 	}

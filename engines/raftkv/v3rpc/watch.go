@@ -334,7 +334,7 @@ func (ws *watchStream) deliver(w *watch, r storeWatchResponse) error {
 	if len(r.Events) == 0 {
 		return ws.progressReport(w, r.Revision)
 	}
-	w.w.delivered(r.Events[len(r.Events)-1].Kv.ModRevision)
+	w.w.delivered(max(r.Revision, r.Events[len(r.Events)-1].Kv.ModRevision))
 	if !w.prevKV {
 		for _, ev := range r.Events {
 			ev.PrevKv = nil
