@@ -5,6 +5,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,6 +38,7 @@ type memBackend struct {
 	expiry map[int64]time.Time
 
 	maxRequestBytes int
+	noLeader        atomic.Bool // Status reports no leader
 	stop            chan struct{}
 	wg              sync.WaitGroup
 }
@@ -174,10 +176,14 @@ func (b *memBackend) RemoveMember(ctx context.Context, id uint64) ([]*pb.Member,
 }
 
 func (b *memBackend) Status() *pb.StatusResponse {
+	leader := uint64(testMemberID)
+	if b.noLeader.Load() {
+		leader = 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return &pb.StatusResponse{
-		Version: "3.5.0", DbSize: b.st.Size(), DbSizeInUse: b.st.Size(), Leader: testMemberID,
+		Version: "3.5.0", DbSize: b.st.Size(), DbSizeInUse: b.st.Size(), Leader: leader,
 		RaftIndex: b.index, RaftTerm: testTerm, RaftAppliedIndex: b.index,
 	}
 }
