@@ -185,9 +185,9 @@ func (c *Config) FourLetterWordAllowed(cmd string) bool {
 
 // Validate checks every rule and names the setting of each broken one.
 func (c *Config) Validate() error {
-	var errs []error
+	var errs []string
 	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+		errs = append(errs, fmt.Sprintf(format, args...))
 	}
 	if c.TickTime <= 0 {
 		bad("tickTime: want > 0 ms, got %d", c.TickTime.Milliseconds())
@@ -262,7 +262,11 @@ func (c *Config) Validate() error {
 	} else if c.ID == 0 {
 		c.ID = 1
 	}
-	return errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil
+	}
+	// One line, naming every broken setting.
+	return fmt.Errorf("%w: %s", ErrConfig, strings.Join(errs, "; "))
 }
 
 // fourLetterWordsKnown are ZooKeeper commands zab does not implement; they may

@@ -1,0 +1,294 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"coordlab/engines/zab/jute"
+)
+
+// clientConn is one client TCP connection. Two goroutines serve it: the
+// reader (decodes frames and hands them to the loop; it owns the read side
+// and the closing of the socket) and the writer (owns the write side; drains
+// out). The loop owns every field below the line "loop-owned".
+type clientConn struct {
+	id     uint64
+	c      net.Conn
+	ip     string
+	logger *slog.Logger
+	out    chan outFrame
+	done   chan struct{} // closed by close()
+	once   sync.Once
+
+	received atomic.Int64
+	sent     atomic.Int64
+
+	// loop-owned
+	session     int64 // 0 until the connect completed
+	connecting  bool
+	hasReadOnly bool
+	closing     bool // closeSession received or connect refused: no further requests
+	auth        []jute.Id
+}
+
+// outFrame is one framed message for the writer; closeAfter closes the
+// connection once it (and everything before it) has been written.
+type outFrame struct {
+	b          []byte
+	closeAfter bool
+}
+
+// close closes the socket once; both goroutines then end.
+func (cc *clientConn) close() {
+	cc.once.Do(func() {
+		close(cc.done)
+		cc.c.Close()
+	})
+}
+
+// send queues a frame without blocking. A client whose queue is full is too
+// slow to keep up and is disconnected (its session survives until expiry).
+func (cc *clientConn) send(b []byte, closeAfter bool) {
+	select {
+	case cc.out <- outFrame{b: b, closeAfter: closeAfter}:
+	case <-cc.done:
+	default:
+		cc.logger.Warn("client reply queue full; closing connection", "remote", cc.c.RemoteAddr().String(), "queue", cap(cc.out))
+		cc.close()
+	}
+}
+
+func (cc *clientConn) writeLoop() {
+	w := bufio.NewWriterSize(cc.c, 64<<10)
+	for {
+		var f outFrame
+		select {
+		case f = <-cc.out:
+		case <-cc.done:
+			return
+		}
+		for {
+			if _, err := w.Write(f.b); err != nil {
+				cc.close()
+				return
+			}
+			cc.sent.Add(1)
+			if f.closeAfter {
+				w.Flush()
+				// Let the client read the reply before the FIN; then close.
+				if tc, ok := cc.c.(*net.TCPConn); ok {
+					tc.CloseWrite()
+				}
+				cc.close()
+				return
+			}
+			select {
+			case f = <-cc.out:
+				continue
+			default:
+			}
+			break
+		}
+		if err := w.Flush(); err != nil {
+			cc.close()
+			return
+		}
+	}
+}
+
+// clientEvent is what a connection's reader hands to the loop.
+type clientEvent struct {
+	conn    *clientConn
+	connect *jute.ConnectRequest // first frame
+	hdr     jute.RequestHeader
+	body    jute.Record
+	op      jute.Op
+	badOp   bool // opcode the codec does not know: answer ZUNIMPLEMENTED
+	gone    bool // the connection closed
+	at      time.Time
+}
+
+// isFourLetterWord reports whether the first 4 bytes of a connection are a
+// 4lw command rather than a frame length. Every 4lw spells a length far above
+// any jute.maxbuffer, so there is no ambiguity.
+func isFourLetterWord(b []byte) bool {
+	for _, c := range b {
+		if c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// readLoop reads the connection until it fails, handing events to the loop.
+// A malformed or oversized frame closes this connection only.
+func (s *Server) readLoop(cc *clientConn) {
+	defer func() {
+		cc.close()
+		s.deliverClient(clientEvent{conn: cc, gone: true})
+	}()
+	r := bufio.NewReaderSize(cc.c, 64<<10)
+	first, err := r.Peek(4)
+	if err != nil {
+		return
+	}
+	if isFourLetterWord(first) {
+		cmd := string(first)
+		r.Discard(4)
+		s.answerFourLetterWord(cc, cmd)
+		// The writer closes the connection once the answer is out.
+		select {
+		case <-cc.done:
+		case <-s.stopCh:
+		}
+		return
+	}
+	maxBuf := s.cfg.JuteMaxBuffer
+	var buf []byte
+	payload, err := jute.ReadFrame(r, buf, maxBuf)
+	if err != nil {
+		s.logBadFrame(cc, err)
+		return
+	}
+	req, err := jute.DecodeConnectRequest(payload)
+	if err != nil {
+		s.logBadFrame(cc, err)
+		return
+	}
+	cc.received.Add(1)
+	if !s.deliverClient(clientEvent{conn: cc, connect: req, at: time.Now()}) {
+		return
+	}
+	for {
+		payload, err := jute.ReadFrame(r, nil, maxBuf)
+		if err != nil {
+			s.logBadFrame(cc, err)
+			return
+		}
+		cc.received.Add(1)
+		s.metrics.packetsReceived.Inc()
+		hdr, body, err := jute.DecodeRequest(payload)
+		ev := clientEvent{conn: cc, hdr: hdr, body: body, op: hdr.Type, at: time.Now()}
+		if err != nil {
+			if !errors.Is(err, jute.ErrUnknownOp) {
+				s.logBadFrame(cc, err)
+				return
+			}
+			ev.badOp = true
+		}
+		if !s.deliverClient(ev) {
+			return
+		}
+	}
+}
+
+func (s *Server) logBadFrame(cc *clientConn, err error) {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return
+	}
+	var de *jute.DecodeError
+	if errors.As(err, &de) || errors.Is(err, io.ErrUnexpectedEOF) {
+		s.metrics.badFrames.Inc()
+		cc.logger.Warn("closing client connection: malformed frame", "remote", cc.c.RemoteAddr().String(), "err", err)
+		return
+	}
+	cc.logger.Debug("client connection read ended", "remote", cc.c.RemoteAddr().String(), "err", err)
+}
+
+// deliverClient hands ev to the loop; false if the connection or the server
+// is closing.
+func (s *Server) deliverClient(ev clientEvent) bool {
+	if ev.gone {
+		// Always delivered (the loop must forget the connection), unless the
+		// loop is gone.
+		select {
+		case s.clientEvents <- ev:
+			return true
+		case <-s.loopDone:
+			return false
+		}
+	}
+	select {
+	case s.clientEvents <- ev:
+		return true
+	case <-ev.conn.done:
+		return false
+	case <-s.loopDone:
+		return false
+	}
+}
+
+// acceptLoop accepts client connections, enforcing maxClientCnxns per IP.
+func (s *Server) acceptLoop(ln net.Listener) {
+	var nextID uint64
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.stopping.Load() {
+				return
+			}
+			s.logger.Warn("client accept failed", "err", err)
+			select {
+			case <-time.After(20 * time.Millisecond):
+			case <-s.stopCh:
+				return
+			}
+			continue
+		}
+		ip := ""
+		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			ip = ta.IP.String()
+		}
+		if !s.connLimiter.acquire(ip) {
+			s.logger.Warn("too many connections from one address; closing (maxClientCnxns)", "remote", c.RemoteAddr().String(), "max", s.cfg.MaxClientCnxns)
+			c.Close()
+			continue
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetNoDelay(true)
+		}
+		nextID++
+		cc := &clientConn{id: nextID, c: c, ip: ip, logger: s.logger, out: make(chan outFrame, s.cfg.ClientQueueLen), done: make(chan struct{})}
+		s.connWG.Add(2)
+		go func() {
+			defer s.connWG.Done()
+			cc.writeLoop()
+		}()
+		go func() {
+			defer s.connWG.Done()
+			defer s.connLimiter.release(ip)
+			s.readLoop(cc)
+		}()
+	}
+}
+
+// connLimiter counts connections per remote IP.
+type connLimiter struct {
+	mu  sync.Mutex
+	max int
+	n   map[string]int
+}
+
+func (l *connLimiter) acquire(ip string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.max > 0 && l.n[ip] >= l.max {
+		return false
+	}
+	l.n[ip]++
+	return true
+}
+
+func (l *connLimiter) release(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n[ip]--; l.n[ip] <= 0 {
+		delete(l.n, ip)
+	}
+}

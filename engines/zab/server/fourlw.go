@@ -1,0 +1,155 @@
+package server
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Version is what srvr, stat and mntr report. The "built on" date uses the
+// MM/dd/yyyy form that go-zookeeper/zk's FLWSrvr parses.
+const (
+	Version    = "3.8.0-coordlab-zab"
+	builtOn    = "01/01/2026 00:00 UTC"
+	notServing = "This ZooKeeper instance is not currently serving requests\n"
+)
+
+// statusView is a read-only picture of the server, published by the loop
+// after each iteration for the 4lw commands, /health and /metrics.
+type statusView struct {
+	mode         string // leader, follower, standalone, or "" while not serving
+	serving      bool
+	zxid         uint64
+	nodeCount    int
+	watchCount   int
+	ephemerals   int
+	dataSize     int64
+	sessions     int
+	connections  int
+	outstanding  int
+	learners     int
+	synced       int
+	pendingSyncs int
+	latencyMin   int64
+	latencyMax   int64
+	latencyAvg   float64
+	received     int64
+	sent         int64
+	clients      []string // stat's "Clients:" lines
+	lastProposal int
+	minProposal  int
+	maxProposal  int
+}
+
+func (s *Server) status() *statusView {
+	if v := s.statusPtr.Load(); v != nil {
+		return v
+	}
+	return &statusView{}
+}
+
+// answerFourLetterWord writes the answer to cmd and closes the connection,
+// as ZooKeeper does.
+func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
+	s.metrics.fourLetterWords.WithLabelValues(cmd).Inc()
+	if !s.cfg.FourLetterWordAllowed(cmd) {
+		cc.send([]byte(cmd+" is not executed because it is not in the whitelist.\n"), true)
+		return
+	}
+	v := s.status()
+	var b strings.Builder
+	switch cmd {
+	case "ruok":
+		b.WriteString("imok")
+	case "srvr", "stat":
+		if !v.serving {
+			b.WriteString(notServing)
+			break
+		}
+		fmt.Fprintf(&b, "Zookeeper version: %s, built on %s\n", Version, builtOn)
+		if cmd == "stat" {
+			b.WriteString("Clients:\n")
+			for _, c := range v.clients {
+				b.WriteString(" " + c + "\n")
+			}
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "Latency min/avg/max: %d/%.4f/%d\n", v.latencyMin, v.latencyAvg, v.latencyMax)
+		fmt.Fprintf(&b, "Received: %d\nSent: %d\nConnections: %d\nOutstanding: %d\n", v.received, v.sent, v.connections, v.outstanding)
+		fmt.Fprintf(&b, "Zxid: 0x%x\nMode: %s\nNode count: %d\n", v.zxid, v.mode, v.nodeCount)
+		if v.mode == "leader" {
+			fmt.Fprintf(&b, "Proposal sizes last/min/max: %d/%d/%d\n", v.lastProposal, v.minProposal, v.maxProposal)
+		}
+	case "mntr":
+		if !v.serving {
+			b.WriteString(notServing)
+			break
+		}
+		kv := func(k string, val any) { fmt.Fprintf(&b, "zk_%s\t%v\n", k, val) }
+		kv("version", Version+", built on "+builtOn)
+		kv("server_state", v.mode)
+		kv("avg_latency", fmt.Sprintf("%.4f", v.latencyAvg))
+		kv("max_latency", v.latencyMax)
+		kv("min_latency", v.latencyMin)
+		kv("packets_received", v.received)
+		kv("packets_sent", v.sent)
+		kv("num_alive_connections", v.connections)
+		kv("outstanding_requests", v.outstanding)
+		kv("znode_count", v.nodeCount)
+		kv("watch_count", v.watchCount)
+		kv("ephemerals_count", v.ephemerals)
+		kv("approximate_data_size", v.dataSize)
+		kv("global_sessions", v.sessions)
+		kv("uptime", time.Since(s.started).Milliseconds())
+		if v.mode == "leader" {
+			kv("learners", v.learners)
+			kv("synced_followers", v.synced)
+			kv("pending_syncs", v.pendingSyncs)
+		}
+	case "conf":
+		c := &s.cfg
+		fmt.Fprintf(&b, "clientPort=%d\nsecureClientPort=-1\n", c.ClientPort)
+		fmt.Fprintf(&b, "dataDir=%s\ndataDirSize=%d\n", c.DataDir, dirSize(c.DataDir))
+		fmt.Fprintf(&b, "dataLogDir=%s\ndataLogSize=%d\n", c.LogDir(), dirSize(filepath.Join(c.LogDir(), logSubdir)))
+		fmt.Fprintf(&b, "tickTime=%d\nmaxClientCnxns=%d\n", c.TickTime.Milliseconds(), c.MaxClientCnxns)
+		fmt.Fprintf(&b, "minSessionTimeout=%d\nmaxSessionTimeout=%d\n", c.MinSession().Milliseconds(), c.MaxSession().Milliseconds())
+		fmt.Fprintf(&b, "clientPortListenBacklog=-1\nserverId=%d\n", c.ID)
+		if self, ok := c.Self(); ok {
+			fmt.Fprintf(&b, "initLimit=%d\nsyncLimit=%d\nelectionAlg=3\nelectionPort=%d\nquorumPort=%d\npeerType=0\nmembership: \n",
+				c.InitLimit, c.SyncLimit, self.ElectionPort, self.QuorumPort)
+			for _, m := range c.Servers {
+				fmt.Fprintf(&b, "server.%d=%s:%d:%d:participant", m.ID, m.Host, m.QuorumPort, m.ElectionPort)
+				if m.ClientAddr != "" {
+					fmt.Fprintf(&b, ";%s", m.ClientAddr)
+				}
+				b.WriteString("\n")
+			}
+			b.WriteString("version=0\n")
+		}
+	}
+	cc.send([]byte(b.String()), true)
+}
+
+// dirSize sums the sizes of the regular files directly in dir.
+func dirSize(dir string) int64 {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+	}
+	return n
+}
+
+// sortedClients renders stat's client lines in a stable order.
+func sortedClients(lines []string) []string {
+	sort.Strings(lines)
+	return lines
+}

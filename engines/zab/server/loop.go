@@ -1,0 +1,499 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"coordlab/engines/zab"
+	"coordlab/engines/zab/jute"
+	"coordlab/engines/zab/znode"
+)
+
+// loopState is everything the loop goroutine owns besides the core, the
+// tree and the log.
+type loopState struct {
+	s       *Server
+	members []Member
+
+	soft    zab.SoftState
+	hard    zab.HardState
+	serving bool
+
+	applied   uint64 // last zxid applied to the tree
+	snapZxid  uint64 // zxid of the newest snapshot
+	sinceSnap int    // txns applied since it
+
+	conns      map[*clientConn]struct{}
+	byConnID   map[znode.ConnID]*clientConn
+	sessions   map[int64]*localSession // sessions with a connection on this member
+	connecting map[int64]*clientConn   // new sessions waiting for their CreateSession txn
+	syncs      map[zab.RequestID]*pendingOp
+	nextReq    zab.RequestID
+	sessSeq    int64
+
+	// leader only
+	tracker map[int64]*trackedSession
+	backlog [][]byte // prepared txns waiting for room among outstanding proposals
+	// follower only: sessions touched since the last forwarded touch batch
+	touched map[int64]struct{}
+
+	ticks int64
+	lat   latencyStats
+	// proposal sizes for srvr (leader)
+	propLast, propMin, propMax int
+}
+
+// localSession is a session whose client is connected to this member.
+type localSession struct {
+	id      int64
+	timeout int32
+	conn    *clientConn
+	queue   []*pendingOp // requests in arrival order, answered in that order
+}
+
+// pendingOp is one client request waiting its turn (or its commit).
+type pendingOp struct {
+	ev       clientEvent
+	write    bool // waits for its txn to apply
+	sync     bool // waits for Ready.Syncs
+	done     bool
+	syncErr  error
+	result   znode.Result
+	resultOK bool
+}
+
+// trackedSession is the leader's expiry bookkeeping for one session.
+type trackedSession struct {
+	timeout  time.Duration
+	deadline time.Time
+	closing  bool
+}
+
+type latencyStats struct {
+	n        int64
+	sum      time.Duration
+	min, max time.Duration
+}
+
+func (l *latencyStats) add(d time.Duration) {
+	if l.n == 0 || d < l.min {
+		l.min = d
+	}
+	if d > l.max {
+		l.max = d
+	}
+	l.n++
+	l.sum += d
+}
+
+func (st *loopState) init(s *Server, members []Member) {
+	st.s = s
+	st.members = members
+	st.conns = map[*clientConn]struct{}{}
+	st.byConnID = map[znode.ConnID]*clientConn{}
+	st.sessions = map[int64]*localSession{}
+	st.connecting = map[int64]*clientConn{}
+	st.syncs = map[zab.RequestID]*pendingOp{}
+	st.tracker = map[int64]*trackedSession{}
+	st.touched = map[int64]struct{}{}
+	// ZooKeeper's initial session id: (ms << 24) >>> 8 | myid << 56.
+	st.sessSeq = int64(uint64(s.clock.Now().UnixMilli()<<24)>>8) | int64(s.cfg.ID)<<56
+}
+
+// loop is the one goroutine that owns the core, the tree, the log and the
+// session table.
+func (s *Server) loop() error {
+	st := &s.st
+	defer func() {
+		for cc := range st.conns {
+			cc.close()
+		}
+	}()
+	tick := time.NewTicker(s.cfg.TickTime / ticksPerTickTime)
+	defer tick.Stop()
+	var inbox <-chan PeerEvent
+	if s.transport != nil {
+		inbox = s.transport.Inbox()
+	}
+	s.publishStatus()
+	for {
+		for s.node.HasReady() {
+			if err := s.handleReady(s.node.Ready()); err != nil {
+				return err
+			}
+		}
+		s.flushBacklog()
+		select {
+		case <-s.stopCh:
+			return nil
+		case <-tick.C:
+			s.onTick()
+		case ev := <-inbox:
+			s.onPeer(ev)
+		case ev := <-s.clientEvents:
+			s.onClient(ev)
+		}
+		// Take whatever else is already waiting, so one Ready (one fsync)
+		// covers as many requests and messages as possible.
+	drain:
+		for range 4096 {
+			select {
+			case ev := <-inbox:
+				s.onPeer(ev)
+			case ev := <-s.clientEvents:
+				s.onClient(ev)
+			default:
+				break drain
+			}
+		}
+	}
+}
+
+func (s *Server) onPeer(ev PeerEvent) {
+	if ev.Data == nil {
+		return
+	}
+	m, err := zab.UnmarshalMessage(ev.Data)
+	if err != nil {
+		s.logger.Warn("dropping malformed peer message", "peer", ev.From, "err", err)
+		return
+	}
+	if uint64(m.From) != ev.From {
+		s.logger.Warn("dropping peer message with a forged sender", "peer", ev.From, "from", m.From)
+		return
+	}
+	if err := s.node.Step(m); err != nil && !errors.Is(err, zab.ErrStepped) {
+		s.logger.Warn("step failed", "peer", ev.From, "err", err)
+	}
+}
+
+func (s *Server) send(m zab.Message) {
+	if s.transport == nil {
+		return
+	}
+	s.transport.Send(uint64(m.To), m.Marshal())
+}
+
+// handleReady carries out rd in the order zab.Ready documents.
+func (s *Server) handleReady(rd zab.Ready) error {
+	st := &s.st
+	if rd.SoftState != nil {
+		s.onRoleChange(*rd.SoftState)
+	}
+	hasSnap := false
+	for _, m := range rd.EarlyMessages {
+		hasSnap = hasSnap || m.Type == zab.MsgSnap
+	}
+	for _, m := range rd.Messages {
+		hasSnap = hasSnap || m.Type == zab.MsgSnap
+	}
+	// Early messages (a leader's proposals) go out before the local fsync,
+	// so followers write in parallel with the leader.
+	if !hasSnap {
+		for _, m := range rd.EarlyMessages {
+			s.send(m)
+		}
+	}
+	if err := s.persist(rd); err != nil {
+		return err
+	}
+	if err := s.applyCommitted(rd.Committed); err != nil {
+		return err
+	}
+	if hasSnap {
+		var snap []byte
+		for _, ms := range [][]zab.Message{rd.EarlyMessages, rd.Messages} {
+			for _, m := range ms {
+				if m.Type == zab.MsgSnap {
+					if uint64(m.Zxid) != st.applied {
+						panic(fmt.Sprintf("zab server: MsgSnap at %s but the tree is at %s", m.Zxid, zab.Zxid(st.applied)))
+					}
+					if snap == nil {
+						var b bytes.Buffer
+						if err := s.tree.WriteSnapshot(&b); err != nil {
+							return fmt.Errorf("zab: serialize tree for SNAP: %w", err)
+						}
+						snap = b.Bytes()
+					}
+					m.Data = snap
+				}
+				s.send(m)
+			}
+		}
+	} else {
+		for _, m := range rd.Messages {
+			s.send(m)
+		}
+	}
+	for _, r := range rd.Syncs {
+		op := st.syncs[r.ID]
+		delete(st.syncs, r.ID)
+		if op == nil {
+			continue
+		}
+		op.done, op.syncErr = true, r.Err
+		if ls := st.sessions[op.ev.conn.session]; ls != nil && ls.conn == op.ev.conn {
+			s.drainSession(ls)
+		}
+	}
+	for _, r := range rd.Requests {
+		s.onForwarded(r)
+	}
+	s.node.Advance(rd)
+	return nil
+}
+
+// persist carries out step 2 of rd: snapshot, truncate, append, fsync, epochs.
+func (s *Server) persist(rd zab.Ready) error {
+	st := &s.st
+	if !rd.MustSync() {
+		return nil
+	}
+	start := time.Now()
+	if rd.Snapshot != nil {
+		t, err := znode.ReadSnapshot(bytes.NewReader(rd.Snapshot.Data))
+		if err != nil {
+			return fmt.Errorf("zab: install snapshot %s from leader: %w", rd.Snapshot.Zxid, err)
+		}
+		// Drop the log first: a crash before the snapshot is durable leaves an
+		// older state that the leader syncs again.
+		if err := s.txnLog.TruncateAfter(0); err != nil {
+			return err
+		}
+		if _, err := WriteSnapshot(s.cfg.DataDir, uint64(rd.Snapshot.Zxid), func(w io.Writer) error {
+			_, err := w.Write(rd.Snapshot.Data)
+			return err
+		}); err != nil {
+			return err
+		}
+		for cid := range st.byConnID {
+			t.DropConn(cid) // no-op on a fresh tree; watches do not survive SNAP
+		}
+		s.tree = t
+		st.applied = uint64(rd.Snapshot.Zxid)
+		st.snapZxid = st.applied
+		st.sinceSnap = 0
+		s.metrics.snapshots.Inc()
+		s.logger.Info("installed snapshot from leader", "zxid", rd.Snapshot.Zxid.String())
+	}
+	if rd.Truncate {
+		if uint64(rd.TruncateTo) < st.snapZxid {
+			return fmt.Errorf("%w: truncate to %s, snapshot at %s", ErrTruncateBelowSnapshot, rd.TruncateTo, zab.Zxid(st.snapZxid))
+		}
+		if err := s.txnLog.TruncateAfter(uint64(rd.TruncateTo)); err != nil {
+			return err
+		}
+		s.logger.Info("truncated txn log", "zxid", rd.TruncateTo.String())
+	}
+	if len(rd.Entries) > 0 {
+		// After a SNAP or TRUNC the log may end below the entries' base.
+		for _, e := range rd.Entries {
+			if uint64(e.Zxid) <= s.txnLog.LastZxid() {
+				continue
+			}
+			if err := s.txnLog.Append(LogRecord{Zxid: uint64(e.Zxid), Data: e.Data}); err != nil {
+				return err
+			}
+		}
+		if err := s.txnLog.Sync(); err != nil {
+			return err
+		}
+		s.metrics.fsyncs.Inc()
+		s.metrics.batchTxns.Observe(float64(len(rd.Entries)))
+	}
+	if h := rd.HardState; h != nil {
+		// acceptedEpoch first: a crash between the two files keeps
+		// acceptedEpoch >= currentEpoch.
+		if h.AcceptedEpoch != st.hard.AcceptedEpoch {
+			if err := WriteEpochFile(s.cfg.DataDir, acceptedEpochFile, h.AcceptedEpoch); err != nil {
+				return err
+			}
+		}
+		if h.CurrentEpoch != st.hard.CurrentEpoch {
+			if err := WriteEpochFile(s.cfg.DataDir, currentEpochFile, h.CurrentEpoch); err != nil {
+				return err
+			}
+		}
+		st.hard = *h
+	}
+	s.metrics.fsyncSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// applyCommitted applies committed txns to the tree, fires watches, answers
+// the clients connected here and takes a snapshot when due.
+func (s *Server) applyCommitted(ents []zab.Entry) error {
+	st := &s.st
+	for _, e := range ents {
+		if uint64(e.Zxid) <= st.applied {
+			continue // already in the snapshot we loaded
+		}
+		txn, err := znode.UnmarshalTxn(e.Data)
+		if err != nil {
+			return fmt.Errorf("zab: committed txn %s: %w", e.Zxid, err)
+		}
+		res, events := s.tree.Apply(znode.Zxid(int64(e.Zxid)), txn)
+		st.applied = uint64(e.Zxid)
+		st.sinceSnap++
+		s.metrics.committed.Inc()
+		for _, ev := range events {
+			if cc := st.byConnID[ev.Conn]; cc != nil {
+				cc.send(jute.AppendNotification(nil, int64(ev.Zxid), ev.Type, ev.Path), false)
+			}
+		}
+		s.onApplied(e.Zxid, txn, res)
+	}
+	if st.sinceSnap >= s.cfg.SnapshotTxns {
+		if err := s.takeSnapshot(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// takeSnapshot writes the tree at the applied zxid and drops log segments
+// it covers.
+func (s *Server) takeSnapshot() error {
+	st := &s.st
+	z := st.applied
+	if _, err := WriteSnapshot(s.cfg.DataDir, z, func(w io.Writer) error { return s.tree.WriteSnapshot(w) }); err != nil {
+		return err
+	}
+	st.snapZxid, st.sinceSnap = z, 0
+	s.metrics.snapshots.Inc()
+	if err := s.txnLog.Compact(z); err != nil {
+		return err
+	}
+	s.logger.Info("snapshot written", "zxid", zab.Zxid(z).String())
+	return nil
+}
+
+// onRoleChange reacts to a new SoftState. Leaving the broadcast phase (or
+// changing leader) closes every client connection, as ZooKeeper's server
+// restarts its request pipeline: clients reconnect with their sessions.
+func (s *Server) onRoleChange(ss zab.SoftState) {
+	st := &s.st
+	old := st.soft
+	st.soft = ss
+	s.metrics.leaderChanges.Inc()
+	serving := ss.Phase == zab.PhaseBroadcast && (ss.State == zab.StateLeading || ss.State == zab.StateFollowing)
+	if st.serving && (!serving || old.Leader != ss.Leader || old.Epoch != ss.Epoch) {
+		s.logger.Info("leaving service; closing client connections", "state", ss.State.String(), "phase", ss.Phase.String())
+		for cc := range st.conns {
+			cc.close()
+		}
+		st.sessions = map[int64]*localSession{}
+		st.connecting = map[int64]*clientConn{}
+		st.syncs = map[zab.RequestID]*pendingOp{}
+		if old.State == zab.StateLeading {
+			s.tree.ResetPending()
+		}
+		st.tracker = map[int64]*trackedSession{}
+		st.backlog = nil
+		st.touched = map[int64]struct{}{}
+	}
+	st.serving = serving
+	if serving {
+		s.logger.Info("serving clients", "state", ss.State.String(), "leader", ss.Leader, "epoch", ss.Epoch)
+		if ss.State == zab.StateLeading {
+			// The new leader tracks every session as if just touched.
+			now := s.clock.Now()
+			for _, sess := range s.tree.Sessions() {
+				to := time.Duration(sess.Timeout) * time.Millisecond
+				st.tracker[int64(sess.ID)] = &trackedSession{timeout: to, deadline: now.Add(to)}
+			}
+		}
+	} else {
+		s.logger.Info("role", "state", ss.State.String(), "phase", ss.Phase.String(), "leader", ss.Leader, "epoch", ss.Epoch)
+	}
+	s.publishStatus()
+}
+
+// onTick drives the core's clock, session expiry (leader), touch forwarding
+// (follower) and container/TTL reaping (leader).
+func (s *Server) onTick() {
+	st := &s.st
+	st.ticks++
+	s.node.Tick()
+	if st.serving {
+		now := s.clock.Now()
+		switch st.soft.State {
+		case zab.StateLeading:
+			s.expireSessions(now)
+			// Reap containers and TTL nodes about once per tickTime*4.
+			if st.ticks%(4*ticksPerTickTime) == 0 {
+				s.reapNodes(now)
+			}
+		case zab.StateFollowing:
+			if len(st.touched) > 0 {
+				ids := make([]int64, 0, len(st.touched))
+				for id := range st.touched {
+					ids = append(ids, id)
+				}
+				sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+				if err := s.node.Forward(encodeTouch(ids)); err == nil {
+					st.touched = map[int64]struct{}{}
+				}
+			}
+		}
+	}
+	s.publishStatus()
+}
+
+// publishStatus refreshes the view 4lw, /health and /metrics read.
+func (s *Server) publishStatus() {
+	st := &s.st
+	v := &statusView{
+		serving:     st.serving,
+		zxid:        st.applied,
+		nodeCount:   s.tree.NodeCount(),
+		watchCount:  s.tree.WatchCount(),
+		ephemerals:  s.tree.EphemeralCount(),
+		dataSize:    s.tree.ApproximateDataSize(),
+		sessions:    len(s.tree.Sessions()),
+		connections: len(st.conns),
+		latencyMin:  st.lat.min.Milliseconds(),
+		latencyMax:  st.lat.max.Milliseconds(),
+	}
+	if st.lat.n > 0 {
+		v.latencyAvg = float64(st.lat.sum.Microseconds()) / 1000 / float64(st.lat.n)
+	}
+	if st.serving {
+		switch {
+		case len(s.cfg.Servers) <= 1:
+			v.mode = "standalone"
+		case st.soft.State == zab.StateLeading:
+			v.mode = "leader"
+		default:
+			v.mode = "follower"
+		}
+	}
+	for _, ls := range st.sessions {
+		v.outstanding += len(ls.queue)
+	}
+	for cc := range st.conns {
+		v.received += cc.received.Load()
+		v.sent += cc.sent.Load()
+		v.clients = append(v.clients, fmt.Sprintf("/%s[1](queued=%d,recved=%d,sent=%d)", cc.c.RemoteAddr().String(), len(cc.out), cc.received.Load(), cc.sent.Load()))
+	}
+	sort.Strings(v.clients)
+	if st.soft.State == zab.StateLeading {
+		stat := s.node.Status()
+		v.outstanding += stat.Outstanding
+		v.lastProposal, v.minProposal, v.maxProposal = st.propLast, st.propMin, st.propMax
+		for _, m := range s.st.members {
+			if m.ID != s.cfg.ID {
+				v.learners++
+				if s.transport != nil && s.transport.Connected(m.ID) {
+					v.synced++
+				}
+			}
+		}
+	}
+	v.pendingSyncs = len(st.syncs)
+	s.statusPtr.Store(v)
+}

@@ -1,0 +1,283 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"coordlab/engines/zab"
+	"coordlab/engines/zab/znode"
+)
+
+// Server is one zab member: the core, its disk, the peer transport, the
+// client listener and the one loop goroutine that owns them all.
+type Server struct {
+	cfg     Config
+	logger  *slog.Logger
+	clock   *skewClock
+	metrics *metrics
+	started time.Time
+
+	statusPtr atomic.Pointer[statusView]
+
+	txnLog    *TxnLog
+	node      *zab.Node
+	tree      *znode.Tree
+	transport *Transport // nil for a standalone member
+
+	clientLn     net.Listener
+	httpLn       net.Listener
+	httpSrv      *http.Server
+	clientEvents chan clientEvent
+	connLimiter  connLimiter
+
+	stopCh   chan struct{}
+	stopping atomic.Bool
+	loopDone chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup // loop, accept loops, HTTP
+	connWG   sync.WaitGroup // client connection goroutines
+	loopErr  error
+
+	// loop-owned state
+	st loopState
+}
+
+// Run starts a server with cfg and serves until ctx is done or the server
+// fails; it returns after everything stopped.
+func Run(ctx context.Context, cfg Config) error {
+	s, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	s.Start()
+	select {
+	case <-ctx.Done():
+	case <-s.loopDone:
+	}
+	return s.Stop()
+}
+
+// New validates cfg, recovers the member's state from disk (newest snapshot,
+// epoch files, txn log for the core) and binds its ports. Call Start.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("node", cfg.ID)
+	s := &Server{
+		cfg:          cfg,
+		logger:       logger,
+		clock:        &skewClock{now: time.Now},
+		started:      time.Now(),
+		clientEvents: make(chan clientEvent, cfg.ClientQueueLen),
+		connLimiter:  connLimiter{max: cfg.MaxClientCnxns, n: map[string]int{}},
+		stopCh:       make(chan struct{}),
+		loopDone:     make(chan struct{}),
+	}
+	s.metrics = newMetrics(s)
+	ok := false
+	defer func() {
+		if !ok {
+			s.closeResources()
+		}
+	}()
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	members := cfg.Servers
+	if len(members) == 0 {
+		members = []Member{{ID: cfg.ID, Host: "127.0.0.1"}}
+	}
+	if len(cfg.Servers) > 1 {
+		tr, err := NewTransport(TransportConfig{
+			ID: cfg.ID, Members: cfg.Servers, QueueLen: cfg.PeerQueueLen, InboxLen: cfg.PeerQueueLen,
+			MaxFrameBytes: 256 << 20, Logger: logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.transport = tr
+	}
+	ln, err := net.Listen("tcp", cfg.ClientAddr())
+	if err != nil {
+		return nil, fmt.Errorf("zab: listen on client address %s: %w", cfg.ClientAddr(), err)
+	}
+	s.clientLn = ln
+	if cfg.HTTPAddr != "" {
+		hl, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("zab: listen on HTTP address %s: %w", cfg.HTTPAddr, err)
+		}
+		s.httpLn = hl
+		s.httpSrv = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	}
+	s.st.init(s, members)
+	ok = true
+	return s, nil
+}
+
+// recover loads the newest snapshot into the tree, reads the epoch files,
+// opens the txn log and builds the core over them.
+func (s *Server) recover() error {
+	cfg := s.cfg
+	snapZxid, payload, found, err := LatestSnapshot(cfg.DataDir, s.logger)
+	if err != nil {
+		return err
+	}
+	if found {
+		t, err := znode.ReadSnapshot(bytes.NewReader(payload))
+		if err != nil {
+			return fmt.Errorf("zab: load snapshot %#x from %s: %w", snapZxid, snapDir(cfg.DataDir), err)
+		}
+		s.tree = t
+	} else {
+		s.tree = znode.New()
+	}
+	accepted, err := ReadEpochFile(cfg.DataDir, acceptedEpochFile)
+	if err != nil {
+		return err
+	}
+	current, err := ReadEpochFile(cfg.DataDir, currentEpochFile)
+	if err != nil {
+		return err
+	}
+	if accepted < current {
+		return fmt.Errorf("zab: %s (%d) < %s (%d) in %s: epoch files are inconsistent", acceptedEpochFile, accepted, currentEpochFile, current, cfg.DataDir)
+	}
+	lg, err := OpenTxnLog(cfg.LogDir(), s.logger)
+	if err != nil {
+		return err
+	}
+	s.txnLog = lg
+	if last := lg.LastZxid(); last != 0 && snapZxid > last && lg.FirstZxid() > snapZxid+1 {
+		return fmt.Errorf("zab: txn log in %s starts at %#x, after snapshot %#x: txns are missing", cfg.LogDir(), lg.FirstZxid(), snapZxid)
+	}
+	storage := &diskStorage{
+		init: zab.InitialState{HardState: zab.HardState{AcceptedEpoch: accepted, CurrentEpoch: current}, Applied: zab.Zxid(snapZxid)},
+		log:  lg,
+	}
+	peers := []zab.ServerID{zab.ServerID(cfg.ID)}
+	if len(cfg.Servers) > 0 {
+		peers = peers[:0]
+		for _, m := range cfg.Servers {
+			peers = append(peers, zab.ServerID(m.ID))
+		}
+	}
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = time.Now().UnixNano() ^ int64(cfg.ID)<<48
+	}
+	zc := zab.DefaultConfig()
+	zc.ID = zab.ServerID(cfg.ID)
+	zc.Peers = peers
+	zc.Storage = storage
+	// The core ticks ticksPerTickTime times per tickTime, so limits scale.
+	zc.InitLimitTicks = cfg.InitLimit * ticksPerTickTime
+	zc.SyncLimitTicks = cfg.SyncLimit * ticksPerTickTime
+	zc.MaxBatchEntries = cfg.MaxBatchTxns
+	zc.Seed = seed
+	zc.Logger = cfg.Logger // the core adds its own node key
+	node, err := zab.NewNode(zc)
+	if err != nil {
+		return fmt.Errorf("zab: start core: %w", err)
+	}
+	storage.release()
+	s.node = node
+	s.st.applied = snapZxid
+	s.st.snapZxid = snapZxid
+	s.st.hard = storage.init.HardState
+	s.logger.Info("recovered", "snapshot_zxid", zab.Zxid(snapZxid).String(), "log_last_zxid", zab.Zxid(lg.LastZxid()).String(),
+		"accepted_epoch", accepted, "current_epoch", current)
+	return nil
+}
+
+// ticksPerTickTime is how often the core ticks per tickTime. ZooKeeper's
+// leader works at tickTime/2; finer ticks make election and failure
+// detection faster without changing the configured limits.
+const ticksPerTickTime = 4
+
+func (s *Server) goFunc(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// Start starts the loop, the transport and the listeners.
+func (s *Server) Start() {
+	if s.transport != nil {
+		s.transport.Start()
+	}
+	s.goFunc(func() {
+		defer close(s.loopDone)
+		if err := s.loop(); err != nil {
+			s.logger.Error("server loop failed", "err", err)
+			s.loopErr = err
+		}
+	})
+	s.goFunc(func() { s.acceptLoop(s.clientLn) })
+	if s.httpSrv != nil {
+		s.goFunc(func() {
+			if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.logger.Error("HTTP admin server failed", "err", err)
+			}
+		})
+	}
+	s.logger.Info("serving", "client", s.clientLn.Addr().String(), "http", s.cfg.HTTPAddr, "members", len(s.cfg.Servers))
+}
+
+// ClientAddr is the bound client address.
+func (s *Server) ClientAddr() string { return s.clientLn.Addr().String() }
+
+// Stop stops everything and waits for every goroutine; it returns the loop's
+// error, if it failed. Safe to call twice.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() {
+		s.stopping.Store(true)
+		close(s.stopCh)
+		s.clientLn.Close()
+		if s.httpSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			s.httpSrv.Shutdown(ctx)
+			cancel()
+		}
+		s.wg.Wait() // the loop closes client connections on its way out
+		s.connWG.Wait()
+		if s.transport != nil {
+			s.transport.Stop()
+		}
+		if err := s.txnLog.Close(); err != nil && s.loopErr == nil {
+			s.loopErr = err
+		}
+	})
+	return s.loopErr
+}
+
+// closeResources releases what New opened when New fails half way.
+func (s *Server) closeResources() {
+	if s.transport != nil {
+		s.transport.Stop()
+	}
+	if s.clientLn != nil {
+		s.clientLn.Close()
+	}
+	if s.httpLn != nil {
+		s.httpLn.Close()
+	}
+	if s.txnLog != nil {
+		s.txnLog.Close()
+	}
+}
