@@ -66,8 +66,8 @@ type Client interface {
 	CompareAndSet(ctx context.Context, key, old, new string) (ok bool, v Versioned, err error)
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
-	// Watch streams the changes under prefix after fromVersion (0 = from
-	// now). The channel is closed when ctx ends or the watch breaks; a break
+	// Watch streams the changes under prefix whose Version is >= fromVersion
+	// (0 = from now). The channel is closed when ctx ends or the watch breaks; a break
 	// is reported first as an EventError (or EventCompacted when the start
 	// was compacted), never as a silent gap.
 	Watch(ctx context.Context, prefix string, fromVersion int64) (<-chan WatchEvent, error)
@@ -86,6 +86,13 @@ type Client interface {
 	Node() string
 	// Close releases the connection.
 	Close() error
+}
+
+// ProgressRequester is implemented by clients whose system can be asked for
+// a watch progress notification (etcd's RequestProgress): the member then
+// sends an EventProgress on every watch of the client.
+type ProgressRequester interface {
+	RequestProgress(ctx context.Context) error
 }
 
 // Session is an etcd lease or a ZooKeeper session.
