@@ -1,0 +1,267 @@
+package raftkv
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ClusterState is etcd's --initial-cluster-state.
+type ClusterState int
+
+const (
+	// ClusterStateNew bootstraps a new cluster from InitialCluster.
+	ClusterStateNew ClusterState = 1 + iota
+	// ClusterStateExisting joins a running cluster (after `member add`).
+	ClusterStateExisting
+)
+
+func (c ClusterState) String() string {
+	switch c {
+	case ClusterStateNew:
+		return "new"
+	case ClusterStateExisting:
+		return "existing"
+	}
+	return fmt.Sprintf("ClusterState(%d)", int(c))
+}
+
+// ParseClusterState parses "new" or "existing".
+func ParseClusterState(s string) (ClusterState, error) {
+	switch s {
+	case "new":
+		return ClusterStateNew, nil
+	case "existing":
+		return ClusterStateExisting, nil
+	}
+	return 0, fmt.Errorf("--initial-cluster-state: want new or existing, got %q", s)
+}
+
+// InitialMember is one name=url entry of --initial-cluster (urls grouped by name).
+type InitialMember struct {
+	Name     string
+	PeerURLs []string
+}
+
+// Clock gives the lease clock. It is injectable so tests and the lab's clock-skew
+// fault can move it.
+type Clock interface {
+	Now() time.Time
+}
+
+// Ticker is a running ticker (time.Ticker satisfies it through tickerAdapter).
+type Ticker interface {
+	C() <-chan time.Time
+	Stop()
+}
+
+type realTicker struct{ t *time.Ticker }
+
+func (r realTicker) C() <-chan time.Time { return r.t.C }
+func (r realTicker) Stop()               { r.t.Stop() }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Config configures one member. Each field maps to one etcd flag where one exists.
+type Config struct {
+	// Name is the human-readable member name (--name). Default "default".
+	Name string
+	// DataDir holds member/wal, member/snap and member/meta.json (--data-dir).
+	DataDir string
+	// PeerURLs are this member's advertised peer URLs (--initial-advertise-peer-urls).
+	// The first one's host, when an IP, is also the source address of outgoing
+	// peer connections, so partitions by source address work.
+	PeerURLs []string
+	// ListenPeerURLs are where the peer server listens (--listen-peer-urls).
+	// Ignored when PeerListener is set.
+	ListenPeerURLs []string
+	// PeerListener, if set, is used instead of listening on ListenPeerURLs (tests
+	// pass a listener on a free port).
+	PeerListener net.Listener
+	// ClientURLs are the advertised client URLs (--advertise-client-urls),
+	// published in the member list.
+	ClientURLs []string
+	// InitialCluster is --initial-cluster, grouped by name.
+	InitialCluster []InitialMember
+	// ClusterState is --initial-cluster-state. Default new.
+	ClusterState ClusterState
+	// ClusterToken is --initial-cluster-token. Default "etcd-cluster".
+	ClusterToken string
+	// TickInterval is one raft tick, the heartbeat interval (--heartbeat-interval).
+	// Default 100ms.
+	TickInterval time.Duration
+	// ElectionTicks is the election timeout in ticks (--election-timeout divided by
+	// --heartbeat-interval). Default 10; must be >= 5 * the heartbeat (1 tick) as
+	// etcd requires election >= 5 * heartbeat.
+	ElectionTicks int
+	// SnapshotCount is the number of applied entries between raft snapshots
+	// (--snapshot-count). Default 100000 (etcd 3.4).
+	SnapshotCount uint64
+	// SnapshotCatchUpEntries is how many entries stay in the log after compaction
+	// for slow followers. Default 5000 (etcd).
+	SnapshotCatchUpEntries uint64
+	// MaxRequestBytes is --max-request-bytes. Default 1.5 MiB.
+	MaxRequestBytes int
+	// MaxPendingProposals bounds proposals waiting to apply; more answer
+	// ErrGRPCTooManyRequests. Default 10000.
+	MaxPendingProposals int
+	// MaxApplyLag: when committed - applied exceeds it, new proposals answer
+	// ErrGRPCTooManyRequests (etcd's maxGapBetweenApplyAndCommitIndex). Default 5000.
+	MaxApplyLag uint64
+	// PeerSendQueue is the number of marshalled messages queued per peer; when
+	// full, messages are dropped (and logged) and raft retries. Default 4096.
+	PeerSendQueue int
+	// RecvQueue is the number of received peer messages waiting for the raft
+	// loop; when full, messages are dropped and raft retries. Default 4096.
+	RecvQueue int
+	// RequestTimeout bounds a proposal or read when the client's context has no
+	// earlier deadline. Default 5s + 2 election timeouts (etcd).
+	RequestTimeout time.Duration
+	// BatchInterval is the longest the store may hold applied entries before
+	// Commit() (etcd's backend batch interval). 0 commits after every batch.
+	// Default 0.
+	BatchInterval time.Duration
+	// Logger receives state changes; nil discards.
+	Logger *slog.Logger
+	// Clock is the lease clock; nil means the wall clock.
+	Clock Clock
+	// NewTicker makes the raft ticker; nil means time.NewTicker.
+	NewTicker func(time.Duration) Ticker
+	// Registerer receives the Prometheus metrics; nil means a private registry.
+	Registerer prometheus.Registerer
+}
+
+// DefaultConfig returns etcd's defaults on loopback.
+func DefaultConfig() Config {
+	return Config{
+		Name:                   "default",
+		DataDir:                "default.etcd",
+		PeerURLs:               []string{"http://localhost:2380"},
+		ListenPeerURLs:         []string{"http://localhost:2380"},
+		ClientURLs:             []string{"http://localhost:2379"},
+		InitialCluster:         []InitialMember{{Name: "default", PeerURLs: []string{"http://localhost:2380"}}},
+		ClusterState:           ClusterStateNew,
+		ClusterToken:           "etcd-cluster",
+		TickInterval:           100 * time.Millisecond,
+		ElectionTicks:          10,
+		SnapshotCount:          100000,
+		SnapshotCatchUpEntries: 5000,
+		MaxRequestBytes:        1572864,
+		MaxPendingProposals:    10000,
+		MaxApplyLag:            5000,
+		PeerSendQueue:          4096,
+		RecvQueue:              4096,
+	}
+}
+
+// ElectionTimeout is TickInterval * ElectionTicks.
+func (c *Config) ElectionTimeout() time.Duration {
+	return c.TickInterval * time.Duration(c.ElectionTicks)
+}
+
+// Validate names every broken rule.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Name == "" {
+		bad("--name: must not be empty")
+	}
+	if c.DataDir == "" {
+		bad("--data-dir: must not be empty")
+	}
+	checkURLs := func(flag string, us []string, need bool) {
+		if need && len(us) == 0 {
+			bad("%s: need at least one URL", flag)
+		}
+		for _, s := range us {
+			u, err := url.Parse(s)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad("%s: %q is not an http://host:port URL", flag, s)
+				continue
+			}
+			if u.Scheme == "https" {
+				bad("%s: %q: TLS is not supported, use http://", flag, s)
+			}
+			if _, _, err := net.SplitHostPort(u.Host); err != nil {
+				bad("%s: %q needs an explicit port", flag, s)
+			}
+		}
+	}
+	checkURLs("--initial-advertise-peer-urls", c.PeerURLs, true)
+	if c.PeerListener == nil {
+		checkURLs("--listen-peer-urls", c.ListenPeerURLs, true)
+	}
+	checkURLs("--advertise-client-urls", c.ClientURLs, false)
+	if len(c.InitialCluster) == 0 {
+		bad("--initial-cluster: must name at least this member")
+	}
+	found := false
+	seen := map[string]bool{}
+	for _, m := range c.InitialCluster {
+		if seen[m.Name] {
+			bad("--initial-cluster: name %q given twice; give each member one name", m.Name)
+		}
+		seen[m.Name] = true
+		checkURLs("--initial-cluster", m.PeerURLs, true)
+		if m.Name == c.Name {
+			found = true
+			if !sameURLs(m.PeerURLs, c.PeerURLs) {
+				bad("--initial-cluster has %s=%v but --initial-advertise-peer-urls is %v; they must match", m.Name, m.PeerURLs, c.PeerURLs)
+			}
+		}
+	}
+	if !found && len(c.InitialCluster) > 0 {
+		bad("--initial-cluster: has no entry for --name %q; add %s=<its peer URL>", c.Name, c.Name)
+	}
+	if c.ClusterState != ClusterStateNew && c.ClusterState != ClusterStateExisting {
+		bad("--initial-cluster-state: want new or existing")
+	}
+	if c.ClusterToken == "" {
+		bad("--initial-cluster-token: must not be empty")
+	}
+	if c.TickInterval <= 0 {
+		bad("--heartbeat-interval: want > 0, got %v", c.TickInterval)
+	}
+	if c.ElectionTicks < 5 {
+		bad("--election-timeout: want >= 5 * --heartbeat-interval, got %d heartbeats", c.ElectionTicks)
+	}
+	if c.SnapshotCount == 0 {
+		bad("--snapshot-count: want > 0")
+	}
+	if c.MaxRequestBytes <= 0 {
+		bad("--max-request-bytes: want > 0, got %d", c.MaxRequestBytes)
+	}
+	if c.MaxPendingProposals <= 0 {
+		bad("MaxPendingProposals: want > 0, got %d", c.MaxPendingProposals)
+	}
+	if c.MaxApplyLag == 0 {
+		bad("MaxApplyLag: want > 0")
+	}
+	if c.PeerSendQueue <= 0 || c.RecvQueue <= 0 {
+		bad("PeerSendQueue and RecvQueue: want > 0, got %d and %d", c.PeerSendQueue, c.RecvQueue)
+	}
+	if c.BatchInterval < 0 {
+		bad("BatchInterval: want >= 0, got %v", c.BatchInterval)
+	}
+	return errors.Join(errs...)
+}
+
+func sameURLs(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	sa, sb := sortedCopy(a), sortedCopy(b)
+	for i := range sa {
+		if sa[i] != sb[i] {
+			return false
+		}
+	}
+	return true
+}
