@@ -93,7 +93,7 @@ func TestLeaseRevokeDeletesKeysInOneRevision(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h.put("free", "v") // rev 5
+	h.put("free", "v")                                  // rev 5
 	if _, err := h.putLease("b", "v2", 0); err != nil { // b leaves the lease: rev 6
 		t.Fatal(err)
 	}
