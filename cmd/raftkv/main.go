@@ -1,0 +1,15 @@
+// Command raftkv is an etcd-compatible key-value server on etcd's raft library:
+// etcd's flags, etcd's v3 gRPC API, so etcdctl and clientv3 work unchanged.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "raftkv:", err)
+		os.Exit(1)
+	}
+}
