@@ -140,21 +140,35 @@ func (e *interactionEnv) handle(t *testing.T, d *datadriven.TestData) string {
 		}
 	case "elect":
 		// Tick and stabilize quietly until one established leader has every
-		// running member in broadcast.
+		// listed member (default: every running one) in broadcast.
+		var want []zab.ServerID
+		if len(d.CmdArgs) > 0 {
+			want = e.ids(t, d)
+		}
 		e.c.Stabilize(0)
-		save := e.trace.Len()
 		for range 200 {
-			if e.settled() {
+			if e.settled(want) {
 				break
 			}
 			e.c.Tick()
 			e.c.Stabilize(0)
 		}
 		e.trace.Reset()
-		_ = save
-		if !e.settled() {
+		if !e.settled(want) {
 			return "no stable leader after 200 ticks\n" + e.status()
 		}
+		return e.status()
+	case "advance":
+		// advance N: N times (tick, stabilize), quietly; then the status.
+		n, err := strconv.Atoi(d.CmdArgs[0].Key)
+		if err != nil {
+			t.Fatalf("%s: advance N: %v", d.Pos, err)
+		}
+		for range n {
+			e.c.Tick()
+			e.c.Stabilize(0)
+		}
+		e.trace.Reset()
 		return e.status()
 	case "status":
 		return e.status()
@@ -190,12 +204,15 @@ func (e *interactionEnv) handle(t *testing.T, d *datadriven.TestData) string {
 	return e.trace.String()
 }
 
-func (e *interactionEnv) settled() bool {
+func (e *interactionEnv) settled(want []zab.ServerID) bool {
 	l, ok := e.c.Leader()
 	if !ok {
 		return false
 	}
-	for _, id := range e.c.IDs() {
+	if want == nil {
+		want = e.c.IDs()
+	}
+	for _, id := range want {
 		m := e.c.Member(id)
 		if !m.Up() {
 			continue

@@ -41,7 +41,7 @@ type Member struct {
 	// Applied is the application state: every entry applied, in order.
 	Applied []zab.Entry
 	// Syncs completed on this member, in order.
-	Syncs []zab.SyncResult
+	Syncs    []zab.SyncResult
 	restarts int
 }
 
@@ -56,7 +56,7 @@ type Cluster struct {
 	ids     []zab.ServerID
 	members map[zab.ServerID]*Member
 
-	order     []zab.Entry            // the global delivery order
+	order     []zab.Entry             // the global delivery order
 	leaders   map[uint32]zab.ServerID // established leader per epoch
 	acked     []zab.Entry
 	ackedSeen map[zab.Zxid]bool
@@ -227,6 +227,12 @@ func (c *Cluster) HandleReady(id zab.ServerID) bool {
 		return false
 	}
 	rd := m.Node.Ready()
+	for i := range rd.EarlyMessages {
+		c.fillSnap(m, &rd.EarlyMessages[i])
+	}
+	for i := range rd.Messages {
+		c.fillSnap(m, &rd.Messages[i])
+	}
 	c.trace(id, rd)
 	if rd.SoftState != nil && rd.SoftState.State == zab.StateLeading && rd.SoftState.Phase == zab.PhaseBroadcast {
 		if prev, ok := c.leaders[rd.SoftState.Epoch]; ok && prev != id {
@@ -236,7 +242,6 @@ func (c *Cluster) HandleReady(id zab.ServerID) bool {
 	}
 	// Early messages may leave before the fsync.
 	for _, msg := range rd.EarlyMessages {
-		c.fillSnap(m, &msg)
 		c.net.send(msg)
 	}
 	if err := m.Storage.Persist(rd); err != nil {
@@ -251,7 +256,6 @@ func (c *Cluster) HandleReady(id zab.ServerID) bool {
 		c.checkPrefix(m)
 	}
 	for _, msg := range rd.Messages {
-		c.fillSnap(m, &msg)
 		c.net.send(msg)
 	}
 	isLeader := m.Node.Status().State == zab.StateLeading
