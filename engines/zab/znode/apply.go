@@ -135,8 +135,13 @@ func (t *Tree) createNode(zxid Zxid, txn *Txn) Result {
 	t.nodes[txn.Path] = n
 	t.dataSize += int64(len(txn.Path) + len(n.data))
 	parent.addChild(baseOf(txn.Path))
-	parent.childSeq = max(parent.childSeq+1, txn.ParentCVersion)
-	parent.stat.Cversion++
+	// As ZooKeeper's DataTree.createNode: the txn carries the parent's
+	// cversion after this create, and a delete does not change cversion.
+	if txn.ParentCVersion > parent.stat.Cversion {
+		parent.stat.Cversion = txn.ParentCVersion
+	} else {
+		parent.stat.Cversion++
+	}
 	parent.stat.Pzxid = int64(zxid)
 	t.events = t.w.trigger(t.events, jute.EventNodeCreated, txn.Path, zxid)
 	t.events = t.w.trigger(t.events, jute.EventNodeChildrenChanged, ppath, zxid)
@@ -169,7 +174,6 @@ func (t *Tree) deleteNode(zxid Zxid, path string) jute.Code {
 	}
 	if parent != nil {
 		delete(parent.children, baseOf(path))
-		parent.stat.Cversion++
 		if int64(zxid) > parent.stat.Pzxid {
 			parent.stat.Pzxid = int64(zxid)
 		}

@@ -47,10 +47,11 @@
 //
 // # Caveats
 //
-//   - Sequential suffixes count every child ever created under the parent,
-//     while Stat.Cversion counts creates and deletes: this matches what
-//     ZooKeeper 3.8.0 was observed to do (see the wire notes), not the
-//     comment in its source.
+//   - A sequential suffix is the parent's cversion before the create, and
+//     cversion counts creates only: a delete changes the parent's pzxid and
+//     numChildren but not its cversion. The golden frame zkcli-08 shows it
+//     (after create /cap, delete /cap, create /zc the root's cversion is 2);
+//     the wire notes' claim that deletes also count is contradicted there.
 //   - Only the world and digest schemes (plus auth, expanded at create
 //     time) are understood; any other scheme in an ACL is ZINVALIDACL. An
 //     id with scheme "super" in the caller's auth bypasses ACL checks.

@@ -34,7 +34,6 @@ type change struct {
 	version     int32
 	aversion    int32
 	cversion    int32
-	childSeq    int32
 	numChildren int32
 	acl         []jute.ACL
 }
@@ -193,7 +192,7 @@ func (t *Tree) view(path string) (change, bool) {
 	return change{
 		path: path, exists: true, kind: n.kind, owner: n.stat.EphemeralOwner,
 		version: n.stat.Version, aversion: n.stat.Aversion, cversion: n.stat.Cversion,
-		childSeq: n.childSeq, numChildren: int32(len(n.children)), acl: n.acl,
+		numChildren: int32(len(n.children)), acl: n.acl,
 	}, true
 }
 
@@ -459,7 +458,7 @@ func (t *Tree) prepCreate(txn *Txn, op jute.Op, path string, data []byte, acl []
 		return ErrNoAuth
 	}
 	if sequential {
-		path += SequenceSuffix(parent.childSeq)
+		path += SequenceSuffix(parent.cversion)
 	}
 	if _, exists := t.view(path); exists {
 		return ErrNodeExists
@@ -470,8 +469,6 @@ func (t *Tree) prepCreate(txn *Txn, op jute.Op, path string, data []byte, acl []
 	if kind == KindEphemeral && req.Session == 0 {
 		return ErrBadArguments
 	}
-	newSeq := parent.childSeq + 1
-	parent.childSeq = newSeq
 	parent.cversion++
 	parent.numChildren++
 	t.p.record(parent)
@@ -493,7 +490,7 @@ func (t *Tree) prepCreate(txn *Txn, op jute.Op, path string, data []byte, acl []
 	if kind == KindTTL {
 		txn.TTL = ttl
 	}
-	txn.ParentCVersion = newSeq
+	txn.ParentCVersion = parent.cversion
 	return nil
 }
 
@@ -527,7 +524,6 @@ func (t *Tree) prepDelete(txn *Txn, path string, version int32, req *Request) er
 
 func (t *Tree) recordDelete(parent change, path string) {
 	parent.numChildren--
-	parent.cversion++
 	t.p.record(parent)
 	t.p.record(change{path: path})
 }

@@ -18,7 +18,7 @@ import (
 //	magic "ZNSNAP01"
 //	lastZxid int64
 //	nodeCount uint32, then per node in sorted path order:
-//	  path, data (uint32 length, 0xFFFFFFFF = nil), kind byte, ttl int64, childSeq int32,
+//	  path, data (uint32 length, 0xFFFFFFFF = nil), kind byte, ttl int64,
 //	  stat (czxid, mzxid, ctime, mtime int64; version, cversion, aversion int32;
 //	  ephemeralOwner, pzxid int64), acl count uint32 then (perms int32, scheme, id)
 //	sessionCount uint32, then (id int64, timeout int32) in id order
@@ -76,7 +76,6 @@ func (t *Tree) WriteSnapshot(w io.Writer) error {
 		s.bytes(n.data)
 		s.write([]byte{byte(n.kind)})
 		s.u64(uint64(n.ttl))
-		s.u32(uint32(n.childSeq))
 		st := &n.stat
 		s.u64(uint64(st.Czxid))
 		s.u64(uint64(st.Mzxid))
@@ -209,7 +208,6 @@ func ReadSnapshot(rd io.Reader) (*Tree, error) {
 			n.kind = NodeKind(kb[0])
 		}
 		n.ttl = int64(r.u64("ttl"))
-		n.childSeq = int32(r.u32("childSeq"))
 		st := &n.stat
 		st.Czxid = int64(r.u64("czxid"))
 		st.Mzxid = int64(r.u64("mzxid"))

@@ -15,7 +15,6 @@ type node struct {
 	stat     jute.Stat
 	kind     NodeKind
 	ttl      int64 // KindTTL only, ms
-	childSeq int32 // children ever created here: the next sequential suffix
 	children map[string]struct{}
 }
 

@@ -99,7 +99,7 @@ type Txn struct {
 	Kind           NodeKind  // Create
 	TTL            int64     // Create with KindTTL, ms
 	Version        int32     // SetData: new data version; SetACL: new aversion; Check: expected version
-	ParentCVersion int32     // Create: the parent's child-create counter after this create
+	ParentCVersion int32     // Create: the parent's cversion after this create
 	Timeout        int32     // CreateSession: negotiated session timeout, ms
 	Err            jute.Code // Error
 	Ops            []Txn     // Multi: sub-txns (never Multi themselves); a failed multi holds only Error txns
