@@ -104,7 +104,7 @@ func TestStat(t *testing.T) {
 		t.Fatalf("ephemeral child stat %+v: want owner %x, czxid 5, ctime 3000", got, s1)
 	}
 	h.write(s1, jute.OpDelete, &jute.DeleteRequest{Path: "/a/b", Version: -1}) // 6
-	want.NumChildren, want.Pzxid = 0, 6                                         // cversion stays 1
+	want.NumChildren, want.Pzxid = 0, 6                                        // cversion stays 1
 	if got := h.stat("/a"); got != want {
 		t.Fatalf("after child delete: %+v\nwant %+v (a delete moves pzxid, not cversion)", got, want)
 	}
