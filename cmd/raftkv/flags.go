@@ -22,6 +22,7 @@ type options struct {
 	listenMetricsURLs []string
 	logger            *slog.Logger
 	logLevel          *slog.LevelVar
+	enablePprof       bool
 }
 
 // parseFlags reads etcd's flags (names, defaults and units as etcd 3.4).
@@ -44,6 +45,7 @@ func parseFlags(args []string) (*options, error) {
 	sc := fs.Uint64("snapshot-count", 100000, "Number of committed transactions to trigger a snapshot to disk.")
 	logger := fs.String("logger", "zap", "Logger: 'zap' (structured; raftkv logs with log/slog JSON) or 'capnslog' (text).")
 	level := fs.String("log-level", "info", "Log level: debug, info, warn, error.")
+	pprofOn := fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server at /debug/pprof on the client and metrics URLs.")
 	outputs := fs.String("log-outputs", "default", "Where to log: 'default' (stderr), 'stderr', 'stdout', or file paths, comma-separated.")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -56,7 +58,7 @@ func parseFlags(args []string) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: every setting is a --flag", fs.Arg(0))
 	}
-	o := &options{}
+	o := &options{enablePprof: *pprofOn}
 	var lv slog.LevelVar
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		return nil, fmt.Errorf("--log-level: want debug, info, warn or error, got %q", *level)
