@@ -1,0 +1,319 @@
+package workloads
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"coordlab/client"
+	"coordlab/history"
+)
+
+// Config configures a workload run.
+type Config struct {
+	// Workload is register, lock, watch, election or config.
+	Workload string `json:"workload"`
+	// Concurrency is the number of worker threads (default 10).
+	Concurrency int `json:"concurrency"`
+	// Rate is the total ops per second; 0 means unlimited.
+	Rate float64 `json:"rate"`
+	// Keys is the number of register keys (default 5) or watch keys.
+	Keys int `json:"keys"`
+	// Seed makes each thread's choices replayable.
+	Seed int64 `json:"seed"`
+	// ReadMode is recorded on reads (extra.read_mode).
+	ReadMode client.ReadMode `json:"read_mode"`
+	// Unfenced makes the lock workload write with a plain put.
+	Unfenced bool `json:"unfenced,omitempty"`
+	// SessionTTL is the lock/election session TTL (default 2s).
+	SessionTTL time.Duration `json:"session_ttl_ns"`
+	// Hold is how long a lock holder waits before its write (default 200ms):
+	// a pause in that window is what lets a session expire under a holder.
+	Hold time.Duration `json:"hold_ns"`
+	// OpTimeout bounds each operation (default 2s).
+	OpTimeout time.Duration `json:"op_timeout_ns"`
+	// Logger receives state changes; nil discards.
+	Logger *slog.Logger `json:"-"`
+}
+
+// workloadTable: name -> description and constructor.
+var workloadTable = map[string]struct {
+	about string
+	make  func(cfg Config) workload
+}{
+	"register": {"read/write/cas on a few keys; unique values", func(c Config) workload { return &register{cfg: c} }},
+	"lock":     {"acquire, write the fencing token into a register, release", func(c Config) workload { return &lock{cfg: c} }},
+	"watch":    {"writers on a prefix, watchers record every event", func(c Config) workload { return newWatch(c) }},
+	"election": {"campaign, observe, resign", func(c Config) workload { return &election{cfg: c} }},
+	"config":   {"a publisher writes versions, subscribers read them", func(c Config) workload { return &configCenter{cfg: c} }},
+}
+
+// Names lists the workloads, sorted.
+func Names() []string {
+	var out []string
+	for n := range workloadTable {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// About describes a workload for `coordlab list`.
+func About(name string) string { return workloadTable[name].about }
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	if c.Concurrency == 0 {
+		c.Concurrency = 10
+	}
+	if c.Keys == 0 {
+		c.Keys = 5
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = 2 * time.Second
+	}
+	if c.Hold == 0 {
+		c.Hold = 200 * time.Millisecond
+	}
+	if c.OpTimeout == 0 {
+		c.OpTimeout = 2 * time.Second
+	}
+	return c
+}
+
+// Validate checks the configuration (after WithDefaults).
+func (c Config) Validate() error {
+	var errs []error
+	if _, ok := workloadTable[c.Workload]; !ok {
+		errs = append(errs, fmt.Errorf("%w %q: want one of %s", ErrUnknownWorkload, c.Workload, strings.Join(Names(), ", ")))
+	}
+	if c.Concurrency < 1 || c.Concurrency > 10000 {
+		errs = append(errs, fmt.Errorf("workloads: --concurrency: want 1..10000, got %d", c.Concurrency))
+	}
+	if c.Rate < 0 {
+		errs = append(errs, fmt.Errorf("workloads: --rate: want >= 0 (0 = unlimited), got %g", c.Rate))
+	}
+	if c.Keys < 1 {
+		errs = append(errs, fmt.Errorf("workloads: keys: want >= 1, got %d", c.Keys))
+	}
+	if c.SessionTTL < time.Second {
+		errs = append(errs, fmt.Errorf("workloads: --session-ttl: want >= 1s (etcd leases count whole seconds), got %s", c.SessionTTL))
+	}
+	if c.OpTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("workloads: --op-timeout: want > 0, got %s", c.OpTimeout))
+	}
+	if (c.Workload == "lock" || c.Workload == "election") && c.Concurrency < 2 {
+		errs = append(errs, fmt.Errorf("workloads: %s: want --concurrency >= 2 so holders compete, got %d", c.Workload, c.Concurrency))
+	}
+	return errors.Join(errs...)
+}
+
+// Stats count completions while the run goes (for progress lines).
+type Stats struct {
+	OK, Fail, Info atomic.Int64
+}
+
+// Deps is what a run needs from outside.
+type Deps struct {
+	// Nodes are the members' names; thread t talks to Nodes[t mod len].
+	Nodes []string
+	// NewClient makes a client talking to node.
+	NewClient func(ctx context.Context, node string) (client.Client, error)
+	History   *history.Writer
+	Clock     history.Clock
+	Stats     *Stats
+}
+
+// workload is one kind of load. step runs one action for thread w (one op
+// or a short sequence, like acquire/write/release); final runs after the
+// time limit with a fresh context (final reads). Both return only a history
+// write error, which stops the run.
+type workload interface {
+	step(ctx context.Context, w *worker) error
+	final(ctx context.Context, w *worker) error
+}
+
+// Run drives the workload until ctx ends, then runs its final phase
+// (bounded by finalTimeout) and returns. It returns an error only when the
+// history cannot be written or the config is invalid.
+func Run(ctx context.Context, cfg Config, d Deps, finalTimeout time.Duration) error {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if len(d.Nodes) == 0 || d.NewClient == nil || d.History == nil {
+		return errors.New("workloads: Run: want Nodes, NewClient and History")
+	}
+	if d.Stats == nil {
+		d.Stats = &Stats{}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	wl := workloadTable[cfg.Workload].make(cfg)
+	rec := &recorder{h: d.History, clock: d.Clock, stats: d.Stats, readMode: cfg.ReadMode}
+	workers := make([]*worker, cfg.Concurrency)
+	for t := range workers {
+		workers[t] = &worker{
+			thread: t, process: t, node: d.Nodes[t%len(d.Nodes)], nodes: len(d.Nodes), cfg: cfg, rec: rec,
+			r:         rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(t)+1)),
+			newClient: d.NewClient, log: log,
+		}
+	}
+	var (
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		runErr  error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fail := func(err error) {
+		errOnce.Do(func() { runErr = err; cancel() })
+	}
+	for _, w := range workers {
+		wg.Go(func() {
+			if err := w.loop(ctx, wl); err != nil {
+				fail(err)
+			}
+		})
+	}
+	wg.Wait()
+	if runErr != nil {
+		closeAll(workers)
+		return runErr
+	}
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finalTimeout)
+	defer fcancel()
+	for _, w := range workers {
+		wg.Go(func() {
+			if err := wl.final(fctx, w); err != nil {
+				fail(err)
+			}
+		})
+	}
+	wg.Wait()
+	closeAll(workers)
+	return runErr
+}
+
+func closeAll(ws []*worker) {
+	for _, w := range ws {
+		w.closeClient()
+	}
+}
+
+// worker is one thread: it owns its client, its rand and its process id.
+type worker struct {
+	thread, process int
+	node            string
+	nodes           int // members in the cluster; threads 0..nodes-1 cover each once
+	cfg             Config
+	rec             *recorder
+	r               *rand.Rand
+	cl              client.Client
+	newClient       func(ctx context.Context, node string) (client.Client, error)
+	log             *slog.Logger
+	seq             int64 // ops this thread made, for unique values
+	// state a workload keeps per thread.
+	last      map[string]string
+	sess      client.Session
+	watchFrom int64 // watch: resume after this version
+}
+
+// loop runs steps until ctx ends, pacing them at Concurrency/Rate.
+func (w *worker) loop(ctx context.Context, wl workload) error {
+	var every time.Duration
+	if w.cfg.Rate > 0 {
+		every = time.Duration(float64(time.Second) * float64(w.cfg.Concurrency) / w.cfg.Rate)
+	}
+	next := time.Now()
+	if every > 0 {
+		next = next.Add(time.Duration(w.r.Int64N(int64(every)))) // spread the threads' phases
+	}
+	for ctx.Err() == nil {
+		if every > 0 {
+			if d := time.Until(next); d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return nil
+				case <-t.C:
+				}
+			}
+			next = next.Add(every)
+			if now := time.Now(); next.Before(now.Add(-every)) {
+				next = now // after a long op, do not burst to catch up
+			}
+		}
+		if err := w.ensureClient(ctx); err != nil {
+			return nil // ctx ended while connecting
+		}
+		if err := wl.step(ctx, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureClient connects the thread's client, retrying until ctx ends.
+func (w *worker) ensureClient(ctx context.Context) error {
+	backoff := 50 * time.Millisecond
+	for w.cl == nil {
+		cctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+		c, err := w.newClient(cctx, w.node)
+		cancel()
+		if err == nil {
+			w.cl = c
+			return nil
+		}
+		w.log.Debug("client connect failed", "node", w.node, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(backoff*2, time.Second)
+	}
+	return nil
+}
+
+func (w *worker) closeClient() {
+	if w.sess != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), w.cfg.OpTimeout)
+		if err := w.sess.Close(ctx); err != nil {
+			w.log.Debug("session close", "node", w.node, "err", err)
+		}
+		cancel()
+		w.sess = nil
+	}
+	if w.cl != nil {
+		if err := w.cl.Close(); err != nil {
+			w.log.Debug("client close", "node", w.node, "err", err)
+		}
+		w.cl = nil
+	}
+}
+
+// retire ends the thread's process after an info: a fresh process id and a
+// fresh client.
+func (w *worker) retire() {
+	w.closeClient()
+	w.process += w.cfg.Concurrency
+}
+
+// uniqueValue is unique in the run: threads never share a value.
+func (w *worker) uniqueValue() string {
+	w.seq++
+	return fmt.Sprint(w.seq*int64(w.cfg.Concurrency) + int64(w.thread) + 1)
+}
