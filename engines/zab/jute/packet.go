@@ -233,7 +233,8 @@ func NewReplyBody(op Op) (body Record, ok bool) {
 // DecodeReply decodes a reply frame body (what a client reads). op is the
 // opcode of the request with the same xid; it is ignored for notifications
 // (xid XidWatch, body *WatcherEvent) and pings (XidPing, no body). A reply
-// whose Err is not ZOK has no body.
+// whose Err is not ZOK has no body, notifications included (as AppendReply
+// writes them).
 func DecodeReply(payload []byte, op Op) (ReplyHeader, Record, error) {
 	r := Reader{b: payload, record: "ReplyHeader"}
 	var h ReplyHeader
@@ -243,9 +244,9 @@ func DecodeReply(payload []byte, op Op) (ReplyHeader, Record, error) {
 	}
 	var body Record
 	switch {
+	case h.Xid == XidPing || h.Err != ZOK:
 	case h.Xid == XidWatch:
 		body = &WatcherEvent{}
-	case h.Xid == XidPing || h.Err != ZOK:
 	default:
 		var ok bool
 		if body, ok = NewReplyBody(op); !ok {

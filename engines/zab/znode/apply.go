@@ -76,6 +76,9 @@ func (t *Tree) applyOne(zxid Zxid, txn *Txn) Result {
 		}
 		t.dataSize += int64(len(txn.Data) - len(n.data))
 		n.data = txn.Data
+		if n.data == nil { // a null buffer reads back as empty data
+			n.data = []byte{}
+		}
 		n.stat.Version = txn.Version
 		n.stat.Mzxid = int64(zxid)
 		n.stat.Mtime = txn.Time
