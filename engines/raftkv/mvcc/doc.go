@@ -60,6 +60,9 @@
 //     keeps the newest revision of each live key); a revision below it fails with
 //     ErrCompacted. A watch must start above the compact revision: compaction drops
 //     tombstones at or below it, so a watch from the compact revision could miss a delete.
+//   - Range keeps etcd's quirk for a sort target other than KEY with sort order NONE (which
+//     etcd treats as ASCEND) and a limit: it takes the first limit+1 keys in key order and
+//     sorts only those. With an explicit order it sorts all matches, then truncates.
 //   - Compaction is synchronous: one Apply deletes every superseded revision from bbolt,
 //     and one Commit makes that durable. There is no background compaction.
 //   - The current value of every key lives in memory as well as in bbolt.
