@@ -88,11 +88,14 @@ func TestWatchTriggers(t *testing.T) {
 			want: func(z Zxid) []WatchEvent { return []WatchEvent{ev(8, jute.EventNodeCreated, "/w/c/deep", z)} },
 		},
 		{
-			name:  "setACL fires nothing",
-			setup: func(h *harness) { h.tree.GetData("/w", nil, 1); h.tree.AddWatch(2, "/", jute.AddWatchPersistentRecursive) },
-			op:    jute.OpSetACL,
-			body:  &jute.SetACLRequest{Path: "/w", ACL: jute.OpenACLUnsafe(), Version: -1},
-			want:  func(Zxid) []WatchEvent { return nil },
+			name: "setACL fires nothing",
+			setup: func(h *harness) {
+				h.tree.GetData("/w", nil, 1)
+				h.tree.AddWatch(2, "/", jute.AddWatchPersistentRecursive)
+			},
+			op:   jute.OpSetACL,
+			body: &jute.SetACLRequest{Path: "/w", ACL: jute.OpenACLUnsafe(), Version: -1},
+			want: func(Zxid) []WatchEvent { return nil },
 		},
 		{
 			name:  "failed write fires nothing",
@@ -173,10 +176,10 @@ func TestSetWatches(t *testing.T) {
 	h.mustCreate(s1, "/kids/k", "", 0)
 	h.mustCreate(s1, "/born", "", 0)
 	got := h.tree.SetWatches(5, &jute.SetWatches{
-		RelativeZxid: int64(rel),
-		DataWatches:  []string{"/same", "/changed", "/gone"},
-		ExistWatches: []string{"/born", "/unborn"},
-		ChildWatches: []string{"/kids", "/same", "/gone"},
+		RelativeZxid:      int64(rel),
+		DataWatches:       []string{"/same", "/changed", "/gone"},
+		ExistWatches:      []string{"/born", "/unborn"},
+		ChildWatches:      []string{"/kids", "/same", "/gone"},
 		PersistentWatches: []string{"/same"}, PersistentRecursiveWatches: []string{"/kids"},
 	})
 	z := h.zxid
