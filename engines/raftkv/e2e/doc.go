@@ -1,0 +1,19 @@
+// Package e2e holds end-to-end tests of raftkv as a user meets it: the
+// cmd/raftkv binary started as a 3-member cluster on loopback, driven by
+// Debian's etcdctl (3.4, ETCDCTL_API=3) and by clientv3 and its concurrency
+// recipes. Where etcdctl's output is deterministic, the same commands run
+// against a real single-member etcd (/usr/bin/etcd) in the same test and the
+// outputs must match byte for byte; elsewhere (ids, sizes, timings) the
+// output is checked against etcd's format.
+//
+// The package has no non-test code. TestMain builds cmd/raftkv with go build
+// (or uses $COORDLAB_BIN/raftkv when set).
+//
+// # Caveats
+//
+//   - Tests need /usr/bin/etcdctl and /usr/bin/etcd; without them they skip
+//     locally and fail under CI=true.
+//   - Ports are taken by listening on 127.0.0.1:0 and closing the listener
+//     before the member binds it; another process could take the port in
+//     between, which shows up as a member failing to start.
+package e2e

@@ -1,0 +1,236 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ctl runs etcdctl (API 3) against endpoints with stdin and returns stdout.
+func ctl(t *testing.T, endpoints, stdin string, args ...string) string {
+	t.Helper()
+	out, _ := ctl2(t, endpoints, stdin, args...)
+	return out
+}
+
+// ctl2 is ctl returning stderr too (etcdctl 3.4 prints endpoint health there).
+func ctl2(t *testing.T, endpoints, stdin string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, etcdctlBin, append([]string{"--endpoints=" + endpoints, "--command-timeout=10s"}, args...)...)
+	cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("etcdctl %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.String(), errb.String()
+}
+
+// ctlWatch runs etcdctl watch with args and returns its first n output
+// lines, then stops it; it fails after 20 s without them.
+func ctlWatch(t *testing.T, endpoints string, n int, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, etcdctlBin, append([]string{"--endpoints=" + endpoints, "watch"}, args...)...)
+	cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		_ = cmd.Wait()
+	}()
+	var lines []string
+	sc := bufio.NewScanner(stdout)
+	for len(lines) < n && sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) < n {
+		t.Fatalf("etcdctl watch %s: got %d of %d lines: %q (stderr %s)", strings.Join(args, " "), len(lines), n, lines, errb.String())
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+var (
+	leaseIDRe   = regexp.MustCompile(`lease [0-9a-f]+ `)
+	remainingRe = regexp.MustCompile(`remaining\(\d+s\)`)
+)
+
+// session runs the deterministic part of the etcdctl tour against one
+// system and returns a transcript: each command and its output, with lease
+// ids and remaining seconds normalised.
+func session(t *testing.T, endpoints string) string {
+	t.Helper()
+	var tr strings.Builder
+	step := func(stdin string, args ...string) string {
+		out := ctl(t, endpoints, stdin, args...)
+		fmt.Fprintf(&tr, "$ etcdctl %s\n%s", strings.Join(args, " "), out)
+		return out
+	}
+	step("", "put", "foo", "bar")                    // rev 2
+	step("", "put", "foo2", "x")                     // rev 3
+	step("", "put", "fop", "y")                      // rev 4
+	step("", "get", "foo")                           //
+	step("", "get", "--prefix", "foo")               //
+	step("", "get", "foo", "--rev=2")                //
+	step("", "get", "--prefix", "fo", "--keys-only") //
+	step("", "get", "--from-key", "foo2", "--limit=1")
+	step("", "put", "foo", "bar2") // rev 5
+	step("", "get", "foo", "--rev=2")
+	step("", "get", "foo", "-w", "fields") // all key fields, revisions included (header ids differ: dropped below)
+	step("", "del", "foo")                 // rev 6
+	step("", "del", "nothing")
+	step("", "del", "--prev-kv", "--prefix", "fop")                                      // rev 7
+	step("value(\"foo2\") = \"x\"\n\nput foo2 baz\n\nput foo2 nope\n\n", "txn")          // rev 8: success
+	step("mod(\"foo2\") < \"3\"\n\nput foo2 never\n\nget foo2\n\n", "txn")               // failure, no rev
+	step("create(\"foo2\") = \"3\"\nversion(\"foo2\") = \"2\"\n\ndel foo2\n\n\n", "txn") // rev 9
+	fmt.Fprintf(&tr, "$ etcdctl watch foo2 --rev=1\n%s", ctlWatch(t, endpoints, 9, "foo2", "--rev=1"))
+	fmt.Fprintf(&tr, "$ etcdctl watch --prefix fo --rev=5 --prev-kv\n%s", ctlWatch(t, endpoints, 25, "--prefix", "fo", "--rev=5", "--prev-kv"))
+
+	grant := step("", "lease", "grant", "60")
+	var id string
+	if _, err := fmt.Sscanf(grant, "lease %s granted", &id); err != nil {
+		t.Fatalf("lease grant output %q: %v", grant, err)
+	}
+	step("", "put", "--lease="+id, "leased", "v") // rev 10
+	step("", "lease", "keep-alive", "--once", id)
+	step("", "lease", "timetolive", "--keys", id)
+	step("", "lease", "list")
+	step("", "lease", "revoke", id) // rev 11: leased deleted
+	step("", "get", "leased")
+	step("", "lease", "timetolive", id)
+	step("", "get", "", "--prefix")
+
+	out := tr.String()
+	out = leaseIDRe.ReplaceAllString(out, "lease ID ")
+	out = strings.ReplaceAll(out, id, "ID")
+	out = remainingRe.ReplaceAllString(out, "remaining(Ns)")
+	return dropVarying(out)
+}
+
+// dropVarying removes the fields of "-w fields" output that name a cluster
+// or member (they differ between any two clusters).
+func dropVarying(s string) string {
+	var keep []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(line, `"ClusterID"`) || strings.HasPrefix(line, `"MemberID"`) || strings.HasPrefix(line, `"RaftTerm"`) {
+			continue
+		}
+		keep = append(keep, line)
+	}
+	return strings.Join(keep, "\n")
+}
+
+// TestEtcdctl runs the same etcdctl commands against a 3-member raftkv
+// cluster and a single real etcd, and requires identical transcripts.
+func TestEtcdctl(t *testing.T) {
+	needTools(t)
+	rk := startCluster(t, "raftkv", raftkvBin, 3)
+	et := startCluster(t, "etcd", etcdBin, 1)
+	want := session(t, et.endpoints())
+	got := session(t, rk.endpoints())
+	if got != want {
+		t.Fatalf("raftkv transcript differs from etcd's:\n%s", lineDiff(want, got))
+	}
+	t.Logf("transcript (identical on both):\n%s", got)
+}
+
+// TestEtcdctlCluster checks the commands whose output names members, sizes
+// or timings against etcd's format, on raftkv and on etcd alike.
+func TestEtcdctlCluster(t *testing.T) {
+	needTools(t)
+	rk := startCluster(t, "raftkv", raftkvBin, 3)
+	et := startCluster(t, "etcd", etcdBin, 1)
+	memberRe := regexp.MustCompile(`^[0-9a-f]+, started, m[1-3], http://127\.0\.0\.1:\d+, http://127\.0\.0\.1:\d+, false$`)
+	statusRe := regexp.MustCompile(`^127\.0\.0\.1:\d+, [0-9a-f]+, \d+\.\d+\.\d+, [0-9.]+ [kMG]?B, (true|false), false, \d+, \d+, \d+, $`)
+	healthRe := regexp.MustCompile(`^127\.0\.0\.1:\d+ is healthy: successfully committed proposal: took = [0-9.]+[µmn]?s$`)
+	snapStatusRe := regexp.MustCompile(`^[0-9a-f]+, (\d+), \d+, [0-9.]+ [kMG]?B$`)
+
+	for _, c := range []*cluster{et, rk} {
+		t.Run(c.system, func(t *testing.T) {
+			n := len(c.members)
+			check := func(what, out string, re *regexp.Regexp, lines int) []string {
+				t.Helper()
+				ls := strings.Split(strings.TrimRight(out, "\n"), "\n")
+				if len(ls) != lines {
+					t.Fatalf("%s: %d lines, want %d:\n%s", what, len(ls), lines, out)
+				}
+				for _, l := range ls {
+					if !re.MatchString(l) {
+						t.Fatalf("%s: line %q does not match etcd's format %s", what, l, re)
+					}
+				}
+				return ls
+			}
+			check("member list", ctl(t, c.endpoints(), "", "member", "list"), memberRe, n)
+			status := check("endpoint status", ctl(t, c.endpoints(), "", "endpoint", "status"), statusRe, n)
+			leaders := 0
+			for _, l := range status {
+				if strings.Contains(l, ", true, false, ") {
+					leaders++
+				}
+			}
+			if leaders != 1 {
+				t.Fatalf("endpoint status: %d members say they lead, want 1:\n%s", leaders, strings.Join(status, "\n"))
+			}
+			_, health := ctl2(t, c.endpoints(), "", "endpoint", "health")
+			check("endpoint health", health, healthRe, n)
+
+			for i := range 5 {
+				ctl(t, c.endpoints(), "", "put", fmt.Sprintf("snap/%d", i), "v") // revs 2..6
+			}
+			path := filepath.Join(t.TempDir(), "snap.db")
+			first := strings.TrimPrefix(c.members[0].clientURL, "http://")
+			saved := ctl(t, first, "", "snapshot", "save", path)
+			if saved != "Snapshot saved at "+path+"\n" {
+				t.Fatalf("snapshot save: %q", saved)
+			}
+			st := check("snapshot status", ctl(t, first, "", "snapshot", "status", path), snapStatusRe, 1)
+			m := snapStatusRe.FindStringSubmatch(st[0])
+			// Fields: hash, revision, total keys (of every bucket, so not
+			// comparable between the two stores), size.
+			if m[1] != "6" {
+				t.Fatalf("snapshot status %q: revision %s, want 6", st[0], m[1])
+			}
+		})
+	}
+}
+
+// lineDiff shows the lines of got that differ from want.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := range max(len(w), len(g)) {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		mark := "  "
+		if wl != gl {
+			mark = "! "
+		}
+		fmt.Fprintf(&b, "%s%-50q %q\n", mark, wl, gl)
+	}
+	return b.String()
+}
