@@ -184,6 +184,12 @@ func (s *Server) handleReady() error {
 	}
 	s.onReadStates(rd.ReadStates)
 	s.rn.Advance(rd)
+	if s.reads.reissue {
+		s.reads.reissue = false
+		if s.reads.inflight != nil {
+			s.issueReadIndex()
+		}
+	}
 	return s.maybeSnapshot()
 }
 
@@ -199,7 +205,13 @@ func (s *Server) onSoftState(ss *raft.SoftState) {
 		s.leadChangeC = make(chan struct{})
 		s.leadChangeMu.Unlock()
 		s.log.Info("leader changed", "from", fmt.Sprintf("%x", old), "to", fmt.Sprintf("%x", ss.Lead), "term", s.term.Load())
-		s.failInflightRead(rpctypes.ErrGRPCLeaderChanged)
+		if old != raft.None {
+			// The round may have gone to the old leader: etcd's answer.
+			s.failInflightRead(rpctypes.ErrGRPCLeaderChanged)
+		} else if s.reads.inflight != nil && ss.Lead != raft.None {
+			// Issued while there was no leader, so raft dropped it: ask again now.
+			s.reads.reissue = true
+		}
 	}
 	isLeader := ss.RaftState == raft.StateLeader
 	s.metrics.isLeader.Set(b2f(isLeader))

@@ -35,6 +35,7 @@ type readLoopState struct {
 	ticks    int
 	counter  uint64
 	waiting  []pendingRead // have a read index, wait for apply
+	reissue  bool          // a leader appeared while a round was in flight
 }
 
 func (s *Server) maybeStartRead() {
