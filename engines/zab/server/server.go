@@ -103,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Servers) > 1 {
 		tr, err := NewTransport(TransportConfig{
 			ID: cfg.ID, Members: cfg.Servers, QueueLen: cfg.PeerQueueLen, InboxLen: cfg.PeerQueueLen,
-			MaxFrameBytes: 256 << 20, Logger: logger,
+			MaxFrameBytes: 256 << 20, Logger: cfg.Logger,
 		})
 		if err != nil {
 			return nil, err
