@@ -427,8 +427,8 @@ func TestEnsembleWithGoZK(t *testing.T) {
 
 	t.Run("malformed frame closes only that connection", func(t *testing.T) {
 		for _, bad := range [][]byte{
-			{0x7f, 0xff, 0xff, 0xff},                          // oversized length
-			{0, 0, 0, 4, 1, 2, 3, 4},                          // connect request too short
+			{0x7f, 0xff, 0xff, 0xff},                         // oversized length
+			{0, 0, 0, 4, 1, 2, 3, 4},                         // connect request too short
 			{0xff, 0xff, 0xff, 0xf0, 0, 0, 0, 0, 0, 0, 0, 0}, // negative length
 		} {
 			c, err := net.Dial("tcp", addrs[0])
@@ -689,4 +689,3 @@ func TestRestartAll(t *testing.T) {
 		c.Close()
 	}
 }
-

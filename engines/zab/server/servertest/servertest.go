@@ -71,7 +71,9 @@ type Member struct {
 }
 
 // ClientAddr is host:port of the member's client port.
-func (m *Member) ClientAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(m.ClientPort)) }
+func (m *Member) ClientAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(m.ClientPort))
+}
 
 // HTTPAddr is host:port of the member's admin HTTP port.
 func (m *Member) HTTPAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(m.HTTPPort)) }
