@@ -91,6 +91,9 @@ type Results struct {
 	PeakHeapBytes uint64 `json:"peak_heap_bytes"`
 	// Budget is what the analysis was allowed.
 	Budget Budget `json:"budget"`
+	// Error says why the analysis could not run (a malformed history); the
+	// verdict is then Unknown.
+	Error string `json:"error,omitempty"`
 }
 
 // Budget is the time and memory the checkers were allowed.

@@ -1,0 +1,199 @@
+package analysis
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"coordlab/history"
+)
+
+func readFixture(t *testing.T, name string) []history.Op {
+	t.Helper()
+	ops, err := history.Read(filepath.Join("testdata", name+".jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ops
+}
+
+func kinds(c CheckerResult) []string {
+	var ks []string
+	for _, a := range c.Anomalies {
+		if !slices.Contains(ks, a.Kind) {
+			ks = append(ks, a.Kind)
+		}
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func TestFixtures(t *testing.T) {
+	tests := []struct {
+		fixture string
+		valid   Validity
+		// checker -> its verdict and the anomaly kinds it must report
+		checkers map[string]Validity
+		kinds    map[string][]string
+	}{
+		{"register-valid", Valid, map[string]Validity{"linearizable": Valid, "session-order": Valid}, nil},
+		{"register-stale-read", Invalid, map[string]Validity{"linearizable": Invalid, "session-order": Valid},
+			map[string][]string{"linearizable": {"stale-read"}}},
+		{"register-lost-write", Invalid, map[string]Validity{"linearizable": Invalid},
+			map[string][]string{"linearizable": {"lost-write"}}},
+		{"register-session-violation", Invalid, map[string]Validity{"linearizable": Invalid, "session-order": Invalid},
+			map[string][]string{"session-order": {"read-your-writes"}}},
+		{"lock-valid", Valid, map[string]Validity{"lock": Valid}, nil},
+		{"lock-two-holders", Invalid, map[string]Validity{"lock": Invalid}, map[string][]string{"lock": {"two-holders"}}},
+		{"lock-fenced", Valid, map[string]Validity{"lock": Valid}, nil},
+		{"watch-valid", Valid, map[string]Validity{"watch": Valid}, nil},
+		{"watch-gap", Invalid, map[string]Validity{"watch": Invalid}, map[string][]string{"watch": {"watch-gap"}}},
+		{"watch-reordered", Invalid, map[string]Validity{"watch": Invalid}, map[string][]string{"watch": {"watch-reordered"}}},
+		{"watch-duplicate", Invalid, map[string]Validity{"watch": Invalid}, map[string][]string{"watch": {"watch-duplicate"}}},
+		{"watch-wrong-prev", Invalid, map[string]Validity{"watch": Invalid}, map[string][]string{"watch": {"watch-wrong-prev"}}},
+		{"watch-progress-ahead", Invalid, map[string]Validity{"watch": Invalid}, map[string][]string{"watch": {"watch-progress-ahead"}}},
+		{"watch-compacted-start", Valid, map[string]Validity{"watch": Valid}, nil},
+		{"election-valid", Valid, map[string]Validity{"election": Valid}, nil},
+		{"election-two-leaders", Invalid, map[string]Validity{"election": Invalid}, map[string][]string{"election": {"two-leaders"}}},
+		{"config-valid", Valid, map[string]Validity{"config": Valid}, nil},
+		{"config-backwards", Invalid, map[string]Validity{"config": Invalid}, map[string][]string{"config": {"config-backwards"}}},
+		{"config-not-converged", Invalid, map[string]Validity{"config": Invalid}, map[string][]string{"config": {"config-not-converged"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.fixture, func(t *testing.T) {
+			ops := readFixture(t, tc.fixture)
+			dir := t.TempDir()
+			res := Check(ops, Options{TimeLimit: 20 * time.Second, OutDir: dir})
+			if res.Error != "" {
+				t.Fatalf("analysis error: %s", res.Error)
+			}
+			if wantW := strings.SplitN(tc.fixture, "-", 2)[0]; res.Workload != wantW {
+				t.Errorf("inferred workload %q, want %q", res.Workload, wantW)
+			}
+			if res.Valid != tc.valid {
+				t.Errorf("valid = %v, want %v; results:\n%s", res.Valid, tc.valid, dump(res))
+			}
+			for name, want := range tc.checkers {
+				c, ok := res.Checkers[name]
+				if !ok {
+					t.Errorf("checker %q missing", name)
+					continue
+				}
+				if c.Valid != want {
+					t.Errorf("%s: valid = %v, want %v; anomalies %+v note %q", name, c.Valid, want, c.Anomalies, c.Note)
+				}
+				if want == Invalid {
+					for _, a := range c.Anomalies {
+						if len(a.Ops) == 0 || a.Explanation == "" {
+							t.Errorf("%s: anomaly %+v lacks ops or explanation", name, a)
+						}
+						for _, i := range a.Ops {
+							if i < 0 || i >= int64(len(ops)) {
+								t.Errorf("%s: anomaly op index %d out of range", name, i)
+							}
+						}
+					}
+				}
+			}
+			for name, want := range tc.kinds {
+				got := kinds(res.Checkers[name])
+				for _, k := range want {
+					if !slices.Contains(got, k) {
+						t.Errorf("%s: anomaly kinds %v, want %q among them", name, got, k)
+					}
+				}
+			}
+		})
+	}
+}
+
+func dump(r Results) string {
+	b, _ := json.MarshalIndent(r.Checkers, "", "  ")
+	return string(b)
+}
+
+// The split the lab must show on ZooKeeper local reads.
+func TestStaleReadSplitsLinearizabilityFromSessionOrder(t *testing.T) {
+	dir := t.TempDir()
+	res := Check(readFixture(t, "register-stale-read"), Options{OutDir: dir})
+	lin, sess := res.Checkers["linearizable"], res.Checkers["session-order"]
+	if lin.Valid != Invalid || sess.Valid != Valid {
+		t.Fatalf("linearizable %v, session-order %v; want invalid and valid", lin.Valid, sess.Valid)
+	}
+	a := lin.Anomalies[0]
+	if a.Kind != "stale-read" || !slices.Contains(a.Ops, 4) || !slices.Contains(a.Ops, 7) {
+		t.Errorf("anomaly %+v: want a stale read citing the write #4 and the read #7", a)
+	}
+	// Minimal failing sub-history: the two writes and the stale read.
+	if len(a.Minimal) == 0 || len(a.Minimal) > 6 {
+		t.Errorf("minimal sub-history %v: want at most 3 ops (6 lines)", a.Minimal)
+	}
+	if a.Visualization == "" {
+		t.Fatal("no visualization for the failing key")
+	}
+	html, err := os.ReadFile(filepath.Join(dir, a.Visualization))
+	if err != nil || !strings.Contains(string(html), "<html") {
+		t.Errorf("visualization %s: %v (%d bytes)", a.Visualization, err, len(html))
+	}
+	st := res.Staleness["local"]
+	if st.Reads != 3 || st.Stale != 1 || st.VersionsBehind.Max != 1 || st.MsBehind.Max < 4.9 || st.MsBehind.Max > 5.1 {
+		t.Errorf("staleness %+v: want 3 reads, 1 stale by 1 version and 5 ms", st)
+	}
+}
+
+func TestMalformedHistoryIsUnknown(t *testing.T) {
+	ops := []history.Op{
+		{Index: 0, Process: 0, Type: history.OK, F: "read", Time: 1},
+	}
+	res := Check(ops, Options{})
+	if res.Valid != Unknown || !strings.Contains(res.Error, "without an invoke") {
+		t.Errorf("valid %v error %q; want unknown naming the orphan completion", res.Valid, res.Error)
+	}
+}
+
+func TestEmptyHistoryIsUnknown(t *testing.T) {
+	res := Check(nil, Options{Workload: "watch"})
+	if res.Valid != Unknown {
+		t.Errorf("empty watch history: %v, want unknown", res.Valid)
+	}
+}
+
+func TestValidityJSON(t *testing.T) {
+	for _, v := range []Validity{Valid, Invalid, Unknown} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Validity
+		if err := json.Unmarshal(b, &back); err != nil || back != v {
+			t.Errorf("%v -> %s -> %v, %v", v, b, back, err)
+		}
+	}
+	if Valid.Merge(Unknown) != Unknown || Unknown.Merge(Invalid) != Invalid || Invalid.Merge(Valid) != Invalid || Validity(0).Merge(Valid) != Valid {
+		t.Error("merge is not worst-wins with unknown between valid and invalid")
+	}
+}
+
+func TestResultsRoundTrip(t *testing.T) {
+	res := Check(readFixture(t, "register-stale-read"), Options{})
+	path := filepath.Join(t.TempDir(), "results.json")
+	if err := res.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Valid != Invalid || len(back.Checkers["linearizable"].Anomalies) != 1 {
+		t.Errorf("round trip lost the verdict: %+v", back)
+	}
+	raw, _ := os.ReadFile(path)
+	if !strings.Contains(string(raw), `"valid": false`) {
+		t.Errorf("results.json does not say \"valid\": false:\n%s", raw)
+	}
+}

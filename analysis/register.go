@@ -1,0 +1,446 @@
+package analysis
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"coordlab/history"
+)
+
+// Register model: one key's value, with CAS. States are comparable values,
+// so porcupine's default == equality and caching apply.
+
+type regState struct {
+	found bool
+	value string
+}
+
+type regKind int
+
+const (
+	regRead regKind = 1 + iota
+	regWrite
+	regCAS
+	regDelete
+)
+
+type regInput struct {
+	kind  regKind
+	value string // write, cas: new value
+	old   string // cas
+}
+
+type regOutput struct {
+	unknown bool // info: any outcome
+	ok      bool // cas: succeeded
+	found   bool // read
+	value   string
+}
+
+// registerModel returns the model; abort, when set, makes every step fail
+// so a search that must stop unwinds at once, and sets *aborted.
+func registerModel(abort *atomic.Bool, aborted *atomic.Bool) porcupine.Model {
+	return porcupine.Model{
+		Init: func() any { return regState{} },
+		Step: func(st, in, out any) (bool, any) {
+			if abort.Load() {
+				aborted.Store(true)
+				return false, st
+			}
+			s, i, o := st.(regState), in.(regInput), out.(regOutput)
+			switch i.kind {
+			case regRead:
+				return o.found == s.found && (!s.found || o.value == s.value), s
+			case regWrite:
+				return true, regState{true, i.value}
+			case regDelete:
+				return true, regState{}
+			case regCAS:
+				match := s.found && s.value == i.old
+				if o.unknown {
+					if match {
+						return true, regState{true, i.value}
+					}
+					return true, s
+				}
+				if o.ok {
+					return match, regState{true, i.value}
+				}
+				return !match, s
+			}
+			return false, s
+		},
+		DescribeOperation: func(in, out any) string {
+			i, o := in.(regInput), out.(regOutput)
+			switch i.kind {
+			case regRead:
+				if o.unknown {
+					return "read() -> ?"
+				}
+				if !o.found {
+					return "read() -> nil"
+				}
+				return fmt.Sprintf("read() -> %q", o.value)
+			case regWrite:
+				return fmt.Sprintf("write(%q)", i.value)
+			case regDelete:
+				return "delete()"
+			default:
+				r := fmt.Sprint(o.ok)
+				if o.unknown {
+					r = "?"
+				}
+				return fmt.Sprintf("cas(%q, %q) -> %s", i.old, i.value, r)
+			}
+		},
+		DescribeState: func(st any) string {
+			s := st.(regState)
+			if !s.found {
+				return "nil"
+			}
+			return fmt.Sprintf("%q", s.value)
+		},
+	}
+}
+
+// registerOps turns one key's calls into porcupine operations. Failed ops
+// did not happen and are dropped; reads that did not complete OK constrain
+// nothing and are dropped; indeterminate writes get an open end. It returns
+// the calls kept, in the same order as the operations.
+func registerOps(calls []*call) ([]porcupine.Operation, []*call) {
+	var ops []porcupine.Operation
+	var kept []*call
+	clientIDs := map[int]int{}
+	for _, c := range calls {
+		if c.typ == history.Fail {
+			continue
+		}
+		var in regInput
+		var out regOutput
+		switch c.f {
+		case history.FRead:
+			if !c.ok() {
+				continue
+			}
+			in.kind = regRead
+			out.found = c.comp.Found
+			out.value = derefOr(c.comp.Value, "")
+			if c.comp.Value != nil && !c.comp.Found {
+				out.found = true // writers that set Value but forgot Found
+			}
+		case history.FWrite, history.FPut:
+			in.kind = regWrite
+			in.value = derefOr(c.inv.Value, "")
+		case history.FDelete:
+			in.kind = regDelete
+		case history.FCAS:
+			in.kind = regCAS
+			in.old = derefOr(c.inv.Old, "")
+			in.value = derefOr(c.inv.Value, "")
+			out.ok = c.ok() && c.casOK()
+		default:
+			continue
+		}
+		if !c.ok() {
+			out.unknown = true
+		}
+		id, ok := clientIDs[c.process]
+		if !ok {
+			id = len(clientIDs)
+			clientIDs[c.process] = id
+		}
+		ops = append(ops, porcupine.Operation{ClientId: id, Input: in, Output: out, Call: c.start, Return: c.end, Metadata: c.inv.Index})
+		kept = append(kept, c)
+	}
+	return ops, kept
+}
+
+// isRegisterF reports the fs the register checker reads.
+func isRegisterF(f string) bool {
+	switch f {
+	case history.FRead, history.FWrite, history.FCAS, history.FDelete, history.FPut:
+		return true
+	}
+	return false
+}
+
+type keyVerdict struct {
+	key     string
+	result  porcupine.CheckResult
+	aborted bool
+	ops     []porcupine.Operation
+	calls   []*call
+}
+
+// checkLinearizable runs porcupine per key on a pool of workers. Each key
+// gets keyLimit; abort stops every search (budget exhausted).
+func checkLinearizable(b *budget, name string, byKey map[string][]*call, model func(abort, aborted *atomic.Bool) porcupine.Model, toOps func([]*call) ([]porcupine.Operation, []*call), wellFormed func([]porcupine.Operation) bool, opts Options, workers int) CheckerResult {
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	verdicts := make([]keyVerdict, len(keys))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, workers) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(keys) {
+					return
+				}
+				k := keys[i]
+				ops, kept := toOps(byKey[k])
+				v := keyVerdict{key: k, ops: ops, calls: kept}
+				if b.abort.Load() {
+					v.result, v.aborted = porcupine.Unknown, true
+					verdicts[i] = v
+					continue
+				}
+				var aborted atomic.Bool
+				m := model(&b.abort, &aborted)
+				v.result = porcupine.CheckOperationsTimeout(m, ops, b.keyLimit())
+				if aborted.Load() {
+					v.result, v.aborted = porcupine.Unknown, true
+				}
+				verdicts[i] = v
+			}
+		})
+	}
+	wg.Wait()
+
+	res := CheckerResult{Valid: Valid, Checked: map[string]int{"keys": len(keys)}}
+	var unknownKeys []string
+	nops := 0
+	for _, v := range verdicts {
+		nops += len(v.ops)
+		switch v.result {
+		case porcupine.Unknown:
+			unknownKeys = append(unknownKeys, v.key)
+		case porcupine.Illegal:
+			res.Valid = Invalid
+		}
+	}
+	res.Checked["ops"] = nops
+	shrunk := 0
+	for _, v := range verdicts {
+		if v.result != porcupine.Illegal {
+			continue
+		}
+		a := Anomaly{Kind: "nonlinearizable", Key: v.key}
+		minimal := v.ops
+		if shrunk < 3 { // shrinking costs; the first few failing keys are enough to read
+			minimal = shrink(b, model, wellFormed, v.ops, opts)
+			shrunk++
+		}
+		minCalls := callsOf(minimal, v.calls, v.ops)
+		for _, c := range minCalls {
+			a.Minimal = append(a.Minimal, c.indexes()...)
+		}
+		a.Kind, a.Explanation, a.Ops = explainRegister(name, v.key, minCalls, v.calls)
+		if opts.OutDir != "" {
+			if file, err := visualize(model, v.ops, opts.OutDir, name, v.key); err == nil {
+				a.Visualization = file
+				res.Files = append(res.Files, file)
+			} else {
+				res.Note = strings.TrimSpace(res.Note + " visualization of " + v.key + " failed: " + err.Error())
+			}
+		}
+		res.Anomalies = append(res.Anomalies, a)
+	}
+	if len(unknownKeys) > 0 {
+		res.Valid = res.Valid.Merge(Unknown)
+		res.Note = strings.TrimSpace(fmt.Sprintf("%s porcupine gave no answer within the budget on %d of %d keys (%s)", res.Note, len(unknownKeys), len(keys), strings.Join(firstN(unknownKeys, 5), ", ")))
+	}
+	return res
+}
+
+func firstN(s []string, n int) []string {
+	if len(s) > n {
+		return append(append([]string{}, s[:n]...), "...")
+	}
+	return s
+}
+
+// callsOf maps a subset of ops back to their calls (ops carry the invoke
+// index in Metadata).
+func callsOf(sub []porcupine.Operation, calls []*call, all []porcupine.Operation) []*call {
+	byIndex := make(map[int64]*call, len(calls))
+	for i, c := range calls {
+		byIndex[all[i].Metadata.(int64)] = c
+	}
+	out := make([]*call, 0, len(sub))
+	for _, op := range sub {
+		out = append(out, byIndex[op.Metadata.(int64)])
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].inv.Index < out[j].inv.Index })
+	return out
+}
+
+// shrink drops ops while the history stays illegal: first chunks, halving
+// their size, then single ops, until nothing more can go or the shrink
+// budget ends. Any sub-history that porcupine calls Illegal is itself a proof
+// of the anomaly, so the result is sound even when cut short.
+//
+// A candidate must stay self-explaining (wellFormed): dropping the write a
+// read returned would make a new, different violation (a read of a value
+// never written) and the result would no longer show the original anomaly.
+func shrink(b *budget, model func(abort, aborted *atomic.Bool) porcupine.Model, wellFormed func([]porcupine.Operation) bool, ops []porcupine.Operation, opts Options) []porcupine.Operation {
+	limit := opts.ShrinkBudget
+	if limit == 0 {
+		limit = min(b.remaining()/10, 10*time.Second)
+	}
+	deadline := time.Now().Add(limit)
+	cur := append([]porcupine.Operation(nil), ops...)
+	illegal := func(h []porcupine.Operation) bool {
+		var aborted atomic.Bool
+		m := model(&b.abort, &aborted)
+		per := min(time.Until(deadline), time.Second)
+		if per <= 0 {
+			return false
+		}
+		r := porcupine.CheckOperationsTimeout(m, h, per)
+		return r == porcupine.Illegal && !aborted.Load()
+	}
+	for chunk := len(cur) / 2; chunk >= 1; chunk /= 2 {
+		for i := 0; i < len(cur) && time.Now().Before(deadline); {
+			end := min(i+chunk, len(cur))
+			cand := append(append([]porcupine.Operation(nil), cur[:i]...), cur[end:]...)
+			if len(cand) > 0 && wellFormed(cand) && illegal(cand) {
+				cur = cand
+			} else {
+				i += chunk
+			}
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	return cur
+}
+
+// registerWellFormed: every value a remaining read returned, and every old
+// value a remaining successful cas matched, is written by a remaining op.
+func registerWellFormed(ops []porcupine.Operation) bool {
+	written := map[string]bool{}
+	for _, op := range ops {
+		if i := op.Input.(regInput); i.kind == regWrite || i.kind == regCAS {
+			written[i.value] = true
+		}
+	}
+	for _, op := range ops {
+		i, o := op.Input.(regInput), op.Output.(regOutput)
+		if i.kind == regRead && o.found && !written[o.value] {
+			return false
+		}
+		if i.kind == regCAS && o.ok && !written[i.old] {
+			return false
+		}
+	}
+	return true
+}
+
+var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// visualize writes porcupine's HTML for one key's history.
+func visualize(model func(abort, aborted *atomic.Bool) porcupine.Model, ops []porcupine.Operation, dir, checker, key string) (string, error) {
+	var never, aborted atomic.Bool
+	m := model(&never, &aborted)
+	_, info := porcupine.CheckOperationsVerbose(m, ops, 10*time.Second)
+	var buf bytes.Buffer
+	if err := porcupine.Visualize(m, info, &buf); err != nil {
+		return "", err
+	}
+	name := fmt.Sprintf("%s-%s.html", checker, unsafeFileChars.ReplaceAllString(key, "_"))
+	if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
+		return "", fmt.Errorf("analysis: write visualization: %w", err)
+	}
+	return name, nil
+}
+
+// explainRegister names the anomaly shown by a minimal failing history:
+// "stale-read" when an OK read returned a value older than a write
+// acknowledged before the read began, "lost-write" when, in addition, no
+// later read of the whole key history ever saw that write's value (or a
+// value written after it), else "nonlinearizable".
+func explainRegister(checker, key string, minimal, all []*call) (kind, explanation string, ops []int64) {
+	lines := make([]string, 0, len(minimal))
+	for _, c := range minimal {
+		lines = append(lines, c.describe())
+		ops = append(ops, c.indexes()...)
+	}
+	kind = "nonlinearizable"
+	head := fmt.Sprintf("no linearization of key %s exists", key)
+	for _, r := range minimal {
+		if r.f != history.FRead || !r.ok() {
+			continue
+		}
+		for _, w := range minimal {
+			if !w.ok() || w.end >= r.start || (w.f != history.FWrite && w.f != history.FPut && !(w.f == history.FCAS && w.casOK())) {
+				continue
+			}
+			wv := derefOr(w.inv.Value, "")
+			if r.comp.Found && derefOr(r.comp.Value, "") == wv {
+				continue
+			}
+			kind = "stale-read"
+			head = fmt.Sprintf("read #%d by p%d returned %s although write #%d of %q was acknowledged %s before the read began",
+				r.inv.Index, r.process, readResult(r), w.inv.Index, wv, fmtNs(r.start-w.end))
+			if !seenLater(all, w, r) {
+				kind = "lost-write"
+				head += fmt.Sprintf("; no later read observed %q or anything written after it", wv)
+			}
+			break
+		}
+		if kind != "nonlinearizable" {
+			break
+		}
+	}
+	return kind, head + ". Minimal failing ops: " + strings.Join(lines, "; "), ops
+}
+
+func readResult(r *call) string {
+	if !r.comp.Found {
+		return "nothing"
+	}
+	return fmt.Sprintf("%q", derefOr(r.comp.Value, ""))
+}
+
+// seenLater reports whether some OK read that began after w was acknowledged
+// returned w's value or the value of a write invoked after w completed.
+func seenLater(all []*call, w, stale *call) bool {
+	later := map[string]bool{derefOr(w.inv.Value, ""): true}
+	for _, c := range all {
+		if (c.f == history.FWrite || c.f == history.FPut || c.f == history.FCAS) && c.typ != history.Fail && c.start > w.end {
+			later[derefOr(c.inv.Value, "")] = true
+		}
+	}
+	for _, c := range all {
+		if c.f == history.FRead && c.ok() && c.start > w.end && c != stale && c.comp.Found && later[derefOr(c.comp.Value, "")] {
+			return true
+		}
+	}
+	return false
+}
+
+// byKeyCalls groups client calls whose f passes keep, by key.
+func byKeyCalls(calls []*call, keep func(string) bool) map[string][]*call {
+	m := map[string][]*call{}
+	for _, c := range calls {
+		if keep(c.f) {
+			m[c.key] = append(m[c.key], c)
+		}
+	}
+	return m
+}
