@@ -2,6 +2,7 @@ package v3rpc
 
 import (
 	"context"
+	"io"
 
 	"coordlab/engines/raftkv/mvcc"
 
@@ -67,4 +68,15 @@ type Backend interface {
 	// MaxRequestBytes is etcd's --max-request-bytes: a request whose marshalled
 	// size exceeds it is refused with ErrGRPCRequestTooLarge before proposing.
 	MaxRequestBytes() int
+}
+
+// StoreSnapshotter is an optional Backend ability that Maintenance.Snapshot
+// uses when present. mvcc.Store.WriteSnapshot copies only what was
+// Commit()ted, and only the apply loop may call Commit; a backend that
+// commits in batches implements SnapshotStore by having its apply loop
+// Commit and then WriteSnapshot, so the snapshot holds every entry applied
+// before the call (a put acknowledged by this member is in it). Without it,
+// the snapshot may miss the last uncommitted batch.
+type StoreSnapshotter interface {
+	SnapshotStore(ctx context.Context, w io.Writer) (int64, error)
 }
