@@ -129,6 +129,9 @@ type Deps struct {
 	History   *history.Writer
 	Clock     history.Clock
 	Stats     *Stats
+	// BeforeFinal, when set, runs after the main phase and before the
+	// final reads (the nemesis heals there).
+	BeforeFinal func(ctx context.Context)
 }
 
 // workload is one kind of load. step runs one action for thread w (one op
@@ -189,6 +192,9 @@ func Run(ctx context.Context, cfg Config, d Deps, finalTimeout time.Duration) er
 	if runErr != nil {
 		closeAll(workers)
 		return runErr
+	}
+	if d.BeforeFinal != nil {
+		d.BeforeFinal(context.WithoutCancel(ctx))
 	}
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finalTimeout)
 	defer fcancel()

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"coordlab/analysis"
+	"coordlab/client"
+	"coordlab/cluster"
+	"coordlab/cluster/local"
+	"coordlab/faults"
+	"coordlab/run"
+	"coordlab/workloads"
+)
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// unknownReason says why a verdict is unknown.
+func unknownReason(r analysis.Results) string {
+	var why []string
+	if r.Error != "" {
+		why = append(why, r.Error)
+	}
+	if r.Budget.Exhausted != "" {
+		why = append(why, "analysis budget exhausted ("+r.Budget.Exhausted+"): raise --check-time-limit")
+	}
+	for n, c := range r.Checkers {
+		if c.Valid == analysis.Unknown && c.Note != "" {
+			why = append(why, n+": "+c.Note)
+		}
+	}
+	sort.Strings(why)
+	if len(why) == 0 {
+		return "no checker could decide"
+	}
+	return strings.Join(why, "; ")
+}
+
+func newCheckCmd() *cobra.Command {
+	var limit time.Duration
+	cmd := &cobra.Command{
+		Use:   "check DIR",
+		Short: "Re-run the analysis of a stored run directory (writes results.json)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := run.CheckDir(args[0], limit)
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			return verdict(cmd.OutOrStdout(), args[0], res)
+		},
+	}
+	cmd.Flags().DurationVar(&limit, "check-time-limit", 60*time.Second, "analysis time budget")
+	return cmd
+}
+
+func newListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List targets, runtimes, workloads, nemeses and read modes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w := cmd.OutOrStdout()
+			fmt.Fprintln(w, "targets:")
+			for _, n := range cluster.TargetNames() {
+				t, err := cluster.NewTarget(n, cluster.TargetOptions{})
+				if err != nil {
+					return err
+				}
+				status := "ready"
+				if err := t.Check(); err != nil {
+					status = "missing: " + err.Error()
+				}
+				fmt.Fprintf(w, "  %-10s %s (%s API) [%s]\n", n, cluster.TargetInfo(n), t.Protocol(), status)
+			}
+			fmt.Fprintln(w, "runtimes:")
+			for n, about := range run.Runtimes {
+				rt, err := local.New(local.Config{Dir: "."})
+				if err != nil {
+					return err
+				}
+				c := rt.Capabilities()
+				fmt.Fprintf(w, "  %-10s %s\n             here: %s network; kill=%v pause=%v partition=%v loss=%v %s\n",
+					n, about, rt.Mode(), c.Kill, c.Pause, c.Partition, c.Loss, c.Why)
+			}
+			fmt.Fprintln(w, "workloads:")
+			for _, n := range workloads.Names() {
+				fmt.Fprintf(w, "  %-10s %s\n", n, workloads.About(n))
+			}
+			fmt.Fprintln(w, "nemeses (--nemesis, comma list):")
+			for _, n := range faults.PackageNames() {
+				fmt.Fprintf(w, "  %-26s %s\n", n, faults.PackageInfo(n))
+			}
+			fmt.Fprintln(w, "read modes (--read-mode):")
+			for _, m := range []client.ReadMode{client.Linearizable, client.Serializable, client.Sync, client.Local} {
+				api := "ZooKeeper"
+				if m.Etcd() {
+					api = "etcd"
+				}
+				fmt.Fprintf(w, "  %-13s %s API\n", m, api)
+			}
+			return nil
+		},
+	}
+}
+
+func newCleanCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "clean",
+		Short: "Remove network namespaces, links and rules left by crashed runs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			removed, err := local.Sweep(cmd.Context(), nil)
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			if len(removed) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "nothing to clean")
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed the leftovers of %d runs: %s\n", len(removed), strings.Join(removed, ", "))
+			return nil
+		},
+	}
+}

@@ -1,0 +1,210 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"coordlab/analysis"
+	"coordlab/cluster"
+	"coordlab/cluster/local"
+	"coordlab/faults"
+	"coordlab/history"
+	"coordlab/workloads"
+)
+
+// Config is one run.
+type Config struct {
+	Spec Spec
+	// Progress receives one line per second and the final lines; nil
+	// discards.
+	Progress io.Writer
+	// Logger receives the components' state changes; nil discards.
+	Logger *slog.Logger
+}
+
+// Outcome is what a run produced.
+type Outcome struct {
+	Dir     string
+	Results analysis.Results
+}
+
+// Run performs the run. The error is non-nil when the run itself failed
+// (the cluster did not start, the history could not be written, SIGINT);
+// an anomaly is not an error: see Outcome.Results.Valid.
+func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
+	spec := cfg.Spec.WithDefaults()
+	if err := spec.Validate(); err != nil {
+		return out, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	progress := cfg.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	if _, err := local.Sweep(ctx, log); err != nil {
+		log.Warn("sweeping leftovers of earlier runs", "err", err)
+	}
+	target, err := cluster.NewTarget(spec.Target, cluster.TargetOptions{BinDir: spec.BinDir})
+	if err != nil {
+		return out, err
+	}
+	if err := target.Check(); err != nil {
+		return out, err
+	}
+	dir, err := makeRunDir(spec)
+	if err != nil {
+		return out, err
+	}
+	out.Dir = dir
+	mode := map[string]local.Mode{"auto": local.ModeAuto, "netns": local.ModeNetns, "loopback": local.ModeLoopback}[spec.Network]
+	rt, err := local.New(local.Config{Dir: dir, Mode: mode, Logger: log})
+	if err != nil {
+		return out, err
+	}
+	pkgs, err := faults.ParseSpec(spec.Nemesis)
+	if err != nil {
+		return out, err
+	}
+	if err := faults.CheckCapabilities(pkgs, rt.Capabilities()); err != nil {
+		return out, fmt.Errorf("run: --nemesis %s on the %s runtime (%s network): %w", spec.Nemesis, rt.Name(), rt.Mode(), err)
+	}
+	nodes := cluster.Names(spec.Nodes)
+	sched, err := faults.Generate(spec.Seed, spec.Nemesis, nodes, spec.faultOptions())
+	if err != nil {
+		return out, err
+	}
+	test := Test{Spec: spec, Schedule: sched, Started: time.Now().UTC(), Dir: dir}
+	if err := WriteTest(dir, test); err != nil {
+		return out, err
+	}
+
+	fmt.Fprintf(progress, "starting %d %s members (%s runtime) in %s\n", spec.Nodes, spec.Target, rt.Name(), dir)
+	members, err := rt.Start(ctx, target, spec.Nodes)
+	if err != nil {
+		return out, fmt.Errorf("run: start %s: %w", spec.Target, err)
+	}
+	defer func() {
+		if serr := rt.Stop(context.WithoutCancel(ctx)); serr != nil {
+			err = errors.Join(err, fmt.Errorf("run: stop cluster: %w", serr))
+		}
+	}()
+	test.Members, test.Network, test.RunID = members, rt.Mode().String(), rt.RunID()
+	if err := WriteTest(dir, test); err != nil {
+		return out, err
+	}
+	newClient, err := clientFactory(target.Protocol(), members, spec.readMode())
+	if err != nil {
+		return out, err
+	}
+
+	h, err := history.Create(filepath.Join(dir, "history.jsonl"))
+	if err != nil {
+		return out, err
+	}
+	defer h.Close()
+	clock := history.NewClock()
+	stats := &workloads.Stats{}
+	player := faults.NewPlayer(rt, h, clock, nodes, log)
+	kinds := faults.Kinds(pkgs)
+
+	wctx, cancel := context.WithTimeout(ctx, time.Duration(spec.TimeLimit))
+	defer cancel()
+	var wg sync.WaitGroup
+	var nemErr error
+	playDone := make(chan struct{})
+	wg.Go(func() { defer close(playDone); nemErr = player.Play(wctx, sched) })
+	stopProgress := make(chan struct{})
+	wg.Go(func() { printProgress(progress, clock, stats, player, stopProgress) })
+	wcfg := spec.workloadConfig()
+	wcfg.Logger = log
+	werr := workloads.Run(wctx, wcfg, workloads.Deps{
+		Nodes: nodes, NewClient: newClient, History: h, Clock: clock, Stats: stats,
+		BeforeFinal: func(ctx context.Context) {
+			<-playDone // a fault being applied finishes before Final undoes it
+			if err := player.Final(ctx, kinds, 60*time.Second); err != nil {
+				log.Warn("undoing faults", "err", err)
+			}
+		},
+	}, 10*time.Second)
+	cancel()
+	close(stopProgress)
+	wg.Wait()
+	if err := errors.Join(werr, nemErr); err != nil {
+		return out, fmt.Errorf("run: %w", err)
+	}
+	if err := h.Close(); err != nil {
+		return out, err
+	}
+	if ctx.Err() != nil {
+		return out, fmt.Errorf("%w: history kept in %s (check it with `coordlab check %s`)", ErrInterrupted, dir, dir)
+	}
+	res, err := CheckDir(dir, time.Duration(spec.CheckLimit))
+	out.Results = res
+	return out, err
+}
+
+// printProgress writes one line per second until stop is closed.
+func printProgress(w io.Writer, clock history.Clock, s *workloads.Stats, p *faults.Player, stop <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			fmt.Fprintf(w, "%5.0fs  ok %-7d fail %-6d info %-6d fault: %s\n",
+				time.Duration(clock.Now()).Seconds(), s.OK.Load(), s.Fail.Load(), s.Info.Load(), p.Current())
+		}
+	}
+}
+
+// makeRunDir creates out/<target>-<workload>-<time>-s<seed>, unique.
+func makeRunDir(s Spec) (string, error) {
+	if err := os.MkdirAll(s.Out, 0o755); err != nil {
+		return "", fmt.Errorf("run: --out %s: %w", s.Out, err)
+	}
+	base := fmt.Sprintf("%s-%s-%s-s%d", s.Target, s.Workload, time.Now().UTC().Format("20060102T150405"), s.Seed)
+	for i := 0; ; i++ {
+		name := base
+		if i > 0 {
+			name += "-" + strconv.Itoa(i)
+		}
+		dir := filepath.Join(s.Out, name)
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return filepath.Abs(dir)
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("run: make run dir: %w", err)
+		}
+	}
+}
+
+// CheckDir analyses dir/history.jsonl with the workload of dir/test.json
+// and writes dir/results.json.
+func CheckDir(dir string, limit time.Duration) (analysis.Results, error) {
+	t, err := ReadTest(dir)
+	if err != nil {
+		return analysis.Results{}, err
+	}
+	ops, err := history.Read(filepath.Join(dir, "history.jsonl"))
+	if err != nil && !errors.Is(err, history.ErrTruncated) {
+		return analysis.Results{}, fmt.Errorf("run: read history: %w", err)
+	}
+	res := analysis.Check(ops, analysis.Options{Workload: t.Spec.Workload, TimeLimit: limit, OutDir: dir})
+	if err := res.WriteFile(filepath.Join(dir, "results.json")); err != nil {
+		return res, err
+	}
+	return res, nil
+}
