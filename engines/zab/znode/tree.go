@@ -101,8 +101,9 @@ func (t *Tree) get(path string) (*node, error) {
 	return n, nil
 }
 
-// GetData returns a node's data (a copy) and Stat, checking READ against
-// auth. With watch != 0 it leaves a one-shot data watch for that
+// GetData returns a node's data and Stat, checking READ against auth. The
+// data is shared with the tree, which never changes a slice in place (a
+// setData installs a new one): callers may keep it but must not modify it. With watch != 0 it leaves a one-shot data watch for that
 // connection; a missing node gets no watch (ZooKeeper's getData).
 func (t *Tree) GetData(path string, auth []jute.Id, watch ConnID) ([]byte, jute.Stat, error) {
 	n, err := t.get(path)
@@ -113,7 +114,7 @@ func (t *Tree) GetData(path string, auth []jute.Id, watch ConnID) ([]byte, jute.
 		return nil, jute.Stat{}, ErrNoAuth
 	}
 	t.w.add(watch, path, watchData)
-	return slices.Clone(n.data), n.fullStat(), nil
+	return n.data, n.fullStat(), nil
 }
 
 // Exists returns a node's Stat, or ErrNoNode. With watch != 0 it leaves a
