@@ -20,11 +20,12 @@ type Config struct {
 	// max-request-bytes, which is what etcd uses to fragment.
 	MaxWatchResponseBytes int
 
-	// WatchSendQueue is the number of responses queued per watch stream
-	// between the event pumps and the stream's sender goroutine. When full,
-	// pumps block (the store keeps the watcher unsynced and catches it up
-	// later), so a slow client never makes the server drop events. Default 128.
-	WatchSendQueue int
+	// LeaderCheckInterval is how often a watch stream opened with clientv3's
+	// WithRequireLeader checks that the member still knows a leader; after
+	// three checks in a row without one the stream ends with
+	// ErrGRPCNoLeader, as etcd's monitorLeader does after three election
+	// timeouts. Default 1 s (etcd's default election timeout).
+	LeaderCheckInterval time.Duration
 
 	// SnapshotChunkBytes is the size of each Maintenance.Snapshot message.
 	// Default 32 KiB, as etcd.
@@ -36,7 +37,7 @@ func DefaultConfig() Config {
 	return Config{
 		ProgressNotifyInterval: 10 * time.Minute,
 		MaxWatchResponseBytes:  1572864,
-		WatchSendQueue:         128,
+		LeaderCheckInterval:    time.Second,
 		SnapshotChunkBytes:     32 * 1024,
 	}
 }
@@ -48,8 +49,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("v3rpc: ProgressNotifyInterval: want > 0, got %v (default 10m)", c.ProgressNotifyInterval)
 	case c.MaxWatchResponseBytes < 1024:
 		return fmt.Errorf("v3rpc: MaxWatchResponseBytes: want >= 1024, got %d (default 1572864)", c.MaxWatchResponseBytes)
-	case c.WatchSendQueue < 1:
-		return fmt.Errorf("v3rpc: WatchSendQueue: want >= 1, got %d (default 128)", c.WatchSendQueue)
+	case c.LeaderCheckInterval <= 0:
+		return fmt.Errorf("v3rpc: LeaderCheckInterval: want > 0, got %v (default 1s)", c.LeaderCheckInterval)
 	case c.SnapshotChunkBytes < 1:
 		return fmt.Errorf("v3rpc: SnapshotChunkBytes: want >= 1, got %d (default 32768)", c.SnapshotChunkBytes)
 	}

@@ -9,6 +9,7 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
@@ -95,6 +96,7 @@ const (
 	caseRecvErr
 	caseTick
 	caseDone
+	caseLeader
 	fixedCases
 )
 
@@ -125,11 +127,21 @@ func (ws *watchStream) sendLoop() error {
 	tick := time.NewTicker(ws.cfg.ProgressNotifyInterval)
 	defer tick.Stop()
 	ctx := ws.stream.Context()
+	// Streams that require a leader check for one periodically; the others
+	// select on a nil channel, which never fires.
+	var leaderC <-chan time.Time
+	if requiresLeader(ctx) {
+		lt := time.NewTicker(ws.cfg.LeaderCheckInterval)
+		defer lt.Stop()
+		leaderC = lt.C
+	}
+	noLeader := 0
 	ws.cases = []reflect.SelectCase{
 		caseReq:     {Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ws.reqc)},
 		caseRecvErr: {Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ws.recvErrc)},
 		caseTick:    {Dir: reflect.SelectRecv, Chan: reflect.ValueOf(tick.C)},
 		caseDone:    {Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+		caseLeader:  {Dir: reflect.SelectRecv, Chan: reflect.ValueOf(leaderC)},
 	}
 	for {
 		if ws.dirty {
@@ -150,6 +162,12 @@ func (ws *watchStream) sendLoop() error {
 			ws.periodicProgress()
 		case caseDone:
 			return ctx.Err()
+		case caseLeader:
+			if ws.b.Status().Leader != 0 {
+				noLeader = 0
+			} else if noLeader++; noLeader >= 3 {
+				return rpctypes.ErrGRPCNoLeader
+			}
 		default:
 			w := ws.caseWatch[chosen-fixedCases]
 			if !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -110,5 +111,35 @@ func TestRequireLeader(t *testing.T) {
 	ts.b.noLeader.Store(false)
 	if _, err := cli.Get(clientv3.WithRequireLeader(ctx), "k"); err != nil {
 		t.Fatalf("get with a leader: %v", err)
+	}
+}
+
+// TestWatchLeaderLoss: a watch stream that requires a leader ends with
+// ErrNoLeader once the member has had no leader for three checks.
+func TestWatchLeaderLoss(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.LeaderCheckInterval = 10 * time.Millisecond
+	ts := newTestServer(t, cfg)
+	cli := ts.client(t)
+	ctx := testCtx(t)
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	wc := cli.Watch(wctx, "k", clientv3.WithCreatedNotify())
+	if r := <-wc; !r.Created {
+		t.Fatalf("first response: %+v, want created", r)
+	}
+	// A watch without the requirement on the same client is unaffected.
+	plain := cli.Watch(ctx, "k")
+	ts.b.noLeader.Store(true)
+	r, ok := <-wc
+	if !ok || !errors.Is(r.Err(), rpctypes.ErrNoLeader) {
+		t.Fatalf("after leader loss: ok %v err %v, want %v", ok, r.Err(), rpctypes.ErrNoLeader)
+	}
+	ts.b.noLeader.Store(false)
+	if _, err := cli.Put(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-plain; len(r.Events) != 1 {
+		t.Fatalf("plain watch after the other stream ended: %+v, want the put", r)
 	}
 }
