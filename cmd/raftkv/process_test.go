@@ -1,0 +1,354 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if b := os.Getenv("COORDLAB_BIN"); b != "" {
+			binPath = filepath.Join(b, "raftkv")
+			return m.Run()
+		}
+		dir, err := os.MkdirTemp("", "raftkv-bin")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		binPath = filepath.Join(dir, "raftkv")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build raftkv: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type member struct {
+	args     []string
+	client   string
+	cmd      *exec.Cmd
+	done     chan struct{}
+	stderr   *lockedBuf
+	exitCode int
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (m *member) start(t *testing.T) {
+	t.Helper()
+	m.cmd = exec.Command(binPath, m.args...)
+	m.stderr = &lockedBuf{}
+	m.cmd.Stdout = io.Discard
+	m.cmd.Stderr = m.stderr
+	if err := m.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	m.done = make(chan struct{})
+	go func() {
+		_ = m.cmd.Wait()
+		m.exitCode = m.cmd.ProcessState.ExitCode()
+		close(m.done)
+	}()
+}
+
+func (m *member) kill() {
+	if m.cmd == nil {
+		return
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGKILL)
+	<-m.done
+	m.cmd = nil
+}
+
+func startMembers(t *testing.T, n int) []*member {
+	t.Helper()
+	base := t.TempDir()
+	var ic []string
+	type ports struct{ client, peer int }
+	var ps []ports
+	for i := range n {
+		p := ports{freePort(t), freePort(t)}
+		ps = append(ps, p)
+		ic = append(ic, fmt.Sprintf("p%d=http://127.0.0.1:%d", i, p.peer))
+	}
+	var ms []*member
+	for i, p := range ps {
+		cu := fmt.Sprintf("http://127.0.0.1:%d", p.client)
+		pu := fmt.Sprintf("http://127.0.0.1:%d", p.peer)
+		m := &member{client: cu, args: []string{
+			"--name", fmt.Sprintf("p%d", i), "--data-dir", filepath.Join(base, fmt.Sprintf("p%d", i)),
+			"--listen-client-urls", cu, "--advertise-client-urls", cu,
+			"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu,
+			"--initial-cluster", strings.Join(ic, ","), "--initial-cluster-token", "proc-test",
+			"--heartbeat-interval", "50", "--election-timeout", "500",
+			"--snapshot-count", "500", "--log-level", "warn",
+		}}
+		m.start(t)
+		ms = append(ms, m)
+	}
+	t.Cleanup(func() {
+		for _, m := range ms {
+			m.kill()
+		}
+		if t.Failed() {
+			for i, m := range ms {
+				t.Logf("member %d stderr:\n%s", i, m.stderr.String())
+			}
+		}
+	})
+	return ms
+}
+
+func newClient(t *testing.T, endpoints ...string) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// leaderIndex asks each member for its status until one says it leads.
+func leaderIndex(t *testing.T, ms []*member) int {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, m := range ms {
+			if m.cmd == nil {
+				continue
+			}
+			cli, err := clientv3.New(clientv3.Config{Endpoints: []string{m.client}, DialTimeout: time.Second, Logger: zap.NewNop()})
+			if err != nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			st, err := cli.Status(ctx, m.client)
+			cancel()
+			cli.Close()
+			if err == nil && st.Leader != 0 && st.Leader == st.Header.MemberId {
+				return i
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("no leader within 15s")
+	return -1
+}
+
+// countKeys reads the number of keys under prefix through ep (linearizable).
+func countKeys(t *testing.T, ep, prefix string) (int64, error) {
+	cli := newClient(t, ep)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, err
+	}
+	return resp.Count, nil
+}
+
+func waitCount(t *testing.T, ep, prefix string, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var got int64
+	var err error
+	for time.Now().Before(deadline) {
+		if got, err = countKeys(t, ep, prefix); err == nil && got == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: %d keys under %q (err %v), want %d acknowledged", ep, got, prefix, err, want)
+}
+
+func TestKillLeaderUnderWritesThenRestartAll(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process cluster test")
+	}
+	ms := startMembers(t, 3)
+	lead := leaderIndex(t, ms)
+	var eps []string
+	for _, m := range ms {
+		eps = append(eps, m.client)
+	}
+	cli := newClient(t, eps...)
+
+	// Writers put unique keys and record what was acknowledged.
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var lastAck time.Time
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := fmt.Sprintf("acked/%d/%06d", g, n)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_, err := cli.Put(ctx, k, "v")
+				cancel()
+				if err == nil {
+					mu.Lock()
+					acked[k] = true
+					lastAck = time.Now()
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	ackedCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	waitUntil := func(what string, cond func() bool) {
+		deadline := time.Now().Add(15 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out: %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitUntil("100 acknowledged writes", func() bool { return ackedCount() >= 100 })
+
+	ms[lead].kill()
+	killedAt := time.Now()
+	before := ackedCount()
+	waitUntil("a write acknowledged after the leader was killed", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return lastAck.After(killedAt) && len(acked) > before
+	})
+	if took := time.Since(killedAt); took > 2*time.Second {
+		t.Errorf("first write after killing the leader took %v, want < 2s", took)
+	}
+	waitUntil("more writes on the new leader", func() bool { return ackedCount() >= before+100 })
+
+	// The killed member restarts from its data dir and catches up.
+	ms[lead].start(t)
+	close(stop)
+	wg.Wait()
+	total := int64(ackedCount())
+	for _, m := range ms {
+		waitCount(t, m.client, "acked/", total) // no acknowledged write lost, counted on each member
+	}
+	mu.Lock()
+	for k := range acked {
+		if !strings.HasPrefix(k, "acked/") {
+			t.Fatalf("bad key %q", k)
+		}
+	}
+	mu.Unlock()
+
+	// Kill every member and restart all: everything acknowledged is still there.
+	for _, m := range ms {
+		m.kill()
+	}
+	for _, m := range ms {
+		m.start(t)
+	}
+	leaderIndex(t, ms)
+	for _, m := range ms {
+		waitCount(t, m.client, "acked/", total)
+	}
+	// Every acknowledged key individually, through one member.
+	c2 := newClient(t, eps...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := c2.Get(ctx, "acked/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, kv := range resp.Kvs {
+		have[string(kv.Key)] = true
+	}
+	for k := range acked {
+		if !have[k] {
+			t.Fatalf("acknowledged key %s lost after restarting every member", k)
+		}
+	}
+}
+
+func TestBadFlagsExitWithOneLine(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"--no-such-flag"}, "flag provided but not defined"},
+		{"bad cluster state", []string{"--initial-cluster-state", "maybe"}, "--initial-cluster-state"},
+		{"election too short", []string{"--heartbeat-interval", "100", "--election-timeout", "200"}, "--election-timeout"},
+		{"name not in cluster", []string{"--name", "x", "--initial-cluster", "y=http://127.0.0.1:1"}, "no entry for --name"},
+		{"data dir is a file", []string{"--data-dir", filepath.Join(blocker, "sub"), "--listen-client-urls", "http://127.0.0.1:0", "--listen-peer-urls", "http://127.0.0.1:0"}, "data dir"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := exec.Command(binPath, tt.args...).CombinedOutput()
+			if err == nil {
+				t.Fatalf("raftkv %v exited 0, want non-zero", tt.args)
+			}
+			s := strings.TrimSpace(string(out))
+			if strings.Count(s, "\n") != 0 || !strings.Contains(s, tt.want) {
+				t.Fatalf("raftkv %v printed %q, want one line containing %q", tt.args, s, tt.want)
+			}
+		})
+	}
+}
