@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -78,7 +79,7 @@ type skewClock struct {
 
 func (c *skewClock) Now() time.Time { return c.now().Add(time.Duration(c.skew.Load())) }
 
-// adminHandler serves /health, /metrics and /admin/clock.
+// adminHandler serves /health, /metrics, /admin/clock and /debug/pprof.
 func (s *Server) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
@@ -92,6 +93,9 @@ func (s *Server) adminHandler() http.Handler {
 		json.NewEncoder(w).Encode(map[string]any{"health": v.serving, "mode": v.mode, "zxid": fmt.Sprintf("0x%x", v.zxid), "id": s.cfg.ID})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	// Profiles for the benchmark (the admin port binds loopback unless told).
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /admin/clock", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"offset": time.Duration(s.clock.skew.Load()).String()})
