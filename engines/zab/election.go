@@ -60,9 +60,10 @@ func (n *Node) maybeFinalize() {
 func (n *Node) stepNotification(m Message) {
 	if n.state != StateLooking {
 		// An established member answers a LOOKING peer with the leader it
-		// follows, so that a restarted member joins it (ZOOKEEPER-1732).
+		// follows and that leader's epoch, so that a restarted member joins it
+		// (ZOOKEEPER-1732).
 		if m.State == StateLooking {
-			n.send(Message{Type: MsgNotification, To: m.From, Vote: n.vote, State: n.state}, false)
+			n.send(Message{Type: MsgNotification, To: m.From, Vote: n.establishedVote(), State: n.state}, false)
 		}
 		return
 	}
@@ -97,34 +98,41 @@ func (n *Node) stepNotification(m Message) {
 		n.maybeFinalize()
 		return
 	}
-	// From a FOLLOWING or LEADING peer: an established ensemble.
-	if v.ElectionEpoch == n.round {
-		n.recv[m.From] = v
-		if n.quorumAgrees(n.recv, v) && n.checkLeader(v.Leader) {
-			n.decide(v, "joined an established leader (same round)")
-			return
-		}
-	}
+	// From a FOLLOWING or LEADING peer: an established ensemble. Votes out of
+	// the election are equal when they name the same leader and epoch
+	// (ZooKeeper's Vote.equals ignores zxid and round for them). Join when a
+	// quorum names it and the leader itself says LEADING. (If I promised a
+	// later epoch, the leader learns it from my FOLLOWERINFO and steps down.)
 	n.ooe[m.From] = m
+	if v.PeerEpoch == 0 {
+		return
+	}
 	c := 0
 	for _, o := range n.ooe {
-		if sameVote(o.Vote, v) {
+		if o.Vote.Leader == v.Leader && o.Vote.PeerEpoch == v.PeerEpoch {
 			c++
 		}
 	}
-	if c >= n.quorum && n.checkLeader(v.Leader) {
-		n.round = v.ElectionEpoch
+	if c >= n.quorum && n.checkLeader(v) {
+		n.round = max(n.round, v.ElectionEpoch)
 		n.decide(v, "joined an established leader")
 	}
 }
 
-// checkLeader holds when the named leader itself was heard saying LEADING.
-func (n *Node) checkLeader(leader ServerID) bool {
-	if leader == n.id {
+// establishedVote is what a FOLLOWING or LEADING member tells a LOOKING one:
+// its leader and that leader's epoch (0 until discovery picked it).
+func (n *Node) establishedVote() Vote {
+	return Vote{Leader: n.leader, Zxid: n.vote.Zxid, ElectionEpoch: n.round, PeerEpoch: n.epoch}
+}
+
+// checkLeader holds when the named leader itself was heard saying LEADING in
+// that epoch.
+func (n *Node) checkLeader(v Vote) bool {
+	if v.Leader == n.id {
 		return false
 	}
-	o, ok := n.ooe[leader]
-	return ok && o.State == StateLeading && o.Vote.Leader == leader
+	o, ok := n.ooe[v.Leader]
+	return ok && o.State == StateLeading && o.Vote.Leader == v.Leader && o.Vote.PeerEpoch == v.PeerEpoch
 }
 
 func (n *Node) decide(v Vote, why string) {

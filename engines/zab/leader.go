@@ -237,6 +237,13 @@ func (n *Node) leaderFollowerInfo(m Message) {
 		}
 		n.dropLearner(l)
 	}
+	if ls.newEpoch != 0 && m.Epoch > ls.newEpoch {
+		// The follower promised a later epoch to a leader that never
+		// established; it would refuse mine forever. Step down so that a new
+		// election picks an epoch above its promise.
+		n.becomeLooking(fmt.Sprintf("follower %d accepted epoch %d, above my epoch %d", m.From, m.Epoch, ls.newEpoch))
+		return
+	}
 	l := &learner{id: m.From, conn: m.Conn, stage: lsInfo, acceptedEpoch: m.Epoch, peerLast: m.Zxid}
 	ls.learners[m.From] = l
 	if ls.newEpoch == 0 {
