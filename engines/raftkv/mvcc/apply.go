@@ -71,8 +71,11 @@ type wtxn struct {
 	events  []event
 }
 
+// beginW starts a write txn. The store reuses one wtxn value (one writer); the events
+// slice is fresh each time because the watch ring keeps it.
 func (s *Store) beginW() *wtxn {
-	return &wtxn{rev: s.rev + 1, track: s.hub.active()}
+	s.w = wtxn{rev: s.rev + 1, track: s.hub.active()}
+	return &s.w
 }
 
 // readRev is the revision reads inside the txn see: the txn's own writes once it has any
@@ -96,17 +99,24 @@ func (s *Store) end(w *wtxn) int64 {
 
 func header(rev int64) *pb.ResponseHeader { return &pb.ResponseHeader{Revision: rev} }
 
-// writeRev stores one revision in the key bucket. A failed bbolt write in the middle of
-// an apply cannot be undone consistently, so it panics, as etcd does.
-func (s *Store) writeRev(r Revision, tomb bool, kv *mvccpb.KeyValue) {
-	k := appendRevKey(make([]byte, 0, tombRevKeyLen), r, tomb)
-	v, err := proto.Marshal(kv)
-	if err == nil {
-		err = s.keyB.Put(k, v)
+// writeRev stores one revision in the key bucket: kv encoded, with value as its Value.
+// It returns the stored value bytes (nil for an empty value), which the caller may keep
+// as kv.Value: nothing modifies them. A failed bbolt write in the middle of an apply cannot
+// be undone consistently, so it panics, as etcd does.
+func (s *Store) writeRev(r Revision, tomb bool, kv *mvccpb.KeyValue, value []byte) []byte {
+	klen := revKeyLen
+	if tomb {
+		klen = tombRevKeyLen
 	}
-	if err != nil {
+	buf := appendRevKey(make([]byte, 0, klen+kvSize(kv, value)), r, tomb)
+	buf, at := appendKV(buf, kv, value)
+	if err := s.keyB.Put(buf[:klen], buf[klen:]); err != nil {
 		panic(fmt.Sprintf("mvcc: write revision %d_%d of key %q: %v", r.Main, r.Sub, kv.Key, err))
 	}
+	if len(value) == 0 {
+		return nil
+	}
+	return buf[at : at+len(value) : at+len(value)]
 }
 
 // put writes key=value with lease at the txn's next sub revision.
@@ -123,14 +133,13 @@ func (s *Store) put(w *wtxn, key, value []byte, lease int64) {
 	}
 	kv := &mvccpb.KeyValue{
 		Key:            ki.key,
-		Value:          bytes.Clone(value),
 		CreateRevision: create,
 		ModRevision:    w.rev,
 		Version:        ver + 1,
 		Lease:          lease,
 	}
 	r := Revision{Main: w.rev, Sub: w.changes}
-	s.writeRev(r, false, kv)
+	kv.Value = s.writeRev(r, false, kv, value)
 	ki.revs = append(ki.revs, revEntry{rev: r})
 	ki.cur = kv
 	if oldLease != lease {
@@ -150,7 +159,7 @@ func (s *Store) del(w *wtxn, ki *keyIndex) {
 		panic(fmt.Sprintf("mvcc: delete of key %q, which is not live", ki.key))
 	}
 	r := Revision{Main: w.rev, Sub: w.changes}
-	s.writeRev(r, true, &mvccpb.KeyValue{Key: ki.key})
+	s.writeRev(r, true, &mvccpb.KeyValue{Key: ki.key}, nil)
 	ki.revs = append(ki.revs, revEntry{rev: r, tomb: true})
 	ki.cur = nil
 	s.detach(prev.Lease, ki.key)

@@ -58,6 +58,7 @@ type Store struct {
 	leases     map[int64]*leaseState
 
 	hub hub
+	w   wtxn // the write txn in progress (reused)
 
 	size atomic.Int64 // db size in bytes after the last commit
 }
