@@ -27,6 +27,10 @@ type Config struct {
 	// timeouts. Default 1 s (etcd's default election timeout).
 	LeaderCheckInterval time.Duration
 
+	// RangeStreamChunkBytes bounds the key-values of one RangeStream chunk
+	// (a single larger key-value goes alone). Default 1 MiB.
+	RangeStreamChunkBytes int
+
 	// SnapshotChunkBytes is the size of each Maintenance.Snapshot message.
 	// Default 32 KiB, as etcd.
 	SnapshotChunkBytes int
@@ -38,6 +42,7 @@ func DefaultConfig() Config {
 		ProgressNotifyInterval: 10 * time.Minute,
 		MaxWatchResponseBytes:  1572864,
 		LeaderCheckInterval:    time.Second,
+		RangeStreamChunkBytes:  1 << 20,
 		SnapshotChunkBytes:     32 * 1024,
 	}
 }
@@ -51,6 +56,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("v3rpc: MaxWatchResponseBytes: want >= 1024, got %d (default 1572864)", c.MaxWatchResponseBytes)
 	case c.LeaderCheckInterval <= 0:
 		return fmt.Errorf("v3rpc: LeaderCheckInterval: want > 0, got %v (default 1s)", c.LeaderCheckInterval)
+	case c.RangeStreamChunkBytes < 1:
+		return fmt.Errorf("v3rpc: RangeStreamChunkBytes: want >= 1, got %d (default 1048576)", c.RangeStreamChunkBytes)
 	case c.SnapshotChunkBytes < 1:
 		return fmt.Errorf("v3rpc: SnapshotChunkBytes: want >= 1, got %d (default 32768)", c.SnapshotChunkBytes)
 	}

@@ -6,6 +6,8 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 )
 
 // MaxTxnOps is etcd's default --max-txn-ops: the most operations one Txn
@@ -14,7 +16,8 @@ const MaxTxnOps = 128
 
 type kvServer struct {
 	pb.UnimplementedKVServer
-	b Backend
+	b   Backend
+	cfg Config
 }
 
 // Range serves a linearizable read after Backend.LinearizableRead, or a
@@ -34,6 +37,38 @@ func (s *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResp
 	}
 	resp.Header = fillHeader(s.b, resp.Header)
 	return resp, nil
+}
+
+// RangeStream answers a Range in chunks of at most
+// Config.RangeStreamChunkBytes of key-values; the last chunk carries the
+// header, more and count, so merging the chunks gives Range's answer. The
+// range is read once, at one revision, before the first chunk goes out.
+func (s *kvServer) RangeStream(r *pb.RangeRequest, stream grpc.ServerStreamingServer[pb.RangeStreamResponse]) error {
+	resp, err := s.Range(stream.Context(), r)
+	if err != nil {
+		return err
+	}
+	kvs := resp.Kvs
+	for len(kvs) > 0 {
+		n, size := 0, 0
+		for n < len(kvs) {
+			sz := proto.Size(kvs[n])
+			if n > 0 && size+sz > s.cfg.RangeStreamChunkBytes {
+				break
+			}
+			size += sz
+			n++
+		}
+		if n == len(kvs) {
+			break // the rest goes with the final chunk
+		}
+		if err := stream.Send(&pb.RangeStreamResponse{RangeResponse: &pb.RangeResponse{Kvs: kvs[:n]}}); err != nil {
+			return err
+		}
+		kvs = kvs[n:]
+	}
+	resp.Kvs = kvs
+	return stream.Send(&pb.RangeStreamResponse{RangeResponse: resp})
 }
 
 func (s *kvServer) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {

@@ -9,6 +9,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
 )
 
 func checkHeader(t *testing.T, what string, h *pb.ResponseHeader, rev int64) {
@@ -271,5 +272,48 @@ func TestCheckIntervals(t *testing.T) {
 				t.Fatalf("checkIntervals: err = %v, want duplicate = %v", err, tt.dup)
 			}
 		})
+	}
+}
+
+func TestKVRangeStream(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.RangeStreamChunkBytes = 1024
+	ts := newTestServer(t, cfg)
+	cli := ts.client(t)
+	ctx := testCtx(t)
+	for i := range 20 {
+		if _, err := cli.Put(ctx, fmt.Sprintf("rs/%02d", i), strings.Repeat("v", 200)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, opts := range [][]clientv3.OpOption{
+		{clientv3.WithPrefix()},
+		{clientv3.WithPrefix(), clientv3.WithLimit(7)},
+		{clientv3.WithPrefix(), clientv3.WithRev(5)},
+		{clientv3.WithPrefix(), clientv3.WithCountOnly()},
+	} {
+		want, err := cli.Get(ctx, "rs/", opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := cli.GetStream(ctx, "rs/", opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunks := 0
+		merged := &pb.RangeResponse{}
+		for r := range ch {
+			if err := r.Err(); err != nil {
+				t.Fatal(err)
+			}
+			chunks++
+			proto.Merge(merged, r.RangeResponse)
+		}
+		if !proto.Equal(merged, (*pb.RangeResponse)(want)) {
+			t.Fatalf("merged RangeStream differs from Range:\n got %v\nwant %v", merged, want)
+		}
+		if len(want.Kvs) > 5 && chunks < 2 {
+			t.Fatalf("%d kvs of ~220 bytes at a 1 KiB chunk limit came in %d chunk(s)", len(want.Kvs), chunks)
+		}
 	}
 }

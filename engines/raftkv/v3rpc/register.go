@@ -20,7 +20,7 @@ func RegisterWithConfig(s *grpc.Server, b Backend, cfg Config) {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
-	pb.RegisterKVServer(s, &kvServer{b: b})
+	pb.RegisterKVServer(s, &kvServer{b: b, cfg: cfg})
 	pb.RegisterWatchServer(s, &watchServer{b: b, cfg: cfg})
 	pb.RegisterLeaseServer(s, &leaseServer{b: b})
 	pb.RegisterClusterServer(s, &clusterServer{b: b})
