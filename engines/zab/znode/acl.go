@@ -3,6 +3,7 @@ package znode
 import (
 	"crypto/sha1"
 	"encoding/base64"
+	"net/netip"
 	"strings"
 
 	"coordlab/engines/zab/jute"
@@ -24,8 +25,9 @@ func DigestID(userPassword string) (jute.Id, error) {
 
 // checkACL reports whether a caller with the given auth ids may perform
 // perm on a node with acl. world:anyone matches everyone, digest ids match
-// exactly, a "super" id matches everything, and an empty ACL allows all
-// (as in ZooKeeper).
+// exactly, an ip ACL (address or CIDR) matches a caller id ip:<address>
+// (the server adds one per connection, as ZooKeeper does), a "super" id
+// matches everything, and an empty ACL allows all (as in ZooKeeper).
 func checkACL(acl []jute.ACL, perm int32, auth []jute.Id) bool {
 	if len(acl) == 0 {
 		return true
@@ -43,12 +45,34 @@ func checkACL(acl []jute.ACL, perm int32, auth []jute.Id) bool {
 			return true
 		}
 		for _, id := range auth {
-			if id == a.ID {
+			if id == a.ID || a.ID.Scheme == "ip" && id.Scheme == "ip" && ipMatches(a.ID.ID, id.ID) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// ipMatches reports whether the address addr is in expr, an address or a
+// CIDR prefix.
+func ipMatches(expr, addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	if p, err := netip.ParsePrefix(expr); err == nil {
+		return p.Contains(a.Unmap())
+	}
+	e, err := netip.ParseAddr(expr)
+	return err == nil && e.Unmap() == a.Unmap()
+}
+
+func validIPExpr(expr string) bool {
+	if _, err := netip.ParsePrefix(expr); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(expr)
+	return err == nil
 }
 
 // fixupACL validates an ACL from a client and expands the auth scheme to
@@ -75,6 +99,11 @@ func fixupACL(acl []jute.ACL, auth []jute.Id) ([]jute.ACL, error) {
 			add(a)
 		case "digest":
 			if !strings.Contains(a.ID.ID, ":") {
+				return nil, ErrInvalidACL
+			}
+			add(a)
+		case "ip":
+			if !validIPExpr(a.ID.ID) {
 				return nil, ErrInvalidACL
 			}
 			add(a)

@@ -75,10 +75,7 @@ func (t *Tree) applyOne(zxid Zxid, txn *Txn) Result {
 			return Result{Err: jute.ZNONODE}
 		}
 		t.dataSize += int64(len(txn.Data) - len(n.data))
-		n.data = txn.Data
-		if n.data == nil { // a null buffer reads back as empty data
-			n.data = []byte{}
-		}
+		n.data = txn.Data // nil stays nil: ZooKeeper returns null data (zkCli prints "null")
 		n.stat.Version = txn.Version
 		n.stat.Mzxid = int64(zxid)
 		n.stat.Mtime = txn.Time
@@ -116,9 +113,6 @@ func (t *Tree) createNode(zxid Zxid, txn *Txn) Result {
 		return Result{Err: jute.ZNODEEXISTS}
 	}
 	n := &node{data: txn.Data, acl: txn.ACL, kind: txn.Kind}
-	if n.data == nil {
-		n.data = []byte{}
-	}
 	n.stat = jute.Stat{Czxid: int64(zxid), Mzxid: int64(zxid), Pzxid: int64(zxid), Ctime: txn.Time, Mtime: txn.Time}
 	switch txn.Kind {
 	case KindEphemeral:

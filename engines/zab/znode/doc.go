@@ -47,14 +47,19 @@
 //
 // # Caveats
 //
-//   - A sequential suffix is the parent's cversion before the create, and
-//     cversion counts creates only: a delete changes the parent's pzxid and
-//     numChildren but not its cversion. The golden frame zkcli-08 shows it
-//     (after create /cap, delete /cap, create /zc the root's cversion is 2);
-//     the wire notes' claim that deletes also count is contradicted there.
-//   - Only the world and digest schemes (plus auth, expanded at create
+//   - Cversion is ZooKeeper's: a node stores the number of children ever
+//     created under it (the next sequential suffix), and the Stat clients see
+//     reports 2*creates - numChildren (DataNode.copyStat), i.e. creates plus
+//     deletes when every child was created by a create. So a fresh "/"
+//     reports -1 and /zookeeper -2, as ZooKeeper does. Checked against the
+//     golden frames and a live ZooKeeper 3.8.0 (3 creates, 3 deletes: 6;
+//     next suffix 3).
+//   - Containers and TTL nodes store ZooKeeper's owner markers but report
+//     ephemeralOwner 0, and exists checks no ACL, as ZooKeeper 3.8.0 does.
+//   - Only the world, digest and ip schemes (plus auth, expanded at create
 //     time) are understood; any other scheme in an ACL is ZINVALIDACL. An
-//     id with scheme "super" in the caller's auth bypasses ACL checks.
+//     id with scheme "super" in the caller's auth bypasses ACL checks; ip
+//     ACLs match an ip:<address> id the server adds for the connection.
 //   - Quotas, /zookeeper/config contents, reconfig and local sessions are
 //     not modelled.
 //   - Apply reuses one events buffer: the slice it returns is valid until

@@ -68,8 +68,9 @@ func baseOf(path string) string {
 	return path[strings.LastIndexByte(path, '/')+1:]
 }
 
-// isSystemPath reports whether path is /zookeeper or below it, which
-// clients may read but not change (ZooKeeper's quota and config nodes).
+// isSystemPath reports whether path is one of ZooKeeper's special nodes,
+// which clients may not delete (ZBADARGUMENTS, observed on 3.8.0); other
+// nodes may be created below /zookeeper.
 func isSystemPath(path string) bool {
-	return path == "/zookeeper" || strings.HasPrefix(path, "/zookeeper/")
+	return path == "/zookeeper" || path == "/zookeeper/quota" || path == "/zookeeper/config"
 }

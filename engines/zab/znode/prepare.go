@@ -33,7 +33,7 @@ type change struct {
 	owner       int64
 	version     int32
 	aversion    int32
-	cversion    int32
+	cversion    int32 // children ever created (ZooKeeper's stored cversion)
 	numChildren int32
 	acl         []jute.ACL
 }
@@ -443,9 +443,6 @@ func (t *Tree) prepCreate(txn *Txn, op jute.Op, path string, data []byte, acl []
 		return ErrBadArguments
 	}
 	ppath := parentOf(path)
-	if isSystemPath(ppath) {
-		return ErrBadArguments
-	}
 	acl, err = fixupACL(acl, req.Auth)
 	if err != nil {
 		return err

@@ -12,8 +12,9 @@ func TestContainersAndTTL(t *testing.T) {
 	h.session(s1)
 	h.mustCreate(s1, "/c", "", jute.FlagContainer)
 	h.mustCreate(s1, "/never", "", jute.FlagContainer)
-	if st := h.stat("/c"); st.EphemeralOwner != ContainerOwner {
-		t.Fatalf("container owner %x, want %x", st.EphemeralOwner, ContainerOwner)
+	// Stored as ZooKeeper's marker, reported to clients as 0.
+	if owner, st := h.tree.nodes["/c"].stat.EphemeralOwner, h.stat("/c"); owner != ContainerOwner || st.EphemeralOwner != 0 {
+		t.Fatalf("container owner stored %x reported %x, want %x and 0", owner, st.EphemeralOwner, ContainerOwner)
 	}
 	h.mustCreate(s1, "/c/child", "", 0)
 	if got := h.tree.ContainersToDelete(); len(got) != 0 {
@@ -38,8 +39,8 @@ func TestContainersAndTTL(t *testing.T) {
 	// TTL nodes: expired once childless and unmodified for ttl ms.
 	h.now = 10_000
 	res, _ := h.write(s1, jute.OpCreateTTL, &jute.CreateTTLRequest{Path: "/t", ACL: jute.OpenACLUnsafe(), Flags: jute.FlagPersistentWithTTL, TTL: 500})
-	if res.Err != jute.ZOK || res.Stat.EphemeralOwner != -0x100000000000000|500 {
-		t.Fatalf("createTTL: %v owner %x", res.Err, res.Stat.EphemeralOwner)
+	if owner := h.tree.nodes["/t"].stat.EphemeralOwner; res.Err != jute.ZOK || owner != -0x100000000000000|500 || res.Stat.EphemeralOwner != 0 {
+		t.Fatalf("createTTL: %v stored owner %x reported %x", res.Err, owner, res.Stat.EphemeralOwner)
 	}
 	if got := h.tree.ExpiredTTLs(10_500); len(got) != 0 {
 		t.Fatalf("ExpiredTTLs at +500ms = %v, want none (must be more than ttl)", got)

@@ -261,9 +261,6 @@ func ReadSnapshot(rd io.Reader) (*Tree, error) {
 			}
 			parent.addChild(baseOf(p))
 		}
-		if n.data == nil {
-			n.data = []byte{}
-		}
 		t.nodes[p] = n
 		t.dataSize += int64(len(p) + len(n.data))
 		if n.kind == KindEphemeral {

@@ -7,8 +7,10 @@ import (
 	"coordlab/engines/zab/jute"
 )
 
-// node is one znode. Stat.DataLength and Stat.NumChildren are filled when a
-// Stat is handed out.
+// node is one znode. stat.Cversion holds the number of children ever
+// created here (what ZooKeeper stores, and the sequential suffix); clients
+// see it translated by fullStat. Stat.DataLength and Stat.NumChildren are
+// filled when a Stat is handed out.
 type node struct {
 	data     []byte
 	acl      []jute.ACL
@@ -18,10 +20,18 @@ type node struct {
 	children map[string]struct{}
 }
 
+// fullStat is the Stat clients see, as ZooKeeper's DataNode.copyStat makes
+// it: cversion is reported as 2*creates - numChildren (every child create
+// and delete counts once), and containers and TTL nodes report
+// ephemeralOwner 0.
 func (n *node) fullStat() jute.Stat {
 	s := n.stat
 	s.DataLength = int32(len(n.data))
 	s.NumChildren = int32(len(n.children))
+	s.Cversion = n.stat.Cversion*2 - s.NumChildren
+	if n.kind == KindContainer || n.kind == KindTTL {
+		s.EphemeralOwner = 0
+	}
 	return s
 }
 
@@ -52,7 +62,7 @@ func New() *Tree {
 	}
 	open := jute.OpenACLUnsafe()
 	for _, p := range []string{"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"} {
-		t.nodes[p] = &node{data: []byte{}, acl: open, kind: KindPersistent}
+		t.nodes[p] = &node{acl: open, kind: KindPersistent}
 		if p != "/" {
 			t.nodes[parentOf(p)].addChild(baseOf(p))
 		}
@@ -118,15 +128,14 @@ func (t *Tree) GetData(path string, auth []jute.Id, watch ConnID) ([]byte, jute.
 }
 
 // Exists returns a node's Stat, or ErrNoNode. With watch != 0 it leaves a
-// one-shot watch either way: on a missing node it fires NodeCreated.
+// one-shot watch either way: on a missing node it fires NodeCreated. Like
+// ZooKeeper it checks no ACL; auth is accepted for symmetry and ignored.
 func (t *Tree) Exists(path string, auth []jute.Id, watch ConnID) (jute.Stat, error) {
 	if !validPath(path) {
 		return jute.Stat{}, ErrBadArguments
 	}
+	// exists checks no ACL (observed on ZooKeeper 3.8.0).
 	n := t.nodes[path]
-	if n != nil && !checkACL(n.acl, jute.PermRead, auth) {
-		return jute.Stat{}, ErrNoAuth
-	}
 	t.w.add(watch, path, watchData)
 	if n == nil {
 		return jute.Stat{}, ErrNoNode

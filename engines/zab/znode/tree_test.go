@@ -36,7 +36,9 @@ func TestCreateErrors(t *testing.T) {
 		{"under ephemeral", jute.OpCreate, "/e/x", nil, 0, 0, jute.ZNOCHILDRENFOREPHEMERALS},
 		{"empty acl", jute.OpCreate, "/x", []jute.ACL{}, 0, 0, jute.ZINVALIDACL},
 		{"bad world id", jute.OpCreate, "/x", []jute.ACL{{Perms: 31, ID: jute.Id{Scheme: "world", ID: "me"}}}, 0, 0, jute.ZINVALIDACL},
-		{"unknown scheme", jute.OpCreate, "/x", []jute.ACL{{Perms: 31, ID: jute.Id{Scheme: "ip", ID: "10.0.0.1"}}}, 0, 0, jute.ZINVALIDACL},
+		{"unknown scheme", jute.OpCreate, "/x", []jute.ACL{{Perms: 31, ID: jute.Id{Scheme: "sasl", ID: "u"}}}, 0, 0, jute.ZINVALIDACL},
+		{"ip scheme", jute.OpCreate, "/x", []jute.ACL{{Perms: 31, ID: jute.Id{Scheme: "ip", ID: "10.0.0.0/8"}}}, 0, 0, jute.ZOK},
+		{"bad ip", jute.OpCreate, "/x", []jute.ACL{{Perms: 31, ID: jute.Id{Scheme: "ip", ID: "10.0.0.300"}}}, 0, 0, jute.ZINVALIDACL},
 		{"auth scheme without auth", jute.OpCreate, "/x", []jute.ACL{{Perms: 31, ID: jute.Id{Scheme: "auth"}}}, 0, 0, jute.ZINVALIDACL},
 		{"bad flags", jute.OpCreate, "/x", nil, 9, 0, jute.ZBADARGUMENTS},
 		{"container flag on create", jute.OpCreate, "/x", nil, jute.FlagContainer, 0, jute.ZBADARGUMENTS},
@@ -44,7 +46,7 @@ func TestCreateErrors(t *testing.T) {
 		{"ttl", jute.OpCreateTTL, "/t", nil, jute.FlagPersistentWithTTL, 1000, jute.ZOK},
 		{"ttl zero", jute.OpCreateTTL, "/t", nil, jute.FlagPersistentWithTTL, 0, jute.ZBADARGUMENTS},
 		{"ttl too big", jute.OpCreateTTL, "/t", nil, jute.FlagPersistentWithTTL, MaxTTL + 1, jute.ZBADARGUMENTS},
-		{"under /zookeeper", jute.OpCreate, "/zookeeper/x", nil, 0, 0, jute.ZBADARGUMENTS},
+		{"under /zookeeper is allowed", jute.OpCreate, "/zookeeper/x", nil, 0, 0, jute.ZOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,6 +78,17 @@ func TestCreateErrors(t *testing.T) {
 // create and child delete, as ZooKeeper fills them.
 func TestStat(t *testing.T) {
 	h := newHarness(t)
+	// A fresh tree, as a fresh ZooKeeper reports it: cversion is
+	// 2*creates - numChildren, and "/" and /zookeeper got their children
+	// without a create.
+	for path, want := range map[string]jute.Stat{
+		"/":          {Cversion: -1, NumChildren: 1},
+		"/zookeeper": {Cversion: -2, NumChildren: 2},
+	} {
+		if got := h.stat(path); got != want {
+			t.Errorf("fresh %s: %+v, want %+v", path, got, want)
+		}
+	}
 	h.session(s1) // zxid 1
 	h.now = 1000
 	h.mustCreate(s1, "/a", "hello", 0) // zxid 2
@@ -104,12 +117,21 @@ func TestStat(t *testing.T) {
 		t.Fatalf("ephemeral child stat %+v: want owner %x, czxid 5, ctime 3000", got, s1)
 	}
 	h.write(s1, jute.OpDelete, &jute.DeleteRequest{Path: "/a/b", Version: -1}) // 6
-	want.NumChildren, want.Pzxid = 0, 6                                        // cversion stays 1
+	want.NumChildren, want.Pzxid, want.Cversion = 0, 6, 2
 	if got := h.stat("/a"); got != want {
-		t.Fatalf("after child delete: %+v\nwant %+v (a delete moves pzxid, not cversion)", got, want)
+		t.Fatalf("after child delete: %+v\nwant %+v (reported cversion counts the create and the delete)", got, want)
 	}
-	if h.tree.LastZxid() != 6 {
-		t.Fatalf("LastZxid = %v, want 6", h.tree.LastZxid())
+	// Null data stays null (zkCli prints "null"), empty stays empty.
+	h.write(s1, jute.OpSetData, &jute.SetDataRequest{Path: "/a", Data: nil, Version: -1})
+	if d, st, _ := h.tree.GetData("/a", nil, 0); d != nil || st.DataLength != 0 {
+		t.Errorf("after setData(nil): data %#v length %d, want nil, 0", d, st.DataLength)
+	}
+	h.write(s1, jute.OpSetData, &jute.SetDataRequest{Path: "/a", Data: []byte{}, Version: -1})
+	if d, _, _ := h.tree.GetData("/a", nil, 0); d == nil {
+		t.Error("after setData(empty): data is nil, want empty")
+	}
+	if h.tree.LastZxid() != 8 {
+		t.Fatalf("LastZxid = %v, want 8", h.tree.LastZxid())
 	}
 }
 
@@ -165,6 +187,9 @@ func TestSequentialNames(t *testing.T) {
 	}
 	h.mustCreate(s1, "/q/plain", "", 0)
 	h.write(s1, jute.OpDelete, &jute.DeleteRequest{Path: names[0], Version: -1})
+	if got := h.stat("/q").Cversion; got != 5 {
+		t.Errorf("/q cversion = %d, want 5 (4 creates + 1 delete, as the notes observed)", got)
+	}
 	next := h.mustCreate(s1, "/q/n-", "", jute.FlagEphemeralSequential)
 	want := []string{"/q/n-0000000000", "/q/n-0000000001", "/q/n-0000000002"}
 	for i := range want {
@@ -174,9 +199,6 @@ func TestSequentialNames(t *testing.T) {
 	}
 	if next != "/q/n-0000000004" {
 		t.Errorf("next sequential = %q, want /q/n-0000000004", next)
-	}
-	if got := h.stat("/q").Cversion; got != 5 {
-		t.Errorf("/q cversion = %d, want 5 (five creates; deletes do not count)", got)
 	}
 	// A trailing-slash prefix names the child by number alone.
 	if got := h.mustCreate(s1, "/q/", "", jute.FlagPersistentSequential); got != "/q/0000000005" {
@@ -433,5 +455,19 @@ func TestACL(t *testing.T) {
 	}
 	if _, _, err := h.tree.GetACL("/closed", []jute.Id{alice}); err != nil {
 		t.Errorf("GetACL with ADMIN: %v", err)
+	}
+	// exists checks no ACL (ZooKeeper 3.8.0 answers it without READ).
+	if _, err := h.tree.Exists("/closed", []jute.Id{bob}, 0); err != nil {
+		t.Errorf("Exists without READ: %v, want nil", err)
+	}
+	// ip ACLs match the connection's ip id by address or prefix.
+	h.write(s1, jute.OpCreate, &jute.CreateRequest{Path: "/lan", ACL: []jute.ACL{{Perms: jute.PermRead, ID: jute.Id{Scheme: "ip", ID: "10.1.0.0/16"}}}})
+	for _, tt := range []struct {
+		ip   string
+		want error
+	}{{"10.1.2.3", nil}, {"10.2.0.1", ErrNoAuth}, {"::ffff:10.1.0.9", nil}} {
+		if _, _, err := h.tree.GetData("/lan", []jute.Id{{Scheme: "ip", ID: tt.ip}}, 0); !errors.Is(err, tt.want) && err != tt.want {
+			t.Errorf("GetData from %s: %v, want %v", tt.ip, err, tt.want)
+		}
 	}
 }
