@@ -3,6 +3,7 @@ package clienttest
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -162,5 +163,33 @@ func StartZooKeeper(t testing.TB) *Server {
 		"-Xmx256m", "-Dzookeeper.admin.enableServer=false", "-Dzookeeper.jmx.log4j.disable=true",
 		"-cp", ZooKeeperJar, "org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath)
 	s.waitListening(t)
+	s.waitRuok(t)
 	return s
+}
+
+// waitRuok polls the four-letter word ruok until the server answers imok:
+// a listening ZooKeeper may not serve sessions yet.
+func (s *Server) waitRuok(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", s.Addr, time.Second); err == nil {
+			_ = c.SetDeadline(time.Now().Add(time.Second))
+			buf := make([]byte, 4)
+			_, werr := c.Write([]byte("ruok"))
+			n, _ := io.ReadFull(c, buf)
+			c.Close()
+			if werr == nil && string(buf[:n]) == "imok" {
+				return
+			}
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("zookeeper exited; log:\n%s", s.Log())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("zookeeper not serving on %s after 30s; log:\n%s", s.Addr, s.Log())
+		}
+	}
 }

@@ -1,0 +1,247 @@
+package zkapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/go-zookeeper/zk"
+
+	"coordlab/client"
+)
+
+type nodeState struct {
+	data    string
+	version int32
+	mzxid   int64
+	czxid   int64
+}
+
+// watcher follows the direct children of one znode with one-shot child and
+// data watches. It runs on one goroutine, which owns all its fields.
+type watcher struct {
+	c        *Client
+	dir      string
+	prefix   string
+	out      chan<- client.WatchEvent
+	known    map[string]nodeState // child name -> last state read
+	children <-chan zk.Event
+	data     map[string]<-chan zk.Event
+}
+
+// Watch follows the znodes directly under the prefix's node (key prefix
+// "w/" is znode /coordlab/w). fromVersion > 0 asks for every change with a
+// zxid >= fromVersion: ZooKeeper keeps no history, so unless nothing under the
+// prefix changed since then, the watch starts with an EventCompacted error
+// instead of a silent gap.
+func (c *Client) Watch(ctx context.Context, prefix string, fromVersion int64) (<-chan client.WatchEvent, error) {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return nil, client.Definite("watch", prefix, c.cfg.Node, client.ErrClosed)
+	}
+	if fromVersion < 0 {
+		return nil, client.Definite("watch", prefix, c.cfg.Node, fmt.Errorf("%w: fromVersion %d: want >= 0", client.ErrBadArgument, fromVersion))
+	}
+	w := &watcher{c: c, dir: c.path(strings.TrimSuffix(prefix, "/")), prefix: prefix, known: map[string]nodeState{}, data: map[string]<-chan zk.Event{}}
+	var first []client.WatchEvent
+	err := c.do(ctx, c.main, "watch", prefix, false, func() error {
+		if err := c.ensure(c.main, w.dir); err != nil {
+			return err
+		}
+		evs, pzxid, err := w.relist()
+		if err != nil {
+			return err
+		}
+		if fromVersion > 0 {
+			newest := pzxid
+			for _, n := range w.known {
+				newest = max(newest, n.mzxid)
+			}
+			if newest >= fromVersion {
+				first = []client.WatchEvent{{Type: client.EventCompacted, Revision: newest + 1,
+					Err: fmt.Errorf("%w: zookeeper keeps no history: %q changed at zxid %d, after the requested start %d", client.ErrCompacted, prefix, newest, fromVersion)}}
+			}
+		}
+		_ = evs // the initial state is not a change
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan client.WatchEvent, 64)
+	w.out = out
+	c.wg.Go(func() {
+		defer close(out)
+		if len(first) > 0 {
+			w.send(ctx, first...)
+			return
+		}
+		w.run(ctx)
+	})
+	return out, nil
+}
+
+func (w *watcher) key(name string) string { return strings.TrimSuffix(w.prefix, "/") + "/" + name }
+
+func (w *watcher) send(ctx context.Context, evs ...client.WatchEvent) bool {
+	for _, ev := range evs {
+		select {
+		case w.out <- ev:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// relist re-reads the children (re-arming the child watch), reads new ones
+// (arming their data watches) and returns the creates and deletes it saw,
+// and the parent's pzxid.
+func (w *watcher) relist() ([]client.WatchEvent, int64, error) {
+	names, st, ch, err := w.c.main.c.ChildrenW(w.dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	w.children = ch
+	present := map[string]bool{}
+	var evs []client.WatchEvent
+	for _, n := range names {
+		present[n] = true
+		if _, ok := w.known[n]; ok {
+			continue
+		}
+		ev, ok, err := w.read(n)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ok {
+			ev.Created = ev.CreateVersion == ev.Version // created by the txn of this version
+			evs = append(evs, ev)
+		}
+	}
+	var deleted []string
+	for n := range w.known {
+		if !present[n] {
+			deleted = append(deleted, n)
+		}
+	}
+	sort.Strings(deleted)
+	for _, n := range deleted {
+		prev := w.known[n].data
+		ev := client.WatchEvent{Type: client.EventDelete, Key: w.key(n), CreateVersion: w.known[n].czxid, PrevValue: &prev}
+		if len(deleted)+len(evs) == 1 {
+			ev.Version, ev.Revision = st.Pzxid, st.Pzxid // the only child change: pzxid is its zxid
+		}
+		evs = append(evs, ev)
+		delete(w.known, n)
+		delete(w.data, n)
+	}
+	return evs, st.Pzxid, nil
+}
+
+// read reads child n, arming its data watch, and returns it as a put event.
+// ok is false when the node is gone.
+func (w *watcher) read(n string) (client.WatchEvent, bool, error) {
+	data, st, ch, err := w.c.main.c.GetW(w.dir + "/" + n)
+	if errors.Is(err, zk.ErrNoNode) {
+		return client.WatchEvent{}, false, nil
+	}
+	if err != nil {
+		return client.WatchEvent{}, false, err
+	}
+	w.data[n] = ch
+	prev, had := w.known[n]
+	w.known[n] = nodeState{data: string(data), version: st.Version, mzxid: st.Mzxid, czxid: st.Czxid}
+	ev := client.WatchEvent{Type: client.EventPut, Key: w.key(n), Value: string(data), Version: st.Mzxid, CreateVersion: st.Czxid, Revision: st.Mzxid}
+	if had && st.Version == prev.version+1 {
+		p := prev.data // exactly one change since the last read: its prev is known
+		ev.PrevValue = &p
+	}
+	return ev, true, nil
+}
+
+func (w *watcher) run(ctx context.Context) {
+	for {
+		// Wait for one notification, then take every other one already
+		// there, so one batch of re-reads covers them in version order.
+		names := []string{""} // "" = the child watch
+		cases := []reflect.SelectCase{
+			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.c.main.expired)},
+			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.children)},
+		}
+		for n, ch := range w.data {
+			names = append(names, n)
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+		}
+		fired := map[string]zk.Event{}
+		i, v, ok := reflect.Select(cases)
+		for {
+			switch i {
+			case 0:
+				return
+			case 1:
+				w.send(ctx, client.WatchEvent{Type: client.EventError, Err: client.Indefinite("watch", w.prefix, w.c.cfg.Node, client.ErrSessionExpired)})
+				return
+			}
+			var ev zk.Event
+			if ok {
+				ev = v.Interface().(zk.Event)
+			}
+			if !ok || ev.Type == zk.EventNotWatching || ev.Err != nil {
+				w.send(ctx, client.WatchEvent{Type: client.EventError, Err: w.c.classify("watch", w.prefix, fmt.Errorf("%w: watches dropped: %v", client.ErrConnLost, ev.Err), false)})
+				return
+			}
+			fired[names[i-2]] = ev
+			cases[i].Chan = reflect.ValueOf((<-chan zk.Event)(nil)) // consumed: one-shot
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectDefault})
+			i, v, ok = reflect.Select(cases)
+			cases = cases[:len(cases)-1]
+			if i == len(cases) { // default: nothing else ready
+				break
+			}
+		}
+		var evs []client.WatchEvent
+		relist := false
+		for n, ev := range fired {
+			if n == "" || ev.Type == zk.EventNodeDeleted {
+				relist = true
+				continue
+			}
+			delete(w.data, n)
+			e, present, err := w.read(n)
+			if err != nil {
+				w.send(ctx, client.WatchEvent{Type: client.EventError, Err: w.c.classify("watch", w.prefix, err, false)})
+				return
+			}
+			if !present {
+				relist = true
+				continue
+			}
+			evs = append(evs, e)
+		}
+		if relist {
+			more, _, err := w.relist()
+			if err != nil {
+				w.send(ctx, client.WatchEvent{Type: client.EventError, Err: w.c.classify("watch", w.prefix, err, false)})
+				return
+			}
+			evs = append(evs, more...)
+		}
+		sort.SliceStable(evs, func(i, j int) bool {
+			a, b := evs[i].Version, evs[j].Version
+			if a == 0 || b == 0 {
+				return b == 0 && a != 0
+			}
+			return a < b
+		})
+		if !w.send(ctx, evs...) {
+			return
+		}
+	}
+}

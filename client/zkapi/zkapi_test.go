@@ -1,0 +1,204 @@
+package zkapi
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"coordlab/client"
+	"coordlab/client/clienttest"
+)
+
+func newZKClient(t *testing.T, addr string, mode client.ReadMode) *Client {
+	t.Helper()
+	c, err := New(Config{Server: addr, Node: "z1", ReadMode: mode, ConnectTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return c
+}
+
+func TestConformanceRealZooKeeper(t *testing.T) {
+	srv := clienttest.StartZooKeeper(t)
+	for _, mode := range []client.ReadMode{client.Local, client.Sync} {
+		t.Run(mode.String(), func(t *testing.T) {
+			clienttest.Conformance(t, func(t *testing.T) client.Client { return newZKClient(t, srv.Addr, mode) })
+		})
+	}
+}
+
+func TestClassification(t *testing.T) {
+	srv := clienttest.StartZooKeeper(t)
+	c := newZKClient(t, srv.Addr, client.Local)
+
+	t.Run("connection refused is definite", func(t *testing.T) {
+		dead, err := New(Config{Server: "127.0.0.1:" + strconv.Itoa(clienttest.FreePort(t)), ConnectTimeout: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dead.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err = dead.Put(ctx, "k", "v")
+		if err == nil || !client.IsDefinite(err) || !errors.Is(err, client.ErrUnavailable) {
+			t.Fatalf("Put to a closed port: %v; want definite ErrUnavailable", err)
+		}
+	})
+
+	t.Run("cas that loses is ok=false without error", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := c.Put(ctx, "c", "1"); err != nil {
+			t.Fatal(err)
+		}
+		ok, v, err := c.CompareAndSet(ctx, "c", "0", "2")
+		if err != nil || ok || v.Value != "1" {
+			t.Fatalf("losing CAS = %v, %+v, %v; want false, value 1, nil", ok, v, err)
+		}
+	})
+
+	t.Run("paused server mid-request is indeterminate", func(t *testing.T) {
+		ctx0, cancel0 := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel0()
+		if _, err := c.Put(ctx0, "p", "0"); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Pause(); err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Resume()
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := c.Put(ctx, "p", "1")
+		if err == nil || client.IsDefinite(err) || !errors.Is(err, client.ErrTimeout) {
+			t.Fatalf("Put to a paused server: %v; want indeterminate ErrTimeout", err)
+		}
+		ctxGet, cancelGet := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancelGet()
+		if _, err := c.Get(ctxGet, "p"); err == nil || !client.IsDefinite(err) {
+			t.Fatalf("Get from a paused server: %v; want definite (a read has no effect)", err)
+		}
+		if err := srv.Resume(); err != nil {
+			t.Fatal(err)
+		}
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel2()
+		for {
+			gctx, gcancel := context.WithTimeout(ctx2, time.Second)
+			g, err := c.Get(gctx, "p")
+			gcancel()
+			if err == nil {
+				if g.Value != "0" && g.Value != "1" {
+					t.Fatalf("after resume p = %q, want 0 or 1", g.Value)
+				}
+				break
+			}
+			if ctx2.Err() != nil {
+				t.Fatalf("server unusable after resume: %v", err)
+			}
+		}
+	})
+}
+
+func TestWatchFromOldVersionIsCompacted(t *testing.T) {
+	srv := clienttest.StartZooKeeper(t)
+	c := newZKClient(t, srv.Addr, client.Local)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v1, err := c.Put(ctx, "wc/a", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(ctx, "wc/a", "2"); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := c.Watch(ctx, "wc/", v1.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, ok := <-ch
+	if !ok || ev.Type != client.EventCompacted || !errors.Is(ev.Err, client.ErrCompacted) {
+		t.Fatalf("watch from an old zxid: %+v; want a compacted event", ev)
+	}
+	// From a zxid after the last change, nothing is missed: the watch runs.
+	v3, err := c.Put(ctx, "wc/b", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch2, err := c.Watch(ctx, "wc/", v3.Version+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v4, err := c.Put(ctx, "wc/b", "4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev = <-ch2
+	if ev.Type != client.EventPut || ev.Version != v4.Version || ev.PrevValue == nil || *ev.PrevValue != "3" {
+		t.Fatalf("event %+v; want put wc/b=4 at %d with prev 3", ev, v4.Version)
+	}
+}
+
+func TestSessionExpiryClosesDone(t *testing.T) {
+	srv := clienttest.StartZooKeeper(t)
+	c := newZKClient(t, srv.Addr, client.Local)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := c.NewSession(ctx, 800*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := c.Lock(ctx, s, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pause the server past the session timeout: on resume it expires the
+	// session, the client learns it, Done closes, and the lock is free.
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the fault itself: a pause longer than the session timeout
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Done():
+	case <-ctx.Done():
+		t.Fatal("session Done not closed after expiry")
+	}
+	s2, err := c.NewSession(ctx, 4*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok2, unlock, err := c.Lock(ctx, s2, "x")
+	if err != nil || tok2 <= tok {
+		t.Fatalf("lock after expiry: token %d, %v; want > %d", tok2, err, tok)
+	}
+	if err := unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "Server: empty"},
+		{Config{Server: "x", ReadMode: client.Serializable}, "ReadMode: serializable is an etcd mode"},
+		{Config{Server: "x", Root: "coordlab/"}, "Root"},
+	}
+	for _, tc := range tests {
+		if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate(%+v) = %v, want mention of %q", tc.cfg, err, tc.want)
+		}
+	}
+}
