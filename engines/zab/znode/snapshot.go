@@ -219,7 +219,7 @@ func ReadSnapshot(rd io.Reader) (*Tree, error) {
 		st.EphemeralOwner = int64(r.u64("ephemeralOwner"))
 		st.Pzxid = int64(r.u64("pzxid"))
 		na := r.u32("acl count")
-		if na > uint32(r.off+len(r.b)) {
+		if na > uint32(len(r.b)-r.off)/12 { // an ACL takes at least 12 bytes
 			r.fail("acl count too large")
 		}
 		for j := uint32(0); j < na && r.err == nil; j++ {
@@ -246,10 +246,8 @@ func ReadSnapshot(rd io.Reader) (*Tree, error) {
 			break
 		}
 		if p != "/" {
-			// Sorted order puts every parent before its children
-			// ("/a" < "/a/b" and '/' sorts below every other path byte
-			// that can follow "/a" in a sibling like "/a-b"... except
-			// bytes below '/'); so look the parent up and insist.
+			// A parent is a prefix of its child, so in sorted order it
+			// always comes first.
 			parent := t.nodes[parentOf(p)]
 			if parent == nil {
 				r.fail(fmt.Sprintf("node %q has no parent", p))
