@@ -37,6 +37,30 @@ func ctl2(t *testing.T, endpoints, stdin string, args ...string) (stdout, stderr
 	return out.String(), errb.String()
 }
 
+// ctlFail runs etcdctl expecting it to fail and returns its "Error:" lines
+// (stderr also carries timestamped client logs, left out).
+func ctlFail(t *testing.T, endpoints, stdin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, etcdctlBin, append([]string{"--endpoints=" + endpoints, "--command-timeout=10s"}, args...)...)
+	cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err == nil {
+		t.Fatalf("etcdctl %s succeeded, want an error; stdout: %s", strings.Join(args, " "), out.String())
+	}
+	var lines []string
+	for _, l := range strings.Split(errb.String(), "\n") {
+		if strings.HasPrefix(l, "Error:") {
+			lines = append(lines, l)
+		}
+	}
+	return out.String() + strings.Join(lines, "\n") + "\n"
+}
+
 // ctlWatch runs etcdctl watch with args and returns its first n output
 // lines, then stops it; it fails after 20 s without them.
 func ctlWatch(t *testing.T, endpoints string, n int, args ...string) string {
@@ -118,6 +142,26 @@ func session(t *testing.T, endpoints string) string {
 	step("", "get", "leased")
 	step("", "lease", "timetolive", id)
 	step("", "get", "", "--prefix")
+
+	// Errors, as etcdctl prints them.
+	failIn := func(stdin string, args ...string) {
+		fmt.Fprintf(&tr, "$ etcdctl %s (fails)\n%s", strings.Join(args, " "), ctlFail(t, endpoints, stdin, args...))
+	}
+	fail := func(args ...string) { failIn("", args...) }
+	step("", "put", "c", "1") // rev 12
+	step("", "put", "c", "2") // rev 13
+	step("", "compaction", "12")
+	step("", "get", "c", "--rev=12")
+	fail("get", "c", "--rev=11")
+	fail("get", "c", "--rev=100")
+	fail("compaction", "12")
+	fail("compaction", "100")
+	fail("lease", "revoke", id)
+	fail("lease", "keep-alive", "--once", id)
+	fail("put", "--lease="+id, "x", "y")
+	fail("put", "", "empty-key")
+	failIn("\nput k 1\nput k 2\n\n\n", "txn")
+	failIn("\nput k 1\ndel a z\n\n\n", "txn")
 
 	out := tr.String()
 	out = leaseIDRe.ReplaceAllString(out, "lease ID ")
