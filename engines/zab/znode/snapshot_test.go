@@ -3,8 +3,8 @@ package znode
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
 	"errors"
+	"hash/crc32"
 	"testing"
 
 	"coordlab/engines/zab/jute"
