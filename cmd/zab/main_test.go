@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(strings.ReplaceAll(body, "DIR", dir)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		wantErr  string
+		wantWarn string // substring of the single warning line; "" = no warning
+	}{
+		{"unknown setting", []string{"--config", write("a.cfg", "dataDir=DIR\nfoo=1\n")}, "a.cfg:2: foo: unknown setting", ""},
+		{"invalid value", []string{"--config", write("b.cfg", "dataDir=DIR\nsyncLimit=-1\n")}, "syncLimit: want a positive integer", ""},
+		{"unknown flag", []string{"--tick-tme", "5"}, "flag provided but not defined: -tick-tme", ""},
+		{"ignored settings then invalid", []string{"--config", write("c.cfg", "admin.serverPort=8080\nautopurge.purgeInterval=1\nsnapCount=5\n")},
+			"dataDir: required", "settings=admin.serverPort,autopurge.purgeInterval,snapCount"},
+		{"missing config file", []string{"--config", filepath.Join(dir, "nope.cfg")}, "--config: open", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			err := run(tt.args, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("run(%q) = %v, want error containing %q", tt.args, err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error spans lines: %q", err)
+			}
+			warns := strings.Count(stderr.String(), "level=WARN")
+			if tt.wantWarn == "" && warns != 0 || tt.wantWarn != "" && (warns != 1 || !strings.Contains(stderr.String(), tt.wantWarn)) {
+				t.Fatalf("stderr %q: want %d warning line(s) containing %q", stderr.String(), min(1, len(tt.wantWarn)), tt.wantWarn)
+			}
+		})
+	}
+}
+
+// The binary exits non-zero with one line on stderr for a bad setting.
+func TestBinaryExitsWithOneLine(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "zab")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(t.TempDir(), "zoo.cfg")
+	if err := os.WriteFile(cfg, []byte("tickTime=fast\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "--config", cfg)
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("exit: %v, want a non-zero exit", err)
+	}
+	out := strings.TrimRight(stderr.String(), "\n")
+	if strings.Count(out, "\n") != 0 || !strings.Contains(out, `tickTime: want a positive number of milliseconds (or a duration like 2s), got "fast"`) {
+		t.Fatalf("stderr %q: want one line naming tickTime", stderr.String())
+	}
+}

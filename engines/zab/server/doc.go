@@ -1,0 +1,58 @@
+// Package server is the zab member: ZooKeeper's client protocol and
+// configuration on the outside, coordlab's ZAB core (package zab) and
+// znode tree (package znode) inside, with the disk, sockets and clocks the
+// core must not touch.
+//
+// A Server owns:
+//
+//   - the txn log (DataLogDir/zab-log: segments of length-prefixed,
+//     CRC-32C-checked records; one fdatasync per Ready, so one fsync covers
+//     every proposal batched into it), snapshots of the tree
+//     (DataDir/zab-snap, written atomically) and the acceptedEpoch and
+//     currentEpoch files (DataDir, replaced atomically, as ZooKeeper's);
+//   - the peer transport: one TCP connection per pair of members on the
+//     server.N quorum port, dialed by the smaller id from its own address,
+//     carrying marshalled zab.Messages in FIFO order, with bounded queues;
+//   - the client listener (clientPortAddress:clientPort): jute frames, the
+//     four-letter words ruok, srvr, stat, mntr and conf (whitelisted), and
+//     maxClientCnxns per IP;
+//   - an optional HTTP admin port (zab.httpAddress) with /health, /metrics
+//     (Prometheus), POST /admin/clock (session clock skew for the lab) and
+//     /debug/pprof;
+//   - and one loop goroutine that owns the core, the tree, the log and the
+//     session table. It ticks the core 4 times per tickTime, steps peer
+//     messages, and for each zab.Ready persists and fsyncs, sends, applies
+//     committed txns to the tree, fires watches and answers clients, in the
+//     order zab.Ready documents.
+//
+// # Requests
+//
+// Writes are prepared by the leader's tree (znode.Tree.Prepare, which sees
+// the changes already proposed) and proposed; a follower forwards the raw
+// request with the connection's auth ids. Every member applies committed
+// txns; the member holding the client's connection answers it after
+// applying. Reads are served from the local tree, after every earlier
+// request of the same session has been answered (a session's requests are
+// answered in order). sync goes through the core's sync marker.
+//
+// # Sessions
+//
+// Session ids are ZooKeeper's (myid<<56 | a millisecond-based counter);
+// passwords are derived from the id, so any member can check a reconnect.
+// Creating and closing a session are txns. The leader tracks expiry from
+// the touches of its own clients and those followers forward every tick,
+// and expires a session with a closeSession txn, which deletes its
+// ephemerals everywhere. Leaving the broadcast phase closes every client
+// connection; clients reconnect (to any member) with their sessions.
+//
+// # Caveats
+//
+//   - A session that reconnects to another member is not fenced on the old
+//     one: ZooKeeper answers the old connection's requests with
+//     SESSIONMOVED, zab serves them until that connection closes.
+//   - Snapshots are taken in the loop (not fuzzy in the background), which
+//     pauses the member for the time it takes to serialize the tree.
+//   - The leader's sync is answered without a quorum round, as ZooKeeper's.
+//   - Observers, reconfig, SASL, local sessions and read-only mode are not
+//     supported.
+package server
