@@ -295,4 +295,3 @@ func TestStandaloneRestartKeepsData(t *testing.T) {
 		t.Fatal("no snapshot written with SnapshotTxns=7")
 	}
 }
-
