@@ -149,7 +149,8 @@ func TestWatchFromOldVersionIsCompacted(t *testing.T) {
 
 func TestSessionExpiryClosesDone(t *testing.T) {
 	srv := clienttest.StartZooKeeper(t)
-	c := newZKClient(t, srv.Addr, client.Local)
+	proxy := clienttest.NewProxy(t, srv.Addr)
+	c := newZKClient(t, proxy.Addr, client.Local)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	s, err := c.NewSession(ctx, 800*time.Millisecond)
@@ -160,15 +161,12 @@ func TestSessionExpiryClosesDone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Pause the server past the session timeout: on resume it expires the
-	// session, the client learns it, Done closes, and the lock is free.
-	if err := srv.Pause(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2 * time.Second) // the fault itself: a pause longer than the session timeout
-	if err := srv.Resume(); err != nil {
-		t.Fatal(err)
-	}
+	// Cut the client off longer than the session timeout while the server
+	// runs: the server expires the session; on reconnecting the client
+	// learns it, Done closes, and the lock is free.
+	proxy.Cut()
+	time.Sleep(2 * time.Second) // the fault itself: a partition longer than the session timeout
+	proxy.Heal()
 	select {
 	case <-s.Done():
 	case <-ctx.Done():
