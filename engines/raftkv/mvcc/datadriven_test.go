@@ -304,4 +304,3 @@ func render(b *strings.Builder, indent string, m proto.Message) {
 		fmt.Fprintf(b, "%s%T\n", indent, m)
 	}
 }
-
