@@ -567,6 +567,29 @@ func TestKillLeaderUnderWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	sid := w.SessionID()
+	// A client on the leader itself, with a watch: after the kill it must
+	// reconnect elsewhere with its session and re-register the watch
+	// (setWatches), which then fires.
+	if _, err := w.Create("/k-watch", nil, 0, acl); err != nil {
+		t.Fatal(err)
+	}
+	var wl *zk.Conn
+	for range 20 {
+		c := connect(t, 6*time.Second, e.ClientAddrs()...)
+		if c.Server() == e.Members[leader-1].ClientAddr() {
+			wl = c
+			break
+		}
+		c.Close()
+	}
+	if wl == nil {
+		t.Fatal("could not get a go-zk session on the leader in 20 tries")
+	}
+	wlSession := wl.SessionID()
+	_, _, watch, err := wl.GetW("/k-watch")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var acked []string
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -610,6 +633,15 @@ func TestKillLeaderUnderWrites(t *testing.T) {
 	}
 	close(stop)
 	<-done
+	if _, err := obs.Set("/k-watch", []byte("changed"), -1); err != nil {
+		t.Fatal(err)
+	}
+	if ev := waitEvent(t, watch); ev.Type != zk.EventNodeDataChanged || ev.Path != "/k-watch" {
+		t.Fatalf("watch across failover: %+v, want NodeDataChanged /k-watch", ev)
+	}
+	if wl.SessionID() != wlSession || wl.State() != zk.StateHasSession {
+		t.Fatalf("leader's client: session %#x state %v, want %#x and a session", wl.SessionID(), wl.State(), wlSession)
+	}
 	if w.SessionID() != sid {
 		t.Fatalf("writer session changed %#x -> %#x", sid, w.SessionID())
 	}
