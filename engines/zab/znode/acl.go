@@ -81,6 +81,9 @@ func fixupACL(acl []jute.ACL, auth []jute.Id) ([]jute.ACL, error) {
 	if len(acl) == 0 {
 		return nil, ErrInvalidACL
 	}
+	if len(acl) == 1 && acl[0].ID == jute.WorldAnyone {
+		return acl, nil // the common case, without allocating
+	}
 	out := make([]jute.ACL, 0, len(acl))
 	add := func(a jute.ACL) {
 		for _, b := range out {

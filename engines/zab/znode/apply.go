@@ -162,12 +162,9 @@ func (t *Tree) deleteNode(zxid Zxid, path string) jute.Code {
 	t.dataSize -= int64(len(path) + len(n.data))
 	if n.kind == KindEphemeral {
 		owner := SessionID(n.stat.EphemeralOwner)
-		if set := t.ephemerals[owner]; set != nil {
-			delete(set, path)
-			if len(set) == 0 {
-				delete(t.ephemerals, owner)
-			}
-		}
+		// The (maybe empty) set stays until CloseSession: a lock client
+		// creates and deletes its ephemeral over and over.
+		delete(t.ephemerals[owner], path)
 	}
 	if parent != nil {
 		delete(parent.children, baseOf(path))

@@ -3,6 +3,7 @@ package znode
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"coordlab/engines/zab/jute"
 )
@@ -404,27 +405,23 @@ func createKind(op jute.Op, flags int32) (NodeKind, bool, error) {
 }
 
 // SequenceSuffix formats n as ZooKeeper's String.format("%010d", n).
-func SequenceSuffix(n int32) string {
-	neg := n < 0
+func SequenceSuffix(n int32) string { return string(appendSequence(nil, n)) }
+
+// appendSequence appends n formatted as "%010d" (a negative n takes a
+// sign and 9 digits, as Java prints it).
+func appendSequence(b []byte, n int32) []byte {
 	v := int64(n)
-	if neg {
-		v = -v
-	}
-	digits := strconv.FormatInt(v, 10)
 	width := 10
-	if neg {
-		width = 9
+	if v < 0 {
+		b = append(b, '-')
+		v, width = -v, 9
 	}
-	var b [11]byte
-	out := b[:0]
-	if neg {
-		out = append(out, '-')
+	var digits [20]byte
+	d := strconv.AppendInt(digits[:0], v, 10)
+	for i := len(d); i < width; i++ {
+		b = append(b, '0')
 	}
-	for i := len(digits); i < width; i++ {
-		out = append(out, '0')
-	}
-	out = append(out, digits...)
-	return string(out)
+	return append(b, d...)
 }
 
 func (t *Tree) prepCreate(txn *Txn, op jute.Op, path string, data []byte, acl []jute.ACL, flags int32, ttl int64, req *Request) error {
@@ -455,7 +452,12 @@ func (t *Tree) prepCreate(txn *Txn, op jute.Op, path string, data []byte, acl []
 		return ErrNoAuth
 	}
 	if sequential {
-		path += SequenceSuffix(parent.cversion)
+		var suffix [11]byte
+		var sb strings.Builder
+		sb.Grow(len(path) + len(suffix))
+		sb.WriteString(path)
+		sb.Write(appendSequence(suffix[:0], parent.cversion))
+		path = sb.String()
 	}
 	if _, exists := t.view(path); exists {
 		return ErrNodeExists
