@@ -1,0 +1,636 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
+
+	"coordlab/cluster"
+)
+
+// Labels put on every container and network a run creates, so that Sweep
+// finds the leftovers of a run that crashed.
+const (
+	LabelRun   = "coordlab.run"   // the run id
+	LabelOwner = "coordlab.owner" // pid of the process that created it
+)
+
+// Config configures a docker Runtime.
+type Config struct {
+	// Dir is the run directory; member n keeps its data and configuration
+	// under Dir/nodes/<name>, bind-mounted into the container at the same
+	// path, so the target's generated configuration is valid inside too and
+	// the data can be read after the run.
+	Dir string
+	// Images maps a target name (raftkv, zab) to its image
+	// ("coordlab/raftkv:<hash>"). Missing entries default to
+	// "coordlab/<target>:latest", which `make images` tags.
+	Images map[string]string
+	// ReadyTimeout bounds Start and Restart. Default 60s.
+	ReadyTimeout time.Duration
+	// Logger gets state changes; nil discards.
+	Logger *slog.Logger
+}
+
+// Runtime runs one cluster of our engines as containers on a private
+// network of their own. Faults: SIGKILL and restart of the same container
+// (same writable layer, same bind-mounted data), docker pause/unpause (cgroup
+// freezer), and partitions and loss with nft inside each container's network
+// namespace, re-applied after a restart because a restarted container gets a
+// new namespace.
+type Runtime struct {
+	cfg    Config
+	log    *slog.Logger
+	api    *client.Client
+	runID  string
+	nsExec func(ctx context.Context, pid int, script string) error
+
+	mu      sync.Mutex
+	target  cluster.Target
+	net     *testcontainers.DockerNetwork
+	mems    []*member
+	byName  map[string]*member
+	stopped bool
+}
+
+type member struct {
+	m        cluster.Member
+	ctr      testcontainers.Container
+	up       bool
+	paused   bool
+	dropFrom []string // partition: IPs whose packets this member drops
+	loss     int      // percent of peer packets dropped
+}
+
+// New checks that the Docker engine answers and returns a Runtime.
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("docker: Config.Dir: the run directory is required")
+	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = 60 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := checkEnv(); err != nil {
+		return nil, err
+	}
+	api, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoDocker, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := api.Ping(pctx, client.PingOptions{}); err != nil {
+		api.Close()
+		return nil, fmt.Errorf("%w: %w", ErrNoDocker, err)
+	}
+	id := fmt.Sprintf("%08x", rand.Uint32())
+	return &Runtime{cfg: cfg, log: log.With("runtime", "docker", "run", id), api: api, runID: id, nsExec: nsenterNft}, nil
+}
+
+// checkEnv refuses to run with the settings that would make testcontainers
+// pull an image (Ryuk) or publish ports on an address we cannot reach.
+func checkEnv() error {
+	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") != "true" {
+		return errors.New("docker: TESTCONTAINERS_RYUK_DISABLED must be \"true\": Ryuk's image cannot be pulled here (the Makefile and coordlab set it)")
+	}
+	if p := os.Getenv("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX"); p != "" {
+		return fmt.Errorf("docker: TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX=%q would make images be pulled; unset it", p)
+	}
+	return nil
+}
+
+// SetEnv sets the testcontainers environment coordlab needs (no Ryuk, host
+// 127.0.0.1). Mains call it before creating a Runtime.
+func SetEnv() {
+	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+	os.Unsetenv("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX")
+}
+
+// Name is "docker".
+func (r *Runtime) Name() string { return "docker" }
+
+// RunID is the id in the names and labels of what this runtime creates.
+func (r *Runtime) RunID() string { return r.runID }
+
+// Capabilities: every fault; partitions and loss need root for nsenter.
+func (r *Runtime) Capabilities() cluster.Capabilities {
+	c := cluster.Capabilities{Kill: true, Pause: true}
+	if os.Geteuid() == 0 {
+		c.Partition, c.Loss = true, true
+	} else {
+		c.Why = "partitions and loss enter the containers' network namespaces with nsenter, which needs root"
+	}
+	return c
+}
+
+// Members returns the members started.
+func (r *Runtime) Members() []cluster.Member {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]cluster.Member, len(r.mems))
+	for i, m := range r.mems {
+		out[i] = m.m
+	}
+	return out
+}
+
+func (r *Runtime) image(t cluster.Target) string {
+	if img := r.cfg.Images[t.Name()]; img != "" {
+		return img
+	}
+	return "coordlab/" + t.Name() + ":latest"
+}
+
+// Start creates the network and one container per member, and returns once
+// every member answers its probe and one of them leads.
+func (r *Runtime) Start(ctx context.Context, t cluster.Target, n int) (_ []cluster.Member, err error) {
+	if n < 1 {
+		return nil, fmt.Errorf("docker: nodes: want at least 1, got %d", n)
+	}
+	if t.Name() != "raftkv" && t.Name() != "zab" {
+		return nil, fmt.Errorf("%w: the docker runtime runs our engines (raftkv, zab); run %s with --runtime local", cluster.ErrUnsupported, t.Name())
+	}
+	img := r.image(t)
+	if _, err := r.api.ImageInspect(ctx, img); err != nil {
+		return nil, fmt.Errorf("%w: %s: run `make images` (images are built here, never pulled): %v", ErrNoImage, img, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mems != nil || r.stopped {
+		return nil, errors.New("docker: Start called twice")
+	}
+	r.target = t
+	defer func() {
+		if err != nil {
+			r.mu.Unlock()
+			r.Stop(context.WithoutCancel(ctx))
+			r.mu.Lock()
+		}
+	}()
+	subnet, err := r.createNetwork(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cport, pport, eport := t.Protocol().DefaultPorts()
+	r.byName = map[string]*member{}
+	var all []cluster.Member
+	for i, name := range cluster.Names(n) {
+		ip := subnet.Addr().As4()
+		ip[3] = byte(11 + i)
+		m := cluster.Member{
+			Name: name, ID: i + 1, Host: netip.AddrFrom4(ip).String(),
+			ClientPort: cport, PeerPort: pport, ElectionPort: eport,
+			Dir: filepath.Join(r.cfg.Dir, "nodes", name),
+		}
+		if err := os.MkdirAll(m.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("docker: %s: %w", name, err)
+		}
+		all = append(all, m)
+	}
+	for _, m := range all {
+		cmd, err := t.Command(m, all)
+		if err != nil {
+			return nil, err
+		}
+		ctr, err := r.createContainer(ctx, img, m, cmd.Args)
+		if err != nil {
+			return nil, err
+		}
+		mem := &member{m: m, ctr: ctr, up: true}
+		r.mems = append(r.mems, mem)
+		r.byName[m.Name] = mem
+	}
+	rctx, cancel := context.WithTimeout(ctx, r.cfg.ReadyTimeout)
+	defer cancel()
+	if err := cluster.WaitReady(rctx, t, all, all); err != nil {
+		return nil, fmt.Errorf("docker: %w (member logs under %s)", err, filepath.Join(r.cfg.Dir, "nodes"))
+	}
+	r.log.Info("cluster up", "target", t.Name(), "nodes", n, "subnet", subnet.String())
+	return slices.Clone(all), nil
+}
+
+// createNetwork makes the run's bridge network on a free 10.78.x.0/24.
+func (r *Runtime) createNetwork(ctx context.Context) (netip.Prefix, error) {
+	var last error
+	for try := 0; try < 8; try++ {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 78, byte(rand.IntN(250) + 1), 0}), 24)
+		gw := p.Addr().As4()
+		gw[3] = 1
+		nw, err := tcnetwork.New(ctx,
+			tcnetwork.WithLabels(map[string]string{LabelRun: r.runID, LabelOwner: strconv.Itoa(os.Getpid())}),
+			tcnetwork.WithIPAM(&network.IPAM{Config: []network.IPAMConfig{{Subnet: p, Gateway: netip.AddrFrom4(gw)}}}),
+		)
+		if err == nil {
+			r.net = nw
+			return p, nil
+		}
+		last = err // most likely the subnet overlaps another network
+	}
+	return netip.Prefix{}, fmt.Errorf("docker: create network: %w", last)
+}
+
+func (r *Runtime) createContainer(ctx context.Context, img string, m cluster.Member, args []string) (testcontainers.Container, error) {
+	ip := netip.MustParseAddr(m.Host)
+	logf, err := os.Create(m.LogPath())
+	if err != nil {
+		return nil, fmt.Errorf("docker: %s log: %w", m.Name, err)
+	}
+	req := testcontainers.ContainerRequest{
+		Image:    img,
+		Cmd:      args,
+		Name:     "clab-" + r.runID + "-" + m.Name,
+		Labels:   map[string]string{LabelRun: r.runID, LabelOwner: strconv.Itoa(os.Getpid())},
+		Networks: []string{r.net.Name},
+		NetworkAliases: map[string][]string{
+			r.net.Name: {m.Name},
+		},
+		Mounts: testcontainers.ContainerMounts{testcontainers.BindMount(m.Dir, testcontainers.ContainerMountTarget(m.Dir))},
+		EndpointSettingsModifier: func(eps map[string]*network.EndpointSettings) {
+			if ep := eps[r.net.Name]; ep != nil {
+				ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: ip}
+			}
+		},
+		LogConsumerCfg: &testcontainers.LogConsumerConfig{Consumers: []testcontainers.LogConsumer{&fileLog{f: logf}}},
+	}
+	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+	if err != nil {
+		if ctr != nil {
+			ctr.Terminate(context.WithoutCancel(ctx))
+		}
+		logf.Close()
+		return nil, fmt.Errorf("docker: start %s: %w", m.Name, err)
+	}
+	return ctr, nil
+}
+
+// fileLog copies a container's stdout and stderr into its member log.
+type fileLog struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (l *fileLog) Accept(lg testcontainers.Log) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.f.Write(lg.Content)
+}
+
+func (r *Runtime) get(name string) (*member, error) {
+	if r.byName == nil || r.stopped {
+		return nil, cluster.ErrNotStarted
+	}
+	m, ok := r.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", cluster.ErrUnknownMember, name)
+	}
+	return m, nil
+}
+
+// Kill sends SIGKILL to the member's container.
+func (r *Runtime) Kill(ctx context.Context, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, err := r.get(name)
+	if err != nil {
+		return err
+	}
+	if !m.up {
+		return nil
+	}
+	if _, err := r.api.ContainerKill(ctx, m.ctr.GetContainerID(), client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
+		return fmt.Errorf("docker: kill %s: %w", name, err)
+	}
+	m.up, m.paused = false, false
+	r.log.Info("member killed", "node", name)
+	return nil
+}
+
+// Restart starts the killed container again (same writable layer and data),
+// re-applies its firewall (the new namespace has none) and waits until it
+// serves.
+func (r *Runtime) Restart(ctx context.Context, name string) error {
+	r.mu.Lock()
+	m, err := r.get(name)
+	if err != nil || m.up {
+		r.mu.Unlock()
+		return err
+	}
+	if err := m.ctr.Start(ctx); err != nil {
+		r.mu.Unlock()
+		return fmt.Errorf("docker: restart %s: %w", name, err)
+	}
+	m.up = true
+	err = r.applyLocked(ctx, m)
+	t, all := r.target, r.membersLocked()
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, r.cfg.ReadyTimeout)
+	defer cancel()
+	for {
+		if _, err := t.Probe(rctx, m.m); err == nil {
+			break
+		}
+		select {
+		case <-rctx.Done():
+			return fmt.Errorf("docker: %s did not serve after restart: %w", name, rctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	r.log.Info("member restarted", "node", name, "members", len(all))
+	return nil
+}
+
+// Pause freezes the container (docker pause: the cgroup freezer).
+func (r *Runtime) Pause(ctx context.Context, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, err := r.get(name)
+	if err != nil || !m.up || m.paused {
+		return err
+	}
+	if _, err := r.api.ContainerPause(ctx, m.ctr.GetContainerID(), client.ContainerPauseOptions{}); err != nil {
+		return fmt.Errorf("docker: pause %s: %w", name, err)
+	}
+	m.paused = true
+	r.log.Info("member paused", "node", name)
+	return nil
+}
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(ctx context.Context, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, err := r.get(name)
+	if err != nil || !m.paused {
+		return err
+	}
+	if _, err := r.api.ContainerUnpause(ctx, m.ctr.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
+		return fmt.Errorf("docker: resume %s: %w", name, err)
+	}
+	m.paused = false
+	r.log.Info("member resumed", "node", name)
+	return nil
+}
+
+// Partition replaces the current partition with g.
+func (r *Runtime) Partition(ctx context.Context, g cluster.Grudge) error {
+	if c := r.Capabilities(); !c.Partition {
+		return fmt.Errorf("%w: partition: %s", cluster.ErrUnsupported, c.Why)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for dst, srcs := range g {
+		for _, n := range append([]string{dst}, srcs...) {
+			if _, err := r.get(n); err != nil {
+				return err
+			}
+		}
+	}
+	for _, m := range r.mems {
+		var ips []string
+		for _, s := range g[m.m.Name] {
+			ips = append(ips, r.byName[s].m.Host)
+		}
+		sort.Strings(ips)
+		m.dropFrom = slices.Compact(ips)
+	}
+	if err := r.applyAllLocked(ctx); err != nil {
+		return err
+	}
+	r.log.Info("partition", "grudge", g.String())
+	return nil
+}
+
+// Heal removes the partition (loss stays).
+func (r *Runtime) Heal(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byName == nil || r.stopped {
+		return cluster.ErrNotStarted
+	}
+	for _, m := range r.mems {
+		m.dropFrom = nil
+	}
+	if err := r.applyAllLocked(ctx); err != nil {
+		return err
+	}
+	r.log.Info("healed")
+	return nil
+}
+
+// Loss drops percent of the peer packets the named members receive.
+func (r *Runtime) Loss(ctx context.Context, percent int, names []string) error {
+	if c := r.Capabilities(); !c.Loss {
+		return fmt.Errorf("%w: loss: %s", cluster.ErrUnsupported, c.Why)
+	}
+	if percent < 0 || percent > 100 {
+		return fmt.Errorf("docker: loss: want 0..100 percent, got %d", percent)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range names {
+		m, err := r.get(n)
+		if err != nil {
+			return err
+		}
+		m.loss = percent
+	}
+	if err := r.applyAllLocked(ctx); err != nil {
+		return err
+	}
+	r.log.Info("loss", "percent", percent, "nodes", names)
+	return nil
+}
+
+func (r *Runtime) applyAllLocked(ctx context.Context) error {
+	var errs []error
+	for _, m := range r.mems {
+		errs = append(errs, r.applyLocked(ctx, m))
+	}
+	return errors.Join(errs...)
+}
+
+// applyLocked loads m's firewall into its container's namespace. A member
+// that is down has no namespace; Restart applies its rules again.
+func (r *Runtime) applyLocked(ctx context.Context, m *member) error {
+	if !m.up {
+		return nil
+	}
+	if len(m.dropFrom) == 0 && m.loss == 0 && os.Geteuid() != 0 {
+		return nil // nothing to apply, and no right to look
+	}
+	var peers []string
+	for _, o := range r.mems {
+		if o != m {
+			peers = append(peers, o.m.Host)
+		}
+	}
+	info, err := r.api.ContainerInspect(ctx, m.ctr.GetContainerID(), client.ContainerInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("docker: inspect %s: %w", m.m.Name, err)
+	}
+	st := info.Container.State
+	if st == nil || st.Pid == 0 {
+		return fmt.Errorf("docker: %s has no running process to firewall", m.m.Name)
+	}
+	if err := r.nsExec(ctx, st.Pid, cluster.NFTScript(m.dropFrom, m.loss, peers)); err != nil {
+		return fmt.Errorf("docker: firewall %s: %w", m.m.Name, err)
+	}
+	return nil
+}
+
+// nsenterNft loads an nft script inside the network namespace of pid.
+func nsenterNft(ctx context.Context, pid int, script string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "nsenter", "-t", strconv.Itoa(pid), "-n", "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("nsenter -t %d -n nft -f -: %w: %s", pid, err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+func (r *Runtime) membersLocked() []cluster.Member {
+	out := make([]cluster.Member, len(r.mems))
+	for i, m := range r.mems {
+		out[i] = m.m
+	}
+	return out
+}
+
+// Leader asks the running, unpaused members which one leads.
+func (r *Runtime) Leader(ctx context.Context) (string, error) {
+	r.mu.Lock()
+	if r.byName == nil || r.stopped {
+		r.mu.Unlock()
+		return "", cluster.ErrNotStarted
+	}
+	var up []cluster.Member
+	for _, m := range r.mems {
+		if m.up && !m.paused {
+			up = append(up, m.m)
+		}
+	}
+	t := r.target
+	r.mu.Unlock()
+	return cluster.FindLeader(ctx, t, up)
+}
+
+// Stop removes every container and the network. Safe to call twice.
+func (r *Runtime) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return nil
+	}
+	r.stopped = true
+	mems, nw := r.mems, r.net
+	r.mu.Unlock()
+	ctx = context.WithoutCancel(ctx)
+	var errs []error
+	for _, m := range mems {
+		if m.paused { // a frozen container cannot be stopped gracefully
+			r.api.ContainerUnpause(ctx, m.ctr.GetContainerID(), client.ContainerUnpauseOptions{})
+		}
+		if err := m.ctr.Terminate(ctx, testcontainers.StopTimeout(2*time.Second)); err != nil {
+			errs = append(errs, fmt.Errorf("docker: remove %s: %w", m.m.Name, err))
+		}
+	}
+	if nw != nil {
+		if err := nw.Remove(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("docker: remove network: %w", err))
+		}
+	}
+	r.api.Close()
+	r.log.Info("cluster removed")
+	return errors.Join(errs...)
+}
+
+// Sweep removes the containers and networks of earlier runs whose owner
+// process is gone (a crashed or killed coordlab), found by their labels.
+// It returns the run ids it removed.
+func Sweep(ctx context.Context) ([]string, error) {
+	api, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoDocker, err)
+	}
+	defer api.Close()
+	dead := map[string]bool{}
+	isDead := func(labels map[string]string) bool {
+		run := labels[LabelRun]
+		if run == "" {
+			return false
+		}
+		pid, err := strconv.Atoi(labels[LabelOwner])
+		if err == nil && pid > 0 && pid != os.Getpid() && alive(pid) {
+			return false
+		}
+		if pid == os.Getpid() {
+			return false
+		}
+		dead[run] = true
+		return true
+	}
+	var errs []error
+	cs, err := api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", LabelRun)})
+	if err != nil {
+		return nil, fmt.Errorf("docker: list containers: %w", err)
+	}
+	for _, c := range cs.Items {
+		if isDead(c.Labels) {
+			if _, err := api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	ns, err := api.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("label", LabelRun)})
+	if err != nil {
+		return nil, fmt.Errorf("docker: list networks: %w", err)
+	}
+	for _, n := range ns.Items {
+		if isDead(n.Labels) {
+			if _, err := api.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	runs := make([]string, 0, len(dead))
+	for r := range dead {
+		runs = append(runs, r)
+	}
+	sort.Strings(runs)
+	return runs, errors.Join(errs...)
+}
+
+func alive(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
+}

@@ -1,0 +1,271 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"coordlab/cluster"
+)
+
+// images maps target name to the image built for this test run.
+var images map[string]string
+
+// binDir holds the engines built for this run (targets look there).
+var binDir string
+
+// TestMain builds the engines and their images once. Without a Docker
+// engine the tests skip locally and fail under CI=true: CI must run them.
+func TestMain(m *testing.M) {
+	SetEnv()
+	if err := exec.Command("docker", "info").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "cluster/docker: docker info failed under CI=true: the Docker engine must run for these tests:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "cluster/docker: skipping: docker info failed:", err)
+		os.Exit(0)
+	}
+	dir, err := os.MkdirTemp("", "clab-docker-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := 1
+	defer func() { os.RemoveAll(dir); os.Exit(code) }()
+	if images, err = buildImages(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "cluster/docker:", err)
+		return
+	}
+	binDir = dir
+	code = m.Run()
+}
+
+func buildImages(dir string) (map[string]string, error) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range []string{"raftkv", "zab"} {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, e), "./cmd/"+e)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build %s: %v\n%s", e, err, out)
+		}
+	}
+	cmd := exec.Command(filepath.Join(root, "scripts/images.sh"), dir)
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("scripts/images.sh: %v", err)
+	}
+	imgs := map[string]string{}
+	for _, line := range strings.Fields(string(out)) {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			imgs[k] = v
+		}
+	}
+	return imgs, nil
+}
+
+func newRuntime(t *testing.T) *Runtime {
+	t.Helper()
+	ctx := context.Background()
+	r, err := New(ctx, Config{Dir: t.TempDir(), Images: images})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Stop(context.Background()); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		// Nothing of the run may be left behind.
+		out, err := exec.Command("docker", "ps", "-aq", "--filter", "label="+LabelRun+"="+r.RunID()).Output()
+		if err != nil || strings.TrimSpace(string(out)) != "" {
+			t.Errorf("containers left after Stop: %q (%v)", out, err)
+		}
+	})
+	return r
+}
+
+// writer is a client pinned to one member.
+type writer interface {
+	write(ctx context.Context, key, val string) error
+	close()
+}
+
+type etcdWriter struct{ c *clientv3.Client }
+
+func (w etcdWriter) write(ctx context.Context, k, v string) error {
+	_, err := w.c.Put(ctx, k, v)
+	return err
+}
+func (w etcdWriter) close() { w.c.Close() }
+
+type zkWriter struct{ c *zk.Conn }
+
+func (w zkWriter) write(ctx context.Context, k, v string) error {
+	// go-zookeeper has no contexts: its requests time out with the session.
+	_, err := w.c.Create("/"+k, []byte(v), 0, zk.WorldACL(zk.PermAll))
+	return err
+}
+func (w zkWriter) close() { w.c.Close() }
+
+func dial(t *testing.T, target string, m cluster.Member) writer {
+	t.Helper()
+	if target == "raftkv" {
+		c, err := clientv3.New(clientv3.Config{Endpoints: []string{m.ClientAddr()}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return etcdWriter{c}
+	}
+	c, _, err := zk.Connect([]string{m.ClientAddr()}, 4*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zkWriter{c}
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
+
+// TestPartitionLeader starts a 3-member cluster of each engine in Docker,
+// cuts the leader off from the other two, and checks what must happen: the
+// majority elects a new leader and takes writes, the minority refuses them;
+// after healing the old leader takes writes again.
+func TestPartitionLeader(t *testing.T) {
+	for _, name := range []string{"raftkv", "zab"} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			target, err := cluster.NewTarget(name, cluster.TargetOptions{BinDir: binDir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := newRuntime(t)
+			ms, err := r.Start(ctx, target, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, err := r.Leader(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rest []cluster.Member
+			var oldM cluster.Member
+			g := cluster.Grudge{}
+			for _, m := range ms {
+				if m.Name == old {
+					oldM = m
+					continue
+				}
+				rest = append(rest, m)
+				g[m.Name] = []string{old}
+				g[old] = append(g[old], m.Name)
+			}
+			if err := r.Partition(ctx, g); err != nil {
+				t.Fatal(err)
+			}
+			// The majority elects a leader of its own.
+			var newLeader string
+			deadline := time.Now().Add(30 * time.Second)
+			for newLeader == "" && time.Now().Before(deadline) {
+				if l, err := cluster.FindLeader(ctx, target, rest); err == nil {
+					newLeader = l
+				} else {
+					time.Sleep(200 * time.Millisecond)
+				}
+			}
+			if newLeader == "" {
+				t.Fatalf("no leader among %v within 30s of cutting %s off", names(rest), old)
+			}
+			maj := dial(t, name, rest[0])
+			defer maj.close()
+			if err := retryWrite(ctx, maj, "majority", "1", 20*time.Second); err != nil {
+				t.Fatalf("majority side (%s) refused a write: %v", rest[0].Name, err)
+			}
+			// The minority must not accept a write.
+			minority := dial(t, name, oldM)
+			wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+			err = minority.write(wctx, "minority", "1")
+			wcancel()
+			minority.close()
+			if err == nil {
+				t.Fatalf("the isolated old leader %s accepted a write", old)
+			}
+			t.Logf("old leader %s cut off; %s leads the majority; minority write refused: %v", old, newLeader, err)
+			if err := r.Heal(ctx); err != nil {
+				t.Fatal(err)
+			}
+			healed := dial(t, name, oldM)
+			defer healed.close()
+			if err := retryWrite(ctx, healed, "healed", "1", 30*time.Second); err != nil {
+				t.Fatalf("after heal, %s refused writes: %v", old, err)
+			}
+			// Kill and restart the new leader: the rules are re-applied to the
+			// new namespace and the member serves again.
+			if err := r.Kill(ctx, newLeader); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Restart(ctx, newLeader); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func retryWrite(ctx context.Context, w writer, key, val string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	var err error
+	for i := 0; time.Now().Before(deadline); i++ {
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err = w.write(wctx, fmt.Sprintf("%s-%d", key, i), val)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return err
+}
+
+func names(ms []cluster.Member) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Name)
+	}
+	return slices.Clip(out)
+}
+
+func TestUnknownTargetAndMissingImage(t *testing.T) {
+	ctx := context.Background()
+	etcd, err := cluster.NewTarget("etcd", cluster.TargetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRuntime(t)
+	if _, err := r.Start(ctx, etcd, 3); err == nil || !strings.Contains(err.Error(), "--runtime local") {
+		t.Fatalf("Start(etcd) = %v, want an error pointing at the local runtime", err)
+	}
+	r2, err := New(ctx, Config{Dir: t.TempDir(), Images: map[string]string{"raftkv": "coordlab/raftkv:does-not-exist"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Stop(ctx)
+	raftkv, _ := cluster.NewTarget("raftkv", cluster.TargetOptions{BinDir: binDir})
+	if _, err := r2.Start(ctx, raftkv, 3); err == nil || !strings.Contains(err.Error(), "make images") {
+		t.Fatalf("Start with a missing image = %v, want an error saying `make images`", err)
+	}
+}

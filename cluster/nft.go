@@ -1,0 +1,30 @@
+package cluster
+
+import (
+	"fmt"
+	"strings"
+)
+
+// NFTScript renders one member's firewall table, `inet coordlab`, loaded
+// inside that member's network namespace: the partition (drop every packet
+// from srcs) and the loss (drop lossPercent of the packets from peers). An
+// empty rule set deletes the table. "add table" first makes "delete table"
+// valid when it did not exist, so the whole script is one nft transaction
+// that replaces whatever was there. Only our own table is ever touched: the
+// host's ruleset (dockerd's among it) is never flushed.
+func NFTScript(srcs []string, lossPercent int, peers []string) string {
+	var b strings.Builder
+	b.WriteString("add table inet coordlab\ndelete table inet coordlab\n")
+	if len(srcs) == 0 && (lossPercent == 0 || len(peers) == 0) {
+		return b.String()
+	}
+	b.WriteString("table inet coordlab {\n\tchain in {\n\t\ttype filter hook input priority -10; policy accept;\n")
+	if len(srcs) > 0 {
+		fmt.Fprintf(&b, "\t\tip saddr { %s } drop\n", strings.Join(srcs, ", "))
+	}
+	if lossPercent > 0 && len(peers) > 0 {
+		fmt.Fprintf(&b, "\t\tip saddr { %s } numgen random mod 100 < %d drop\n", strings.Join(peers, ", "), lossPercent)
+	}
+	b.WriteString("\t}\n}\n")
+	return b.String()
+}
