@@ -21,6 +21,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"coordlab/cluster"
@@ -124,6 +125,9 @@ func checkEnv() error {
 // SetEnv sets the testcontainers environment coordlab needs (no Ryuk, host
 // 127.0.0.1). Mains call it before creating a Runtime.
 func SetEnv() {
+	// testcontainers narrates every container step on stderr; our own
+	// logger records the state changes that matter.
+	tclog.SetDefault(tclog.NewNoopLogger())
 	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
 	os.Unsetenv("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX")
