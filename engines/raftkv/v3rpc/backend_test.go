@@ -1,6 +1,7 @@
 package v3rpc
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -33,6 +34,7 @@ const (
 type memBackend struct {
 	mu    sync.Mutex // serialises Apply, like the server's apply loop
 	st    *mvcc.Store
+	cfg   mvcc.Config
 	index uint64
 
 	lmu    sync.Mutex
@@ -53,7 +55,7 @@ func newMemBackend(t *testing.T) *memBackend {
 	if err != nil {
 		t.Fatalf("mvcc.Open: %v", err)
 	}
-	b := &memBackend{st: st, expiry: make(map[int64]time.Time), maxRequestBytes: 1.5 * 1024 * 1024, stop: make(chan struct{})}
+	b := &memBackend{st: st, cfg: cfg, expiry: make(map[int64]time.Time), maxRequestBytes: 1.5 * 1024 * 1024, stop: make(chan struct{})}
 	b.wg.Add(1)
 	go b.expireLoop()
 	return b
@@ -136,14 +138,47 @@ func (b *memBackend) SnapshotStore(ctx context.Context, w io.Writer) (int64, err
 }
 
 func (b *memBackend) LinearizableRead(ctx context.Context) error { return ctx.Err() }
-func (b *memBackend) Store() *mvcc.Store                         { return b.st }
+
+func (b *memBackend) Store() *mvcc.Store {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.st
+}
+
+// swapStore replaces the store with a copy restored from its snapshot, as a
+// follower does when it installs a raft snapshot: the old store closes
+// (ending its watchers' channels) and the new one takes over.
+func (b *memBackend) swapStore(t *testing.T) {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var buf bytes.Buffer
+	if err := b.st.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.st.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "swapped")
+	if err := mvcc.Restore(path, &buf); err != nil {
+		t.Fatal(err)
+	}
+	st, err := mvcc.Open(path, b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.st = st
+}
 
 func (b *memBackend) Header() *pb.ResponseHeader {
 	return &pb.ResponseHeader{ClusterId: testClusterID, MemberId: testMemberID, RaftTerm: testTerm}
 }
 
 func (b *memBackend) LeaseRenew(ctx context.Context, id int64) (int64, error) {
-	l, ok := b.st.Lease(id)
+	l, ok := b.Store().Lease(id)
 	if !ok {
 		return 0, rpctypes.ErrGRPCLeaseNotFound
 	}
@@ -157,7 +192,7 @@ func (b *memBackend) LeaseRenew(ctx context.Context, id int64) (int64, error) {
 }
 
 func (b *memBackend) LeaseTimeToLive(ctx context.Context, id int64, keys bool) (*pb.LeaseTimeToLiveResponse, error) {
-	l, ok := b.st.Lease(id)
+	l, ok := b.Store().Lease(id)
 	if !ok {
 		return nil, rpctypes.ErrGRPCLeaseNotFound
 	}

@@ -3,6 +3,8 @@ package v3rpc
 import (
 	"context"
 
+	"coordlab/engines/raftkv/mvcc"
+
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/protobuf/proto"
@@ -21,9 +23,27 @@ func fillHeader(b Backend, h *pb.ResponseHeader) *pb.ResponseHeader {
 	h.MemberId = bh.MemberId
 	h.RaftTerm = bh.RaftTerm
 	if h.Revision == 0 {
-		h.Revision = b.Store().Rev()
+		h.Revision = currentRev(b)
 	}
 	return h
+}
+
+// storeOf returns the member's store, or ErrGRPCStopped while it has none
+// (the server is stopping, or swapping stores after a snapshot restore).
+func storeOf(b Backend) (*mvcc.Store, error) {
+	st := b.Store()
+	if st == nil {
+		return nil, rpctypes.ErrGRPCStopped
+	}
+	return st, nil
+}
+
+// currentRev is the store's revision, 0 while there is no store.
+func currentRev(b Backend) int64 {
+	if st := b.Store(); st != nil {
+		return st.Rev()
+	}
+	return 0
 }
 
 // header is a fresh filled header at the store's current revision.

@@ -31,7 +31,11 @@ func (s *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResp
 			return nil, toGRPC(err)
 		}
 	}
-	resp, err := s.b.Store().Range(r)
+	st, err := storeOf(s.b)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := st.Range(r)
 	if err != nil {
 		return nil, toGRPC(err)
 	}

@@ -58,7 +58,11 @@ func (s *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLive
 
 // LeaseLeases lists the leases of the local store, sorted by id.
 func (s *leaseServer) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
-	ls := s.b.Store().Leases()
+	st, err := storeOf(s.b)
+	if err != nil {
+		return nil, err
+	}
+	ls := st.Leases()
 	resp := &pb.LeaseLeasesResponse{Header: header(s.b), Leases: make([]*pb.LeaseStatus, 0, len(ls))}
 	for _, l := range ls {
 		resp.Leases = append(resp.Leases, &pb.LeaseStatus{ID: l.ID})

@@ -39,7 +39,11 @@ func (s *maintenanceServer) Defragment(ctx context.Context, r *pb.DefragmentRequ
 }
 
 func (s *maintenanceServer) Hash(ctx context.Context, r *pb.HashRequest) (*pb.HashResponse, error) {
-	h, err := s.b.Store().Hash()
+	st, err := storeOf(s.b)
+	if err != nil {
+		return nil, err
+	}
+	h, err := st.Hash()
 	if err != nil {
 		return nil, toGRPC(err)
 	}
@@ -48,7 +52,10 @@ func (s *maintenanceServer) Hash(ctx context.Context, r *pb.HashRequest) (*pb.Ha
 
 // HashKV hashes the key space up to r.Revision (0: the current revision).
 func (s *maintenanceServer) HashKV(ctx context.Context, r *pb.HashKVRequest) (*pb.HashKVResponse, error) {
-	st := s.b.Store()
+	st, err := storeOf(s.b)
+	if err != nil {
+		return nil, err
+	}
 	rev := r.Revision
 	if rev == 0 {
 		rev = st.Rev()
@@ -71,7 +78,10 @@ func (s *maintenanceServer) HashKV(ctx context.Context, r *pb.HashKVRequest) (*p
 // committed state. Like etcd's, it is this member's state: no ReadIndex, so
 // it works on a member that has lost its leader.
 func (s *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream grpc.ServerStreamingServer[pb.SnapshotResponse]) error {
-	st := s.b.Store()
+	st, err := storeOf(s.b)
+	if err != nil {
+		return err
+	}
 	w := &snapshotWriter{
 		stream: stream,
 		h:      sha256.New(),
@@ -80,7 +90,6 @@ func (s *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream grpc.ServerSt
 		hdr:    header(s.b),
 	}
 	var n int64
-	var err error
 	if ss, ok := s.b.(StoreSnapshotter); ok {
 		n, err = ss.SnapshotStore(stream.Context(), w)
 	} else {

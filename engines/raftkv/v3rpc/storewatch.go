@@ -18,9 +18,14 @@ type storeWatcher struct {
 	nextRev                 int64
 }
 
-// openStoreWatcher opens a watcher on st from revision start. When start is
-// compacted it returns the compact revision with the error.
-func openStoreWatcher(st *mvcc.Store, key, end []byte, start int64, prevKV, noPut, noDelete bool) (*storeWatcher, int64, error) {
+// openStoreWatcher opens a watcher on b's current store from revision
+// start. When start is compacted it returns the compact revision with the
+// error.
+func openStoreWatcher(b Backend, key, end []byte, start int64, prevKV, noPut, noDelete bool) (*storeWatcher, int64, error) {
+	st, err := storeOf(b)
+	if err != nil {
+		return nil, 0, err
+	}
 	w, err := st.Watch(mvcc.WatchRequest{Key: key, End: end, StartRev: start, PrevKV: prevKV, NoPut: noPut, NoDelete: noDelete})
 	if err != nil {
 		var ce *mvcc.CompactedError

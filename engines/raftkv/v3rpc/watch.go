@@ -212,7 +212,7 @@ func (ws *watchStream) handleRequest(req *pb.WatchRequest) error {
 // create registers a watcher and answers created=true with its id, or
 // created=true, canceled=true, watch_id=-1 and the reason, as etcd does.
 func (ws *watchStream) create(cr *pb.WatchCreateRequest) error {
-	rev := ws.b.Store().Rev()
+	rev := currentRev(ws.b)
 	fail := func(reason string) error {
 		return ws.send(&pb.WatchResponse{
 			Header: ws.hdr(rev), WatchId: invalidWatchID,
@@ -248,7 +248,7 @@ func (ws *watchStream) create(cr *pb.WatchCreateRequest) error {
 	if start <= 0 {
 		start = rev + 1
 	}
-	sw, compactRev, err := openStoreWatcher(ws.b.Store(), key, end, start, cr.PrevKv, noPut, noDelete)
+	sw, compactRev, err := openStoreWatcher(ws.b, key, end, start, cr.PrevKv, noPut, noDelete)
 	if err != nil && compactRev == 0 {
 		return fail(err.Error())
 	}
@@ -261,7 +261,7 @@ func (ws *watchStream) create(cr *pb.WatchCreateRequest) error {
 	if compactRev != 0 {
 		// etcd creates the watch, then answers compact_revision with
 		// canceled=true and drops it.
-		return ws.send(&pb.WatchResponse{Header: ws.hdr(ws.b.Store().Rev()), WatchId: id, CompactRevision: compactRev, Canceled: true})
+		return ws.send(&pb.WatchResponse{Header: ws.hdr(currentRev(ws.b)), WatchId: id, CompactRevision: compactRev, Canceled: true})
 	}
 	ws.watches[id] = &watch{id: id, w: sw, prevKV: cr.PrevKv, fragment: cr.Fragment, progress: cr.ProgressNotify}
 	ws.dirty = true
@@ -294,7 +294,7 @@ func (ws *watchStream) cancel(id int64) error {
 	if err := ws.remove(id); err != nil {
 		return err
 	}
-	return ws.send(&pb.WatchResponse{Header: ws.hdr(ws.b.Store().Rev()), WatchId: id, Canceled: true})
+	return ws.send(&pb.WatchResponse{Header: ws.hdr(currentRev(ws.b)), WatchId: id, Canceled: true})
 }
 
 // requestProgressAll handles a WatchProgressRequest: ask every watcher for
@@ -323,7 +323,7 @@ func (ws *watchStream) maybeFinishAll() error {
 	ws.allActive = false
 	rev := ws.allRev
 	if rev == 0 {
-		rev = ws.b.Store().Rev()
+		rev = currentRev(ws.b)
 	}
 	return ws.send(&pb.WatchResponse{Header: ws.hdr(rev), WatchId: invalidWatchID})
 }
@@ -347,7 +347,7 @@ func (ws *watchStream) deliver(w *watch, r storeWatchResponse) error {
 		if err := ws.remove(w.id); err != nil {
 			return err
 		}
-		return ws.send(&pb.WatchResponse{Header: ws.hdr(ws.b.Store().Rev()), WatchId: w.id, CompactRevision: r.CompactRevision, Canceled: true})
+		return ws.send(&pb.WatchResponse{Header: ws.hdr(currentRev(ws.b)), WatchId: w.id, CompactRevision: r.CompactRevision, Canceled: true})
 	}
 	if len(r.Events) == 0 {
 		return ws.progressReport(w, r.Revision)
@@ -456,20 +456,23 @@ func (ws *watchStream) sendFragments(w *watch, hdr *pb.ResponseHeader, evs []*mv
 }
 
 // storeClosed handles a watcher channel that the store closed without a
-// cancel from us: the server swapped its store (snapshot restore). The
-// watch continues on the new store from the first revision not yet
-// delivered; if that is compacted the client gets etcd's compacted answer.
+// cancel from us: the server swapped its store (snapshot restore) or is
+// stopping. The watch continues on the current store from the first
+// revision not yet delivered; if that is compacted the client gets etcd's
+// compacted answer. If there is no usable store, the stream ends with
+// ErrGRPCStopped (codes.Unavailable), and clientv3 reconnects and resumes
+// every watch of the stream from its last revision.
 func (ws *watchStream) storeClosed(w *watch) error {
 	next := w.w.next()
-	sw, compactRev, err := openStoreWatcher(ws.b.Store(), w.w.key, w.w.end, next, w.w.prevKV, w.w.noPut, w.w.noDelete)
+	sw, compactRev, err := openStoreWatcher(ws.b, w.w.key, w.w.end, next, w.w.prevKV, w.w.noPut, w.w.noDelete)
 	if err != nil {
+		if compactRev == 0 {
+			return rpctypes.ErrGRPCStopped
+		}
 		if err := ws.remove(w.id); err != nil {
 			return err
 		}
-		if compactRev != 0 {
-			return ws.send(&pb.WatchResponse{Header: ws.hdr(ws.b.Store().Rev()), WatchId: w.id, CompactRevision: compactRev, Canceled: true})
-		}
-		return ws.send(&pb.WatchResponse{Header: ws.hdr(ws.b.Store().Rev()), WatchId: w.id, Canceled: true, CancelReason: err.Error()})
+		return ws.send(&pb.WatchResponse{Header: ws.hdr(currentRev(ws.b)), WatchId: w.id, CompactRevision: compactRev, Canceled: true})
 	}
 	w.w = sw
 	ws.dirty = true

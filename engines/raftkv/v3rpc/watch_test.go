@@ -273,3 +273,31 @@ func TestWatchFragment(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchStoreSwap: when the member swaps its store (snapshot install),
+// watches continue on the new store with no event lost or repeated.
+func TestWatchStoreSwap(t *testing.T) {
+	ts := newTestServer(t, DefaultConfig())
+	cli := ts.client(t)
+	ctx := testCtx(t)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wc := cli.Watch(wctx, "s/", clientv3.WithPrefix(), clientv3.WithCreatedNotify())
+	if r := <-wc; !r.Created {
+		t.Fatalf("first response not created: %+v", r)
+	}
+	if _, err := cli.Put(ctx, "s/1", "a"); err != nil { // 2
+		t.Fatal(err)
+	}
+	got := collect(t, ctx, wc, 1)
+	ts.b.swapStore(t)
+	for _, k := range []string{"s/2", "s/3"} { // 3, 4
+		if _, err := cli.Put(ctx, k, "b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got = append(got, collect(t, ctx, wc, 2)...)
+	if want := "PUT s/1=a@2|PUT s/2=b@3|PUT s/3=b@4"; strings.Join(got, "|") != want {
+		t.Fatalf("events across the swap: %v, want %s", got, want)
+	}
+}
