@@ -20,7 +20,13 @@
 // hub (mvcc.Store.Watch) and is the only caller of Send. See Watch for the
 // protocol details (created before events, revisions never split unless
 // fragmenting, compacted answers, progress requests and periodic progress
-// notifications).
+// notifications). When the member swaps its store (snapshot install) the
+// watches continue on the new one from the first undelivered revision.
+//
+// The services call Backend.Store for every request (the store can be
+// swapped); while it is nil they answer ErrGRPCStopped. A backend that
+// commits the store in batches should also implement StoreSnapshotter so
+// that Maintenance.Snapshot includes the last batch.
 //
 // Typical use (cmd/raftkv):
 //
@@ -46,4 +52,10 @@
 //     the trailing sha256 are exact.
 //   - A watch stream's receiver goroutine outlives the handler by the time
 //     gRPC takes to end the stream's Recv after the handler returned.
+//   - The sender multiplexes a stream's watchers with reflect.Select, whose
+//     cost grows with the number of watchers on one stream (clientv3 puts
+//     all watches of one context on one stream).
+//   - Without a leader, only requests carrying clientv3's WithRequireLeader
+//     metadata are refused (watch streams after three LeaderCheckInterval
+//     checks); others are served from local state or wait in the backend.
 package v3rpc
