@@ -11,16 +11,26 @@ import (
 	"coordlab/history"
 )
 
-// The lock model: a lease lock guarding a fenced register. Acquisitions
-// carry strictly increasing fencing tokens. A new acquisition may take the
-// lock from a holder that never released it (its lease may have expired;
-// the history cannot say when). An accepted fenced write is legal only by the
-// current holder with its current token; a write refused by the fence is
-// legal only if a newer token holds the lock.
+// The lock model: a lease lock guarding a register written with the
+// holder's fencing token. Acquisitions carry strictly increasing tokens. A
+// new acquisition may take the lock from a holder that never released it
+// (its lease may have expired; the history cannot say when). What makes a
+// write legal depends on whether the register checks the token:
+//   - fenced (Extra["fenced"]="true"): the register refuses older tokens, so
+//     an accepted write must carry a token at least as new as every token
+//     already written ("a write by a holder whose token is older than the one
+//     already written" is the anomaly);
+//   - unfenced (otherwise): nothing protects the register, so an accepted
+//     write must come from the current holder with its current token; a
+//     write by an old holder after a new one acquired the lock is two
+//     holders overlapping.
+// A write the fence refused (Fail, or OK with Extra["ok"]="false") had no
+// effect and constrains nothing.
 
 type lockState struct {
-	holder int // process; -1 none
-	token  int64
+	holder  int // process; -1 none
+	token   int64
+	written int64 // newest token written to the register
 }
 
 type lockKind int
@@ -35,6 +45,7 @@ type lockInput struct {
 	kind    lockKind
 	process int
 	token   int64
+	fenced  bool
 }
 
 type lockOutput struct {
@@ -52,17 +63,22 @@ func lockModel(abort, aborted *atomic.Bool) porcupine.Model {
 			s, i, o := st.(lockState), in.(lockInput), out.(lockOutput)
 			switch i.kind {
 			case lockAcquire:
-				return i.token > s.token, lockState{i.process, i.token}
+				return i.token > s.token, lockState{i.process, i.token, s.written}
 			case lockRelease:
 				if s.holder == i.process {
-					return true, lockState{-1, s.token}
+					s.holder = -1
 				}
-				return true, s // the lock had already passed on
+				return true, s // else the lock had already passed on
 			case lockWrite:
-				if o.accepted {
-					return s.holder == i.process && s.token == i.token, s
+				if !o.accepted {
+					return true, s
 				}
-				return s.token > i.token, s
+				ok := i.token >= s.written
+				if !i.fenced {
+					ok = s.holder == i.process && s.token == i.token
+				}
+				s.written = max(s.written, i.token)
+				return ok, s
 			}
 			return false, s
 		},
@@ -74,36 +90,42 @@ func lockModel(abort, aborted *atomic.Bool) porcupine.Model {
 			case lockRelease:
 				return "release()"
 			default:
-				if o.accepted {
-					return fmt.Sprintf("fenced-write(%d) ok", i.token)
+				kind := "unfenced-write"
+				if i.fenced {
+					kind = "fenced-write"
 				}
-				return fmt.Sprintf("fenced-write(%d) refused", i.token)
+				if o.accepted {
+					return fmt.Sprintf("%s(%d) ok", kind, i.token)
+				}
+				return fmt.Sprintf("%s(%d) refused", kind, i.token)
 			}
 		},
 		DescribeState: func(st any) string {
 			s := st.(lockState)
 			if s.holder < 0 {
-				return fmt.Sprintf("free (last token %d)", s.token)
+				return fmt.Sprintf("free (last token %d, register %d)", s.token, s.written)
 			}
-			return fmt.Sprintf("held by client with token %d", s.token)
+			return fmt.Sprintf("held with token %d (register %d)", s.token, s.written)
 		},
 	}
 }
 
+// fencedWrite reports whether a write was guarded by its token.
+func isFenced(c *call) bool {
+	return c.inv.Extra != nil && c.inv.Extra["fenced"] == "true"
+}
+
 // lockWellFormed: every remaining accepted write keeps its writer's
-// acquisition of that token, and every refused write keeps an acquisition
-// of a newer token.
+// acquisition of that token.
 func lockWellFormed(ops []porcupine.Operation) bool {
 	type pt struct {
 		p int
 		t int64
 	}
 	acquired := map[pt]bool{}
-	var maxToken int64
 	for _, op := range ops {
 		if i := op.Input.(lockInput); i.kind == lockAcquire {
 			acquired[pt{i.process, i.token}] = true
-			maxToken = max(maxToken, i.token)
 		}
 	}
 	for _, op := range ops {
@@ -111,7 +133,7 @@ func lockWellFormed(ops []porcupine.Operation) bool {
 		if i.kind != lockWrite {
 			continue
 		}
-		if o.accepted && !acquired[pt{i.process, i.token}] || !o.accepted && maxToken <= i.token {
+		if o.accepted && !acquired[pt{i.process, i.token}] {
 			return false
 		}
 	}
@@ -152,7 +174,7 @@ func lockOps(calls []*call) ([]porcupine.Operation, []*call) {
 		case history.FRelease:
 			in.kind = lockRelease
 		case history.FFencedWrite:
-			in.kind, in.token = lockWrite, writeToken(c)
+			in.kind, in.token, in.fenced = lockWrite, writeToken(c), isFenced(c)
 			out.accepted = c.casOK()
 		default:
 			continue
@@ -257,11 +279,13 @@ func lockRules(name string, calls []*call) []Anomaly {
 			}
 		}
 	}
-	// A write accepted from a holder after a newer holder surely held the lock.
+	// An unguarded write accepted from a holder after a newer holder surely
+	// held the lock; any write accepted with a token older than one already
+	// written.
 	for _, w := range writes {
 		t := writeToken(w)
 		for _, a := range acq {
-			if a.process != w.process && a.comp.Version > t && a.end < w.start {
+			if !isFenced(w) && a.process != w.process && a.comp.Version > t && a.end < w.start {
 				out = append(out, Anomaly{Kind: "two-holders", Key: name, Ops: append(a.indexes(), w.indexes()...),
 					Explanation: fmt.Sprintf("p%d's write with token %d (#%d) was accepted after p%d had acquired %s with token %d (#%d, completed %s before the write began): two holders acted at once", w.process, t, w.inv.Index, a.process, name, a.comp.Version, a.inv.Index, fmtNs(w.start-a.end))})
 				break

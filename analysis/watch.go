@@ -95,8 +95,8 @@ func checkWatch(calls []*call) CheckerResult {
 	events := 0
 	for _, w := range watches {
 		for _, e := range w.res().Events {
-			if e.Type != history.EventPut && e.Type != history.EventDelete {
-				continue
+			if (e.Type != history.EventPut && e.Type != history.EventDelete) || e.Version == 0 {
+				continue // version 0: the adapter could not tell (ZooKeeper deletes)
 			}
 			events++
 			k := kv{e.Key, e.Version}
@@ -135,6 +135,8 @@ func checkWatch(calls []*call) CheckerResult {
 		return allAcked[i].key < allAcked[j].key
 	})
 
+	final := finalReads(calls)
+
 	for _, w := range watches {
 		evs := w.res().Events
 		prefix := w.key
@@ -162,6 +164,9 @@ func checkWatch(calls []*call) CheckerResult {
 				continue
 			case history.EventError:
 				continue
+			}
+			if e.Version == 0 {
+				continue // unplaceable: no order, gap or prev check can use it
 			}
 			if lo == 0 {
 				lo = e.Version
@@ -192,6 +197,22 @@ func checkWatch(calls []*call) CheckerResult {
 		}
 		if compacted && len(seen) == 0 {
 			continue // an explicit compacted start: an error, not a gap
+		}
+		// Reliable to the end: a watch that ran until the run ended, and
+		// covered some version at or before a key's final version, must
+		// have delivered that final version (or a later one).
+		if w.ok() && w.comp.Extra["ended"] == "run end" && lo > 0 {
+			newest := map[string]int64{}
+			for k := range seen {
+				newest[k.key] = max(newest[k.key], k.version)
+			}
+			for _, r := range final {
+				v := r.comp.Version
+				if !strings.HasPrefix(r.key, prefix) || v < lo || r.end > w.end || newest[r.key] >= v {
+					continue
+				}
+				add("watch-incomplete", w, fmt.Sprintf("watch #%d ran to the end of the run but never delivered %s at version %d, the final state read by #%d", w.inv.Index, r.key, v, r.inv.Index), r)
+			}
 		}
 		// Reliable / resumable / bookmarkable: every acknowledged write under
 		// the prefix in [lo, hi] was delivered.
@@ -226,6 +247,32 @@ func checkWatch(calls []*call) CheckerResult {
 		res.Valid = Invalid
 	}
 	return res
+}
+
+// finalReads returns, per key, the last OK read of an existing key begun
+// after every write to any key was invoked: the final state.
+func finalReads(calls []*call) []*call {
+	var lastWrite int64
+	for _, c := range calls {
+		if c.f == history.FPut || c.f == history.FWrite || c.f == history.FDelete {
+			lastWrite = max(lastWrite, c.start)
+		}
+	}
+	byKey := map[string]*call{}
+	for _, c := range calls {
+		if c.f != history.FRead || !c.ok() || !c.comp.Found || c.comp.Version == 0 || c.start <= lastWrite {
+			continue
+		}
+		if p, ok := byKey[c.key]; !ok || c.start > p.start {
+			byKey[c.key] = c
+		}
+	}
+	out := make([]*call, 0, len(byKey))
+	for _, c := range byKey {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
 }
 
 func describeWritten(w written) string {
