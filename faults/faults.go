@@ -33,6 +33,12 @@ const (
 // Leader stands for "the member that leads when the fault starts".
 const Leader = "leader"
 
+// LockHolder stands for "the member the current lock holder talks to"; the
+// run resolves it through the lock workload (Player.SetResolver). It makes
+// the pause that expires a holder's session hit the holder, as Jepsen's
+// etcd lock finding needs, instead of a random member.
+const LockHolder = "lock-holder"
+
 // Fault is one fault with its parameters: the JSON form is what test.json
 // and the history's nemesis ops carry.
 type Fault struct {
@@ -79,7 +85,11 @@ var packages = map[string]struct {
 	"partition-bridge": {"two halves that only one bridge member connects", KindPartition, 3, drawBridge},
 	"kill":             {"SIGKILL one member (random or the leader), restart it with its data", KindKill, 1, drawKill},
 	"pause":            {"SIGSTOP one member (random or the leader), SIGCONT it", KindPause, 1, drawPause},
-	"loss":             {"drop a percentage of the peer packets one or all members receive", KindLoss, 2, drawLoss},
+	"pause-lock-holder": {"SIGSTOP the member the current lock holder talks to (lock workload)", KindPause, 1,
+		func(*rand.Rand, []string, Options) Fault {
+			return Fault{Kind: KindPause, Targets: []string{LockHolder}}
+		}},
+	"loss": {"drop a percentage of the peer packets one or all members receive", KindLoss, 2, drawLoss},
 }
 
 // aliases expand to several packages.

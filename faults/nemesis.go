@@ -26,6 +26,16 @@ type Player struct {
 	current atomic.Pointer[string]
 	// Mechanism names how pause works in this runtime ("sigstop").
 	mechanism string
+	resolvers map[string]func(context.Context) (string, error)
+}
+
+// SetResolver makes target name (LockHolder) resolve through f when a
+// fault starts. Call it before Play.
+func (p *Player) SetResolver(name string, f func(context.Context) (string, error)) {
+	if p.resolvers == nil {
+		p.resolvers = map[string]func(context.Context) (string, error){}
+	}
+	p.resolvers[name] = f
 }
 
 // NewPlayer returns a player. clock must be the run's history clock: step
@@ -110,12 +120,21 @@ func (p *Player) record(ctx context.Context, f string, targets []string, extra m
 func (p *Player) resolve(ctx context.Context, targets []string) ([]string, error) {
 	out := slices.Clone(targets)
 	for i, t := range out {
-		if t == Leader {
+		switch f := p.resolvers[t]; {
+		case t == Leader:
 			l, err := p.rt.Leader(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("faults: find the leader: %w", err)
 			}
 			out[i] = l
+		case t == LockHolder && f == nil:
+			return nil, fmt.Errorf("faults: %s: no resolver (the lock workload provides it)", t)
+		case f != nil:
+			n, err := f(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("faults: find the %s: %w", t, err)
+			}
+			out[i] = n
 		}
 	}
 	return out, nil

@@ -116,6 +116,8 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	clock := history.NewClock()
 	stats := &workloads.Stats{}
 	player := faults.NewPlayer(rt, h, clock, nodes, log)
+	shared := &workloads.Shared{}
+	player.SetResolver(faults.LockHolder, shared.LockHolder)
 	kinds := faults.Kinds(pkgs)
 
 	wctx, cancel := context.WithTimeout(ctx, time.Duration(spec.TimeLimit))
@@ -129,7 +131,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	wcfg := spec.workloadConfig()
 	wcfg.Logger = log
 	werr := workloads.Run(wctx, wcfg, workloads.Deps{
-		Nodes: nodes, NewClient: newClient, History: h, Clock: clock, Stats: stats,
+		Nodes: nodes, NewClient: newClient, History: h, Clock: clock, Stats: stats, Shared: shared,
 		BeforeFinal: func(ctx context.Context) {
 			<-playDone // a fault being applied finishes before Final undoes it
 			if err := player.Final(ctx, kinds, 60*time.Second); err != nil {

@@ -172,6 +172,9 @@ func (s Spec) Validate() error {
 	case terr == nil && t.Protocol() == cluster.ProtocolZooKeeper && !mode.ZooKeeper():
 		bad("--read-mode %s: %s speaks the ZooKeeper API: want sync or local", s.ReadMode, s.Target)
 	}
+	if strings.Contains(s.Nemesis, "lock-holder") && s.Workload != "lock" {
+		bad("--nemesis %s: pause-lock-holder needs --workload lock", s.Nemesis)
+	}
 	if s.Unfenced && s.Workload != "lock" {
 		bad("--unfenced: only for --workload lock")
 	}

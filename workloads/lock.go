@@ -75,6 +75,9 @@ func (g *lock) step(ctx context.Context, w *worker) error {
 	if err != nil || typ != history.OK {
 		return err
 	}
+	process := w.process
+	w.shared.setHolder(w.node, process)
+	defer w.shared.clearHolder(process)
 	sleep(ctx, g.cfg.Hold)
 	tok := strconv.FormatInt(token, 10)
 	inv := history.Op{F: history.FFencedWrite, Key: lockRegister, Value: history.Str(tok), Version: token,

@@ -132,6 +132,72 @@ type Deps struct {
 	// BeforeFinal, when set, runs after the main phase and before the
 	// final reads (the nemesis heals there).
 	BeforeFinal func(ctx context.Context)
+	// Shared, when set, receives what the workload exposes to the nemesis
+	// (the lock holder's member).
+	Shared *Shared
+}
+
+// Shared is what a running workload tells the rest of the run.
+type Shared struct {
+	mu       sync.Mutex
+	holder   *holder
+	acquired chan struct{} // closed and replaced at each acquisition
+}
+
+type holder struct {
+	node    string
+	process int
+}
+
+// ErrNoHolder is returned by LockHolder when nobody acquired the lock in
+// time.
+var ErrNoHolder = errors.New("workloads: nobody acquired the lock")
+
+// LockHolder waits for the next acquisition of the lock (until ctx ends, at
+// most 5 s) and returns the member its holder talks to. Waiting for a fresh
+// holder is what lets a pause land at the start of its hold: its session
+// then expires before it writes.
+func (s *Shared) LockHolder(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	if s.acquired == nil {
+		s.acquired = make(chan struct{})
+	}
+	ch := s.acquired
+	s.mu.Unlock()
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+		return "", ErrNoHolder
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.holder == nil {
+		return "", ErrNoHolder // released already
+	}
+	return s.holder.node, nil
+}
+
+func (s *Shared) setHolder(node string, process int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holder = &holder{node: node, process: process}
+	if s.acquired != nil {
+		close(s.acquired)
+	}
+	s.acquired = make(chan struct{})
+}
+
+// clearHolder forgets the holder if it is still process.
+func (s *Shared) clearHolder(process int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.holder != nil && s.holder.process == process {
+		s.holder = nil
+	}
 }
 
 // workload is one kind of load. step runs one action for thread w (one op
@@ -157,6 +223,9 @@ func Run(ctx context.Context, cfg Config, d Deps, finalTimeout time.Duration) er
 	if d.Stats == nil {
 		d.Stats = &Stats{}
 	}
+	if d.Shared == nil {
+		d.Shared = &Shared{}
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -168,7 +237,7 @@ func Run(ctx context.Context, cfg Config, d Deps, finalTimeout time.Duration) er
 		workers[t] = &worker{
 			thread: t, process: t, node: d.Nodes[t%len(d.Nodes)], nodes: len(d.Nodes), cfg: cfg, rec: rec,
 			r:         rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(t)+1)),
-			newClient: d.NewClient, log: log,
+			newClient: d.NewClient, log: log, shared: d.Shared,
 		}
 	}
 	var (
@@ -231,6 +300,7 @@ type worker struct {
 	// state a workload keeps per thread.
 	last      map[string]string
 	sess      client.Session
+	shared    *Shared
 	watchFrom int64 // watch: resume after this version
 }
 
