@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Lease is a lease as data: what the store knows of it. Expiry timers are not data: the
@@ -52,24 +54,56 @@ func (l *leaseState) sortedKeys() []string {
 	return keys
 }
 
-// Lease bucket record: key = 8-byte big-endian ID; value = TTL, remaining TTL (8 bytes each).
+// Lease bucket record, as etcd writes it (so etcd can restore our snapshots): key =
+// 8-byte big-endian ID; value = etcd's leasepb.Lease protobuf {ID = 1, TTL = 2,
+// RemainingTTL = 3}, all int64 varints, encoded by hand (leasepb lives in etcd's server
+// module).
 func leaseKey(id int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(id)) }
 
 func encodeLease(l *leaseState) []byte {
-	v := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(l.ttl))
-	return binary.BigEndian.AppendUint64(v, uint64(l.remaining))
+	b := make([]byte, 0, 3*11)
+	b = appendVarintField(b, 1, l.id)
+	b = appendVarintField(b, 2, l.ttl)
+	return appendVarintField(b, 3, l.remaining)
 }
 
 func decodeLease(k, v []byte) (*leaseState, error) {
-	if len(k) != 8 || len(v) != 16 {
-		return nil, fmt.Errorf("%w: bad lease record %x=%x", ErrCorrupt, k, v)
+	bad := func(why string) error { return fmt.Errorf("%w: bad lease record %x=%x: %s", ErrCorrupt, k, v, why) }
+	if len(k) != 8 {
+		return nil, bad("key is not 8 bytes")
 	}
-	return &leaseState{
-		id:        int64(binary.BigEndian.Uint64(k)),
-		ttl:       int64(binary.BigEndian.Uint64(v[:8])),
-		remaining: int64(binary.BigEndian.Uint64(v[8:])),
-		keys:      make(map[string]struct{}),
-	}, nil
+	l := &leaseState{id: int64(binary.BigEndian.Uint64(k)), keys: make(map[string]struct{})}
+	for len(v) > 0 {
+		num, typ, n := protowire.ConsumeTag(v)
+		if n < 0 {
+			return nil, bad("tag")
+		}
+		v = v[n:]
+		if typ != protowire.VarintType {
+			n = protowire.ConsumeFieldValue(num, typ, v)
+			if n < 0 {
+				return nil, bad("field")
+			}
+			v = v[n:]
+			continue
+		}
+		x, n := protowire.ConsumeVarint(v)
+		if n < 0 {
+			return nil, bad("varint")
+		}
+		v = v[n:]
+		switch num {
+		case 1:
+			if int64(x) != l.id {
+				return nil, bad("ID differs from the key")
+			}
+		case 2:
+			l.ttl = int64(x)
+		case 3:
+			l.remaining = int64(x)
+		}
+	}
+	return l, nil
 }
 
 // Leases returns every lease, sorted by ID.

@@ -24,6 +24,9 @@ var (
 	metaConsistentIndex = []byte("consistent_index")
 	metaCurrentRev      = []byte("current_rev")
 	metaCompactRev      = []byte("finishedCompactRev")
+	// etcd resumes an interrupted compaction from scheduledCompactRev; ours never are
+	// interrupted (one bbolt txn), so it always equals finishedCompactRev.
+	metaScheduledCompactRev = []byte("scheduledCompactRev")
 )
 
 // Store is etcd's MVCC key space on one bbolt file: revisions, an in-memory key index,
@@ -119,7 +122,7 @@ func Open(path string, cfg Config) (*Store, error) {
 func (s *Store) rebuild(tx *bolt.Tx) error {
 	meta := tx.Bucket(metaBucket)
 	s.ci = uint64(getInt64(meta, metaConsistentIndex))
-	s.compactRev = getInt64(meta, metaCompactRev)
+	s.compactRev = getCompactRev(meta)
 	s.rev = max(getInt64(meta, metaCurrentRev), s.compactRev, 1)
 
 	c := tx.Bucket(keyBucket).Cursor()
@@ -178,6 +181,16 @@ func getInt64(b *bolt.Bucket, k []byte) int64 {
 	return int64(binary.BigEndian.Uint64(v))
 }
 
+// getCompactRev reads finishedCompactRev, which etcd stores as a revision key (main,
+// '_', sub): we write it the same way so etcd can restore our snapshots.
+func getCompactRev(meta *bolt.Bucket) int64 {
+	v := meta.Get(metaCompactRev)
+	if len(v) < 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v[:8]))
+}
+
 func putInt64(b *bolt.Bucket, k []byte, v int64) error {
 	return b.Put(k, binary.BigEndian.AppendUint64(nil, uint64(v)))
 }
@@ -220,9 +233,17 @@ func (s *Store) commitLocked() error {
 		for _, kv := range []struct {
 			k []byte
 			v int64
-		}{{metaConsistentIndex, int64(s.ci)}, {metaCurrentRev, s.rev}, {metaCompactRev, s.compactRev}} {
+		}{{metaConsistentIndex, int64(s.ci)}, {metaCurrentRev, s.rev}} {
 			if err := putInt64(s.metaB, kv.k, kv.v); err != nil {
 				return fmt.Errorf("mvcc: commit: write meta %s: %w", kv.k, err)
+			}
+		}
+		if s.compactRev > 0 {
+			rk := appendRevKey(nil, Revision{Main: s.compactRev}, false)
+			for _, k := range [][]byte{metaCompactRev, metaScheduledCompactRev} {
+				if err := s.metaB.Put(k, rk); err != nil {
+					return fmt.Errorf("mvcc: commit: write meta %s: %w", k, err)
+				}
 			}
 		}
 	}
