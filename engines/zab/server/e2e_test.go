@@ -398,6 +398,39 @@ func TestEnsembleWithGoZK(t *testing.T) {
 		}
 	})
 
+	t.Run("containers and TTL nodes are reaped by the leader", func(t *testing.T) {
+		if _, err := cf.CreateContainer("/ctr", nil, zk.FlagContainer, acl); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cf.Create("/ctr/kid", nil, 0, acl); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cf.CreateTTL("/ttl", nil, zk.FlagTTL, acl, 300*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		_, _, wc, err := cl.ExistsW("/ctr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, wt, err := cl.ExistsW("/ttl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cf.Delete("/ctr/kid", -1); err != nil {
+			t.Fatal(err)
+		}
+		// The container is now empty and the TTL node unmodified: both go.
+		for _, ch := range []<-chan zk.Event{wc, wt} {
+			ev := waitEvent(t, ch)
+			if ev.Type == zk.EventNodeDataChanged {
+				ev = waitEvent(t, ch)
+			}
+			if ev.Type != zk.EventNodeDeleted {
+				t.Fatalf("reaping: %+v, want NodeDeleted", ev)
+			}
+		}
+	})
+
 	t.Run("four letter words", func(t *testing.T) {
 		for _, m := range e.Members {
 			if out, _ := servertest.FourLetterWord(m.ClientAddr(), "ruok", 2*time.Second); out != "imok" {

@@ -18,14 +18,7 @@ var (
 	// txns to drop, so only a full SNAP sync can repair the member.
 	ErrTruncateBelowSnapshot = errors.New("zab: truncate below snapshot")
 
-	// ErrStopped is returned by calls made after Stop.
-	ErrStopped = errors.New("zab: server stopped")
-
 	// ErrFrameTooLarge is returned when a peer or client frame is larger than
 	// the configured limit; the connection that sent it is closed.
 	ErrFrameTooLarge = errors.New("zab: frame too large")
-
-	// ErrQueueFull is returned when a bounded queue (peer send queue, client
-	// outstanding requests) is full. The peer connection or client is dropped.
-	ErrQueueFull = errors.New("zab: queue full")
 )
