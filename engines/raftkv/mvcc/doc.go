@@ -11,14 +11,16 @@
 //
 // As in etcd, the bbolt "key" bucket is keyed by revision (8-byte big-endian main, '_',
 // 8-byte big-endian sub, plus 't' for a tombstone) with the marshalled mvccpb.KeyValue as
-// value; the "meta" bucket holds the consistent index, the store revision and the
-// compact revision; the "lease" bucket holds the leases (ID, granted TTL, checkpointed
-// remaining TTL, as etcd's leasepb.Lease). The layout is etcd's down to the meta encoding
-// of the compact revision, so real etcd restores a store snapshot (`etcdctl snapshot restore
+// value; the "meta" bucket holds the consistent index, the store revision and the compact
+// revision; the "lease" bucket holds the leases (ID, granted TTL, checkpointed remaining
+// TTL, as etcd's leasepb.Lease). The layout is etcd's down to the encoding of the compact
+// revision, so real etcd restores a store snapshot (`etcdctl snapshot restore
 // --skip-hash-check`) and serves the same keys, revisions, leases and compaction; a test
-// checks it against the installed etcd. Open rebuilds from the key bucket an in-memory index: a sorted set of
-// keys (a two-level chunked B-tree of our own, plus a map) whose entries list each key's
-// revisions and hold its current value.
+// checks it against the installed etcd.
+//
+// Open rebuilds from the key bucket an in-memory index: a sorted set of keys (a two-level
+// chunked B-tree of our own, plus a map) whose entries list each key's revisions and hold
+// its current value.
 //
 // # Apply, Commit and ConsistentIndex
 //
