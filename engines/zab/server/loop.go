@@ -290,10 +290,9 @@ func (s *Server) persist(rd zab.Ready) error {
 		s.logger.Info("truncated txn log", "zxid", rd.TruncateTo.String())
 	}
 	if len(rd.Entries) > 0 {
-		// After a SNAP or TRUNC the log may end below the entries' base.
 		for _, e := range rd.Entries {
-			if uint64(e.Zxid) <= s.txnLog.LastZxid() {
-				continue
+			if last := s.txnLog.LastZxid(); uint64(e.Zxid) <= last {
+				return fmt.Errorf("zab: core asked to append %s at or below the log's last %s without a truncate", e.Zxid, zab.Zxid(last))
 			}
 			if err := s.txnLog.Append(LogRecord{Zxid: uint64(e.Zxid), Data: e.Data}); err != nil {
 				return err

@@ -161,9 +161,6 @@ func (s *Server) recover() error {
 		return err
 	}
 	s.txnLog = lg
-	if last := lg.LastZxid(); last != 0 && snapZxid > last && lg.FirstZxid() > snapZxid+1 {
-		return fmt.Errorf("zab: txn log in %s starts at %#x, after snapshot %#x: txns are missing", cfg.LogDir(), lg.FirstZxid(), snapZxid)
-	}
 	storage := &diskStorage{
 		init: zab.InitialState{HardState: zab.HardState{AcceptedEpoch: accepted, CurrentEpoch: current}, Applied: zab.Zxid(snapZxid)},
 		log:  lg,

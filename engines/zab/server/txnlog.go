@@ -414,7 +414,7 @@ func (l *TxnLog) TruncateAfter(zxid uint64) error {
 // segment. Called after a snapshot at zxid is durable.
 func (l *TxnLog) Compact(zxid uint64) error {
 	removed := false
-	for len(l.segs) > 1 && l.segs[1].first <= zxid+1 && l.segs[0].last <= zxid {
+	for len(l.segs) > 1 && l.segs[0].last <= zxid {
 		if err := os.Remove(l.segs[0].path); err != nil {
 			return fmt.Errorf("zab: compact log: %w", err)
 		}
