@@ -33,7 +33,7 @@ type refModel struct {
 
 func newRefModel() *refModel {
 	m := &refModel{nodes: map[string]*refNode{}, sessions: map[SessionID]bool{}}
-	for _, p := range []string{"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"} {
+	for _, p := range []string{"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"} { // aversion is not modelled
 		m.nodes[p] = &refNode{kids: map[string]bool{}}
 		if p != "/" {
 			m.nodes[parentOf(p)].kids[p] = true

@@ -68,6 +68,10 @@ func New() *Tree {
 		}
 		t.dataSize += int64(len(p))
 	}
+	// As ZooKeeper's DataTree.addConfigNode leaves it: readable by all,
+	// aversion -1 (checked against a live 3.8.0).
+	t.nodes["/zookeeper/config"].acl = []jute.ACL{{Perms: jute.PermRead, ID: jute.WorldAnyone}}
+	t.nodes["/zookeeper/config"].stat.Aversion = -1
 	return t
 }
 
