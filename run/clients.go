@@ -6,6 +6,7 @@ import (
 
 	"coordlab/client"
 	"coordlab/client/etcdapi"
+	"coordlab/client/zkapi"
 	"coordlab/cluster"
 )
 
@@ -33,5 +34,8 @@ func clientFactory(p cluster.Protocol, members []cluster.Member, mode client.Rea
 var protocolClients = map[cluster.Protocol]func(ctx context.Context, m cluster.Member, mode client.ReadMode) (client.Client, error){
 	cluster.ProtocolEtcd: func(ctx context.Context, m cluster.Member, mode client.ReadMode) (client.Client, error) {
 		return etcdapi.New(etcdapi.Config{Endpoint: m.ClientAddr(), Node: m.Name, ReadMode: mode, Prefix: "coordlab/"})
+	},
+	cluster.ProtocolZooKeeper: func(ctx context.Context, m cluster.Member, mode client.ReadMode) (client.Client, error) {
+		return zkapi.New(zkapi.Config{Server: m.ClientAddr(), Node: m.Name, ReadMode: mode, Root: "/coordlab"})
 	},
 }

@@ -1,0 +1,141 @@
+package run
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"coordlab/analysis"
+	"coordlab/cluster"
+)
+
+// need skips a test whose requirement is missing, but fails it under
+// CI=true.
+func need(t *testing.T, ok bool, what string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true but %s is missing", what)
+	}
+	t.Skipf("%s missing", what)
+}
+
+func needTarget(t *testing.T, name string) {
+	t.Helper()
+	need(t, os.Geteuid() == 0, "root (network namespaces for partitions)")
+	_, err := exec.LookPath("nft")
+	need(t, err == nil, "nft (apt-get install nftables)")
+	tg, err := cluster.NewTarget(name, cluster.TargetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Check(); err != nil {
+		need(t, false, err.Error())
+	}
+}
+
+// e2e runs spec and returns the results; a run error fails the test.
+func e2e(t *testing.T, s Spec) analysis.Results {
+	t.Helper()
+	s.Out = t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	o, err := Run(ctx, Config{Spec: s})
+	if err != nil {
+		t.Fatalf("run %+v: %v", s, err)
+	}
+	t.Logf("%s: verdict %s, ops %+v", o.Dir, o.Results.Valid, o.Results.Counts)
+	for n, c := range o.Results.Checkers {
+		for i, a := range c.Anomalies {
+			if i < 2 {
+				t.Logf("  %s: %s: %.300s", n, a.Kind, a.Explanation)
+			}
+		}
+	}
+	return o.Results
+}
+
+func hasKind(c analysis.CheckerResult, kind string) bool {
+	for _, a := range c.Anomalies {
+		if a.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// partitionSpec: register under partitions, faults every 3 s for 6 s.
+func partitionSpec(target, mode string) Spec {
+	return Spec{Target: target, Workload: "register", Nemesis: "partition", ReadMode: mode, Seed: 1,
+		TimeLimit: Duration(15 * time.Second), Interval: Duration(2 * time.Second), FaultFor: Duration(5 * time.Second),
+		Rate: 200, Concurrency: 10}
+}
+
+// TestEtcdSerializableReadsAreStale: etcd's serializable reads from a
+// member cut off from the majority return old values.
+func TestEtcdSerializableReadsAreStale(t *testing.T) {
+	needTarget(t, "etcd")
+	t.Parallel()
+	r := e2e(t, partitionSpec("etcd", "serializable"))
+	lin := r.Checkers["linearizable"]
+	if r.Valid != analysis.Invalid || lin.Valid != analysis.Invalid || !hasKind(lin, "stale-read") {
+		t.Fatalf("verdict %s, linearizable %s with %d anomalies; want invalid with a stale-read", r.Valid, lin.Valid, len(lin.Anomalies))
+	}
+}
+
+// TestEtcdLinearizableReadsUnderPartition: the same schedule with
+// linearizable reads is valid.
+func TestEtcdLinearizableReadsUnderPartition(t *testing.T) {
+	needTarget(t, "etcd")
+	t.Parallel()
+	r := e2e(t, partitionSpec("etcd", "linearizable"))
+	if r.Valid != analysis.Valid {
+		t.Fatalf("verdict %s (%+v), want valid", r.Valid, r.Checkers)
+	}
+}
+
+// TestZooKeeperLocalReads: ZooKeeper's local reads fail linearizability
+// under partition but keep session order, which is what ZooKeeper promises.
+func TestZooKeeperLocalReads(t *testing.T) {
+	needTarget(t, "zookeeper")
+	t.Parallel()
+	r := e2e(t, partitionSpec("zookeeper", "local"))
+	lin, so := r.Checkers["linearizable"], r.Checkers["session-order"]
+	if lin.Valid != analysis.Invalid || so.Valid != analysis.Valid {
+		t.Fatalf("linearizable %s, session-order %s; want invalid and valid", lin.Valid, so.Valid)
+	}
+}
+
+// lockSpec pauses the lock holder's member at the start of its hold, so
+// its session expires and another client acquires before it writes.
+func lockSpec(unfenced bool) Spec {
+	return Spec{Target: "etcd", Workload: "lock", Nemesis: "pause-lock-holder", Unfenced: unfenced, Seed: 2,
+		TimeLimit: Duration(15 * time.Second), Interval: Duration(time.Second), FaultFor: Duration(4500 * time.Millisecond),
+		Hold: Duration(4 * time.Second), OpTimeout: Duration(10 * time.Second), Concurrency: 10, Rate: 200}
+}
+
+// TestEtcdLockUnfencedUnderPause reproduces Jepsen's etcd 3.4.3 finding: a
+// holder whose lease expired while its member was paused still writes.
+func TestEtcdLockUnfencedUnderPause(t *testing.T) {
+	needTarget(t, "etcd")
+	t.Parallel()
+	r := e2e(t, lockSpec(true))
+	if lock := r.Checkers["lock"]; lock.Valid != analysis.Invalid {
+		t.Fatalf("lock checker %s, want invalid (two holders)", lock.Valid)
+	}
+}
+
+// TestEtcdLockFencedUnderPause: with fencing tokens checked by the
+// register, the same schedule is valid.
+func TestEtcdLockFencedUnderPause(t *testing.T) {
+	needTarget(t, "etcd")
+	t.Parallel()
+	r := e2e(t, lockSpec(false))
+	if lock := r.Checkers["lock"]; lock.Valid != analysis.Valid {
+		t.Fatalf("lock checker %s (%+v), want valid", lock.Valid, lock.Anomalies)
+	}
+}
