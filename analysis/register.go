@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -313,17 +314,38 @@ func shrink(b *budget, model func(abort, aborted *atomic.Bool) porcupine.Model, 
 		r := porcupine.CheckOperationsTimeout(m, h, per)
 		return r == porcupine.Illegal && !aborted.Load()
 	}
-	for chunk := len(cur) / 2; chunk >= 1; chunk /= 2 {
+	// First the shortest illegal prefix in invocation order, by bisection:
+	// it drops everything after the violation in a few checks. (Prefixes are
+	// not monotone in general, so this finds an illegal prefix, not
+	// necessarily the shortest; any illegal one will do.)
+	sort.SliceStable(cur, func(i, j int) bool { return cur[i].Call < cur[j].Call })
+	lo, hi := 1, len(cur) // cur[:hi] is illegal
+	for lo < hi && time.Now().Before(deadline) {
+		mid := (lo + hi) / 2
+		if wellFormed(cur[:mid]) && illegal(cur[:mid]) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	cur = cur[:hi]
+	// Then chunks of halving size; the single-op pass repeats until nothing
+	// more can go (dropping one op can make another droppable: the read that
+	// needed its write is gone).
+	for chunk := len(cur) / 2; chunk >= 1 && time.Now().Before(deadline); {
+		changed := false
 		for i := 0; i < len(cur) && time.Now().Before(deadline); {
 			end := min(i+chunk, len(cur))
 			cand := append(append([]porcupine.Operation(nil), cur[:i]...), cur[end:]...)
 			if len(cand) > 0 && wellFormed(cand) && illegal(cand) {
-				cur = cand
+				cur, changed = cand, true
 			} else {
 				i += chunk
 			}
 		}
-		if time.Now().After(deadline) {
+		if chunk > 1 {
+			chunk /= 2
+		} else if !changed {
 			break
 		}
 	}
@@ -382,32 +404,58 @@ func explainRegister(checker, key string, minimal, all []*call) (kind, explanati
 	}
 	kind = "nonlinearizable"
 	head := fmt.Sprintf("no linearization of key %s exists", key)
+	isWrite := func(w *call) bool {
+		return w.ok() && (w.f == history.FWrite || w.f == history.FPut || (w.f == history.FCAS && w.casOK()))
+	}
 	for _, r := range minimal {
 		if r.f != history.FRead || !r.ok() {
 			continue
 		}
-		for _, w := range minimal {
-			if !w.ok() || w.end >= r.start || (w.f != history.FWrite && w.f != history.FPut && !(w.f == history.FCAS && w.casOK())) {
-				continue
+		// The newest write acknowledged before the read began.
+		var w *call
+		for _, c := range all {
+			if isWrite(c) && c.end < r.start && (w == nil || c.end > w.end) {
+				w = c
 			}
-			wv := derefOr(w.inv.Value, "")
-			if r.comp.Found && derefOr(r.comp.Value, "") == wv {
-				continue
-			}
-			kind = "stale-read"
-			head = fmt.Sprintf("read #%d by p%d returned %s although write #%d of %q was acknowledged %s before the read began",
-				r.inv.Index, r.process, readResult(r), w.inv.Index, wv, fmtNs(r.start-w.end))
-			if !seenLater(all, w, r) {
-				kind = "lost-write"
-				head += fmt.Sprintf("; no later read observed %q or anything written after it", wv)
-			}
-			break
 		}
-		if kind != "nonlinearizable" {
-			break
+		if w == nil {
+			continue
 		}
+		wv := derefOr(w.inv.Value, "")
+		if r.comp.Found && derefOr(r.comp.Value, "") == wv {
+			continue
+		}
+		behind := 0
+		if r.comp.Version > 0 {
+			for _, c := range all {
+				if isWrite(c) && c.end < r.start && c.comp.Version > r.comp.Version {
+					behind++
+				}
+			}
+		}
+		kind = "stale-read"
+		head = fmt.Sprintf("read #%d by p%d returned %s although write #%d of %q was acknowledged %s before the read began",
+			r.inv.Index, r.process, readResult(r), w.inv.Index, wv, fmtNs(r.start-w.end))
+		if behind > 0 {
+			head += fmt.Sprintf(" (%d acknowledged writes behind)", behind)
+		}
+		ops = appendUnique(ops, w.indexes()...)
+		if !seenLater(all, w, r) {
+			kind = "lost-write"
+			head += fmt.Sprintf("; no later read observed %q or anything written after it", wv)
+		}
+		break
 	}
 	return kind, head + ". Minimal failing ops: " + strings.Join(lines, "; "), ops
+}
+
+func appendUnique(s []int64, vs ...int64) []int64 {
+	for _, v := range vs {
+		if !slices.Contains(s, v) {
+			s = append(s, v)
+		}
+	}
+	return s
 }
 
 func readResult(r *call) string {
