@@ -43,6 +43,7 @@ type Member struct {
 	// Syncs completed on this member, in order.
 	Syncs    []zab.SyncResult
 	restarts int
+	checked  int // Applied[:checked] matches the global order
 }
 
 // Up reports whether the member is running.
@@ -103,7 +104,7 @@ func (c *Cluster) start(m *Member) error {
 	if err != nil {
 		return fmt.Errorf("zabtest: start member %d: %w", m.ID, err)
 	}
-	m.Node = n
+	m.Node, m.checked = n, 0
 	// The application state comes back from the snapshot alone.
 	snap := m.Storage.Snapshot()
 	m.Applied, err = decodeState(snap.Data)
@@ -252,7 +253,7 @@ func (c *Cluster) HandleReady(id zab.ServerID) bool {
 		if err != nil {
 			c.fail("member %d: install snapshot: %v", id, err)
 		}
-		m.Applied = st
+		m.Applied, m.checked = st, 0
 		c.checkPrefix(m)
 	}
 	for _, msg := range rd.Messages {
@@ -298,7 +299,12 @@ func (c *Cluster) apply(m *Member, e zab.Entry, isLeader bool) {
 
 // checkPrefix checks m.Applied against the global order, extending it.
 func (c *Cluster) checkPrefix(m *Member) {
-	for i, e := range m.Applied {
+	if m.checked > len(m.Applied) {
+		m.checked = 0
+	}
+	for i := m.checked; i < len(m.Applied); i++ {
+		e := m.Applied[i]
+		m.checked = i + 1
 		if i > 0 && e.Zxid <= m.Applied[i-1].Zxid {
 			c.fail("member %d: applied %s after %s", m.ID, e.Zxid, m.Applied[i-1].Zxid)
 			return
