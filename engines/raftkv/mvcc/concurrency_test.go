@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
@@ -95,5 +96,55 @@ func TestReadersBesideTheWriter(t *testing.T) {
 		if ev.Kv.ModRevision != int64(i+2) {
 			t.Fatalf("event %d at revision %d, want %d", i, ev.Kv.ModRevision, i+2)
 		}
+	}
+}
+
+// TestCurrentReadsDoNotWaitForCommit holds the lock Commit takes (as if bbolt were
+// fsyncing) and checks that a read of current values and a live watcher still proceed,
+// and that a read of history is answered once the commit ends.
+func TestCurrentReadsDoNotWaitForCommit(t *testing.T) {
+	h := newHarness(t)
+	h.put("k", "1")
+	h.put("k", "2")
+	w, err := h.s.Watch(WatchRequest{Key: []byte("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Cancel()
+	h.put("k", "3")
+
+	h.s.txMu.Lock() // a Commit in progress
+	cur := make(chan string)
+	go func() {
+		r, err := h.s.Range(&pb.RangeRequest{Key: []byte("k")})
+		if err != nil {
+			cur <- err.Error()
+			return
+		}
+		cur <- string(r.Kvs[0].Value)
+	}()
+	select {
+	case v := <-cur:
+		if v != "3" {
+			t.Fatalf("current read during commit = %q, want 3", v)
+		}
+	case <-time.After(failAfter):
+		t.Fatalf("a current read waited for Commit")
+	}
+	if got := evsString(collect(t, w, 1)); got != "PUT k@4=3" {
+		t.Fatalf("live watch during commit: %s", got)
+	}
+	hist := make(chan string, 1)
+	go func() {
+		r, err := h.s.Range(&pb.RangeRequest{Key: []byte("k"), Revision: 2})
+		if err != nil {
+			hist <- err.Error()
+			return
+		}
+		hist <- string(r.Kvs[0].Value)
+	}()
+	h.s.txMu.Unlock()
+	if v := <-hist; v != "1" {
+		t.Fatalf("history read after commit = %q, want 1", v)
 	}
 }

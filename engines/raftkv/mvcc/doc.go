@@ -41,10 +41,12 @@
 //
 // One goroutine (the apply loop) calls Apply and Commit. Readers (Range, Rev, Hash,
 // HashKV, Leases, Watch, watch catch-up) may run on any goroutines at the same time: a
-// sync.RWMutex inside the store serialises them against the writer. Readers see every
-// applied entry, committed or not: current values come from the in-memory index, older
-// revisions from the open write txn (read under the shared lock; every mutation of that
-// txn happens under the exclusive lock), or from a read txn when no write txn is open.
+// sync.RWMutex inside the store serialises them against Apply. Readers see every applied
+// entry, committed or not: current values come from the in-memory index, older revisions
+// from the open write txn (read under the shared lock; every mutation of that txn happens
+// under the exclusive lock), or from a read txn when no write txn is open. A second
+// RWMutex covers only the bbolt txn, so Commit (bbolt commit and fsync) blocks reads of
+// history but not reads of current values nor live watch delivery.
 // So the server may call Commit every 100 ms or every N entries, as etcd's backend
 // batches, and still serve linearizable reads right after Apply.
 //
@@ -60,7 +62,8 @@
 //
 // # Caveats
 //
-//   - Commit holds the exclusive lock while bbolt commits and fsyncs: reads wait for it.
+//   - While Commit runs (bbolt commit and fsync), reads of history (Range at an old
+//     revision, watch catch-up from bbolt, Hash, HashKV) wait for it.
 //   - Range at a revision equal to the compact revision succeeds, as in etcd (compaction
 //     keeps the newest revision of each live key); a revision below it fails with
 //     ErrCompacted. A watch must start above the compact revision: compaction drops

@@ -43,16 +43,22 @@ func checkSort(r *pb.RangeRequest) error {
 }
 
 // revReader fetches historical revisions from bbolt: from the open write txn when there
-// is one, else from a read txn it opens on first use. Caller holds mu.
+// is one, else from a read txn it opens on first use. It holds txMu shared from its first
+// use until close. Caller holds mu.
 type revReader struct {
-	s    *Store
-	tx   *bolt.Tx
-	b    *bolt.Bucket
-	kbuf []byte
+	s      *Store
+	tx     *bolt.Tx
+	b      *bolt.Bucket
+	locked bool
+	kbuf   []byte
 }
 
 func (rd *revReader) get(r Revision) (*mvccpb.KeyValue, error) {
 	if rd.b == nil {
+		if !rd.locked {
+			rd.s.txMu.RLock()
+			rd.locked = true
+		}
 		if rd.s.tx != nil {
 			rd.b = rd.s.keyB
 		} else {
@@ -78,6 +84,9 @@ func (rd *revReader) get(r Revision) (*mvccpb.KeyValue, error) {
 func (rd *revReader) close() {
 	if rd.tx != nil {
 		_ = rd.tx.Rollback()
+	}
+	if rd.locked {
+		rd.s.txMu.RUnlock()
 	}
 }
 

@@ -43,10 +43,21 @@ type Store struct {
 	path string
 	db   *bolt.DB
 
-	// mu guards everything below: Apply and Commit hold it exclusively, readers shared.
-	// The open bbolt write txn is read by readers under the shared lock; bbolt reads do not
-	// mutate a txn, and every mutation happens under the exclusive lock.
+	// Two locks, always taken in this order:
+	//
+	// mu guards the in-memory state (index, revisions, leases, hub): Apply holds it
+	// exclusively, readers shared.
+	//
+	// txMu guards the bbolt write txn between Applies: Commit holds it exclusively while
+	// bbolt commits and fsyncs; a reader holds it shared (inside mu) only while it reads
+	// history from bbolt. So reads of current values, which the index serves from memory,
+	// never wait for a Commit. Apply needs no txMu: readers are kept out by mu, and Commit
+	// runs on the same goroutine as Apply. bbolt reads do not mutate a txn, so readers
+	// share the open write txn safely.
+	//
+	// closed is written under both locks, so either one suffices to read it.
 	mu     sync.RWMutex
+	txMu   sync.RWMutex
 	closed bool
 	tx     *bolt.Tx // open write txn, nil between Commit and the next write
 	keyB   *bolt.Bucket
@@ -214,11 +225,13 @@ func (s *Store) begin() {
 
 // Commit makes everything applied so far durable: it writes ConsistentIndex, the store
 // revision and the compact revision into the open write txn and commits it (one bbolt
-// commit, fsynced unless Config.NoFsync). Readers wait while it runs. Only the apply loop
-// calls it.
+// commit, fsynced unless Config.NoFsync). Reads of history from bbolt wait while it runs;
+// reads of current values do not. Only the apply loop calls it.
 func (s *Store) Commit() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// The apply loop is the only writer of the fields read here (ci, rev, compactRev,
+	// dirty), so txMu alone is enough; see Store.mu.
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
 	if s.closed {
 		return ErrClosed
 	}
@@ -272,7 +285,9 @@ func (s *Store) updateSize() {
 // last Commit (the raft log replays them) and closes the file. Close may be called twice.
 func (s *Store) Close() error {
 	s.mu.Lock()
+	s.txMu.Lock()
 	if s.closed {
+		s.txMu.Unlock()
 		s.mu.Unlock()
 		return nil
 	}
@@ -283,6 +298,7 @@ func (s *Store) Close() error {
 		s.tx, s.keyB, s.metaB, s.leaseB = nil, nil, nil, nil
 	}
 	ws := s.hub.closeAll()
+	s.txMu.Unlock()
 	s.mu.Unlock()
 	for _, w := range ws {
 		w.wait()
@@ -315,12 +331,14 @@ func (s *Store) CompactRev() int64 {
 // Size is the database size in bytes as of the last Commit (etcd's dbSize).
 func (s *Store) Size() int64 { return s.size.Load() }
 
-// view runs fn with a bucket of the key space that sees every applied write: the open
-// write txn if there is one, else a fresh read txn. Caller holds mu (shared or exclusive).
+// view runs fn with the key and lease buckets as of every applied write: the open write
+// txn if there is one, else a fresh read txn. Caller holds mu (shared or exclusive).
 func (s *Store) view(fn func(keyB, leaseB *bolt.Bucket) error) error {
 	if s.closed {
 		return ErrClosed
 	}
+	s.txMu.RLock()
+	defer s.txMu.RUnlock()
 	if s.tx != nil {
 		return fn(s.keyB, s.leaseB)
 	}
