@@ -65,9 +65,17 @@ func ctlFail(t *testing.T, endpoints, stdin string, args ...string) string {
 // lines, then stops it; it fails after 20 s without them.
 func ctlWatch(t *testing.T, endpoints string, n int, args ...string) string {
 	t.Helper()
+	return runLines(t, endpoints, n, append([]string{"watch"}, args...)...)
+}
+
+// runLines runs a long-lived etcdctl command (watch, lease keep-alive),
+// returns its first n output lines and stops it; it fails after 20 s
+// without them.
+func runLines(t *testing.T, endpoints string, n int, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, etcdctlBin, append([]string{"--endpoints=" + endpoints, "watch"}, args...)...)
+	cmd := exec.CommandContext(ctx, etcdctlBin, append([]string{"--endpoints=" + endpoints}, args...)...)
 	cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -88,7 +96,7 @@ func ctlWatch(t *testing.T, endpoints string, n int, args ...string) string {
 		lines = append(lines, sc.Text())
 	}
 	if len(lines) < n {
-		t.Fatalf("etcdctl watch %s: got %d of %d lines: %q (stderr %s)", strings.Join(args, " "), len(lines), n, lines, errb.String())
+		t.Fatalf("etcdctl %s: got %d of %d lines: %q (stderr %s)", strings.Join(args, " "), len(lines), n, lines, errb.String())
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
