@@ -53,21 +53,30 @@ type revReader struct {
 	kbuf   []byte
 }
 
+// bucket returns the key bucket, locking and opening on first use.
+func (rd *revReader) bucket() (*bolt.Bucket, error) {
+	if rd.b != nil {
+		return rd.b, nil
+	}
+	if !rd.locked {
+		rd.s.txMu.RLock()
+		rd.locked = true
+	}
+	if rd.s.tx != nil {
+		rd.b = rd.s.keyB
+		return rd.b, nil
+	}
+	tx, err := rd.s.db.Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("mvcc: begin read txn: %w", err)
+	}
+	rd.tx, rd.b = tx, tx.Bucket(keyBucket)
+	return rd.b, nil
+}
+
 func (rd *revReader) get(r Revision) (*mvccpb.KeyValue, error) {
-	if rd.b == nil {
-		if !rd.locked {
-			rd.s.txMu.RLock()
-			rd.locked = true
-		}
-		if rd.s.tx != nil {
-			rd.b = rd.s.keyB
-		} else {
-			tx, err := rd.s.db.Begin(false)
-			if err != nil {
-				return nil, fmt.Errorf("mvcc: begin read txn: %w", err)
-			}
-			rd.tx, rd.b = tx, tx.Bucket(keyBucket)
-		}
+	if _, err := rd.bucket(); err != nil {
+		return nil, err
 	}
 	rd.kbuf = appendRevKey(rd.kbuf[:0], r, false)
 	v := rd.b.Get(rd.kbuf)

@@ -331,10 +331,11 @@ func (s *Store) nextBatch(w *Watcher) (batch WatchResponse, caughtUp bool, err e
 
 // scanEvents appends w's events of revisions [w.nextRev, hi] read from the key bucket.
 func (s *Store) scanEvents(rd *revReader, w *Watcher, hi int64, batch *WatchResponse) error {
-	if _, err := rd.get(Revision{Main: w.nextRev}); err != nil { // opens the bucket
+	b, err := rd.bucket()
+	if err != nil {
 		return err
 	}
-	c := rd.b.Cursor()
+	c := b.Cursor()
 	seek := appendRevKey(nil, Revision{Main: w.nextRev}, false)
 	for k, v := c.Seek(seek); k != nil; k, v = c.Next() {
 		r, tomb, err := parseRevKey(k)
