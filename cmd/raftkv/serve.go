@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -22,9 +21,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 )
-
-// grpcOverheadBytes is what etcd adds to --max-request-bytes for gRPC framing.
-const grpcOverheadBytes = 512 * 1024
 
 func run(args []string) error {
 	o, err := parseFlags(args)
@@ -52,13 +48,11 @@ func run(args []string) error {
 		closeAll(metricsLns)
 		return oneLine(err)
 	}
-	gs := grpc.NewServer(
-		grpc.MaxRecvMsgSize(o.member.MaxRequestBytes+grpcOverheadBytes),
-		grpc.MaxSendMsgSize(math.MaxInt32),
-		grpc.MaxConcurrentStreams(math.MaxUint32),
+	opts := append(v3rpc.ServerOptions(s),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: false}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Hour, Timeout: 20 * time.Second}),
 	)
+	gs := grpc.NewServer(opts...)
 	v3rpc.Register(gs, s)
 	var h http.Handler = s.HTTPHandler()
 	if o.enablePprof {

@@ -206,4 +206,3 @@ func TestRequestTooLargeAndNoLeader(t *testing.T) {
 		t.Fatalf("read without quorum: got %v, want ErrGRPCNoLeader", err)
 	}
 }
-

@@ -34,8 +34,7 @@ type readLoopState struct {
 	rctx     uint64
 	ticks    int
 	counter  uint64
-	waiting  []pendingRead // have a read index, wait for apply
-	reissue  bool          // a leader appeared while a round was in flight
+	reissue  bool // a leader appeared while a round was in flight
 }
 
 func (s *Server) maybeStartRead() {
@@ -82,30 +81,40 @@ func (s *Server) onReadStates(rss []raft.ReadState) {
 		}
 		b := s.reads.inflight
 		s.reads.inflight = nil
+		// Checked and queued under readWaitMu, which setApplied holds while it
+		// advances the applied index, so no completion is missed.
+		s.readWaitMu.Lock()
 		if s.appliedIndex.Load() >= rs.Index {
 			b.finish(nil)
 		} else {
-			s.reads.waiting = append(s.reads.waiting, pendingRead{b: b, index: rs.Index})
+			s.readWaiting = append(s.readWaiting, pendingRead{b: b, index: rs.Index})
 		}
+		s.readWaitMu.Unlock()
 	}
 	s.maybeStartRead()
 }
 
-// completeReads releases the reads whose index is now applied.
-func (s *Server) completeReads() {
-	if len(s.reads.waiting) == 0 {
+// setApplied advances the applied index (apply thread) and releases the reads
+// whose index is now applied.
+func (s *Server) setApplied(index uint64) {
+	s.readWaitMu.Lock()
+	defer s.readWaitMu.Unlock()
+	if index <= s.appliedIndex.Load() {
+		return // entries below a store restored from a snapshot: already in it
+	}
+	s.appliedIndex.Store(index)
+	if len(s.readWaiting) == 0 {
 		return
 	}
-	applied := s.appliedIndex.Load()
-	keep := s.reads.waiting[:0]
-	for _, p := range s.reads.waiting {
-		if p.index <= applied {
+	keep := s.readWaiting[:0]
+	for _, p := range s.readWaiting {
+		if p.index <= index {
 			p.b.finish(nil)
 		} else {
 			keep = append(keep, p)
 		}
 	}
-	s.reads.waiting = keep
+	s.readWaiting = keep
 }
 
 func (s *Server) failInflightRead(err error) {
@@ -117,10 +126,12 @@ func (s *Server) failInflightRead(err error) {
 
 func (s *Server) failReads(err error) {
 	s.failInflightRead(err)
-	for _, p := range s.reads.waiting {
+	s.readWaitMu.Lock()
+	for _, p := range s.readWaiting {
 		p.b.finish(err)
 	}
-	s.reads.waiting = nil
+	s.readWaiting = nil
+	s.readWaitMu.Unlock()
 }
 
 // LinearizableRead returns once the local store has applied everything that was

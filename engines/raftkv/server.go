@@ -39,16 +39,22 @@ type Server struct {
 	memberDir, walDir, snapDir, dbPath string
 
 	// Loop-owned (only the run goroutine touches these after Start).
-	rn         *raft.RawNode
-	ms         *raft.MemoryStorage
-	w          *wal.WAL
-	confState  *raftpb.ConfState
-	snapIndex  uint64
-	wasLeader  bool
-	dirty      bool // store has applied entries not yet Commit()ted
-	lastCommit time.Time
-	removed    bool
-	reads      readLoopState
+	rn        *raft.RawNode
+	wasLeader bool
+	removed   bool
+	reads     readLoopState
+
+	// Storage threads and the queues between them and the loop.
+	ms      *raft.MemoryStorage // thread-safe; written by the append and apply threads
+	w       *wal.WAL            // append thread only
+	ap      applyState          // apply thread only
+	appendq *queue[appendItem]
+	applyq  *queue[applyItem]
+	localq  *queue[localItem]
+
+	fatalc    chan struct{}
+	fatalOnce sync.Once
+	fatalErr  error
 
 	// Shared, read by RPC goroutines.
 	appliedIndex   atomic.Uint64
@@ -83,6 +89,9 @@ type Server struct {
 
 	readMu   sync.Mutex
 	nextRead *readBatch
+
+	readWaitMu  sync.Mutex
+	readWaiting []pendingRead // have a read index, wait for apply
 
 	lessor *lessor
 	reqIDs *idGen
@@ -137,6 +146,10 @@ func New(cfg Config) (*Server, error) {
 		donec:       make(chan struct{}),
 		waiters:     map[uint64]chan applyResult{},
 		leadChangeC: make(chan struct{}),
+		appendq:     newQueue[appendItem](),
+		applyq:      newQueue[applyItem](),
+		localq:      newQueue[localItem](),
+		fatalc:      make(chan struct{}),
 	}
 	s.walDir = filepath.Join(s.memberDir, "wal")
 	s.snapDir = filepath.Join(s.memberDir, "snap")
@@ -197,6 +210,8 @@ func (s *Server) raftConfig(applied uint64) *raft.Config {
 		MaxSizePerMsg:             1 << 20,
 		MaxInflightMsgs:           512,
 		MaxUncommittedEntriesSize: 1 << 30,
+		MaxCommittedSizePerReady:  64 << 20,
+		AsyncStorageWrites:        true,
 		CheckQuorum:               true,
 		PreVote:                   true,
 		StepDownOnRemoval:         true,
@@ -290,7 +305,7 @@ func (s *Server) bootstrap() error {
 	}
 	s.store = st
 	s.ms = raft.NewMemoryStorage()
-	s.confState = &raftpb.ConfState{}
+	s.ap.confState = &raftpb.ConfState{}
 	rn, err := raft.NewRawNode(s.raftConfig(0))
 	if err != nil {
 		return fmt.Errorf("raft: %w", err)
@@ -324,7 +339,7 @@ func (s *Server) restart() error {
 	}
 	s.ms = raft.NewMemoryStorage()
 	s.members = newMembership(m.ClusterID, nil)
-	s.confState = &raftpb.ConfState{}
+	s.ap.confState = &raftpb.ConfState{}
 	if st.Snapshot != nil {
 		if err := s.ms.ApplySnapshot(st.Snapshot); err != nil {
 			return fmt.Errorf("raft storage: apply snapshot: %w", err)
@@ -332,8 +347,8 @@ func (s *Server) restart() error {
 		if err := s.members.restore(st.Snapshot.GetData()); err != nil {
 			return err
 		}
-		s.confState = st.Snapshot.GetMetadata().GetConfState()
-		s.snapIndex = st.Snapshot.GetMetadata().GetIndex()
+		s.ap.confState = st.Snapshot.GetMetadata().GetConfState()
+		s.ap.snapIndex = st.Snapshot.GetMetadata().GetIndex()
 	}
 	if st.HardState != nil {
 		if err := s.ms.SetHardState(st.HardState); err != nil {
@@ -348,21 +363,21 @@ func (s *Server) restart() error {
 		return err
 	}
 	s.store = store
-	if store.ConsistentIndex() < s.snapIndex {
-		if err := s.restoreStore(s.snapIndex); err != nil {
+	if store.ConsistentIndex() < s.ap.snapIndex {
+		if err := s.restoreStore(s.ap.snapIndex); err != nil {
 			return err
 		}
 	}
-	rn, err := raft.NewRawNode(s.raftConfig(s.snapIndex))
+	rn, err := raft.NewRawNode(s.raftConfig(s.ap.snapIndex))
 	if err != nil {
 		return fmt.Errorf("raft: %w", err)
 	}
 	s.rn = rn
 	last, _ := s.ms.LastIndex()
 	s.lastIndex.Store(last)
-	s.appliedIndex.Store(s.snapIndex)
+	s.appliedIndex.Store(s.ap.snapIndex)
 	s.cfg.Logger.Info("restarted member", "node", fmt.Sprintf("%x", s.id), "cluster", fmt.Sprintf("%x", m.ClusterID),
-		"snapshot", s.snapIndex, "entries", len(st.Entries), "commit", st.HardState.GetCommit(), "store_index", store.ConsistentIndex())
+		"snapshot", s.ap.snapIndex, "entries", len(st.Entries), "commit", st.HardState.GetCommit(), "store_index", store.ConsistentIndex())
 	return nil
 }
 
@@ -439,8 +454,9 @@ func (s *Server) Start() error {
 			s.log.Error("peer server stopped", "err", err)
 		}
 	})
-	s.lastCommit = time.Now()
 	s.goFunc(s.run)
+	s.goFunc(s.appendLoop)
+	s.goFunc(s.applyLoop)
 	s.goFunc(s.publish)
 	s.log.Info("member started", "name", s.cfg.Name, "peer_urls", s.cfg.PeerURLs, "client_urls", s.cfg.ClientURLs)
 	return nil

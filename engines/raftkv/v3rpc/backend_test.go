@@ -46,7 +46,7 @@ type memBackend struct {
 	wg              sync.WaitGroup
 }
 
-func newMemBackend(t *testing.T) *memBackend {
+func newMemBackend(t testing.TB) *memBackend {
 	t.Helper()
 	cfg := mvcc.DefaultConfig()
 	cfg.NoFsync = true
@@ -243,7 +243,7 @@ type testServer struct {
 	addr string
 }
 
-func newTestServer(t *testing.T, cfg Config) *testServer {
+func newTestServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
 	b := newMemBackend(t)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -265,7 +265,7 @@ func newTestServer(t *testing.T, cfg Config) *testServer {
 	return &testServer{b: b, addr: lis.Addr().String()}
 }
 
-func (ts *testServer) client(t *testing.T) *clientv3.Client {
+func (ts *testServer) client(t testing.TB) *clientv3.Client {
 	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   []string{ts.addr},
@@ -284,3 +284,6 @@ func testCtx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func newTestServerB(b *testing.B) *testServer                { return newTestServer(b, DefaultConfig()) }
+func (ts *testServer) clientB(b *testing.B) *clientv3.Client { return ts.client(b) }

@@ -398,13 +398,23 @@ func (w *WAL) Save(snap *raftpb.Snapshot, ents []*raftpb.Entry, hs *raftpb.HardS
 		w.lastHS = hs
 	}
 	if sync {
-		start := time.Now()
-		if err := fdatasync(w.f); err != nil {
-			return fmt.Errorf("wal: fsync %s: %w", w.f.Name(), err)
-		}
-		if w.cfg.OnSync != nil {
-			w.cfg.OnSync(time.Since(start))
-		}
+		return w.Sync()
+	}
+	return nil
+}
+
+// Sync makes every record written so far durable (one fdatasync). Callers that
+// batch several Saves with sync=false call it once at the end.
+func (w *WAL) Sync() error {
+	if w.closed {
+		return ErrClosed
+	}
+	start := time.Now()
+	if err := fdatasync(w.f); err != nil {
+		return fmt.Errorf("wal: fsync %s: %w", w.f.Name(), err)
+	}
+	if w.cfg.OnSync != nil {
+		w.cfg.OnSync(time.Since(start))
 	}
 	return nil
 }

@@ -1,0 +1,291 @@
+package raftkv
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"go.etcd.io/raft/v3"
+	raftpb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// applyItem is work for the apply thread: a MsgStorageApply from raft, or a
+// snapshot from the leader to install (queued by the append thread so that it
+// runs after every earlier apply).
+type applyItem struct {
+	msg     *raftpb.Message
+	restore *raftpb.Snapshot
+	commit  bool // just Commit() the store (SnapshotStore)
+	done    chan error
+}
+
+// applyState is owned by the apply thread.
+type applyState struct {
+	confState  *raftpb.ConfState
+	snapIndex  uint64
+	dirty      bool // the store has applied entries not yet Commit()ted
+	lastCommit time.Time
+}
+
+// applyLoop is raft's LocalApplyThread: it applies committed entries to the
+// store, wakes their proposers, answers reads, commits the store per batch
+// (or per BatchInterval) and takes snapshots.
+func (s *Server) applyLoop() {
+	var tick <-chan time.Time
+	if s.cfg.BatchInterval > 0 {
+		t := time.NewTicker(s.cfg.BatchInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	s.ap.lastCommit = time.Now()
+	for {
+		select {
+		case <-s.applyq.C():
+		case <-tick:
+			if s.ap.dirty && time.Since(s.ap.lastCommit) >= s.cfg.BatchInterval {
+				s.commitStore()
+			}
+			continue
+		case <-s.donec:
+			if s.ap.dirty {
+				s.commitStore()
+			}
+			return
+		}
+		for _, it := range s.applyq.popAll() {
+			if it.restore != nil {
+				it.done <- s.installSnapshot(it.restore)
+				continue
+			}
+			if it.commit {
+				if s.ap.dirty {
+					s.commitStore()
+				}
+				it.done <- nil
+				continue
+			}
+			if !s.apply(it.msg.GetEntries()) {
+				return
+			}
+			s.deliver(it.msg.GetResponses())
+		}
+		if s.ap.dirty && (s.cfg.BatchInterval == 0 || time.Since(s.ap.lastCommit) >= s.cfg.BatchInterval) {
+			s.commitStore()
+		}
+		if err := s.maybeSnapshot(); err != nil {
+			s.fatal(err)
+			return
+		}
+	}
+}
+
+// apply applies entries in order; false means the server is stopping.
+func (s *Server) apply(ents []*raftpb.Entry) bool {
+	if len(ents) == 0 {
+		return true
+	}
+	start := time.Now()
+	for _, e := range ents {
+		switch e.GetType() {
+		case raftpb.EntryNormal:
+			s.applyNormal(e)
+		case raftpb.EntryConfChange:
+			if !s.applyConfChange(e) {
+				return false
+			}
+		case raftpb.EntryConfChangeV2:
+			var cc raftpb.ConfChangeV2
+			if err := proto.Unmarshal(e.Data, &cc); err != nil {
+				panic(fmt.Sprintf("raftkv: entry %d: bad ConfChangeV2: %v", e.GetIndex(), err))
+			}
+			// Not proposed by raftkv; pass it to raft unchanged.
+			if !s.applyConfToRaft(&cc, false) {
+				return false
+			}
+		}
+		s.setApplied(e.GetIndex())
+	}
+	s.ap.dirty = true
+	s.metrics.applyDuration.Observe(time.Since(start).Seconds())
+	s.metrics.proposalsApplied.Set(float64(s.appliedIndex.Load()))
+	return true
+}
+
+func (s *Server) commitStore() {
+	start := time.Now()
+	if err := s.Store().Commit(); err != nil {
+		// The WAL still holds every entry: a restart replays them.
+		panic(fmt.Sprintf("raftkv: store commit at applied index %d: %v", s.appliedIndex.Load(), err))
+	}
+	s.metrics.backendCommit.Observe(time.Since(start).Seconds())
+	s.ap.lastCommit = time.Now()
+	s.ap.dirty = false
+}
+
+func (s *Server) applyNormal(e *raftpb.Entry) {
+	if len(e.Data) == 0 {
+		return // the new leader's empty entry
+	}
+	req := &pb.InternalRaftRequest{}
+	if err := proto.Unmarshal(e.Data, req); err != nil {
+		panic(fmt.Sprintf("raftkv: entry %d: bad InternalRaftRequest: %v", e.GetIndex(), err))
+	}
+	var res applyResult
+	switch {
+	case req.ClusterMemberAttrSet != nil:
+		a := req.ClusterMemberAttrSet
+		s.members.setAttrs(a.Member_ID, a.GetMemberAttributes().GetName(), a.GetMemberAttributes().GetClientUrls())
+	default:
+		resp, err := s.Store().Apply(e.GetIndex(), req)
+		res = applyResult{resp: resp, err: err}
+		switch {
+		case req.LeaseGrant != nil && err == nil:
+			if r, ok := resp.(*pb.LeaseGrantResponse); ok {
+				s.lessor.granted(r.ID, r.TTL)
+			}
+		case req.LeaseRevoke != nil:
+			s.lessor.revoked(req.LeaseRevoke.ID)
+		}
+	}
+	if id := req.GetHeader().GetID(); id != 0 {
+		s.wake(id, res)
+	}
+}
+
+// applyConfChange updates the member list from the entry (deterministically:
+// an add of a removed member or a remove of an unknown one is cancelled by
+// zeroing its node id, as raft's docs say) and has the loop apply it to raft.
+func (s *Server) applyConfChange(e *raftpb.Entry) bool {
+	cc := &raftpb.ConfChange{}
+	if err := proto.Unmarshal(e.Data, cc); err != nil {
+		panic(fmt.Sprintf("raftkv: entry %d: bad ConfChange: %v", e.GetIndex(), err))
+	}
+	id := cc.GetNodeId()
+	var res applyResult
+	removedSelf := false
+	switch cc.GetType() {
+	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:
+		var m member
+		if len(cc.Context) > 0 {
+			if err := json.Unmarshal(cc.Context, &m); err != nil {
+				panic(fmt.Sprintf("raftkv: entry %d: bad member in conf change: %v", e.GetIndex(), err))
+			}
+		}
+		m.ID = id
+		m.IsLearner = cc.GetType() == raftpb.ConfChangeAddLearnerNode
+		if s.members.isRemoved(id) {
+			res.err = rpctypes.ErrGRPCMemberNotFound
+			cc.NodeId = proto.Uint64(0)
+		} else {
+			s.members.add(m)
+			res.resp = m
+		}
+	case raftpb.ConfChangeRemoveNode:
+		if _, ok := s.members.get(id); !ok && !s.members.isRemoved(id) {
+			res.err = rpctypes.ErrGRPCMemberNotFound
+			cc.NodeId = proto.Uint64(0)
+		} else {
+			s.members.remove(id)
+			removedSelf = id == s.id
+		}
+	}
+	if !s.applyConfToRaft(cc, removedSelf) {
+		return false
+	}
+	s.tr.setPeers(s.members.list(), s.id)
+	s.log.Info("applied conf change", "type", cc.GetType().String(), "member", fmt.Sprintf("%x", id), "index", e.GetIndex())
+	if rid := cc.GetId(); rid != 0 {
+		s.wake(rid, res)
+	}
+	return true
+}
+
+// applyConfToRaft has the loop (the RawNode's owner) apply cc and waits for the
+// new ConfState.
+func (s *Server) applyConfToRaft(cc raftpb.ConfChangeI, removedSelf bool) bool {
+	reply := make(chan *raftpb.ConfState, 1)
+	s.localq.push(localItem{cc: cc, ccReply: reply, removed: removedSelf})
+	select {
+	case cs := <-reply:
+		s.ap.confState = cs
+		return true
+	case <-s.donec:
+		return false
+	}
+}
+
+// installSnapshot replaces the store and membership with a snapshot from the
+// leader (its file was saved by the transport, its record by the append thread).
+func (s *Server) installSnapshot(snap *raftpb.Snapshot) error {
+	md := snap.GetMetadata()
+	if err := s.members.restore(snap.GetData()); err != nil {
+		return err
+	}
+	s.ap.confState = md.GetConfState()
+	s.tr.setPeers(s.members.list(), s.id)
+	if err := s.restoreStore(md.GetIndex()); err != nil {
+		return err
+	}
+	s.ap.snapIndex = md.GetIndex()
+	s.ap.dirty = false
+	ci := s.Store().ConsistentIndex()
+	s.setApplied(ci)
+	s.metrics.snapshotsApplied.Inc()
+	s.log.Info("applied snapshot from leader", "index", md.GetIndex(), "store_index", ci)
+	return nil
+}
+
+// maybeSnapshot takes a raft snapshot (membership only: the store is its own
+// durable file) every SnapshotCount applied entries and compacts the log.
+func (s *Server) maybeSnapshot() error {
+	applied := s.appliedIndex.Load()
+	if applied <= s.ap.snapIndex || applied-s.ap.snapIndex < s.cfg.SnapshotCount {
+		return nil
+	}
+	// The store must hold everything up to applied before the log is compacted.
+	s.commitStore()
+	snap, err := s.ms.CreateSnapshot(applied, s.ap.confState, s.members.marshal())
+	if err != nil {
+		if err == raft.ErrSnapOutOfDate {
+			return nil
+		}
+		return fmt.Errorf("create snapshot at %d: %w", applied, err)
+	}
+	s.ap.snapIndex = applied
+	if applied > s.cfg.SnapshotCatchUpEntries {
+		compact := applied - s.cfg.SnapshotCatchUpEntries
+		if first, _ := s.ms.FirstIndex(); compact > first {
+			if err := s.ms.Compact(compact); err != nil && err != raft.ErrCompacted {
+				return fmt.Errorf("compact raft log to %d: %w", compact, err)
+			}
+		}
+	}
+	s.appendq.push(appendItem{snap: snap})
+	s.metrics.snapshotsSaved.Inc()
+	s.log.Info("saved snapshot", "index", applied)
+	return nil
+}
+
+// SnapshotStore writes the store with every entry applied before the call
+// (v3rpc.StoreSnapshotter, for Maintenance.Snapshot): the apply thread commits
+// the open batch first, then the committed file is copied.
+func (s *Server) SnapshotStore(ctx context.Context, w io.Writer) (int64, error) {
+	done := make(chan error, 1)
+	s.applyq.push(applyItem{commit: true, done: done})
+	select {
+	case err := <-done:
+		if err != nil {
+			return 0, err
+		}
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-s.donec:
+		return 0, rpctypes.ErrGRPCStopped
+	}
+	return s.writeStoreSnapshot(w)
+}

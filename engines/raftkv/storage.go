@@ -1,0 +1,128 @@
+package raftkv
+
+import (
+	"fmt"
+
+	"go.etcd.io/raft/v3"
+	raftpb "go.etcd.io/raft/v3/raftpb"
+)
+
+// appendItem is work for the append thread: a MsgStorageAppend from raft, or
+// the record of a local snapshot from the apply thread.
+type appendItem struct {
+	msg  *raftpb.Message
+	snap *raftpb.Snapshot
+}
+
+// appendLoop is raft's LocalAppendThread: it writes everything queued (several
+// Readys' worth) to the WAL with one fsync, mirrors it into the MemoryStorage,
+// and only then delivers the responses (MsgAppResp, votes, the local
+// MsgStorageAppendResp) that vouch for it.
+func (s *Server) appendLoop() {
+	for {
+		select {
+		case <-s.appendq.C():
+		case <-s.donec:
+			return
+		}
+		if err := s.persist(s.appendq.popAll()); err != nil {
+			s.fatal(err)
+			return
+		}
+	}
+}
+
+func (s *Server) persist(items []appendItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	needSync := false
+	var release uint64
+	var resps []*raftpb.Message
+	for _, it := range items {
+		if it.snap != nil {
+			if err := s.w.Save(it.snap, nil, nil, false); err != nil {
+				return err
+			}
+			needSync = true
+			release = max(release, it.snap.GetMetadata().GetIndex())
+			continue
+		}
+		m := it.msg
+		var hs *raftpb.HardState
+		if m.Term != nil {
+			hs = &raftpb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
+		}
+		var snap *raftpb.Snapshot
+		if m.Snapshot != nil && !raft.IsEmptySnap(m.Snapshot) {
+			snap = m.Snapshot
+			if _, err := statFile(s.snapDBPath(snap.GetMetadata().GetIndex())); err != nil {
+				return fmt.Errorf("snapshot %d arrived without its store file: %w", snap.GetMetadata().GetIndex(), err)
+			}
+		}
+		if err := s.w.Save(snap, m.Entries, hs, false); err != nil {
+			return err
+		}
+		if snap != nil {
+			// Durable before the store is replaced, so a crash in between
+			// restarts from the snapshot file.
+			if err := s.w.Sync(); err != nil {
+				return err
+			}
+			if err := s.ms.ApplySnapshot(snap); err != nil {
+				return fmt.Errorf("raft storage: apply snapshot: %w", err)
+			}
+			done := make(chan error, 1)
+			s.applyq.push(applyItem{restore: snap, done: done})
+			select {
+			case err := <-done:
+				if err != nil {
+					return err
+				}
+			case <-s.donec:
+				return ErrStopped
+			}
+		}
+		if hs != nil {
+			if err := s.ms.SetHardState(hs); err != nil {
+				return err
+			}
+		}
+		if len(m.Entries) > 0 {
+			if err := s.ms.Append(m.Entries); err != nil {
+				return fmt.Errorf("raft storage append: %w", err)
+			}
+			s.lastIndex.Store(m.Entries[len(m.Entries)-1].GetIndex())
+		}
+		if len(m.Responses) > 0 {
+			needSync = true
+			resps = append(resps, m.Responses...)
+		}
+	}
+	if needSync {
+		if err := s.w.Sync(); err != nil {
+			return err
+		}
+	}
+	if release > 0 {
+		if err := s.w.ReleaseTo(release); err != nil {
+			return err
+		}
+	}
+	s.deliver(resps)
+	return nil
+}
+
+// deliver routes storage responses: to the loop when they are for this member,
+// over the network otherwise.
+func (s *Server) deliver(resps []*raftpb.Message) {
+	var remote []*raftpb.Message
+	for _, r := range resps {
+		if r.GetTo() == s.id {
+			s.localq.push(localItem{msg: r})
+		} else {
+			remote = append(remote, r)
+		}
+	}
+	s.tr.send(remote)
+}
