@@ -314,10 +314,10 @@ func (n *Node) startSync(l *learner) {
 	n.logger.Info("syncing follower", "peer", l.id, "mode", hdr.Type.String(), "zxid", hdr.Zxid, "peerZxid", p, "last", last)
 	n.send(hdr, false)
 	l.sent = start
+	l.stage, l.stageElapsed = lsSyncing, 0
 	n.sendEntries(l)
 	l.newLeaderZxid = last
 	n.send(Message{Type: MsgNewLeader, To: l.id, Conn: l.conn, Epoch: ls.newEpoch, Zxid: last}, true)
-	l.stage, l.stageElapsed = lsSyncing, 0
 }
 
 // sendEntries sends l every entry after l.sent, in batches.
