@@ -29,6 +29,14 @@ type refNode struct {
 type refModel struct {
 	nodes    map[string]*refNode
 	sessions map[SessionID]bool
+	sorted   []string // sorted paths, nil when stale
+}
+
+func (m *refModel) paths() []string {
+	if m.sorted == nil {
+		m.sorted = slices.Sorted(maps.Keys(m.nodes))
+	}
+	return m.sorted
 }
 
 func newRefModel() *refModel {
@@ -83,6 +91,7 @@ func (m *refModel) do(sess SessionID, o refOp) (jute.Code, string) {
 			n.owner = sess
 		}
 		m.nodes[path] = n
+		m.sorted = nil
 		parent.kids[path] = true
 		parent.cversion++
 		return jute.ZOK, path
@@ -98,6 +107,7 @@ func (m *refModel) do(sess SessionID, o refOp) (jute.Code, string) {
 			return jute.ZNOTEMPTY, ""
 		}
 		delete(m.nodes, o.path)
+		m.sorted = nil
 		delete(parent.kids, o.path)
 		return jute.ZOK, ""
 	case jute.OpSetData:
@@ -125,6 +135,7 @@ func (m *refModel) do(sess SessionID, o refOp) (jute.Code, string) {
 }
 
 func (m *refModel) closeSession(sess SessionID) {
+	m.sorted = nil
 	for p, n := range m.nodes {
 		if n.owner == sess {
 			delete(m.nodes, p)
@@ -178,7 +189,7 @@ func runModel(t *testing.T, seed uint64, steps int) {
 	pickPath := func() string {
 		// A child (maybe new) of an existing non-system node, or a path
 		// with a missing parent.
-		paths := slices.Sorted(maps.Keys(m.nodes))
+		paths := m.paths()
 		for {
 			p := paths[rng.IntN(len(paths))]
 			if isSystemPath(p) {
