@@ -27,9 +27,10 @@
 //     ResetPending when it stops leading.
 //  2. Apply(zxid, txn) (every member, in zxid order) changes the tree, fills
 //     Stat as ZooKeeper does, and returns the Result for the client and the
-//     WatchEvents to deliver, in ZooKeeper's order. Apply never fails the
-//     caller: a txn that no longer fits the tree (only possible if the log
-//     and the tree disagree) yields a Result with a non-zero Err.
+//     WatchEvents to deliver, in ZooKeeper's order. A txn that no longer
+//     fits the tree (only possible if the log and the tree disagree) yields
+//     a Result with a non-zero Err; a zxid that does not increase is a
+//     broken invariant of the caller and panics with both zxids.
 //
 // Reads (GetData, Exists, Children, GetACL, ...) answer from applied state
 // and optionally register a one-shot watch for a connection (ConnID).
