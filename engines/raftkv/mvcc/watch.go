@@ -82,9 +82,12 @@ func (h *hub) active() bool { return len(h.watchers) > 0 }
 // publish records a finished txn's events and wakes the watchers they concern.
 func (h *hub) publish(w *wtxn) {
 	if !w.track {
-		// Nobody watched while this txn ran: the ring would have a hole, so empty it.
-		// Watchers created later read these revisions from the key bucket.
-		h.ringLen = 0
+		// Nobody watched while this txn ran: the ring would have a hole, so empty it (and
+		// let go of its events). Watchers created later read these revisions from bbolt.
+		if h.ringLen > 0 {
+			clear(h.ring)
+			h.ringLen, h.ringHead = 0, 0
+		}
 		return
 	}
 	if h.ringLen > 0 && h.ringFirst+int64(h.ringLen) != w.rev {
