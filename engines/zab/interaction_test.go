@@ -135,7 +135,7 @@ func (e *interactionEnv) handle(t *testing.T, d *datadriven.TestData) string {
 	case "sync":
 		id, _ := strconv.ParseUint(d.CmdArgs[0].Key, 10, 64)
 		req, _ := strconv.ParseUint(d.CmdArgs[1].Key, 10, 64)
-		if err := e.c.Member(zab.ServerID(id)).Node.Sync(zab.RequestID(req)); err != nil {
+		if err := e.c.Sync(zab.ServerID(id), zab.RequestID(req)); err != nil {
 			fmt.Fprintf(&e.trace, "sync at %d: %v\n", id, err)
 		}
 	case "elect":

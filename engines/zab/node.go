@@ -1,7 +1,6 @@
 package zab
 
 import (
-	"cmp"
 	"fmt"
 	"log/slog"
 	"math/rand"
@@ -473,14 +472,4 @@ func (n *Node) abortSyncs() {
 			n.syncResults = append(n.syncResults, SyncResult{ID: s.id, Err: ErrLeaderLost})
 		}
 	}
-}
-
-func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
-	return slices.Sorted(func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	})
 }

@@ -57,13 +57,6 @@ type Ready struct {
 	Requests []Request
 }
 
-// containsUpdates reports whether rd asks anything of the runtime.
-func (rd *Ready) containsUpdates() bool {
-	return rd.SoftState != nil || rd.Snapshot != nil || rd.Truncate || len(rd.Entries) > 0 ||
-		rd.HardState != nil || len(rd.EarlyMessages) > 0 || len(rd.Messages) > 0 ||
-		len(rd.Committed) > 0 || len(rd.Syncs) > 0 || len(rd.Requests) > 0
-}
-
 // MustSync reports whether carrying out rd needs an fsync (step 2 has work).
 func (rd *Ready) MustSync() bool {
 	return rd.Snapshot != nil || rd.Truncate || len(rd.Entries) > 0 || rd.HardState != nil

@@ -11,7 +11,7 @@ import (
 )
 
 var (
-	safetySeeds = flag.Int("zab.seeds", 60, "seeds for TestRandomizedSafety")
+	safetySeeds = flag.Int("zab.seeds", 100, "seeds for TestRandomizedSafety")
 	safetySeed  = flag.Int64("zab.seed", 0, "run TestRandomizedSafety for this one seed only")
 )
 
@@ -65,7 +65,15 @@ func runRandomized(seed int64, steps int) (stats string, err error) {
 		return "", err
 	}
 	defer func() {
-		stats = fmt.Sprintf("acked=%d applied=%d leaders=%d dropped=%d net=%+v", len(c.Acked()), len(c.Order()), c.Elections(), c.Dropped(), net)
+		syncs := 0
+		for _, id := range c.IDs() {
+			for _, s := range c.Member(id).Syncs {
+				if s.Err == nil {
+					syncs++
+				}
+			}
+		}
+		stats = fmt.Sprintf("acked=%d applied=%d leaders=%d syncs=%d dropped=%d net=%+v", len(c.Acked()), len(c.Order()), c.Elections(), syncs, c.Dropped(), net)
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v (net %+v)", p, net)
 		}
@@ -87,7 +95,7 @@ func runRandomized(seed int64, steps int) (stats string, err error) {
 		case x < 45:
 			id := ids[r.Intn(len(ids))]
 			if !down[id] {
-				_ = c.Member(id).Node.Sync(zab.RequestID(step))
+				_ = c.Sync(id, zab.RequestID(step))
 			}
 		case x < 47:
 			// Crash one member at a time.

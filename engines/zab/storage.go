@@ -112,8 +112,3 @@ func (s *MemoryStorage) LastZxid() Zxid {
 	}
 	return s.snapshot.Zxid
 }
-
-// Clone returns an independent copy (entry Data is shared; it is never modified).
-func (s *MemoryStorage) Clone() *MemoryStorage {
-	return &MemoryStorage{hard: s.hard, snapshot: s.snapshot, entries: slices.Clone(s.entries)}
-}

@@ -44,6 +44,9 @@ type Member struct {
 	Syncs    []zab.SyncResult
 	restarts int
 	checked  int // Applied[:checked] matches the global order
+	// syncFloor maps a pending sync to the highest zxid a leader had
+	// delivered when the sync was issued.
+	syncFloor map[zab.RequestID]zab.Zxid
 }
 
 // Up reports whether the member is running.
@@ -265,6 +268,13 @@ func (c *Cluster) HandleReady(id zab.ServerID) bool {
 	}
 	if len(rd.Committed) > 0 && c.opts.SnapshotRate > 0 && c.rand.Float64() < c.opts.SnapshotRate {
 		m.Storage.SetSnapshot(zab.Snapshot{Zxid: lastZxid(m.Applied), Data: encodeState(m.Applied)})
+	}
+	for _, s := range rd.Syncs {
+		floor, ok := m.syncFloor[s.ID]
+		delete(m.syncFloor, s.ID)
+		if ok && s.Err == nil && lastZxid(m.Applied) < floor {
+			c.fail("member %d: sync %d completed at %s, before %s, which a leader delivered before the sync began", id, s.ID, lastZxid(m.Applied), floor)
+		}
 	}
 	m.Syncs = append(m.Syncs, rd.Syncs...)
 	m.Node.Advance(rd)
@@ -515,4 +525,26 @@ func (c *Cluster) CrashMidReady(id zab.ServerID) bool {
 	m.Node, m.Applied = nil, nil
 	// Messages already in flight from id stay in flight: they left before the crash.
 	return had
+}
+
+// Sync starts a sync at member id (see zab.Node.Sync). When it completes, the
+// cluster checks that the member applied every entry a leader had delivered
+// before this call.
+func (c *Cluster) Sync(id zab.ServerID, req zab.RequestID) error {
+	m := c.members[id]
+	if !m.Up() {
+		return fmt.Errorf("zabtest: sync at %d: member is down", id)
+	}
+	if err := m.Node.Sync(req); err != nil {
+		return err
+	}
+	if m.syncFloor == nil {
+		m.syncFloor = map[zab.RequestID]zab.Zxid{}
+	}
+	var floor zab.Zxid
+	if n := len(c.acked); n > 0 {
+		floor = c.acked[n-1].Zxid
+	}
+	m.syncFloor[req] = floor
+	return nil
 }
