@@ -350,3 +350,27 @@ func TestWatchMaxWatchers(t *testing.T) {
 	}
 	w2.Cancel()
 }
+
+// TestWatchAcrossUnwatchedStretch: events applied while nobody watched are not in the
+// ring; a later watcher from an old revision still gets every one, then live ones.
+func TestWatchAcrossUnwatchedStretch(t *testing.T) {
+	h := newHarness(t)
+	a, err := h.s.Watch(WatchRequest{Key: []byte("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.put("k", "1") // 2, in the ring
+	collect(t, a, 1)
+	a.Cancel()
+	h.put("k", "2") // 3, nobody watching: ring emptied
+	h.put("k", "3") // 4
+	b, err := h.s.Watch(WatchRequest{Key: []byte("k"), StartRev: 2, PrevKV: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Cancel()
+	h.put("k", "4") // 5, in the ring again
+	if got := evsString(collect(t, b, 4)); got != "PUT k@2=1; PUT k@3=2 prev=1; PUT k@4=3 prev=2; PUT k@5=4 prev=3" {
+		t.Fatalf("events = %s", got)
+	}
+}
