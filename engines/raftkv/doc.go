@@ -1,0 +1,80 @@
+// Package raftkv is one member of an etcd-compatible key-value cluster: the
+// raft loop over go.etcd.io/raft/v3, the raft log on disk (package wal), the
+// peer transport, membership, snapshots, linearizable reads and the leader's
+// lease timers. The state machine is mvcc.Store; the etcd v3 gRPC services
+// (package v3rpc) run on top of Server, which implements v3rpc.Backend.
+//
+// # Goroutines and the order of effects
+//
+// Raft runs with AsyncStorageWrites. Three goroutines share the work, each
+// owning its state:
+//
+//   - the loop (run) owns the RawNode: ticks, peer messages, proposals,
+//     ReadIndex rounds; it sends messages to other members at once and hands
+//     storage work to the two threads below; it never waits for the disk;
+//   - the append thread (appendLoop) writes what several Readys produced
+//     (entries, hard state, snapshot metadata) to the WAL with one fsync, then
+//     sends the responses raft attached to them (MsgAppResp, vote responses,
+//     the local MsgStorageAppendResp) — so nothing that vouches for a write
+//     leaves before the write is durable;
+//   - the apply thread (applyLoop) applies committed entries to mvcc.Store,
+//     wakes the proposer waiting on Header.ID, releases linearizable reads,
+//     calls Store.Commit per batch or per Config.BatchInterval, and takes raft
+//     snapshots. A client is answered only after its entry is durable on a
+//     quorum, durable locally and applied.
+//
+// The queues between them are unbounded (they wait on each other, so bounded
+// channels could deadlock); raft bounds them through MaxUncommittedEntriesSize,
+// MaxInflightMsgs and MaxCommittedSizePerReady. Peer send queues are bounded
+// (Config.PeerSendQueue): a full queue drops the message, counts it, logs at
+// most once a second and reports the peer unreachable; raft retransmits.
+//
+// # Disk layout (etcd's names)
+//
+//	<data-dir>/member/meta.json       member id, cluster id, name, token
+//	<data-dir>/member/wal/*.wal       the raft log (package wal)
+//	<data-dir>/member/snap/db         the mvcc store (bbolt)
+//	<data-dir>/member/snap/*.snap.db  a store received from the leader, until installed
+//
+// Raft snapshots carry only the member list: the store is durable on its own.
+// A follower too far behind gets MsgSnap with the leader's store file as
+// payload, taken when it is sent (its ConsistentIndex is at or past the
+// snapshot index; Apply skips what it already holds, as etcd's merged
+// snapshot).
+//
+// # IDs
+//
+// Member IDs are sha1(sorted peer URLs + token [+ add time]) and the cluster ID
+// sha1 of the sorted member IDs, as etcd computes them, so an etcd user sees
+// familiar values; both are saved in meta.json.
+//
+// # Peer protocol
+//
+// HTTP on --listen-peer-urls: POST /raft/stream turns into a raw stream of
+// length-prefixed raftpb.Messages (one TCP connection per direction, dialed
+// from the member's own advertised IP so nft rules on source addresses cut
+// it); POST /raft/snapshot carries a MsgSnap and the store; GET /members
+// serves a joining member; POST /lease/renew and /lease/ttl forward lease
+// keep-alives and time-to-live queries from followers to the leader.
+//
+// # HTTP on the client and metrics URLs
+//
+// HTTPHandler serves /health ({"health":"true","reason":""} when a leader is
+// known), /metrics (raftkv_* names modelled on etcd's), /version and the lab's
+// clock endpoint: POST /admin/clock {"offset":"-3s"} shifts this member's lease
+// clock (GET shows the offset), which is how clock-skew faults reach leases.
+//
+// # Caveats
+//
+//   - Raft's election randomness comes from raft's own unseedable generator
+//     (crypto/rand); ticks and the lease clock are injectable (Config.NewTicker,
+//     Config.Clock), elections are not replayable from a seed.
+//   - A received snapshot replaces the store file: watchers on the old store end
+//     and v3rpc re-opens them on Backend.Store().
+//   - The whole store is buffered in memory to send a snapshot; fine for lab
+//     sizes, not for multi-GB stores.
+//   - No TLS, no auth, no strict reconfiguration check (etcd refuses member
+//     add/remove that would lose quorum of started members; raftkv does not).
+//   - A member removed while it was down learns it only when a peer refuses its
+//     stream (HTTP 410), then stops.
+package raftkv
