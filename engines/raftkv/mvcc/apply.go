@@ -42,24 +42,32 @@ func (s *Store) Apply(index uint64, req *pb.InternalRaftRequest) (proto.Message,
 	}
 	switch {
 	case req.Range != nil:
-		return s.rangeLocked(req.Range, s.rev)
+		return msg(s.rangeLocked(req.Range, s.rev))
 	case req.Put != nil:
-		return s.applyPut(req.Put)
+		return msg(s.applyPut(req.Put))
 	case req.DeleteRange != nil:
-		return s.applyDeleteRange(req.DeleteRange)
+		return msg(s.applyDeleteRange(req.DeleteRange))
 	case req.Txn != nil:
-		return s.applyTxn(req.Txn)
+		return msg(s.applyTxn(req.Txn))
 	case req.Compaction != nil:
-		return s.applyCompaction(req.Compaction)
+		return msg(s.applyCompaction(req.Compaction))
 	case req.LeaseGrant != nil:
-		return s.applyLeaseGrant(index, req.LeaseGrant)
+		return msg(s.applyLeaseGrant(index, req.LeaseGrant))
 	case req.LeaseRevoke != nil:
-		return s.applyLeaseRevoke(req.LeaseRevoke)
+		return msg(s.applyLeaseRevoke(req.LeaseRevoke))
 	case req.LeaseCheckpoint != nil:
-		return s.applyLeaseCheckpoint(req.LeaseCheckpoint)
+		return msg(s.applyLeaseCheckpoint(req.LeaseCheckpoint))
 	default:
 		return nil, fmt.Errorf("%w at index %d", ErrUnsupported, index)
 	}
+}
+
+// msg turns a typed response into a proto.Message that is nil (not a typed nil) on error.
+func msg[T proto.Message](m T, err error) (proto.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // wtxn is one write txn in progress: every change gets main revision rev and the next sub

@@ -28,9 +28,13 @@ func TestConsistentIndexSkipsReplay(t *testing.T) {
 	if resp, err := h.s.Apply(6, nil); resp != nil || err != nil || h.s.ConsistentIndex() != 6 {
 		t.Fatalf("Apply(6, nil) = %v, %v, ci %d", resp, err, h.s.ConsistentIndex())
 	}
-	_, err := h.s.Apply(7, &pb.InternalRaftRequest{Alarm: &pb.AlarmRequest{}})
-	if !errors.Is(err, ErrUnsupported) || h.s.ConsistentIndex() != 7 {
-		t.Fatalf("alarm: %v, ci %d; want ErrUnsupported and ci 7", err, h.s.ConsistentIndex())
+	// An error comes with a nil response (not a typed nil inside the interface).
+	if resp, err := h.s.Apply(7, &pb.InternalRaftRequest{Put: &pb.PutRequest{Key: []byte("k"), Lease: 9}}); resp != nil || !errors.Is(err, ErrLeaseNotFound) {
+		t.Fatalf("put with unknown lease = %#v, %v", resp, err)
+	}
+	_, err := h.s.Apply(8, &pb.InternalRaftRequest{Alarm: &pb.AlarmRequest{}})
+	if !errors.Is(err, ErrUnsupported) || h.s.ConsistentIndex() != 8 {
+		t.Fatalf("alarm: %v, ci %d; want ErrUnsupported and ci 8", err, h.s.ConsistentIndex())
 	}
 }
 
