@@ -58,6 +58,7 @@ func checkWatch(calls []*call) CheckerResult {
 				continue
 			}
 			if c.comp.Version == 0 {
+				infoKeys[c.key] = true // a change nobody can place (ZooKeeper deletes)
 				continue
 			}
 			k := kv{c.key, c.comp.Version}
@@ -95,6 +96,9 @@ func checkWatch(calls []*call) CheckerResult {
 	events := 0
 	for _, w := range watches {
 		for _, e := range w.res().Events {
+			if e.Version == 0 && (e.Type == history.EventPut || e.Type == history.EventDelete) {
+				infoKeys[e.Key] = true
+			}
 			if (e.Type != history.EventPut && e.Type != history.EventDelete) || e.Version == 0 {
 				continue // version 0: the adapter could not tell (ZooKeeper deletes)
 			}
@@ -287,8 +291,9 @@ func describeWritten(w written) string {
 }
 
 // checkPrev checks an event's prev value and created flag against the key's
-// previous version in the timeline. Keys with an indeterminate write nobody
-// saw are skipped: an unseen version could sit in between.
+// previous version in the timeline. Keys with a change that cannot be placed
+// (an indeterminate write, a delete without a version) are skipped: an unseen
+// version could sit in between.
 func checkPrev(add func(string, *call, string, ...*call), w *call, e history.Event, timeline map[kv]written, versions []int64, hasInfo bool) {
 	if hasInfo {
 		return

@@ -132,8 +132,9 @@ func (w *watcher) relist() ([]client.WatchEvent, int64, error) {
 	}
 	sort.Strings(deleted)
 	for _, n := range deleted {
-		prev := w.known[n].data
-		ev := client.WatchEvent{Type: client.EventDelete, Key: w.key(n), CreateVersion: w.known[n].czxid, PrevValue: &prev}
+		// No PrevValue: sets between our last read and the delete may have
+		// been coalesced, so the last data read is not surely the value deleted.
+		ev := client.WatchEvent{Type: client.EventDelete, Key: w.key(n), CreateVersion: w.known[n].czxid}
 		if len(deleted)+len(evs) == 1 {
 			ev.Version, ev.Revision = st.Pzxid, st.Pzxid // the only child change: pzxid is its zxid
 		}
@@ -165,73 +166,85 @@ func (w *watcher) read(n string) (client.WatchEvent, bool, error) {
 	return ev, true, nil
 }
 
-func (w *watcher) run(ctx context.Context) {
+// poll collects the notifications that fired: it waits for one when block
+// is set, then takes every other one already there. stop is set when the
+// watch must end (ctx done, session expired, watches dropped); the error
+// event has then been sent.
+func (w *watcher) poll(ctx context.Context, block bool) (fired map[string]zk.Event, stop bool) {
+	names := []string{""} // "" = the child watch
+	cases := []reflect.SelectCase{
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.c.main.expired)},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.children)},
+	}
+	for n, ch := range w.data {
+		names = append(names, n)
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+	}
+	fired = map[string]zk.Event{}
 	for {
-		// Wait for one notification, then take every other one already
-		// there, so one batch of re-reads covers them in version order.
-		names := []string{""} // "" = the child watch
-		cases := []reflect.SelectCase{
-			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.c.main.expired)},
-			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.children)},
-		}
-		for n, ch := range w.data {
-			names = append(names, n)
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
-		}
-		fired := map[string]zk.Event{}
-		i, v, ok := reflect.Select(cases)
-		for {
-			switch i {
-			case 0:
-				return
-			case 1:
-				w.send(ctx, client.WatchEvent{Type: client.EventError, Err: client.Indefinite("watch", w.prefix, w.c.cfg.Node, client.ErrSessionExpired)})
-				return
-			}
-			var ev zk.Event
-			if ok {
-				ev = v.Interface().(zk.Event)
-			}
-			if !ok || ev.Type == zk.EventNotWatching || ev.Err != nil {
-				w.send(ctx, client.WatchEvent{Type: client.EventError, Err: w.c.classify("watch", w.prefix, fmt.Errorf("%w: watches dropped: %v", client.ErrConnLost, ev.Err), false)})
-				return
-			}
-			fired[names[i-2]] = ev
-			cases[i].Chan = reflect.ValueOf((<-chan zk.Event)(nil)) // consumed: one-shot
+		if !block || len(fired) > 0 {
 			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectDefault})
-			i, v, ok = reflect.Select(cases)
+		}
+		i, v, ok := reflect.Select(cases)
+		if !block || len(fired) > 0 {
 			cases = cases[:len(cases)-1]
 			if i == len(cases) { // default: nothing else ready
-				break
+				return fired, false
 			}
 		}
+		switch i {
+		case 0:
+			return nil, true
+		case 1:
+			w.send(ctx, client.WatchEvent{Type: client.EventError, Err: client.Indefinite("watch", w.prefix, w.c.cfg.Node, client.ErrSessionExpired)})
+			return nil, true
+		}
+		var ev zk.Event
+		if ok {
+			ev = v.Interface().(zk.Event)
+		}
+		if !ok || ev.Type == zk.EventNotWatching || ev.Err != nil {
+			w.send(ctx, client.WatchEvent{Type: client.EventError, Err: w.c.classify("watch", w.prefix, fmt.Errorf("%w: watches dropped: %v", client.ErrConnLost, ev.Err), false)})
+			return nil, true
+		}
+		fired[names[i-2]] = ev
+		if names[i-2] == "" {
+			w.children = nil
+		} else {
+			delete(w.data, names[i-2])
+		}
+		cases[i].Chan = reflect.ValueOf((<-chan zk.Event)(nil)) // consumed: one-shot
+	}
+}
+
+// maxRounds bounds how many times one batch re-reads before emitting, under
+// a steady stream of changes.
+const maxRounds = 16
+
+func (w *watcher) run(ctx context.Context) {
+	for {
+		fired, stop := w.poll(ctx, true)
+		if stop {
+			return
+		}
+		// Re-read what fired, then take the notifications that arrived
+		// meanwhile, until none is pending. ZooKeeper sends a change's
+		// notification before the reply to any read that reflects it, so
+		// once nothing is pending every change up to the newest zxid read
+		// has been read, and later batches only hold newer versions: the
+		// batch can be emitted sorted by version.
 		var evs []client.WatchEvent
-		relist := false
-		for n, ev := range fired {
-			if n == "" || ev.Type == zk.EventNodeDeleted {
-				relist = true
-				continue
-			}
-			delete(w.data, n)
-			e, present, err := w.read(n)
-			if err != nil {
-				w.send(ctx, client.WatchEvent{Type: client.EventError, Err: w.c.classify("watch", w.prefix, err, false)})
-				return
-			}
-			if !present {
-				relist = true
-				continue
-			}
-			evs = append(evs, e)
-		}
-		if relist {
-			more, _, err := w.relist()
+		for round := 0; len(fired) > 0 && round < maxRounds; round++ {
+			more, err := w.reread(fired)
 			if err != nil {
 				w.send(ctx, client.WatchEvent{Type: client.EventError, Err: w.c.classify("watch", w.prefix, err, false)})
 				return
 			}
 			evs = append(evs, more...)
+			if fired, stop = w.poll(ctx, false); stop {
+				return
+			}
 		}
 		sort.SliceStable(evs, func(i, j int) bool {
 			a, b := evs[i].Version, evs[j].Version
@@ -243,5 +256,50 @@ func (w *watcher) run(ctx context.Context) {
 		if !w.send(ctx, evs...) {
 			return
 		}
+		if len(fired) > 0 { // bound reached: these go first in the next batch
+			more, err := w.reread(fired)
+			if err != nil {
+				w.send(ctx, client.WatchEvent{Type: client.EventError, Err: w.c.classify("watch", w.prefix, err, false)})
+				return
+			}
+			if !w.send(ctx, more...) {
+				return
+			}
+		}
 	}
+}
+
+// reread reads the nodes whose watches fired (re-arming them) and returns
+// the changes found.
+func (w *watcher) reread(fired map[string]zk.Event) ([]client.WatchEvent, error) {
+	var evs []client.WatchEvent
+	relist := false
+	names := make([]string, 0, len(fired))
+	for n := range fired {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if n == "" || fired[n].Type == zk.EventNodeDeleted {
+			relist = true
+			continue
+		}
+		e, present, err := w.read(n)
+		if err != nil {
+			return nil, err
+		}
+		if !present {
+			relist = true
+			continue
+		}
+		evs = append(evs, e)
+	}
+	if relist || w.children == nil {
+		more, _, err := w.relist()
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, more...)
+	}
+	return evs, nil
 }
