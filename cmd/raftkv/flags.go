@@ -45,6 +45,7 @@ func parseFlags(args []string) (*options, error) {
 	sc := fs.Uint64("snapshot-count", 100000, "Number of committed transactions to trigger a snapshot to disk.")
 	logger := fs.String("logger", "zap", "Logger: 'zap' (structured; raftkv logs with log/slog JSON) or 'capnslog' (text).")
 	level := fs.String("log-level", "info", "Log level: debug, info, warn, error.")
+	bbi := fs.Duration("backend-batch-interval", 100*time.Millisecond, "Maximum time before committing the backend transaction (etcd's batch interval).")
 	pprofOn := fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server at /debug/pprof on the client and metrics URLs.")
 	outputs := fs.String("log-outputs", "default", "Where to log: 'default' (stderr), 'stderr', 'stdout', or file paths, comma-separated.")
 	if err := fs.Parse(args); err != nil {
@@ -128,7 +129,10 @@ func parseFlags(args []string) (*options, error) {
 	c.ElectionTicks = int(*et / *hb)
 	c.SnapshotCount = *sc
 	c.MaxRequestBytes = int(*mrb)
-	c.BatchInterval = 100 * time.Millisecond
+	if *bbi < 0 {
+		return nil, fmt.Errorf("--backend-batch-interval: want >= 0, got %v", *bbi)
+	}
+	c.BatchInterval = *bbi
 	c.Logger = o.logger
 	o.member = c
 	if err := c.Validate(); err != nil {
