@@ -80,3 +80,14 @@ type Backend interface {
 type StoreSnapshotter interface {
 	SnapshotStore(ctx context.Context, w io.Writer) (int64, error)
 }
+
+// LeaderTransferer is an optional Backend ability behind
+// Maintenance.MoveLeader (etcdctl move-leader). MoveLeader hands leadership
+// to member transferee and returns once it leads (raft TransferLeadership),
+// answering as etcd: ErrGRPCNotLeader unless this member leads,
+// ErrGRPCBadLeaderTransferee for an unknown or learner transferee,
+// ErrGRPCTimeout if the transfer does not finish. Without it MoveLeader
+// answers codes.Unimplemented.
+type LeaderTransferer interface {
+	MoveLeader(ctx context.Context, transferee uint64) error
+}

@@ -245,13 +245,23 @@ type testServer struct {
 
 func newTestServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
-	b := newMemBackend(t)
+	return newTestServerWith(t, cfg, newMemBackend(t), nil)
+}
+
+// newTestServerWith serves b, or wrap (a Backend around b with extra
+// abilities) when it is not nil.
+func newTestServerWith(t testing.TB, cfg Config, b *memBackend, wrap Backend) *testServer {
+	t.Helper()
+	var served Backend = b
+	if wrap != nil {
+		served = wrap
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	srv := grpc.NewServer(ServerOptions(b)...)
-	RegisterWithConfig(srv, b, cfg)
+	srv := grpc.NewServer(ServerOptions(served)...)
+	RegisterWithConfig(srv, served, cfg)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

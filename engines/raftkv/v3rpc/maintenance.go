@@ -38,6 +38,18 @@ func (s *maintenanceServer) Defragment(ctx context.Context, r *pb.DefragmentRequ
 	return &pb.DefragmentResponse{Header: header(s.b)}, nil
 }
 
+// MoveLeader transfers leadership when the Backend is a LeaderTransferer.
+func (s *maintenanceServer) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequest) (*pb.MoveLeaderResponse, error) {
+	lt, ok := s.b.(LeaderTransferer)
+	if !ok {
+		return s.UnimplementedMaintenanceServer.MoveLeader(ctx, r)
+	}
+	if err := lt.MoveLeader(ctx, r.TargetID); err != nil {
+		return nil, toGRPC(err)
+	}
+	return &pb.MoveLeaderResponse{Header: header(s.b)}, nil
+}
+
 func (s *maintenanceServer) Hash(ctx context.Context, r *pb.HashRequest) (*pb.HashResponse, error) {
 	st, err := storeOf(s.b)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -82,6 +83,9 @@ func TestClusterAndStatus(t *testing.T) {
 	}
 	if _, err := cli.Defragment(ctx, ts.addr); err != nil {
 		t.Fatalf("defragment: %v", err)
+	}
+	if _, err := cli.MoveLeader(ctx, 2); status.Code(err) != codes.Unimplemented {
+		t.Fatalf("move leader without a LeaderTransferer: err = %v, want Unimplemented", err)
 	}
 	auth, err := cli.AuthStatus(ctx)
 	if err != nil || auth.Enabled {
@@ -252,4 +256,37 @@ func restoreAndCheck(path string, db []byte, t *testing.T) error {
 func sameStatus(err, want error) bool {
 	g, w := status.Convert(err), status.Convert(want)
 	return err != nil && g.Code() == w.Code() && g.Message() == w.Message()
+}
+
+// transferBackend is a memBackend that can move leadership.
+type transferBackend struct {
+	*memBackend
+	moved chan uint64
+}
+
+func (b *transferBackend) MoveLeader(ctx context.Context, transferee uint64) error {
+	if transferee != 2 {
+		return rpctypes.ErrGRPCBadLeaderTransferee
+	}
+	b.moved <- transferee
+	return nil
+}
+
+func TestMoveLeader(t *testing.T) {
+	mb := newMemBackend(t)
+	tb := &transferBackend{memBackend: mb, moved: make(chan uint64, 1)}
+	ts := newTestServerWith(t, DefaultConfig(), mb, tb)
+	cli := ts.client(t)
+	ctx := testCtx(t)
+	resp, err := cli.MoveLeader(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHeader(t, "move leader", resp.Header, 1)
+	if got := <-tb.moved; got != 2 {
+		t.Fatalf("moved to %x, want 2", got)
+	}
+	if _, err := cli.MoveLeader(ctx, 9); !errors.Is(err, rpctypes.ErrBadLeaderTransferee) {
+		t.Fatalf("move to 9: err = %v, want %v", err, rpctypes.ErrBadLeaderTransferee)
+	}
 }
