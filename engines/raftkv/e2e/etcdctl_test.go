@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -243,6 +244,7 @@ func TestEtcdctlCluster(t *testing.T) {
 			if leaders != 1 {
 				t.Fatalf("endpoint status: %d members say they lead, want 1:\n%s", leaders, strings.Join(status, "\n"))
 			}
+			checkStatusJSON(t, c, ctl(t, c.endpoints(), "", "endpoint", "status", "-w", "json"))
 			_, health := ctl2(t, c.endpoints(), "", "endpoint", "health")
 			check("endpoint health", health, healthRe, n)
 
@@ -287,4 +289,60 @@ func lineDiff(want, got string) string {
 		fmt.Fprintf(&b, "%s%-50q %q\n", mark, wl, gl)
 	}
 	return b.String()
+}
+
+// checkStatusJSON checks the headers of "endpoint status -w json": one
+// cluster id, each member's own id (as member list shows it), the raft term
+// of the status, and the same store revision everywhere.
+func checkStatusJSON(t *testing.T, c *cluster, out string) {
+	t.Helper()
+	var sts []struct {
+		Endpoint string
+		Status   struct {
+			Header struct {
+				ClusterID uint64 `json:"cluster_id"`
+				MemberID  uint64 `json:"member_id"`
+				Revision  int64  `json:"revision"`
+				RaftTerm  uint64 `json:"raft_term"`
+			} `json:"header"`
+			Leader   uint64 `json:"leader"`
+			RaftTerm uint64 `json:"raftTerm"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &sts); err != nil {
+		t.Fatalf("endpoint status -w json: %v\n%s", err, out)
+	}
+	var members struct {
+		Members []struct {
+			ID         uint64   `json:"ID"`
+			ClientURLs []string `json:"clientURLs"`
+		} `json:"members"`
+	}
+	if err := json.Unmarshal([]byte(ctl(t, c.endpoints(), "", "member", "list", "-w", "json")), &members); err != nil {
+		t.Fatal(err)
+	}
+	idOf := make(map[string]uint64)
+	for _, m := range members.Members {
+		for _, u := range m.ClientURLs {
+			idOf[strings.TrimPrefix(u, "http://")] = m.ID
+		}
+	}
+	if len(sts) != len(c.members) {
+		t.Fatalf("endpoint status: %d entries, want %d", len(sts), len(c.members))
+	}
+	for _, st := range sts {
+		h := st.Status.Header
+		if h.ClusterID == 0 || h.ClusterID != sts[0].Status.Header.ClusterID {
+			t.Fatalf("%s: cluster id %x, want %x on every member", st.Endpoint, h.ClusterID, sts[0].Status.Header.ClusterID)
+		}
+		if h.MemberID != idOf[st.Endpoint] || h.MemberID == 0 {
+			t.Fatalf("%s: member id %x, member list says %x", st.Endpoint, h.MemberID, idOf[st.Endpoint])
+		}
+		if h.RaftTerm != st.Status.RaftTerm || h.RaftTerm == 0 || st.Status.Leader == 0 {
+			t.Fatalf("%s: header term %d, status term %d, leader %x", st.Endpoint, h.RaftTerm, st.Status.RaftTerm, st.Status.Leader)
+		}
+		if h.Revision != 1 {
+			t.Fatalf("%s: revision %d, want 1 on a fresh cluster", st.Endpoint, h.Revision)
+		}
+	}
 }
