@@ -51,6 +51,7 @@ type leaderState struct {
 	syncs       []leaderSync // waiting for their target to commit
 	localSyncs  int
 	localDone   []leaderSync // committed; waiting to be delivered locally
+	ackBuf      []Zxid       // scratch for leaderMaybeCommit
 }
 
 func (n *Node) becomeLeader() {
@@ -368,8 +369,7 @@ func (n *Node) leaderMaybeCommit() {
 	if ls == nil || !ls.established {
 		return
 	}
-	acks := make([]Zxid, 0, len(n.peers))
-	acks = append(acks, n.stable)
+	acks := append(ls.ackBuf[:0], n.stable)
 	for _, l := range ls.learners {
 		if l.stage == lsSynced {
 			acks = append(acks, l.acked)
@@ -379,6 +379,7 @@ func (n *Node) leaderMaybeCommit() {
 		return
 	}
 	slices.Sort(acks)
+	ls.ackBuf = acks
 	c := acks[len(acks)-n.quorum]
 	if c <= n.committed {
 		return

@@ -227,14 +227,22 @@ func UnmarshalMessage(b []byte) (Message, error) {
 		return bad("unknown state %d", m.State)
 	}
 	m.PeerEpoch = u32()
-	blob := func(what string) ([]byte, error) {
+	// blob reads a length-prefixed byte string: the message data (entry < 0)
+	// or the data of entry i (named only when formatting an error).
+	blob := func(entry int) ([]byte, error) {
+		what := func() string {
+			if entry < 0 {
+				return "data"
+			}
+			return fmt.Sprintf("entry %d data", entry)
+		}
 		n, k := binary.Uvarint(p)
 		if k <= 0 {
-			return nil, fmt.Errorf("%w: %s length: bad varint", ErrMalformedMessage, what)
+			return nil, fmt.Errorf("%w: %s length: bad varint", ErrMalformedMessage, what())
 		}
 		p = p[k:]
 		if n > uint64(len(p)) {
-			return nil, fmt.Errorf("%w: %s length %d exceeds the %d bytes left", ErrMalformedMessage, what, n, len(p))
+			return nil, fmt.Errorf("%w: %s length %d exceeds the %d bytes left", ErrMalformedMessage, what(), n, len(p))
 		}
 		v := p[:n:n]
 		p = p[n:]
@@ -244,7 +252,7 @@ func UnmarshalMessage(b []byte) (Message, error) {
 		return v, nil
 	}
 	var err error
-	if m.Data, err = blob("data"); err != nil {
+	if m.Data, err = blob(-1); err != nil {
 		return Message{}, err
 	}
 	n, k := binary.Uvarint(p)
@@ -263,7 +271,7 @@ func UnmarshalMessage(b []byte) (Message, error) {
 				return bad("entry %d: truncated zxid", i)
 			}
 			m.Entries[i].Zxid = Zxid(u64())
-			if m.Entries[i].Data, err = blob(fmt.Sprintf("entry %d data", i)); err != nil {
+			if m.Entries[i].Data, err = blob(i); err != nil {
 				return Message{}, err
 			}
 		}

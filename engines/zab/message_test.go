@@ -109,3 +109,19 @@ func TestVoteOrder(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkMessageCodec(b *testing.B) {
+	m := Message{Type: MsgProposal, From: 3, To: 1, Conn: 7, Epoch: 5, Zxid: MakeZxid(5, 1), Commit: MakeZxid(5, 1)}
+	for i := range 64 {
+		m.Entries = append(m.Entries, Entry{Zxid: MakeZxid(5, uint32(i+2)), Data: make([]byte, 300)})
+	}
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = m.AppendMarshal(buf[:0])
+		if _, err := UnmarshalMessage(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(buf)))
+}
