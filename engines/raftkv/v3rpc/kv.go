@@ -162,34 +162,36 @@ func cloneHeader(h *pb.ResponseHeader) *pb.ResponseHeader {
 	return &pb.ResponseHeader{ClusterId: h.ClusterId, MemberId: h.MemberId, Revision: h.Revision, RaftTerm: h.RaftTerm}
 }
 
+// The checks use getters: a RequestOp may carry a nil request, and a
+// client must not be able to crash the server with one.
 func checkRange(r *pb.RangeRequest) error {
-	if len(r.Key) == 0 {
+	if len(r.GetKey()) == 0 {
 		return rpctypes.ErrGRPCEmptyKey
 	}
-	if _, ok := pb.RangeRequest_SortOrder_name[int32(r.SortOrder)]; !ok {
+	if _, ok := pb.RangeRequest_SortOrder_name[int32(r.GetSortOrder())]; !ok {
 		return rpctypes.ErrGRPCInvalidSortOption
 	}
-	if _, ok := pb.RangeRequest_SortTarget_name[int32(r.SortTarget)]; !ok {
+	if _, ok := pb.RangeRequest_SortTarget_name[int32(r.GetSortTarget())]; !ok {
 		return rpctypes.ErrGRPCInvalidSortOption
 	}
 	return nil
 }
 
 func checkPut(r *pb.PutRequest) error {
-	if len(r.Key) == 0 {
+	if len(r.GetKey()) == 0 {
 		return rpctypes.ErrGRPCEmptyKey
 	}
-	if r.IgnoreValue && len(r.Value) != 0 {
+	if r.GetIgnoreValue() && len(r.GetValue()) != 0 {
 		return rpctypes.ErrGRPCValueProvided
 	}
-	if r.IgnoreLease && r.Lease != 0 {
+	if r.GetIgnoreLease() && r.GetLease() != 0 {
 		return rpctypes.ErrGRPCLeaseProvided
 	}
 	return nil
 }
 
 func checkDelete(r *pb.DeleteRangeRequest) error {
-	if len(r.Key) == 0 {
+	if len(r.GetKey()) == 0 {
 		return rpctypes.ErrGRPCEmptyKey
 	}
 	return nil
@@ -198,16 +200,16 @@ func checkDelete(r *pb.DeleteRangeRequest) error {
 // checkTxn follows etcd's checkTxnRequest: a bound on the operations per
 // branch, non-empty compare keys, and every nested request checked.
 func checkTxn(r *pb.TxnRequest, maxOps int) error {
-	n := max(len(r.Compare), len(r.Success), len(r.Failure))
+	n := max(len(r.GetCompare()), len(r.GetSuccess()), len(r.GetFailure()))
 	if n > maxOps {
 		return rpctypes.ErrGRPCTooManyOps
 	}
-	for _, c := range r.Compare {
-		if len(c.Key) == 0 {
+	for _, c := range r.GetCompare() {
+		if len(c.GetKey()) == 0 {
 			return rpctypes.ErrGRPCEmptyKey
 		}
 	}
-	for _, branch := range [][]*pb.RequestOp{r.Success, r.Failure} {
+	for _, branch := range [][]*pb.RequestOp{r.GetSuccess(), r.GetFailure()} {
 		for _, op := range branch {
 			if err := checkRequestOp(op, maxOps); err != nil {
 				return err
@@ -273,11 +275,11 @@ func checkIntervals(reqs []*pb.RequestOp) (map[string]struct{}, []interval, erro
 		if t == nil {
 			continue
 		}
-		putsThen, delsThen, err := checkIntervals(t.Success)
+		putsThen, delsThen, err := checkIntervals(t.GetSuccess())
 		if err != nil {
 			return nil, nil, err
 		}
-		putsElse, delsElse, err := checkIntervals(t.Failure)
+		putsElse, delsElse, err := checkIntervals(t.GetFailure())
 		if err != nil {
 			return nil, nil, err
 		}

@@ -317,3 +317,37 @@ func TestKVRangeStream(t *testing.T) {
 		}
 	}
 }
+
+// TestKVMalformedTxn: nil requests inside a txn are refused, not a crash.
+func TestKVMalformedTxn(t *testing.T) {
+	ts := newTestServer(t, DefaultConfig())
+	cli := ts.client(t)
+	ctx := testCtx(t)
+	raw := pb.NewKVClient(cli.ActiveConnection())
+	for name, op := range map[string]*pb.RequestOp{
+		"nil range":  {Request: &pb.RequestOp_RequestRange{}},
+		"nil put":    {Request: &pb.RequestOp_RequestPut{}},
+		"nil delete": {Request: &pb.RequestOp_RequestDeleteRange{}},
+		"nil txn":    {Request: &pb.RequestOp_RequestTxn{}},
+		"empty op":   {},
+		"nil op":     nil,
+	} {
+		_, err := raw.Txn(ctx, &pb.TxnRequest{Success: []*pb.RequestOp{op}})
+		if name == "nil txn" {
+			// An empty nested txn is valid (etcd accepts it).
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			continue
+		}
+		if !sameStatus(err, rpctypes.ErrGRPCEmptyKey) {
+			t.Fatalf("%s: err = %v, want %v", name, err, rpctypes.ErrGRPCEmptyKey)
+		}
+	}
+	if _, err := raw.Txn(ctx, &pb.TxnRequest{Compare: []*pb.Compare{nil}}); !sameStatus(err, rpctypes.ErrGRPCEmptyKey) {
+		t.Fatalf("nil compare: err = %v, want %v", err, rpctypes.ErrGRPCEmptyKey)
+	}
+	if _, err := cli.Put(ctx, "still", "serving"); err != nil {
+		t.Fatalf("server after malformed txns: %v", err)
+	}
+}
