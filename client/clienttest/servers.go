@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -154,7 +155,7 @@ func StartZooKeeper(t testing.TB) *Server {
 	}
 	dir := t.TempDir()
 	port := FreePort(t)
-	cfg := fmt.Sprintf("tickTime=200\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\nadmin.enableServer=false\n4lw.commands.whitelist=*\n", filepath.Join(dir, "data"), port)
+	cfg := fmt.Sprintf("tickTime=200\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\nadmin.enableServer=false\n4lw.commands.whitelist=*\npreAllocSize=1024\nforceSync=no\n", filepath.Join(dir, "data"), port)
 	cfgPath := filepath.Join(dir, "zoo.cfg")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -167,19 +168,19 @@ func StartZooKeeper(t testing.TB) *Server {
 	return s
 }
 
-// waitRuok polls the four-letter word ruok until the server answers imok:
-// a listening ZooKeeper may not serve sessions yet.
+// waitRuok polls the four-letter word srvr until the server reports its
+// mode: a listening ZooKeeper (even one answering ruok) may still refuse
+// sessions ("not currently serving requests").
 func (s *Server) waitRuok(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if c, err := net.DialTimeout("tcp", s.Addr, time.Second); err == nil {
 			_ = c.SetDeadline(time.Now().Add(time.Second))
-			buf := make([]byte, 4)
-			_, werr := c.Write([]byte("ruok"))
-			n, _ := io.ReadFull(c, buf)
+			_, werr := c.Write([]byte("srvr"))
+			out, _ := io.ReadAll(c)
 			c.Close()
-			if werr == nil && string(buf[:n]) == "imok" {
+			if werr == nil && strings.Contains(string(out), "Mode: ") {
 				return
 			}
 		}

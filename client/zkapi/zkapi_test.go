@@ -14,7 +14,7 @@ import (
 
 func newZKClient(t *testing.T, addr string, mode client.ReadMode) *Client {
 	t.Helper()
-	c, err := New(Config{Server: addr, Node: "z1", ReadMode: mode, ConnectTimeout: 10 * time.Second})
+	c, err := New(Config{Server: addr, Node: "z1", ReadMode: mode, ConnectTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,8 +26,17 @@ func newZKClient(t *testing.T, addr string, mode client.ReadMode) *Client {
 	return c
 }
 
-func TestConformanceRealZooKeeper(t *testing.T) {
+// TestRealZooKeeper runs every test that needs a server against one
+// standalone ZooKeeper (a JVM start costs seconds).
+func TestRealZooKeeper(t *testing.T) {
 	srv := clienttest.StartZooKeeper(t)
+	t.Run("conformance", func(t *testing.T) { conformance(t, srv) })
+	t.Run("classification", func(t *testing.T) { classification(t, srv) })
+	t.Run("watch from an old version is compacted", func(t *testing.T) { watchCompacted(t, srv) })
+	t.Run("session expiry closes Done", func(t *testing.T) { sessionExpiry(t, srv) })
+}
+
+func conformance(t *testing.T, srv *clienttest.Server) {
 	for _, mode := range []client.ReadMode{client.Local, client.Sync} {
 		t.Run(mode.String(), func(t *testing.T) {
 			clienttest.Conformance(t, func(t *testing.T) client.Client { return newZKClient(t, srv.Addr, mode) })
@@ -35,8 +44,7 @@ func TestConformanceRealZooKeeper(t *testing.T) {
 	}
 }
 
-func TestClassification(t *testing.T) {
-	srv := clienttest.StartZooKeeper(t)
+func classification(t *testing.T, srv *clienttest.Server) {
 	c := newZKClient(t, srv.Addr, client.Local)
 
 	t.Run("connection refused is definite", func(t *testing.T) {
@@ -108,8 +116,7 @@ func TestClassification(t *testing.T) {
 	})
 }
 
-func TestWatchFromOldVersionIsCompacted(t *testing.T) {
-	srv := clienttest.StartZooKeeper(t)
+func watchCompacted(t *testing.T, srv *clienttest.Server) {
 	c := newZKClient(t, srv.Addr, client.Local)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -147,8 +154,7 @@ func TestWatchFromOldVersionIsCompacted(t *testing.T) {
 	}
 }
 
-func TestSessionExpiryClosesDone(t *testing.T) {
-	srv := clienttest.StartZooKeeper(t)
+func sessionExpiry(t *testing.T, srv *clienttest.Server) {
 	proxy := clienttest.NewProxy(t, srv.Addr)
 	c := newZKClient(t, proxy.Addr, client.Local)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
