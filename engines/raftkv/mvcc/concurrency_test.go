@@ -15,7 +15,7 @@ import (
 // revision once.
 func TestReadersBesideTheWriter(t *testing.T) {
 	h := newHarness(t)
-	const writes = 1500
+	const writes = 600
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)

@@ -107,11 +107,17 @@ func (h *hub) publish(w *wtxn) {
 	h.ring[(h.ringHead+h.ringLen)%n] = revEvents{rev: w.rev, events: w.events}
 	h.ringLen++
 	for _, wt := range h.watchers {
-		for _, ev := range w.events {
-			if inRange(ev.kv.Key, wt.key, wt.end) {
-				wt.wake()
-				break
-			}
+		switch {
+		case wt.nextRev > w.rev: // starts later
+		case wt.nextRev < w.rev: // behind: its goroutine is working; a kick is harmless
+			wt.wake()
+		case wt.matches(w.events):
+			wt.wake()
+		default:
+			// Synced, and nothing here for it: move it past this revision, so an idle
+			// watcher never falls behind the ring or a compaction over other keys' writes.
+			// nextRev is otherwise touched only under the shared lock; we hold it exclusively.
+			wt.nextRev = w.rev + 1
 		}
 	}
 }
@@ -153,7 +159,10 @@ type Watcher struct {
 	progress atomic.Bool
 	err      error // why the watcher ended; written before stop closes
 
-	nextRev int64 // owned by the goroutine
+	// nextRev is the next revision to deliver. The goroutine reads and writes it under the
+	// shared store lock (nextBatch); publish, under the exclusive lock, moves it past
+	// revisions with nothing for a synced watcher.
+	nextRev int64
 }
 
 // Watch starts a watcher. Its goroutine stops on Cancel, on Store.Close (Err is then
@@ -374,6 +383,17 @@ func (s *Store) scanEvents(rd *revReader, w *Watcher, hi int64, batch *WatchResp
 		}
 	}
 	return nil
+}
+
+// matches reports whether any of evs is for w (after its filters).
+func (w *Watcher) matches(evs []event) bool {
+	for _, ev := range evs {
+		if inRange(ev.kv.Key, w.key, w.end) &&
+			!(ev.typ == mvccpb.Event_PUT && w.noPut) && !(ev.typ == mvccpb.Event_DELETE && w.noDelete) {
+			return true
+		}
+	}
+	return false
 }
 
 // toEvent filters ev for w and shapes it as an mvccpb.Event (nil when filtered out).

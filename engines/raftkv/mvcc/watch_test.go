@@ -374,3 +374,32 @@ func TestWatchAcrossUnwatchedStretch(t *testing.T) {
 		t.Fatalf("events = %s", got)
 	}
 }
+
+// TestIdleWatcherSurvivesCompaction: a synced watcher on a quiet key is not behind when
+// other keys' writes overflow the ring and get compacted: it missed nothing, so it must
+// not be canceled as compacted (etcd's synced watchers are not either).
+func TestIdleWatcherSurvivesCompaction(t *testing.T) {
+	cfg := testConfig()
+	cfg.WatchCacheRevs = 4
+	h := newHarnessConfig(t, cfg)
+	w, err := h.s.Watch(WatchRequest{Key: []byte("quiet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Cancel()
+	w.RequestProgress() // wait until the watcher is synced
+	if b, _ := next(t, w); len(b.Events) != 0 || b.Revision != 1 {
+		t.Fatalf("progress = %+v", b)
+	}
+	for i := 0; i < 50; i++ {
+		h.put("busy", fmt.Sprint(i)) // 2..51
+	}
+	if err := h.compact(51); err != nil {
+		t.Fatal(err)
+	}
+	h.put("quiet", "now") // 52
+	b, ok := next(t, w)
+	if !ok || b.CompactRevision != 0 || evsString(b.Events) != "PUT quiet@52=now" {
+		t.Fatalf("batch = %+v (open %v, err %v), want the put at 52", b, ok, w.Err())
+	}
+}
