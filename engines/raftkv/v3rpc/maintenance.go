@@ -62,14 +62,15 @@ func (s *maintenanceServer) Hash(ctx context.Context, r *pb.HashRequest) (*pb.Ha
 	return &pb.HashResponse{Header: header(s.b), Hash: h}, nil
 }
 
-// HashKV hashes the key space up to r.Revision (0: the current revision).
+// HashKV hashes the key space up to r.Revision (<= 0: the current
+// revision).
 func (s *maintenanceServer) HashKV(ctx context.Context, r *pb.HashKVRequest) (*pb.HashKVResponse, error) {
 	st, err := storeOf(s.b)
 	if err != nil {
 		return nil, err
 	}
 	rev := r.Revision
-	if rev == 0 {
+	if rev <= 0 {
 		rev = st.Rev()
 	}
 	h, compactRev, err := st.HashKV(rev)

@@ -77,6 +77,12 @@ func TestClusterAndStatus(t *testing.T) {
 		t.Fatalf("hashkv at rev 3: %v %v, want a hash different from rev 2", h3, err)
 	}
 
+	for _, rev := range []int64{-5, 100} {
+		_, err := pb.NewMaintenanceClient(cli.ActiveConnection()).HashKV(ctx, &pb.HashKVRequest{Revision: rev})
+		if want := rev > 0; (err != nil) != want {
+			t.Fatalf("hashkv at %d: err = %v, want an error: %v", rev, err, want)
+		}
+	}
 	alarms, err := cli.AlarmList(ctx)
 	if err != nil || len(alarms.Alarms) != 0 {
 		t.Fatalf("alarm list: %v %v, want none", alarms, err)
