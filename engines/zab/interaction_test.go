@@ -2,6 +2,7 @@ package zab_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,10 +17,16 @@ import (
 // shows every Ready handled and every message delivered. Refresh with
 // go test -run TestInteraction -rewrite, and review the diff.
 func TestInteraction(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		env := &interactionEnv{}
-		datadriven.RunTest(t, path, env.handle)
-	})
+	paths, err := filepath.Glob("testdata/*.txt")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no scripts in testdata/*.txt (%v)", err)
+	}
+	for _, path := range paths {
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
+			env := &interactionEnv{}
+			datadriven.RunTest(t, path, env.handle)
+		})
+	}
 }
 
 type interactionEnv struct {
