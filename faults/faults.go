@@ -23,15 +23,22 @@ const (
 
 // Partition shapes.
 const (
-	ShapeIsolateOne     = "isolate-one"
-	ShapeIsolateLeader  = "isolate-leader"
-	ShapeHalves         = "halves"
-	ShapeMajoritiesRing = "majorities-ring"
-	ShapeBridge         = "bridge"
+	ShapeIsolateOne    = "isolate-one"
+	ShapeIsolateLeader = "isolate-leader"
+	// ShapeIsolateFollower cuts one member that is not the leader off: its
+	// clients keep talking to a member the majority has left behind.
+	ShapeIsolateFollower = "isolate-follower"
+	ShapeHalves          = "halves"
+	ShapeMajoritiesRing  = "majorities-ring"
+	ShapeBridge          = "bridge"
 )
 
 // Leader stands for "the member that leads when the fault starts".
 const Leader = "leader"
+
+// Follower stands for "one member that does not lead when the fault
+// starts"; Fault.Pick chooses which (seeded).
+const Follower = "follower"
 
 // LockHolder stands for "the member the current lock holder talks to"; the
 // run resolves it through the lock workload (Player.SetResolver). It makes
@@ -51,6 +58,8 @@ type Fault struct {
 	// depend on who leads.
 	Grudge  cluster.Grudge `json:"grudge,omitempty"`
 	Percent int            `json:"percent,omitempty"` // loss
+	// Pick chooses among the followers for a Follower target.
+	Pick int `json:"pick,omitempty"`
 }
 
 // Step is one fault applied at At for Duration (offsets from run start).
@@ -79,7 +88,11 @@ var packages = map[string]struct {
 }{
 	"partition-isolate-one":    {"cut one random member off from the rest", KindPartition, 2, drawIsolateOne},
 	"partition-isolate-leader": {"cut the current leader off from the rest", KindPartition, 2, drawIsolateLeader},
-	"partition-halves":         {"split the members into a random minority and majority", KindPartition, 2, drawHalves},
+	"partition-isolate-follower": {"cut one member that is not the leader off (its clients see a stale member)", KindPartition, 2,
+		func(r *rand.Rand, nodes []string, _ Options) Fault {
+			return Fault{Kind: KindPartition, Shape: ShapeIsolateFollower, Targets: []string{Follower}, Pick: r.IntN(len(nodes) - 1)}
+		}},
+	"partition-halves": {"split the members into a random minority and majority", KindPartition, 2, drawHalves},
 	"partition-majorities-ring": {"each member sees a majority, no two the same one (Jepsen)", KindPartition, 5,
 		drawMajoritiesRing},
 	"partition-bridge": {"two halves that only one bridge member connects", KindPartition, 3, drawBridge},
@@ -94,8 +107,8 @@ var packages = map[string]struct {
 
 // aliases expand to several packages.
 var aliases = map[string][]string{
-	"partition": {"partition-isolate-one", "partition-isolate-leader", "partition-halves", "partition-bridge"},
-	"all":       {"partition-isolate-one", "partition-isolate-leader", "partition-halves", "partition-bridge", "kill", "pause", "loss"},
+	"partition": {"partition-isolate-one", "partition-isolate-leader", "partition-isolate-follower", "partition-halves", "partition-bridge"},
+	"all":       {"partition-isolate-one", "partition-isolate-leader", "partition-isolate-follower", "partition-halves", "partition-bridge", "kill", "pause", "loss"},
 }
 
 // PackageNames lists the packages and aliases a spec may use, sorted.

@@ -250,3 +250,48 @@ func TestCheckCapabilities(t *testing.T) {
 		t.Fatalf("kill,pause on a kill+pause runtime: %v", err)
 	}
 }
+
+func TestPlayerResolvesTargets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sched := Schedule{Steps: []Step{
+			{At: time.Second, Duration: 2 * time.Second, Fault: Fault{Kind: KindPartition, Shape: ShapeIsolateFollower, Targets: []string{Follower}, Pick: 1}},
+			{At: 4 * time.Second, Duration: 3 * time.Second, Fault: Fault{Kind: KindPause, Targets: []string{LockHolder}}},
+		}}
+		rt := &fakeRuntime{}
+		var buf bytes.Buffer
+		h := history.NewWriter(&buf)
+		p := NewPlayer(rt, h, history.NewClock(), three, nil)
+		p.SetResolver(LockHolder, func(ctx context.Context) (string, error) {
+			// The holder shows up 1.5 s after the fault was due.
+			select {
+			case <-time.After(1500 * time.Millisecond):
+				return "n3", nil
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		})
+		if err := p.Play(context.Background(), sched); err != nil {
+			t.Fatal(err)
+		}
+		h.Close()
+		ops, err := history.ReadAll(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []string{}
+		for _, o := range ops {
+			if o.Type == history.OK {
+				got = append(got, o.F+" "+o.Node+" @"+time.Duration(o.Time).String())
+			}
+		}
+		want := []string{
+			"start-partition n3 @1s", // leader n2; followers n1, n3; pick 1
+			"stop-partition n3 @3s",
+			"pause n3 @5.5s",  // waited for the holder
+			"resume n3 @8.5s", // still lasts 3 s
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("nemesis ops %v, want %v", got, want)
+		}
+	})
+}

@@ -66,11 +66,13 @@ func (p *Player) Play(ctx context.Context, s Schedule) error {
 		if err := p.waitUntil(ctx, st.At); err != nil {
 			return nil // cut short: Final undoes what is in force
 		}
-		undo, err := p.start(ctx, st.Fault)
+		undo, began, err := p.start(ctx, st.Fault)
 		if err != nil {
 			return err
 		}
-		if err := p.waitUntil(ctx, st.At+st.Duration); err != nil {
+		// A start that waited (for the leader, for a lock holder) still
+		// lasts its full Duration.
+		if err := p.waitUntil(ctx, began+st.Duration); err != nil {
 			return nil
 		}
 		if err := undo(ctx); err != nil {
@@ -116,11 +118,21 @@ func (p *Player) record(ctx context.Context, f string, targets []string, extra m
 	return werr
 }
 
-// resolve replaces Leader with the current leader's name.
-func (p *Player) resolve(ctx context.Context, targets []string) ([]string, error) {
+// resolve replaces Leader, Follower and resolver targets with names.
+func (p *Player) resolve(ctx context.Context, targets []string, pick int) ([]string, error) {
 	out := slices.Clone(targets)
 	for i, t := range out {
 		switch f := p.resolvers[t]; {
+		case t == Follower:
+			l, err := p.rt.Leader(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("faults: find the leader: %w", err)
+			}
+			fs := without(p.nodes, l)
+			if len(fs) == 0 {
+				return nil, errors.New("faults: no follower: the cluster has one member")
+			}
+			out[i] = fs[pick%len(fs)]
 		case t == Leader:
 			l, err := p.rt.Leader(ctx)
 			if err != nil {
@@ -141,9 +153,17 @@ func (p *Player) resolve(ctx context.Context, targets []string) ([]string, error
 }
 
 // start applies f and returns the function that undoes it.
-func (p *Player) start(ctx context.Context, f Fault) (undo func(context.Context) error, err error) {
+func (p *Player) start(ctx context.Context, f Fault) (undo func(context.Context) error, began time.Duration, err error) {
+	undo, err = p.startFault(ctx, f, &began)
+	return undo, began, err
+}
+
+// startFault applies f; began receives the time it was applied (after its
+// targets were resolved).
+func (p *Player) startFault(ctx context.Context, f Fault, began *time.Duration) (undo func(context.Context) error, err error) {
 	nop := func(context.Context) error { return nil }
-	targets, rerr := p.resolve(ctx, f.Targets)
+	targets, rerr := p.resolve(ctx, f.Targets, f.Pick)
+	*began = time.Duration(p.clock.Now())
 	extra := map[string]string{}
 	if f.Shape != "" {
 		extra["shape"] = f.Shape
@@ -158,7 +178,7 @@ func (p *Player) start(ctx context.Context, f Fault) (undo func(context.Context)
 	switch f.Kind {
 	case KindPartition:
 		g := f.Grudge
-		if f.Shape == ShapeIsolateLeader {
+		if f.Shape == ShapeIsolateLeader || f.Shape == ShapeIsolateFollower {
 			g = complete(targets, without(p.nodes, targets[0]))
 		}
 		extra["grudge"] = g.String()

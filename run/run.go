@@ -124,20 +124,25 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	defer cancel()
 	var wg sync.WaitGroup
 	var nemErr error
-	playDone := make(chan struct{})
-	wg.Go(func() { defer close(playDone); nemErr = player.Play(wctx, sched) })
+	finalDone := make(chan struct{})
+	wg.Go(func() {
+		defer close(finalDone)
+		nemErr = player.Play(wctx, sched)
+		<-wctx.Done()
+		// Undo the faults as soon as the time limit passes, whatever the
+		// workers are doing: a worker stuck on a paused member must not
+		// wait for its own end to resume it.
+		if err := player.Final(ctx, kinds, 60*time.Second); err != nil {
+			log.Warn("undoing faults", "err", err)
+		}
+	})
 	stopProgress := make(chan struct{})
 	wg.Go(func() { printProgress(progress, clock, stats, player, stopProgress) })
 	wcfg := spec.workloadConfig()
 	wcfg.Logger = log
 	werr := workloads.Run(wctx, wcfg, workloads.Deps{
 		Nodes: nodes, NewClient: newClient, History: h, Clock: clock, Stats: stats, Shared: shared,
-		BeforeFinal: func(ctx context.Context) {
-			<-playDone // a fault being applied finishes before Final undoes it
-			if err := player.Final(ctx, kinds, 60*time.Second); err != nil {
-				log.Warn("undoing faults", "err", err)
-			}
-		},
+		BeforeFinal: func(context.Context) { <-finalDone }, // final reads on a healed cluster
 	}, 10*time.Second)
 	cancel()
 	close(stopProgress)
