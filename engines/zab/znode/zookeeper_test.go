@@ -78,6 +78,23 @@ func startZooKeeper(t *testing.T) string {
 	}
 }
 
+// waitSession waits until go-zk has a session (it retries while ZooKeeper
+// answers ruok but does not serve sessions yet).
+func waitSession(t *testing.T, events <-chan zk.Event) {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.State == zk.StateHasSession {
+				return
+			}
+		case <-timeout:
+			t.Fatal("go-zk got no ZooKeeper session within 60 s")
+		}
+	}
+}
+
 // testLogger sends go-zk's log lines to the test log.
 type testLogger struct{ t *testing.T }
 
@@ -147,11 +164,7 @@ func TestAgainstZooKeeper(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	for ev := range events {
-		if ev.State == zk.StateHasSession {
-			break
-		}
-	}
+	waitSession(t, events)
 	sid := SessionID(c.SessionID())
 	h := newHarness(t)
 	h.session(sid) // zxid 1 on both
@@ -360,11 +373,7 @@ func TestAgainstZooKeeper(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	for ev := range events2 {
-		if ev.State == zk.StateHasSession {
-			break
-		}
-	}
+	waitSession(t, events2)
 	h.session(SessionID(c2.SessionID()))
 	if err := c2.AddAuth("digest", []byte("alice:pw")); err != nil {
 		t.Fatal(err)
