@@ -58,7 +58,11 @@
 // its next batch under the shared lock, from the ring or, when it is behind the ring (a
 // start revision in the past, or a slow consumer), from the key bucket. So every watcher
 // gets every event once, in revision order, the events of one txn in one batch, with no
-// gaps, however slow it is.
+// gaps, however slow it is. A synced watcher is moved past revisions that have nothing
+// for it, so an idle watcher never falls behind; only a watcher whose undelivered events
+// get compacted away ends with a compacted batch (as etcd's unsynced watchers do).
+// RequestProgress yields an empty batch at the store revision once the watcher is synced.
+// Fragmenting large batches is left to the gRPC layer.
 //
 // # Caveats
 //
