@@ -206,3 +206,33 @@ func TestRequestTooLargeAndNoLeader(t *testing.T) {
 		t.Fatalf("read without quorum: got %v, want ErrGRPCNoLeader", err)
 	}
 }
+
+func TestConcurrentReadsShareReadIndexRounds(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	lead := c.waitLeader()
+	fol := c.servers[(lead+1)%3]
+	mustPut(t, c.servers[lead], "r", "1")
+	before := counterValue(t, fol, "raftkv_server_read_index_rounds_total")
+	const readers = 200
+	errs := make(chan error, readers)
+	start := make(chan struct{})
+	for range readers {
+		go func() {
+			<-start
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			errs <- fol.LinearizableRead(ctx)
+		}()
+	}
+	close(start)
+	for range readers {
+		if err := <-errs; err != nil {
+			t.Fatalf("linearizable read on a follower: %v", err)
+		}
+	}
+	rounds := counterValue(t, fol, "raftkv_server_read_index_rounds_total") - before
+	if rounds < 1 || rounds >= readers/2 {
+		t.Fatalf("%d concurrent reads took %v ReadIndex rounds, want batching (1..%d)", readers, rounds, readers/2-1)
+	}
+	mustGet(t, fol, "r", "1")
+}

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -249,6 +250,7 @@ func (t *transport) writeLoop(p *peer) {
 		}
 		_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 		var err error
+		yielded := false
 		for {
 			binary.LittleEndian.PutUint32(hdr[:], uint32(len(b)))
 			if _, err = bw.Write(hdr[:]); err == nil {
@@ -261,6 +263,18 @@ func (t *transport) writeLoop(p *peer) {
 			case b = <-p.q:
 				continue
 			default:
+			}
+			if !yielded {
+				// Let the loop finish its turn: one more message often follows
+				// (a MsgApp after a heartbeat response), and one write costs
+				// less than two.
+				yielded = true
+				runtime.Gosched()
+				select {
+				case b = <-p.q:
+					continue
+				default:
+				}
 			}
 			break
 		}
@@ -441,7 +455,7 @@ func (t *transport) serveStream(w http.ResponseWriter, r *http.Request) {
 		case <-done:
 		}
 	}()
-	br := rw.Reader
+	br := bufio.NewReaderSize(rw.Reader, flushBytes)
 	var hdr [4]byte
 	var buf []byte
 	for {
