@@ -17,7 +17,8 @@ var (
 
 // TestRandomizedSafety runs 3-member clusters under random faults — lost,
 // delayed, reordered and duplicated messages, partitions, crashes with
-// restarts — for many seeds, then heals everything and checks ZAB's safety:
+// restarts (some in the middle of a Ready), clock drift and steps — for many
+// seeds, then heals everything and checks ZAB's safety:
 // members' applied sequences are prefixes of one order with increasing zxids,
 // at most one leader per epoch, and every entry a leader delivered (the point
 // where a server answers its client) is applied by every member at the end.
@@ -128,6 +129,17 @@ func runRandomized(seed int64, steps int) (stats string, err error) {
 			c.Partition([]zab.ServerID{a}, rest)
 		case x < 54:
 			c.Heal()
+		case x < 55:
+			// Clock trouble: drift or a periodic skew on one member, or a step.
+			id := ids[r.Intn(len(ids))]
+			switch r.Intn(3) {
+			case 0:
+				c.SetSkew(id, zabtest.Skew{Rate: []float64{0.5, 1, 1.5, 3}[r.Intn(4)]})
+			case 1:
+				c.SetSkew(id, zabtest.Skew{Rate: 2, Period: 1 + r.Intn(10)})
+			default:
+				c.JumpClock(id, 1+r.Intn(10))
+			}
 		}
 		if r.Intn(3) == 0 {
 			c.Tick()
@@ -146,8 +158,11 @@ func runRandomized(seed int64, steps int) (stats string, err error) {
 			return "", fmt.Errorf("step %d: %w", step, err)
 		}
 	}
-	// Heal and converge with a perfect network.
+	// Heal and converge with a perfect network and clocks.
 	c.Heal()
+	for _, id := range ids {
+		c.SetSkew(id, zabtest.Skew{})
+	}
 	for id := range down {
 		if err := c.Restart(id); err != nil {
 			return "", err

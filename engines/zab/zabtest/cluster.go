@@ -44,6 +44,8 @@ type Member struct {
 	Syncs    []zab.SyncResult
 	restarts int
 	checked  int // Applied[:checked] matches the global order
+	skew     Skew
+	ticksDue float64 // fractional ticks owed under skew
 	// syncFloor maps a pending sync to the highest zxid a leader had
 	// delivered when the sync was issued.
 	syncFloor map[zab.RequestID]zab.Zxid
@@ -132,11 +134,45 @@ func (c *Cluster) Now() int64 { return c.net.now }
 // Dropped counts messages lost so far (faults, partitions, crashes).
 func (c *Cluster) Dropped() int { return c.net.dropped }
 
-// Tick advances the clock one tick and ticks every running member.
+// Skew is how one member's clock runs against the cluster's fake clock
+// (the shapes of tigerbeetle's TimeSim: drift, periodic; JumpClock is the step).
+type Skew struct {
+	// Rate is the member's ticks per cluster tick: 0 or 1 keeps it in step,
+	// 0.5 runs it slow, 2 fast (drift).
+	Rate float64
+	// Period, if positive, makes the skew periodic: the member runs at Rate for
+	// Period cluster ticks, then in step for Period ticks, and so on.
+	Period int
+}
+
+// SetSkew sets member id's clock skew (it survives restarts).
+func (c *Cluster) SetSkew(id zab.ServerID, s Skew) { c.members[id].skew = s }
+
+// JumpClock steps member id's clock forward by n ticks at once.
+func (c *Cluster) JumpClock(id zab.ServerID, n int) {
+	if m := c.members[id]; m.Up() {
+		for range n {
+			m.Node.Tick()
+		}
+	}
+}
+
+// Tick advances the cluster clock one tick and ticks every running member
+// as its skew says (once, without skew).
 func (c *Cluster) Tick() {
 	c.net.now++
 	for _, id := range c.ids {
-		if m := c.members[id]; m.Up() {
+		m := c.members[id]
+		if !m.Up() {
+			continue
+		}
+		rate := m.skew.Rate
+		if rate == 0 || (m.skew.Period > 0 && (c.net.now/int64(m.skew.Period))%2 == 1) {
+			rate = 1
+		}
+		m.ticksDue += rate
+		for m.ticksDue >= 1 {
+			m.ticksDue--
 			m.Node.Tick()
 		}
 	}
