@@ -43,13 +43,13 @@ func Check(ops []history.Op, opts Options) (res Results) {
 		res.Checkers["linearizable"] = checkLinearizable(b, "linearizable", byKey,
 			registerModel, registerOps, registerWellFormed, opts, workers)
 		res.Checkers["session-order"] = checkSessionOrder(calls)
-		res.Staleness = computeStaleness(calls)
+		res.Staleness = computeStaleness(calls, opts.ReadMode)
 	case "lock":
 		res.Checkers["lock"] = checkLock(b, calls, opts, workers)
 	case "watch":
 		res.Checkers["watch"] = checkWatch(calls)
 	case "election":
-		res.Checkers["election"] = checkElection(calls)
+		res.Checkers["election"] = checkElection(calls, opts.ReadMode)
 	case "config":
 		res.Checkers["config"] = checkConfig(calls, nemesis)
 	default:

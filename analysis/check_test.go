@@ -200,3 +200,14 @@ func TestResultsRoundTrip(t *testing.T) {
 		t.Errorf("results.json does not say \"valid\": false:\n%s", raw)
 	}
 }
+
+// A stale observation is an anomaly only for linearizable reads.
+func TestElectionStaleObserveDependsOnReadMode(t *testing.T) {
+	ops := readFixture(t, "election-stale-observe")
+	if got := Check(ops, Options{}).Checkers["election"]; got.Valid != Invalid || !slices.Contains(kinds(got), "stale-leader") {
+		t.Errorf("unmarked (linearizable) observe: %v %v, want invalid stale-leader", got.Valid, kinds(got))
+	}
+	if got := Check(ops, Options{ReadMode: "local"}).Checkers["election"]; got.Valid != Valid {
+		t.Errorf("local-mode observe: %v %+v, want valid", got.Valid, got.Anomalies)
+	}
+}

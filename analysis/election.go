@@ -9,12 +9,19 @@ import (
 
 // linearizableMode reports whether a read's mode promises linearizable reads
 // (etcd linearizable, or unrecorded).
-func linearizableMode(c *call) bool {
-	if c.inv.Extra == nil {
-		return true
-	}
-	m := c.inv.Extra["read_mode"]
+func linearizableMode(c *call, def string) bool {
+	m := readMode(c, def)
 	return m == "" || m == "linearizable"
+}
+
+// readMode is the op's recorded read mode, else def.
+func readMode(c *call, def string) string {
+	if c.inv.Extra != nil {
+		if m, ok := c.inv.Extra["read_mode"]; ok {
+			return m
+		}
+	}
+	return def
 }
 
 // checkElection checks campaign/observe/resign ops per election (Key):
@@ -27,7 +34,7 @@ func linearizableMode(c *call) bool {
 //   - observe-backwards: one process observed an older term after a newer;
 //   - stale-leader: a linearizable observe that began after a campaign won
 //     term t returned a term older than t.
-func checkElection(calls []*call) CheckerResult {
+func checkElection(calls []*call, defaultMode string) CheckerResult {
 	res := CheckerResult{Valid: Valid, Checked: map[string]int{}}
 	type termInfo struct {
 		value string
@@ -105,7 +112,7 @@ func checkElection(calls []*call) CheckerResult {
 			if p, ok := lastSeen[c.process]; !ok || t >= p.comp.Version {
 				lastSeen[c.process] = c
 			}
-			if linearizableMode(c) {
+			if linearizableMode(c, defaultMode) {
 				for _, w := range won {
 					if w.end < c.start && t < w.comp.Version {
 						add("stale-leader", name, fmt.Sprintf("p%d observed term %d (#%d) although term %d had been won (#%d) %s before the observation began", c.process, t, c.inv.Index, w.comp.Version, w.inv.Index, fmtNs(c.start-w.end)), w, c)

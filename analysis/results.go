@@ -250,6 +250,9 @@ type Options struct {
 	// OutDir, when set, receives porcupine visualizations of failing keys
 	// (linearizability-<key>.html); file names in Results are relative to it.
 	OutDir string
+	// ReadMode is the read mode of reads (read, observe, subscribe) whose
+	// invoke records none in Extra["read_mode"]; "" means linearizable.
+	ReadMode string
 	// ShrinkBudget bounds the shrinking of each failing key's history; 0
 	// means a tenth of the time left, at most 10 s.
 	ShrinkBudget time.Duration

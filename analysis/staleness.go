@@ -14,7 +14,7 @@ import (
 // value read. Versions behind = how many such writes; ms behind = the read's
 // invoke time minus the completion of the oldest of them. Reads without a
 // version are not counted.
-func computeStaleness(calls []*call) map[string]Staleness {
+func computeStaleness(calls []*call, defaultMode string) map[string]Staleness {
 	type write struct {
 		end     int64
 		version int64
@@ -46,10 +46,7 @@ func computeStaleness(calls []*call) map[string]Staleness {
 		if c.comp.Version == 0 && (c.comp.Found || c.comp.Value != nil) {
 			continue // no version to compare
 		}
-		mode := ""
-		if c.inv.Extra != nil {
-			mode = c.inv.Extra["read_mode"]
-		}
+		mode := readMode(c, defaultMode)
 		a := byMode[mode]
 		if a == nil {
 			a = &acc{versions: hdrhistogram.New(1, 1e9, 3), ms: newLatencyHist()}
