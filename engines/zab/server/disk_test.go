@@ -310,3 +310,9 @@ func TestEpochFiles(t *testing.T) {
 		t.Fatalf("garbage epoch file: %v, want ErrCorrupt naming the file", err)
 	}
 }
+
+func lastSegmentPath(dir string) string {
+	return filepath.Join(dir, logSubdir, "log.0000000000000001")
+}
+
+func writeFile(p string, b []byte) error { return os.WriteFile(p, b, 0o644) }

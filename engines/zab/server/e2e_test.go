@@ -20,22 +20,34 @@ import (
 	"coordlab/engines/zab/server/servertest"
 )
 
-var zabBin string
+var (
+	binOnce sync.Once
+	binDir  string
+	zabBin  string
+	binErr  error
+)
+
+// binary builds cmd/zab once per test process, on first use, so that
+// processes that run no process-level test (fuzz workers) build nothing.
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "zab-e2e-bin")
+		if binErr == nil {
+			zabBin, binErr = servertest.Build(binDir)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return zabBin
+}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "zab-e2e-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	zabBin, err = servertest.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
 	os.Exit(code)
 }
 
@@ -45,7 +57,7 @@ func (quietLogger) Printf(string, ...any) {}
 
 func startEnsemble(t *testing.T, extra ...string) (*servertest.Ensemble, int) {
 	t.Helper()
-	e, err := servertest.New(zabBin, t.TempDir(), 3, servertest.Options{Extra: extra})
+	e, err := servertest.New(binary(t), t.TempDir(), 3, servertest.Options{Extra: extra})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -349,50 +349,92 @@ func (s *Server) flushBacklog() {
 // onForwarded handles a request a follower forwarded to this leader.
 func (s *Server) onForwarded(r zab.Request) {
 	st := &s.st
-	if st.soft.State != zab.StateLeading || len(r.Data) == 0 {
+	if st.soft.State != zab.StateLeading {
 		return
 	}
-	fr := &fwdReader{b: r.Data[1:]}
-	switch r.Data[0] {
+	f, err := decodeForward(r.Data)
+	if err != nil {
+		s.logger.Warn("dropping malformed forwarded request", "peer", r.From, "err", err)
+		return
+	}
+	now := s.clock.Now().UnixMilli()
+	switch f.kind {
 	case fwdTouch:
-		n := fr.uvarint()
-		for i := uint64(0); i < n && fr.err == nil; i++ {
-			id := fr.varint()
-			if fr.err == nil {
-				s.touch(id)
-			}
+		for _, id := range f.touches {
+			s.touch(id)
 		}
 	case fwdCreateSession:
-		id := fr.varint()
-		to := fr.varint()
-		if fr.err == nil {
-			s.submitPrepared(&znode.Request{Op: jute.OpCreateSession, Session: znode.SessionID(id), Time: s.clock.Now().UnixMilli(), Timeout: int32(to)})
-		}
+		s.submitPrepared(&znode.Request{Op: jute.OpCreateSession, Session: znode.SessionID(f.session), Time: now, Timeout: f.timeout})
 	case fwdWrite:
-		session := fr.varint()
+		s.touch(f.session)
+		s.submitPrepared(&znode.Request{Op: f.hdr.Type, Body: f.body, Session: znode.SessionID(f.session), Cxid: f.hdr.Xid, Time: now, Auth: f.auth})
+	}
+}
+
+// forward is a decoded forwarded request.
+type forward struct {
+	kind    byte
+	session int64
+	timeout int32
+	touches []int64
+	auth    []jute.Id
+	hdr     jute.RequestHeader
+	body    jute.Record
+}
+
+// decodeForward decodes what encodeTouch, encodeForwardWrite and onConnect
+// (createSession) produce. It never panics; bad input is an error.
+func decodeForward(b []byte) (forward, error) {
+	var f forward
+	if len(b) == 0 {
+		return f, errors.New("empty forwarded request")
+	}
+	f.kind = b[0]
+	fr := &fwdReader{b: b[1:]}
+	switch f.kind {
+	case fwdTouch:
 		n := fr.uvarint()
-		var auth []jute.Id
+		if n > uint64(len(fr.b)) {
+			return f, fmt.Errorf("touch count %d exceeds the %d bytes left", n, len(fr.b))
+		}
 		for i := uint64(0); i < n && fr.err == nil; i++ {
-			auth = append(auth, jute.Id{Scheme: fr.str(), ID: fr.str()})
+			f.touches = append(f.touches, fr.varint())
+		}
+	case fwdCreateSession:
+		f.session = fr.varint()
+		to := fr.varint()
+		if fr.err == nil && (to <= 0 || to > 1<<31-1) {
+			return f, fmt.Errorf("createSession timeout %d out of range", to)
+		}
+		f.timeout = int32(to)
+	case fwdWrite:
+		f.session = fr.varint()
+		n := fr.uvarint()
+		if n > uint64(len(fr.b)) {
+			return f, fmt.Errorf("auth count %d exceeds the %d bytes left", n, len(fr.b))
+		}
+		for i := uint64(0); i < n && fr.err == nil; i++ {
+			f.auth = append(f.auth, jute.Id{Scheme: fr.str(), ID: fr.str()})
 		}
 		if fr.err != nil {
-			break
+			return f, fr.err
 		}
 		hdr, body, err := jute.DecodeRequest(fr.b)
 		if err != nil {
-			s.logger.Warn("dropping undecodable forwarded write", "peer", r.From, "err", err)
-			return
+			return f, fmt.Errorf("forwarded write: %w", err)
 		}
-		s.touch(session)
-		s.submitPrepared(&znode.Request{Op: hdr.Type, Body: body, Session: znode.SessionID(session), Cxid: hdr.Xid,
-			Time: s.clock.Now().UnixMilli(), Auth: auth})
-		return
+		if !isWrite(hdr.Type) {
+			return f, fmt.Errorf("forwarded %s is not a write", hdr.Type)
+		}
+		f.hdr, f.body = hdr, body
+		return f, nil
 	default:
-		fr.err = fmt.Errorf("unknown kind %d", r.Data[0])
+		return f, fmt.Errorf("unknown kind %d", f.kind)
 	}
-	if fr.err != nil {
-		s.logger.Warn("dropping malformed forwarded request", "peer", r.From, "err", fr.err)
+	if fr.err == nil && len(fr.b) != 0 {
+		fr.err = fmt.Errorf("%d trailing bytes", len(fr.b))
 	}
+	return f, fr.err
 }
 
 // onApplied answers the client of a txn that was just applied, if it is

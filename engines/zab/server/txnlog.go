@@ -212,6 +212,16 @@ func (l *TxnLog) scanSegment(s *segment, tail bool, fn func(LogRecord) error) er
 			}
 			return &CorruptError{Path: s.path, Offset: off, Reason: fmt.Sprintf("checksum mismatch (stored %#x, computed %#x) with %d bytes after the record", sum, crc, fileSize-end)}
 		}
+		if zxid == 0 {
+			// Zxid 0 never carries a txn.
+			if end == fileSize {
+				if e := torn("zero zxid in last record"); e != nil {
+					return e
+				}
+				break
+			}
+			return &CorruptError{Path: s.path, Offset: off, Reason: "zero zxid"}
+		}
 		if prev != 0 && zxid <= prev {
 			return &CorruptError{Path: s.path, Offset: off, Reason: fmt.Sprintf("zxid %#x not after %#x", zxid, prev)}
 		}
