@@ -49,11 +49,11 @@ type Config struct {
 	// sync a lagging follower with DIFF; a follower further behind gets SNAP.
 	// (ZooKeeper's committedLog, 500.) Default 10000.
 	MaxCommittedLog int
-	// MaxPendingSyncs bounds the Sync calls waiting on this member. When full,
-	// Sync returns ErrSyncsFull. A leader holds at most this many syncs per
-	// follower; a forwarded sync beyond that is answered with ErrSyncsFull
-	// semantics: it is dropped and logged, and the follower's sync completes
-	// with ErrLeaderLost when it leaves that leader. Default 1024.
+	// MaxPendingSyncs bounds the Sync calls waiting on this member: when full,
+	// Sync returns ErrSyncsFull and queues nothing. A leader also holds at most
+	// this many forwarded syncs per follower; one more is dropped and logged,
+	// and that follower's sync completes with ErrLeaderLost when it leaves the
+	// leader (its client sees a timeout first). Default 1024.
 	MaxPendingSyncs int
 	// MaxPendingRequests bounds the forwarded writes a leader holds for its
 	// runtime (Ready.Requests). When full, further forwarded writes are dropped
