@@ -107,9 +107,6 @@ type Config struct {
 	// pending requests (zab.clientQueueLen). Default 4096. A client that
 	// exceeds it is disconnected.
 	ClientQueueLen int
-	// Seed seeds the core's randomness (zab.seed, --seed). Default 0 means
-	// derived from ID.
-	Seed int64
 	// Logger receives the server's logs; nil discards.
 	Logger *slog.Logger
 }
@@ -432,14 +429,6 @@ var settings = []setting{
 	{"zab.clientQueueLen", "client-queue-len", "replies queued per client (default 4096)", func(c *Config, v string) (err error) {
 		c.ClientQueueLen, err = positiveInt(v)
 		return err
-	}},
-	{"zab.seed", "seed", "seed for the core's randomness (default derived from myid)", func(c *Config, v string) error {
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil {
-			return fmt.Errorf("want an integer, got %q", v)
-		}
-		c.Seed = n
-		return nil
 	}},
 }
 

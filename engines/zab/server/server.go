@@ -172,10 +172,9 @@ func (s *Server) recover() error {
 			peers = append(peers, zab.ServerID(m.ID))
 		}
 	}
-	seed := cfg.Seed
-	if seed == 0 {
-		seed = time.Now().UnixNano() ^ int64(cfg.ID)<<48
-	}
+	// The core needs a different seed at each process start (its
+	// connection ids come from it), so the seed is the start time.
+	seed := time.Now().UnixNano() ^ int64(cfg.ID)<<48
 	zc := zab.DefaultConfig()
 	zc.ID = zab.ServerID(cfg.ID)
 	zc.Peers = peers
