@@ -211,3 +211,48 @@ func TestElectionStaleObserveDependsOnReadMode(t *testing.T) {
 		t.Errorf("local-mode observe: %v %+v, want valid", got.Valid, got.Anomalies)
 	}
 }
+
+// Only the first three failing keys are shrunk; the others still name the
+// stale read and the write it missed.
+func TestManyFailingKeys(t *testing.T) {
+	var ops []history.Op
+	add := func(p int, typ history.Type, f, key string, v *string, ver, tms int64) {
+		op := history.Op{Index: int64(len(ops)), Process: p, Type: typ, F: f, Key: key, Value: v, Version: ver, Time: tms * 1e6}
+		if f == history.FRead && typ == history.OK && v != nil {
+			op.Found = true
+		}
+		ops = append(ops, op)
+	}
+	s := history.Str
+	for k := range 5 {
+		key := "r/" + string(rune('a'+k))
+		base := int64(k * 100)
+		// Filler ops so the key history is longer than what is listed.
+		for i := range 40 {
+			add(0, history.Invoke, "write", key, s("f"+string(rune('0'+i%10))), 0, base+int64(i)*2)
+			add(0, history.OK, "write", key, s("f"+string(rune('0'+i%10))), 0, base+int64(i)*2+1)
+		}
+		add(0, history.Invoke, "write", key, s("old"), 0, base+81)
+		add(0, history.OK, "write", key, s("old"), 0, base+82)
+		add(0, history.Invoke, "write", key, s("new"), 0, base+83)
+		add(0, history.OK, "write", key, s("new"), 0, base+84)
+		add(1, history.Invoke, "read", key, nil, 0, base+85)
+		add(1, history.OK, "read", key, s("old"), 0, base+86)
+	}
+	res := Check(ops, Options{Workload: "register"})
+	lin := res.Checkers["linearizable"]
+	if lin.Valid != Invalid || len(lin.Anomalies) != 5 {
+		t.Fatalf("valid %v, %d anomalies; want invalid with 5", lin.Valid, len(lin.Anomalies))
+	}
+	for i, a := range lin.Anomalies {
+		if a.Kind != "lost-write" && a.Kind != "stale-read" {
+			t.Errorf("anomaly %d kind %q, want a stale read", i, a.Kind)
+		}
+		if i < 3 && (len(a.Minimal) == 0 || len(a.Minimal) > 6) {
+			t.Errorf("anomaly %d: minimal %v, want the 3 ops that show it", i, a.Minimal)
+		}
+		if i >= 3 && (a.Minimal != nil || len(a.Ops) != 4) {
+			t.Errorf("anomaly %d (unshrunk): minimal %v ops %v, want none and the read plus the missed write", i, a.Minimal, a.Ops)
+		}
+	}
+}

@@ -234,24 +234,26 @@ func checkLinearizable(b *budget, name string, byKey map[string][]*call, model f
 		}
 	}
 	res.Checked["ops"] = nops
-	shrunk := 0
+	failing := 0
 	for _, v := range verdicts {
 		if v.result != porcupine.Illegal {
 			continue
 		}
+		failing++
 		a := Anomaly{Kind: "nonlinearizable", Key: v.key}
-		minimal := v.ops
-		if shrunk < 3 { // shrinking costs; the first few failing keys are enough to read
-			minimal = shrink(b, model, wellFormed, v.ops, opts)
-			shrunk++
-		}
-		minCalls := callsOf(minimal, v.calls, v.ops)
-		for _, c := range minCalls {
-			a.Minimal = append(a.Minimal, c.indexes()...)
+		minCalls := v.calls
+		if failing <= 3 { // shrinking costs; the first few failing keys are enough to read
+			minCalls = callsOf(shrink(b, model, wellFormed, v.ops, opts), v.calls, v.ops)
+			for _, c := range minCalls {
+				a.Minimal = append(a.Minimal, c.indexes()...)
+			}
 		}
 		a.Kind, a.Explanation, a.Ops = explainRegister(name, v.key, minCalls, v.calls)
-		if opts.OutDir != "" {
-			if file, err := visualize(model, v.ops, opts.OutDir, name, v.key); err == nil {
+		if failing > 3 {
+			a.Explanation += " (not shrunk: only the first 3 failing keys are)"
+		}
+		if opts.OutDir != "" && failing <= 5 {
+			if file, err := visualize(b, model, v.ops, opts.OutDir, name, v.key); err == nil {
 				a.Visualization = file
 				res.Files = append(res.Files, file)
 			} else {
@@ -376,10 +378,13 @@ func registerWellFormed(ops []porcupine.Operation) bool {
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // visualize writes porcupine's HTML for one key's history.
-func visualize(model func(abort, aborted *atomic.Bool) porcupine.Model, ops []porcupine.Operation, dir, checker, key string) (string, error) {
-	var never, aborted atomic.Bool
-	m := model(&never, &aborted)
-	_, info := porcupine.CheckOperationsVerbose(m, ops, 10*time.Second)
+func visualize(b *budget, model func(abort, aborted *atomic.Bool) porcupine.Model, ops []porcupine.Operation, dir, checker, key string) (string, error) {
+	var aborted atomic.Bool
+	m := model(&b.abort, &aborted)
+	_, info := porcupine.CheckOperationsVerbose(m, ops, max(time.Millisecond, min(10*time.Second, b.remaining())))
+	if aborted.Load() {
+		return "", fmt.Errorf("budget exhausted")
+	}
 	var buf bytes.Buffer
 	if err := porcupine.Visualize(m, info, &buf); err != nil {
 		return "", err
@@ -396,12 +401,21 @@ func visualize(model func(abort, aborted *atomic.Bool) porcupine.Model, ops []po
 // acknowledged before the read began, "lost-write" when, in addition, no
 // later read of the whole key history ever saw that write's value (or a
 // value written after it), else "nonlinearizable".
+//
+// Ops are the minimal history's ops; when that is long (the key was not
+// shrunk), only the stale read and the write it missed, if found.
 func explainRegister(checker, key string, minimal, all []*call) (kind, explanation string, ops []int64) {
-	lines := make([]string, 0, len(minimal))
-	for _, c := range minimal {
+	const maxListed = 30
+	lines := make([]string, 0, min(len(minimal), maxListed+1))
+	for i, c := range minimal {
+		if i == maxListed {
+			lines = append(lines, fmt.Sprintf("... %d more", len(minimal)-maxListed))
+			break
+		}
 		lines = append(lines, c.describe())
 		ops = append(ops, c.indexes()...)
 	}
+	long := len(minimal) > maxListed
 	kind = "nonlinearizable"
 	head := fmt.Sprintf("no linearization of key %s exists", key)
 	isWrite := func(w *call) bool {
@@ -425,6 +439,18 @@ func explainRegister(checker, key string, minimal, all []*call) (kind, explanati
 		if r.comp.Found && derefOr(r.comp.Value, "") == wv {
 			continue
 		}
+		// Surely stale only if every write of the value read finished
+		// before w began; one concurrent with or after w could be newer.
+		newer := false
+		for _, c := range all {
+			if (c.f == history.FWrite || c.f == history.FPut || c.f == history.FCAS) && c.typ != history.Fail &&
+				r.comp.Found && derefOr(c.inv.Value, "") == derefOr(r.comp.Value, "") && c.end >= w.start {
+				newer = true
+			}
+		}
+		if newer {
+			continue
+		}
 		behind := 0
 		if r.comp.Version > 0 {
 			for _, c := range all {
@@ -439,14 +465,22 @@ func explainRegister(checker, key string, minimal, all []*call) (kind, explanati
 		if behind > 0 {
 			head += fmt.Sprintf(" (%d acknowledged writes behind)", behind)
 		}
-		ops = appendUnique(ops, w.indexes()...)
+		if long {
+			ops = append(w.indexes(), r.indexes()...)
+		} else {
+			ops = appendUnique(ops, w.indexes()...)
+		}
 		if !seenLater(all, w, r) {
 			kind = "lost-write"
 			head += fmt.Sprintf("; no later read observed %q or anything written after it", wv)
 		}
 		break
 	}
-	return kind, head + ". Minimal failing ops: " + strings.Join(lines, "; "), ops
+	what := ". Minimal failing ops: "
+	if long {
+		what = ". Ops of the key: "
+	}
+	return kind, head + what + strings.Join(lines, "; "), ops
 }
 
 func appendUnique(s []int64, vs ...int64) []int64 {
