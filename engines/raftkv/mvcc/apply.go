@@ -127,9 +127,12 @@ func (s *Store) writeRev(r Revision, tomb bool, kv *mvccpb.KeyValue, value []byt
 	return buf[at : at+len(value) : at+len(value)]
 }
 
-// put writes key=value with lease at the txn's next sub revision.
-func (s *Store) put(w *wtxn, key, value []byte, lease int64) {
-	ki := s.idx.get(key)
+// put writes key=value with lease at the txn's next sub revision. ki is the key's index
+// entry if the caller looked it up already (nil: look it up here).
+func (s *Store) put(w *wtxn, ki *keyIndex, key, value []byte, lease int64) {
+	if ki == nil {
+		ki = s.idx.get(key)
+	}
 	create, ver, oldLease := w.rev, int64(0), int64(0)
 	var prev *mvccpb.KeyValue
 	if ki == nil {
@@ -229,7 +232,8 @@ func (s *Store) checkPut(p *pb.PutRequest) error {
 
 func (s *Store) doPut(w *wtxn, p *pb.PutRequest) *pb.PutResponse {
 	var prev *mvccpb.KeyValue
-	if ki := s.idx.get(p.Key); ki != nil {
+	ki := s.idx.get(p.Key)
+	if ki != nil {
 		prev = ki.cur
 	}
 	val, lease := p.Value, p.Lease
@@ -243,7 +247,7 @@ func (s *Store) doPut(w *wtxn, p *pb.PutRequest) *pb.PutResponse {
 	if p.PrevKv && prev != nil {
 		resp.PrevKv = cloneKV(prev)
 	}
-	s.put(w, p.Key, val, lease)
+	s.put(w, ki, p.Key, val, lease)
 	return resp
 }
 
