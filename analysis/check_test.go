@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -253,6 +254,35 @@ func TestManyFailingKeys(t *testing.T) {
 		}
 		if i >= 3 && (a.Minimal != nil || len(a.Ops) != 4) {
 			t.Errorf("anomaly %d (unshrunk): minimal %v ops %v, want none and the read plus the missed write", i, a.Minimal, a.Ops)
+		}
+	}
+}
+
+// Every kind a checker emits is described in AnomalyKinds.
+func TestAnomalyKindsDocumented(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	defer func() {
+		if len(found) < len(AnomalyKinds)-2 {
+			t.Errorf("found only %d kinds in the checkers' source (%v): the pattern no longer matches how they emit anomalies", len(found), found)
+		}
+	}()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || f == "kinds.go" {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`(?:add\(|Kind: |kind = |kind, what :?= )"([a-z-]+)"`).FindAllSubmatch(src, -1) {
+			found[string(m[1])] = true
+			if _, ok := AnomalyKinds[string(m[1])]; !ok {
+				t.Errorf("%s: kind %q has no entry in AnomalyKinds", f, m[1])
+			}
 		}
 	}
 }

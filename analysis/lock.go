@@ -90,14 +90,14 @@ func lockModel(abort, aborted *atomic.Bool) porcupine.Model {
 			case lockRelease:
 				return "release()"
 			default:
-				kind := "unfenced-write"
+				op := "unfenced-write"
 				if i.fenced {
-					kind = "fenced-write"
+					op = "fenced-write"
 				}
 				if o.accepted {
-					return fmt.Sprintf("%s(%d) ok", kind, i.token)
+					return fmt.Sprintf("%s(%d) ok", op, i.token)
 				}
-				return fmt.Sprintf("%s(%d) refused", kind, i.token)
+				return fmt.Sprintf("%s(%d) refused", op, i.token)
 			}
 		},
 		DescribeState: func(st any) string {
