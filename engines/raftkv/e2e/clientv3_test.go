@@ -29,6 +29,7 @@ func memberClient(t *testing.T, m *member) *clientv3.Client {
 // reads and watches on the others, and leases expire on every member.
 func TestClientv3Cluster(t *testing.T) {
 	needTools(t)
+	t.Parallel()
 	c := startCluster(t, "raftkv", raftkvBin, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -102,6 +103,7 @@ func TestClientv3Cluster(t *testing.T) {
 // sessions on different members of the cluster.
 func TestConcurrencyCluster(t *testing.T) {
 	needTools(t)
+	t.Parallel()
 	c := startCluster(t, "raftkv", raftkvBin, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -196,6 +196,7 @@ func dropVarying(s string) string {
 // cluster and a single real etcd, and requires identical transcripts.
 func TestEtcdctl(t *testing.T) {
 	needTools(t)
+	t.Parallel()
 	rk := startCluster(t, "raftkv", raftkvBin, 3)
 	et := startCluster(t, "etcd", etcdBin, 1)
 	want := session(t, et.endpoints())
@@ -210,6 +211,7 @@ func TestEtcdctl(t *testing.T) {
 // or timings against etcd's format, on raftkv and on etcd alike.
 func TestEtcdctlCluster(t *testing.T) {
 	needTools(t)
+	t.Parallel()
 	rk := startCluster(t, "raftkv", raftkvBin, 3)
 	et := startCluster(t, "etcd", etcdBin, 1)
 	memberRe := regexp.MustCompile(`^[0-9a-f]+, started, m[1-3], http://127\.0\.0\.1:\d+, http://127\.0\.0\.1:\d+, false$`)

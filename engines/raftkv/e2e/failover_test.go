@@ -16,6 +16,7 @@ import (
 // and the events are exactly the history a fresh watch replays afterwards.
 func TestWatchAcrossLeaderKill(t *testing.T) {
 	needTools(t)
+	t.Parallel()
 	c := startCluster(t, "raftkv", raftkvBin, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

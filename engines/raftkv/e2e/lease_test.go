@@ -33,6 +33,7 @@ func leaseKeepAliveSession(t *testing.T, endpoints string) string {
 // raftkv and on a real etcd and requires identical transcripts.
 func TestEtcdctlLeaseKeepAlive(t *testing.T) {
 	needTools(t)
+	t.Parallel()
 	rk := startCluster(t, "raftkv", raftkvBin, 3)
 	et := startCluster(t, "etcd", etcdBin, 1)
 	want := leaseKeepAliveSession(t, et.endpoints())

@@ -13,6 +13,7 @@ import (
 // operator would), uses it, and removes it with etcdctl member remove.
 func TestEtcdctlMemberAddRemove(t *testing.T) {
 	needTools(t)
+	t.Parallel()
 	c := startCluster(t, "raftkv", raftkvBin, 3)
 	eps := c.endpoints()
 	ports := freePorts(t, 2)
