@@ -46,6 +46,7 @@ func TestSnapshotInstallOnLaggingMember(t *testing.T) {
 	c := newTestCluster(t, 3, func(cfg *Config) {
 		cfg.SnapshotCount = 20
 		cfg.SnapshotCatchUpEntries = 5
+		cfg.BatchInterval = 50 * time.Millisecond // as cmd/raftkv: the store commits lag applies
 	})
 	lead := c.waitLeader()
 	lag := (lead + 1) % 3
