@@ -35,6 +35,9 @@ func TestRandomizedSafety(t *testing.T) {
 	if testing.Short() {
 		seeds = seeds[:min(len(seeds), 8)]
 	}
+	if raceEnabled && *safetySeed == 0 {
+		seeds = seeds[:min(len(seeds), 25)]
+	}
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			st, err := runRandomized(seed, 1500)
