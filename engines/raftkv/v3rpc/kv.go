@@ -115,8 +115,9 @@ func (s *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 	if err != nil {
 		return nil, err
 	}
+	// Only the top-level header is filled, as etcd's kvServer.Txn does;
+	// nested responses keep the revision the store gave them.
 	resp.Header = fillHeader(s.b, resp.Header)
-	fillNestedHeaders(s.b, resp)
 	return resp, nil
 }
 
@@ -132,38 +133,6 @@ func (s *kvServer) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.Co
 	return resp, nil
 }
 
-// fillNestedHeaders gives every response inside a txn the txn's header, as
-// etcd does (clientv3 reads Header.Revision of nested ranges).
-func fillNestedHeaders(b Backend, resp *pb.TxnResponse) {
-	for _, op := range resp.Responses {
-		switch v := op.Response.(type) {
-		case *pb.ResponseOp_ResponseRange:
-			if v.ResponseRange != nil {
-				v.ResponseRange.Header = cloneHeader(resp.Header)
-			}
-		case *pb.ResponseOp_ResponsePut:
-			if v.ResponsePut != nil {
-				v.ResponsePut.Header = cloneHeader(resp.Header)
-			}
-		case *pb.ResponseOp_ResponseDeleteRange:
-			if v.ResponseDeleteRange != nil {
-				v.ResponseDeleteRange.Header = cloneHeader(resp.Header)
-			}
-		case *pb.ResponseOp_ResponseTxn:
-			if v.ResponseTxn != nil {
-				v.ResponseTxn.Header = cloneHeader(resp.Header)
-				fillNestedHeaders(b, v.ResponseTxn)
-			}
-		}
-	}
-}
-
-func cloneHeader(h *pb.ResponseHeader) *pb.ResponseHeader {
-	return &pb.ResponseHeader{ClusterId: h.ClusterId, MemberId: h.MemberId, Revision: h.Revision, RaftTerm: h.RaftTerm}
-}
-
-// The checks use getters: a RequestOp may carry a nil request, and a
-// client must not be able to crash the server with one.
 func checkRange(r *pb.RangeRequest) error {
 	if len(r.GetKey()) == 0 {
 		return rpctypes.ErrGRPCEmptyKey
