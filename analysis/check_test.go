@@ -52,6 +52,7 @@ func TestFixtures(t *testing.T) {
 		{"lock-valid", Valid, map[string]Validity{"lock": Valid}, nil},
 		{"lock-two-holders", Invalid, map[string]Validity{"lock": Invalid}, map[string][]string{"lock": {"two-holders"}}},
 		{"lock-fenced", Valid, map[string]Validity{"lock": Valid}, nil},
+		{"lock-zero-token", Valid, map[string]Validity{"lock": Valid}, nil},
 		{"lock-fenced-early-write", Valid, map[string]Validity{"lock": Valid}, nil},
 		{"lock-fence-broken", Invalid, map[string]Validity{"lock": Invalid}, map[string][]string{"lock": {"stale-write"}}},
 		{"watch-valid", Valid, map[string]Validity{"watch": Valid}, nil},

@@ -54,7 +54,8 @@ type lockOutput struct {
 
 func lockModel(abort, aborted *atomic.Bool) porcupine.Model {
 	return porcupine.Model{
-		Init: func() any { return lockState{holder: -1} },
+		// Tokens may start at 0 (ZooKeeper's first sequence number).
+		Init: func() any { return lockState{holder: -1, token: -1, written: -1} },
 		Step: func(st, in, out any) (bool, any) {
 			if abort.Load() {
 				aborted.Store(true)
