@@ -237,3 +237,30 @@ func TestConcurrentReadsShareReadIndexRounds(t *testing.T) {
 	}
 	mustGet(t, fol, "r", "1")
 }
+
+func TestTooManyPendingProposals(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.MaxPendingProposals = 1 })
+	lead := c.waitLeader()
+	survivor := (lead + 1) % 3
+	for i := range 3 {
+		if i != survivor {
+			c.stop(i)
+		}
+	}
+	s := c.servers[survivor]
+	waitFor(t, "survivor to lose its leader", func() bool { return s.Leader() == 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	first := make(chan error, 1)
+	go func() {
+		_, err := put(ctx, s, "k", "1")
+		first <- err
+	}()
+	waitFor(t, "one pending proposal", func() bool { return counterValue(t, s, "raftkv_server_proposals_pending") == 1 })
+	if _, err := put(ctx, s, "k", "2"); !errors.Is(err, rpctypes.ErrGRPCRequestTooManyRequests) {
+		t.Fatalf("second proposal with MaxPendingProposals 1: got %v, want ErrGRPCRequestTooManyRequests", err)
+	}
+	if err := <-first; err == nil {
+		t.Fatal("first proposal succeeded without a quorum")
+	}
+}
