@@ -1,0 +1,282 @@
+package reports
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// copyRuns copies the stored runs of testdata/runs into a temporary results
+// folder (rendering writes beside them) and returns it.
+func copyRuns(t testing.TB, names ...string) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, n := range names {
+		src := filepath.Join("testdata", "runs", n)
+		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(src, p)
+			dst := filepath.Join(root, n, rel)
+			if d.IsDir() {
+				return os.MkdirAll(dst, 0o755)
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(dst, b, 0o644)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func renderAll(t testing.TB, root string) []*Run {
+	t.Helper()
+	dirs, err := FindRuns(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs []*Run
+	for _, d := range dirs {
+		r, err := Load(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := RenderRun(r); err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, r)
+	}
+	if err := RenderComparison(runs, root, "etcd"); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderIndex(root); err != nil {
+		t.Fatal(err)
+	}
+	return runs
+}
+
+var (
+	hrefOp = regexp.MustCompile(`href="#(op-\d+)"`)
+	idAttr = regexp.MustCompile(`id="([^"]+)"`)
+)
+
+// TestRenderedHTML checks the pages as files: verdicts, plots, and that
+// every link to an operation lands on an element of the same page.
+func TestRenderedHTML(t *testing.T) {
+	root := copyRuns(t, "etcd-serializable", "etcd-linearizable")
+	renderAll(t, root)
+	cases := []struct {
+		page      string
+		verdict   string
+		plots     int
+		opLinks   bool // anomalies link into the timeline
+		contains  []string
+		forbidden []string
+	}{
+		{"etcd-serializable/report.html", "Invalid: 5 anomalies (stale-read).", 4, true,
+			[]string{"linearizable-r_0.html", "serializable", "partition", "session-order"}, nil},
+		{"etcd-linearizable/report.html", "Valid: no anomaly in", 4, false,
+			[]string{"linearizable", "session-order"}, []string{`class="anomaly"`}},
+		{"comparison.html", "", 3, false,
+			[]string{"etcd (serializable)", "etcd (linearizable)", "register · nemesis partition · seed 1", "etcd-serializable/report.html"}, nil},
+		{"index.html", "", 0, false, []string{"etcd-serializable/report.html", "etcd-linearizable/report.html", "invalid", "valid"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.page, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(root, c.page))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := string(b)
+			if c.verdict != "" && !strings.Contains(s, c.verdict) {
+				t.Errorf("verdict %q not on the page", c.verdict)
+			}
+			if got := strings.Count(s, `<img class="plot"`); got != c.plots {
+				t.Errorf("plots: got %d, want %d", got, c.plots)
+			}
+			for _, w := range c.contains {
+				if !strings.Contains(s, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			for _, w := range c.forbidden {
+				if strings.Contains(s, w) {
+					t.Errorf("page has %q", w)
+				}
+			}
+			ids := map[string]bool{}
+			for _, m := range idAttr.FindAllStringSubmatch(s, -1) {
+				ids[m[1]] = true
+			}
+			links := hrefOp.FindAllStringSubmatch(s, -1)
+			if c.opLinks && len(links) == 0 {
+				t.Errorf("no links from anomalies to operations")
+			}
+			for _, m := range links {
+				if !ids[m[1]] {
+					t.Errorf("link #%s resolves to nothing on the page", m[1])
+				}
+			}
+		})
+	}
+	// The comparison's ratios are against etcd (the baseline): the baseline's
+	// own row reads 1.00×.
+	b, _ := os.ReadFile(filepath.Join(root, "comparison.html"))
+	if !strings.Contains(string(b), "1.00×, 1.00×") {
+		t.Errorf("comparison lacks the baseline's 1.00× ratios")
+	}
+}
+
+// TestRunWithoutResultsSaysHow: a run dir that was never checked gets an
+// error naming the command that fixes it.
+func TestRunWithoutResultsSaysHow(t *testing.T) {
+	root := copyRuns(t, "etcd-linearizable")
+	dir := filepath.Join(root, "etcd-linearizable")
+	os.Remove(filepath.Join(dir, "results.json"))
+	_, err := Load(dir)
+	if err == nil || !strings.Contains(err.Error(), "coordlab check") {
+		t.Fatalf("Load without results.json = %v, want an error naming `coordlab check`", err)
+	}
+	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not a run directory") {
+		t.Fatalf("Load of an empty dir = %v", err)
+	}
+}
+
+// harness opens a page in an iframe and reports what a reader sees: the
+// verdict text, how many plots actually rendered (decoded with a width),
+// and which in-page operation links resolve.
+const harness = `<!DOCTYPE html><html><body><pre id="out">loading</pre>
+<iframe id="f" src="%s" style="width:1280px;height:900px"></iframe>
+<script>
+document.getElementById('f').onload = function () {
+  var d = this.contentDocument, out = [];
+  var v = d.getElementById('verdict');
+  out.push('verdict=' + (v ? v.innerText.trim() : ''));
+  var imgs = d.querySelectorAll('img.plot'), drawn = 0;
+  var wait = function () {
+    drawn = 0;
+    for (var i = 0; i < imgs.length; i++) if (imgs[i].complete && imgs[i].naturalWidth > 0) drawn++;
+    if (drawn < imgs.length) { setTimeout(wait, 100); return; }
+    out.push('plots=' + imgs.length + ' drawn=' + drawn);
+    var links = d.querySelectorAll('a[href^="#op-"]'), bad = 0;
+    for (var j = 0; j < links.length; j++) if (!d.getElementById(links[j].getAttribute('href').slice(1))) bad++;
+    out.push('oplinks=' + links.length + ' unresolved=' + bad);
+    document.getElementById('out').textContent = out.join('\n');
+  };
+  wait();
+};
+</script></body></html>`
+
+var outRe = regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`)
+
+// TestChromium opens the pages in headless Chromium as a reader would and
+// saves screenshots under results/artifacts/. It needs Debian's chromium
+// (make test installs it); without it the test skips, and fails under CI.
+func TestChromium(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium not found under CI=true: scripts/setup.sh installs Debian's chromium")
+		}
+		t.Skip("chromium not installed (apt-get install chromium)")
+	}
+	root := copyRuns(t, "etcd-serializable", "etcd-linearizable")
+	renderAll(t, root)
+	artifacts, err := filepath.Abs(filepath.Join("..", "results", "artifacts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		page, verdict string
+		plots         int
+		minLinks      int
+	}{
+		{"etcd-serializable/report.html", "Invalid: 5 anomalies (stale-read).", 4, 5},
+		{"etcd-linearizable/report.html", "Valid: no anomaly in", 4, 0},
+		{"comparison.html", "", 3, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.page, func(t *testing.T) {
+			page := filepath.Join(root, c.page)
+			h := filepath.Join(root, "harness-"+strings.ReplaceAll(c.page, "/", "-"))
+			if err := os.WriteFile(h, []byte(fmt.Sprintf(harness, "file://"+page)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := runChromium(t, chromium, "--allow-file-access-from-files", "--virtual-time-budget=20000", "--dump-dom", "file://"+h)
+			m := outRe.FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("harness output missing from the DOM:\n%.2000s", out)
+			}
+			got := m[1]
+			t.Logf("chromium sees:\n%s", got)
+			if !strings.Contains(got, "verdict="+c.verdict) {
+				t.Errorf("verdict: want %q in %q", c.verdict, got)
+			}
+			if want := fmt.Sprintf("plots=%d drawn=%d", c.plots, c.plots); !strings.Contains(got, want) {
+				t.Errorf("plots: want %q in %q", want, got)
+			}
+			var links, bad int
+			if _, err := fmt.Sscanf(got[strings.Index(got, "oplinks="):], "oplinks=%d unresolved=%d", &links, &bad); err != nil {
+				t.Fatalf("parse %q: %v", got, err)
+			}
+			if links < c.minLinks || bad != 0 {
+				t.Errorf("operation links: %d (want ≥ %d), unresolved %d (want 0)", links, c.minLinks, bad)
+			}
+			shot := filepath.Join(artifacts, strings.ReplaceAll(strings.TrimSuffix(c.page, ".html"), "/", "-")+".png")
+			runChromium(t, chromium, "--hide-scrollbars", "--window-size=1280,2400", "--screenshot="+shot, "file://"+page)
+			if st, err := os.Stat(shot); err != nil || st.Size() < 10000 {
+				t.Errorf("screenshot %s: %v (size %v)", shot, err, st)
+			}
+			t.Logf("screenshot: %s", shot)
+		})
+	}
+}
+
+func runChromium(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	all := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=" + t.TempDir()}, args...)
+	cmd := exec.CommandContext(ctx, bin, all...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium %v: %v", args, err)
+	}
+	return string(out)
+}
+
+// BenchmarkReport20Runs renders a folder of 20 runs (run pages, comparison,
+// index) as `coordlab report` does; the target is under 10 s.
+func BenchmarkReport20Runs(b *testing.B) {
+	var names []string
+	for i := 0; i < 10; i++ {
+		names = append(names, "etcd-serializable", "etcd-linearizable")
+	}
+	src := copyRuns(b, "etcd-serializable", "etcd-linearizable")
+	root := b.TempDir()
+	for i, n := range names {
+		if err := os.CopyFS(filepath.Join(root, fmt.Sprintf("run%02d", i)), os.DirFS(filepath.Join(src, n))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		renderAll(b, root)
+	}
+}
