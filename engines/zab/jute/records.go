@@ -641,9 +641,9 @@ func (x *MultiRequest) Decode(r *Reader) {
 }
 
 // MultiResult is one result of a multi reply. Type is the op's type
-// (create results are OpCreate with *CreateResponse, or OpCreate2 with
-// *Create2Response for create2/createContainer/createTTL), or OpError with
-// Err set and no Body. Delete and check results have no Body; setData's is
+// (ZooKeeper 3.8 answers create and create2 ops with OpCreate and a
+// *CreateResponse, createContainer and createTTL with OpCreate2 and a
+// *Create2Response), or OpError with Err set and no Body. Delete and check results have no Body; setData's is
 // *StatResponse; multiRead's are *GetDataResponse and *GetChildrenResponse.
 type MultiResult struct {
 	Type Op

@@ -79,7 +79,7 @@ func (t *Tree) applyOne(zxid Zxid, txn *Txn) Result {
 		n.stat.Version = txn.Version
 		n.stat.Mzxid = int64(zxid)
 		n.stat.Mtime = txn.Time
-		t.events = t.w.trigger(t.events, jute.EventNodeDataChanged, txn.Path, zxid)
+		t.events = t.w.trigger(t.events, tableData, jute.EventNodeDataChanged, txn.Path, zxid, -1)
 		return Result{Stat: n.fullStat()}
 	case TxnSetACL:
 		n := t.nodes[txn.Path]
@@ -140,8 +140,8 @@ func (t *Tree) createNode(zxid Zxid, txn *Txn) Result {
 		parent.stat.Cversion++
 	}
 	parent.stat.Pzxid = int64(zxid)
-	t.events = t.w.trigger(t.events, jute.EventNodeCreated, txn.Path, zxid)
-	t.events = t.w.trigger(t.events, jute.EventNodeChildrenChanged, ppath, zxid)
+	t.events = t.w.trigger(t.events, tableData, jute.EventNodeCreated, txn.Path, zxid, -1)
+	t.events = t.w.trigger(t.events, tableChild, jute.EventNodeChildrenChanged, ppath, zxid, -1)
 	return Result{Path: txn.Path, Stat: n.fullStat()}
 }
 
@@ -172,7 +172,11 @@ func (t *Tree) deleteNode(zxid Zxid, path string) jute.Code {
 			parent.stat.Pzxid = int64(zxid)
 		}
 	}
-	t.events = t.w.trigger(t.events, jute.EventNodeDeleted, path, zxid)
-	t.events = t.w.trigger(t.events, jute.EventNodeChildrenChanged, ppath, zxid)
+	// As DataTree.deleteNode: data watches, then child watches not already
+	// notified, then the parent's child watches.
+	start := len(t.events)
+	t.events = t.w.trigger(t.events, tableData, jute.EventNodeDeleted, path, zxid, -1)
+	t.events = t.w.trigger(t.events, tableChild, jute.EventNodeDeleted, path, zxid, start)
+	t.events = t.w.trigger(t.events, tableChild, jute.EventNodeChildrenChanged, ppath, zxid, -1)
 	return jute.ZOK
 }

@@ -127,7 +127,7 @@ func (t *Tree) GetData(path string, auth []jute.Id, watch ConnID) ([]byte, jute.
 	if !checkACL(n.acl, jute.PermRead, auth) {
 		return nil, jute.Stat{}, ErrNoAuth
 	}
-	t.w.add(watch, path, watchData)
+	t.w.set(watch, path, tableData, modeStandard)
 	return n.data, n.fullStat(), nil
 }
 
@@ -140,7 +140,7 @@ func (t *Tree) Exists(path string, auth []jute.Id, watch ConnID) (jute.Stat, err
 	}
 	// exists checks no ACL (observed on ZooKeeper 3.8.0).
 	n := t.nodes[path]
-	t.w.add(watch, path, watchData)
+	t.w.set(watch, path, tableData, modeStandard)
 	if n == nil {
 		return jute.Stat{}, ErrNoNode
 	}
@@ -158,7 +158,7 @@ func (t *Tree) Children(path string, auth []jute.Id, watch ConnID) ([]string, ju
 	if !checkACL(n.acl, jute.PermRead, auth) {
 		return nil, jute.Stat{}, ErrNoAuth
 	}
-	t.w.add(watch, path, watchChild)
+	t.w.set(watch, path, tableChild, modeStandard)
 	names := make([]string, 0, len(n.children))
 	for c := range n.children {
 		names = append(names, c)
@@ -285,43 +285,54 @@ func (t *Tree) AddWatch(conn ConnID, path string, mode jute.AddWatchMode) error 
 	if !validPath(path) || conn == 0 {
 		return ErrBadArguments
 	}
+	m := modePersistent
 	switch mode {
 	case jute.AddWatchPersistent:
-		t.w.add(conn, path, watchPersistent)
 	case jute.AddWatchPersistentRecursive:
-		t.w.add(conn, path, watchRecursive)
+		m = modeRecursive
 	default:
 		return ErrBadArguments
 	}
+	t.w.set(conn, path, tableData, m)
+	t.w.set(conn, path, tableChild, m)
 	return nil
 }
 
 // RemoveWatches removes conn's watches of type typ on path
 // (removeWatches), or with remove false only checks that there is one
-// (checkWatches). No matching watch is ErrNoWatcher.
+// (checkWatches). No matching watch is ErrNoWatcher. As in ZooKeeper 3.8,
+// Data and Children match the data and child tables whatever the mode;
+// Persistent and PersistentRecursive (which 3.8 does not accept) match
+// that mode in either table.
 func (t *Tree) RemoveWatches(conn ConnID, path string, typ jute.WatcherType, remove bool) error {
-	var kinds []watchKind
+	type entry struct {
+		table watchTable
+		want  watchMode // 0: any mode
+	}
+	var entries []entry
 	switch typ {
 	case jute.WatcherChildren:
-		kinds = []watchKind{watchChild}
+		entries = []entry{{tableChild, 0}}
 	case jute.WatcherData:
-		kinds = []watchKind{watchData}
+		entries = []entry{{tableData, 0}}
 	case jute.WatcherAny:
-		kinds = []watchKind{watchData, watchChild, watchPersistent, watchRecursive}
+		entries = []entry{{tableData, 0}, {tableChild, 0}}
 	case jute.WatcherPersistent:
-		kinds = []watchKind{watchPersistent}
+		entries = []entry{{tableData, modePersistent}, {tableChild, modePersistent}}
 	case jute.WatcherPersistentRecursive:
-		kinds = []watchKind{watchRecursive}
+		entries = []entry{{tableData, modeRecursive}, {tableChild, modeRecursive}}
 	default:
 		return ErrBadArguments
 	}
 	found := false
-	for _, k := range kinds {
-		if t.w.has(conn, path, k) {
-			found = true
-			if remove {
-				t.w.remove(conn, path, k)
-			}
+	for _, e := range entries {
+		m := t.w.mode(conn, path, e.table)
+		if m == 0 || e.want != 0 && m != e.want {
+			continue
+		}
+		found = true
+		if remove {
+			t.w.del(conn, path, e.table)
 		}
 	}
 	if !found {
@@ -356,14 +367,14 @@ func (t *Tree) SetWatches(conn ConnID, sw *jute.SetWatches) []WatchEvent {
 		case n.stat.Mzxid > rel:
 			ev(jute.EventNodeDataChanged, p)
 		default:
-			t.w.add(conn, p, watchData)
+			t.w.set(conn, p, tableData, modeStandard)
 		}
 	}
 	for _, p := range sw.ExistWatches {
 		if t.nodes[p] != nil {
 			ev(jute.EventNodeCreated, p)
 		} else {
-			t.w.add(conn, p, watchData)
+			t.w.set(conn, p, tableData, modeStandard)
 		}
 	}
 	for _, p := range sw.ChildWatches {
@@ -374,14 +385,16 @@ func (t *Tree) SetWatches(conn ConnID, sw *jute.SetWatches) []WatchEvent {
 		case n.stat.Pzxid > rel:
 			ev(jute.EventNodeChildrenChanged, p)
 		default:
-			t.w.add(conn, p, watchChild)
+			t.w.set(conn, p, tableChild, modeStandard)
 		}
 	}
 	for _, p := range sw.PersistentWatches {
-		t.w.add(conn, p, watchPersistent)
+		t.w.set(conn, p, tableData, modePersistent)
+		t.w.set(conn, p, tableChild, modePersistent)
 	}
 	for _, p := range sw.PersistentRecursiveWatches {
-		t.w.add(conn, p, watchRecursive)
+		t.w.set(conn, p, tableData, modeRecursive)
+		t.w.set(conn, p, tableChild, modeRecursive)
 	}
 	return out
 }

@@ -15,78 +15,102 @@ type WatchEvent struct {
 	Zxid Zxid // the txn that fired it (for SetWatches: the tree's last zxid)
 }
 
-type connSet map[ConnID]struct{}
-
-// watchKind is one of the five watch tables.
-type watchKind uint8
+// Watches follow ZooKeeper 3.8's WatchManager: two tables, data (getData,
+// exists) and child (getChildren), each holding at most one mode per
+// (connection, path). addWatch puts its mode in both tables, and a later
+// one-shot registration on the same path replaces it (and the other way
+// round), as ZooKeeper before 3.9 does (ZOOKEEPER-4466).
+type watchTable uint8
 
 const (
-	watchData       watchKind = iota // one-shot data and exist watches (getData, exists)
-	watchChild                       // one-shot child watches (getChildren)
-	watchPersistent                  // addWatch persistent: this node's events and its child list changes
-	watchRecursive                   // addWatch persistentRecursive: events of this node and all below, no child events
-	numWatchKinds
+	tableData watchTable = iota
+	tableChild
+	numTables
+)
+
+type watchMode uint8
+
+const (
+	modeStandard   watchMode = 1 + iota // one-shot
+	modePersistent                      // addWatch PERSISTENT
+	modeRecursive                       // addWatch PERSISTENT_RECURSIVE
 )
 
 type watchKey struct {
-	path string
-	kind watchKind
+	path  string
+	table watchTable
 }
 
 // watches holds every registered watch. It is part of a Tree but not of
 // its snapshot or digest: watches belong to connections, which die with
 // the server that holds them.
 type watches struct {
-	byPath [numWatchKinds]map[string]connSet
-	byConn map[ConnID]map[watchKey]struct{}
-	count  int
-	// scratch for collecting recipients of one trigger
-	conns []ConnID
+	tables    [numTables]map[string]map[ConnID]watchMode
+	byConn    map[ConnID]map[watchKey]struct{}
+	count     int
+	recursive [numTables]int // recursive entries per table: ancestors are walked only if > 0
+	conns     []ConnID       // scratch for one trigger
 }
 
 func newWatches() watches {
 	var w watches
-	for i := range w.byPath {
-		w.byPath[i] = map[string]connSet{}
+	for i := range w.tables {
+		w.tables[i] = map[string]map[ConnID]watchMode{}
 	}
 	w.byConn = map[ConnID]map[watchKey]struct{}{}
 	return w
 }
 
-func (w *watches) add(conn ConnID, path string, kind watchKind) {
+// set registers (or re-registers with another mode) conn's watch.
+func (w *watches) set(conn ConnID, path string, table watchTable, mode watchMode) {
 	if conn == 0 {
 		return
 	}
-	m := w.byPath[kind]
+	m := w.tables[table]
 	set := m[path]
 	if set == nil {
-		set = connSet{}
+		set = map[ConnID]watchMode{}
 		m[path] = set
 	}
-	if _, ok := set[conn]; ok {
+	old, had := set[conn]
+	set[conn] = mode
+	if old == modeRecursive {
+		w.recursive[table]--
+	}
+	if mode == modeRecursive {
+		w.recursive[table]++
+	}
+	if had {
 		return
 	}
-	set[conn] = struct{}{}
 	keys := w.byConn[conn]
 	if keys == nil {
 		keys = map[watchKey]struct{}{}
 		w.byConn[conn] = keys
 	}
-	keys[watchKey{path, kind}] = struct{}{}
+	keys[watchKey{path, table}] = struct{}{}
 	w.count++
 }
 
-func (w *watches) remove(conn ConnID, path string, kind watchKind) bool {
-	set := w.byPath[kind][path]
-	if _, ok := set[conn]; !ok {
+func (w *watches) mode(conn ConnID, path string, table watchTable) watchMode {
+	return w.tables[table][path][conn]
+}
+
+func (w *watches) del(conn ConnID, path string, table watchTable) bool {
+	set := w.tables[table][path]
+	mode, ok := set[conn]
+	if !ok {
 		return false
 	}
 	delete(set, conn)
 	if len(set) == 0 {
-		delete(w.byPath[kind], path)
+		delete(w.tables[table], path)
+	}
+	if mode == modeRecursive {
+		w.recursive[table]--
 	}
 	if keys := w.byConn[conn]; keys != nil {
-		delete(keys, watchKey{path, kind})
+		delete(keys, watchKey{path, table})
 		if len(keys) == 0 {
 			delete(w.byConn, conn)
 		}
@@ -95,79 +119,44 @@ func (w *watches) remove(conn ConnID, path string, kind watchKind) bool {
 	return true
 }
 
-func (w *watches) has(conn ConnID, path string, kind watchKind) bool {
-	_, ok := w.byPath[kind][path][conn]
-	return ok
-}
-
 func (w *watches) dropConn(conn ConnID) {
 	for k := range w.byConn[conn] {
-		set := w.byPath[k.kind][k.path]
-		delete(set, conn)
-		if len(set) == 0 {
-			delete(w.byPath[k.kind], k.path)
-		}
-		w.count--
+		w.del(conn, k.path, k.table)
 	}
 	delete(w.byConn, conn)
 }
 
-// collectOneShot moves the one-shot watchers of path in kind into w.conns.
-func (w *watches) collectOneShot(path string, kind watchKind) {
-	set := w.byPath[kind][path]
-	if len(set) == 0 {
-		return
-	}
-	for c := range set {
-		w.conns = append(w.conns, c)
-		if keys := w.byConn[c]; keys != nil {
-			delete(keys, watchKey{path, kind})
-			if len(keys) == 0 {
-				delete(w.byConn, c)
-			}
-		}
-		w.count--
-	}
-	delete(w.byPath[kind], path)
-}
-
-func (w *watches) collectPersistent(path string, kind watchKind) {
-	for c := range w.byPath[kind][path] {
-		w.conns = append(w.conns, c)
-	}
-}
-
-// trigger appends the events one change fires, as ZooKeeper's
-// WatchManager.triggerWatch does for the data and child tables: one event
-// per connection (deduplicated), connections in ascending order.
-//
-//   - NodeCreated, NodeDataChanged: data watches of path, persistent
-//     watches of path, recursive watches of path and its ancestors.
-//   - NodeDeleted: as above plus the child watches of path.
-//   - NodeChildrenChanged (fired on the parent): child and persistent
-//     watches of path; recursive watches never get it.
-func (w *watches) trigger(events []WatchEvent, typ jute.EventType, path string, zxid Zxid) []WatchEvent {
-	if w.count == 0 {
+// trigger appends the events one change fires in one table, as
+// ZooKeeper's WatchManager.triggerWatch does: watches on path itself fire
+// (one-shot ones are removed), recursive watches on path or an ancestor
+// fire for every type but NodeChildrenChanged. Each connection gets one
+// event, in ascending ConnID order; connections already notified by
+// events[suppress:] (the data table's pass for the same NodeDeleted) are
+// skipped. suppress < 0 skips nothing.
+func (w *watches) trigger(events []WatchEvent, table watchTable, typ jute.EventType, path string, zxid Zxid, suppress int) []WatchEvent {
+	m := w.tables[table]
+	if len(m) == 0 {
 		return events
 	}
 	w.conns = w.conns[:0]
-	switch typ {
-	case jute.EventNodeChildrenChanged:
-		w.collectOneShot(path, watchChild)
-		w.collectPersistent(path, watchPersistent)
-	default:
-		w.collectOneShot(path, watchData)
-		if typ == jute.EventNodeDeleted {
-			w.collectOneShot(path, watchChild)
-		}
-		w.collectPersistent(path, watchPersistent)
-		if len(w.byPath[watchRecursive]) > 0 {
-			for p := path; ; p = parentOf(p) {
-				w.collectPersistent(p, watchRecursive)
-				if p == "/" {
-					break
+	for p, isParent := path, false; ; p, isParent = parentOf(p), true {
+		for conn, mode := range m[p] {
+			switch {
+			case mode == modeRecursive:
+				if typ != jute.EventNodeChildrenChanged {
+					w.conns = append(w.conns, conn)
 				}
+			case !isParent:
+				w.conns = append(w.conns, conn)
 			}
+		}
+		if w.recursive[table] == 0 || p == "/" {
+			break
+		}
+	}
+	for conn, mode := range m[path] {
+		if mode == modeStandard {
+			w.del(conn, path, table)
 		}
 	}
 	if len(w.conns) == 0 {
@@ -175,7 +164,16 @@ func (w *watches) trigger(events []WatchEvent, typ jute.EventType, path string, 
 	}
 	slices.Sort(w.conns)
 	w.conns = slices.Compact(w.conns)
+	n := len(events)
+next:
 	for _, c := range w.conns {
+		if suppress >= 0 {
+			for _, e := range events[suppress:n] {
+				if e.Conn == c {
+					continue next
+				}
+			}
+		}
 		events = append(events, WatchEvent{Conn: c, Type: typ, Path: path, Zxid: zxid})
 	}
 	return events

@@ -56,7 +56,7 @@ func TestWatchTriggers(t *testing.T) {
 			},
 		},
 		{
-			name: "delete fires data and child watches once, then the parent",
+			name: "delete fires data watches, then child watches not yet notified, then the parent",
 			setup: func(h *harness) {
 				h.tree.GetData("/w/c", nil, 5)
 				h.tree.Children("/w/c", nil, 5)
@@ -66,7 +66,7 @@ func TestWatchTriggers(t *testing.T) {
 			op:   jute.OpDelete,
 			body: &jute.DeleteRequest{Path: "/w/c", Version: -1},
 			want: func(z Zxid) []WatchEvent {
-				return []WatchEvent{ev(4, jute.EventNodeDeleted, "/w/c", z), ev(5, jute.EventNodeDeleted, "/w/c", z), ev(9, jute.EventNodeChildrenChanged, "/w", z)}
+				return []WatchEvent{ev(5, jute.EventNodeDeleted, "/w/c", z), ev(4, jute.EventNodeDeleted, "/w/c", z), ev(9, jute.EventNodeChildrenChanged, "/w", z)}
 			},
 		},
 		{
@@ -86,6 +86,29 @@ func TestWatchTriggers(t *testing.T) {
 			op:   jute.OpCreate,
 			body: &jute.CreateRequest{Path: "/w/c/deep", ACL: jute.OpenACLUnsafe()},
 			want: func(z Zxid) []WatchEvent { return []WatchEvent{ev(8, jute.EventNodeCreated, "/w/c/deep", z)} },
+		},
+		{
+			// ZooKeeper 3.8 keeps one mode per (connection, path) and table:
+			// addWatch replaces a one-shot child watch, and a recursive watch
+			// gets no NodeChildrenChanged (seen on a live 3.8.0).
+			name: "a recursive watch replaces a one-shot child watch on the same path",
+			setup: func(h *harness) {
+				h.tree.Children("/w", nil, 6)
+				h.tree.AddWatch(6, "/w", jute.AddWatchPersistentRecursive)
+			},
+			op:   jute.OpDelete,
+			body: &jute.DeleteRequest{Path: "/w/c", Version: -1},
+			want: func(z Zxid) []WatchEvent { return []WatchEvent{ev(6, jute.EventNodeDeleted, "/w/c", z)} },
+		},
+		{
+			name: "a one-shot watch replaces a persistent one on the same path",
+			setup: func(h *harness) {
+				h.tree.AddWatch(6, "/w", jute.AddWatchPersistent)
+				h.tree.GetData("/w", nil, 6)
+			},
+			op:   jute.OpSetData,
+			body: &jute.SetDataRequest{Path: "/w", Version: -1},
+			want: func(z Zxid) []WatchEvent { return []WatchEvent{ev(6, jute.EventNodeDataChanged, "/w", z)} },
 		},
 		{
 			name: "setACL fires nothing",
@@ -133,8 +156,13 @@ func TestPersistentWatchesStay(t *testing.T) {
 			t.Fatalf("setData %d fired %v, want one event for conn 1", i, e)
 		}
 	}
-	if err := h.tree.RemoveWatches(1, "/p", jute.WatcherData, true); !errors.Is(err, ErrNoWatcher) {
-		t.Fatalf("remove data watch where only a persistent one exists: %v, want ErrNoWatcher", err)
+	// ZooKeeper 3.8 keeps a persistent watch in both the data and the
+	// child table; removing the Data type removes the data half.
+	if err := h.tree.RemoveWatches(1, "/p", jute.WatcherData, true); err != nil {
+		t.Fatalf("remove the data half of a persistent watch: %v", err)
+	}
+	if err := h.tree.RemoveWatches(1, "/p", jute.WatcherData, false); !errors.Is(err, ErrNoWatcher) {
+		t.Fatalf("check a removed data watch: %v, want ErrNoWatcher", err)
 	}
 	if err := h.tree.RemoveWatches(1, "/p", jute.WatcherPersistent, false); err != nil {
 		t.Fatalf("checkWatches persistent: %v", err)
@@ -198,5 +226,30 @@ func TestSetWatches(t *testing.T) {
 	_, e := h.write(s1, jute.OpCreate, &jute.CreateRequest{Path: "/unborn", ACL: jute.OpenACLUnsafe()})
 	if len(e) != 1 || e[0] != ev(5, jute.EventNodeCreated, "/unborn", h.zxid) {
 		t.Fatalf("re-registered exist watch fired %v", e)
+	}
+}
+
+// TestOneShotReplacesPersistent: in ZooKeeper 3.8 a getData watch on a
+// path where the connection has a persistent watch turns it into a
+// one-shot watch (ZOOKEEPER-4466, fixed in 3.9).
+func TestOneShotReplacesPersistent(t *testing.T) {
+	h := newHarness(t)
+	h.session(s1)
+	h.mustCreate(s1, "/w", "", 0)
+	h.tree.AddWatch(6, "/w", jute.AddWatchPersistent)
+	h.tree.GetData("/w", nil, 6)
+	var fired []int
+	for range 2 {
+		_, e := h.write(s1, jute.OpSetData, &jute.SetDataRequest{Path: "/w", Version: -1})
+		fired = append(fired, len(e))
+	}
+	if fired[0] != 1 || fired[1] != 0 {
+		t.Fatalf("events per setData %v, want [1 0]: the data half is one-shot now", fired)
+	}
+	// The child half is still persistent.
+	for range 2 {
+		if _, e := h.write(s1, jute.OpCreate, &jute.CreateRequest{Path: "/w/k-", ACL: jute.OpenACLUnsafe(), Flags: jute.FlagPersistentSequential}); len(e) != 1 || e[0].Type != jute.EventNodeChildrenChanged {
+			t.Fatalf("child create fired %v, want one NodeChildrenChanged", e)
+		}
 	}
 }
