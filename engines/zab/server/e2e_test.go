@@ -57,7 +57,12 @@ func (quietLogger) Printf(string, ...any) {}
 
 func startEnsemble(t *testing.T, extra ...string) (*servertest.Ensemble, int) {
 	t.Helper()
-	e, err := servertest.New(binary(t), t.TempDir(), 3, servertest.Options{Extra: extra})
+	return startEnsembleOpts(t, servertest.Options{Extra: extra})
+}
+
+func startEnsembleOpts(t *testing.T, opts servertest.Options) (*servertest.Ensemble, int) {
+	t.Helper()
+	e, err := servertest.New(binary(t), t.TempDir(), 3, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +118,7 @@ func waitEvent(t *testing.T, ch <-chan zk.Event) zk.Event {
 }
 
 func TestEnsembleWithGoZK(t *testing.T) {
+	t.Parallel()
 	e, leader := startEnsemble(t)
 	addrs := e.ClientAddrs()
 	follower := 1
@@ -546,6 +552,7 @@ func zkCli(t *testing.T, addr string, args ...string) string {
 }
 
 func TestZkCli(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/usr/share/zookeeper/bin/zkCli.sh"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("zkCli.sh missing under CI=true: install Debian's zookeeper package (scripts/setup.sh)")
@@ -596,7 +603,12 @@ func TestZkCli(t *testing.T) {
 // leader serves within 2 s, no acknowledged write is lost, sessions survive
 // and the killed member rejoins.
 func TestKillLeaderUnderWrites(t *testing.T) {
-	e, leader := startEnsemble(t)
+	t.Parallel()
+	// tickTime as the lab's zoo.cfg (1 s): failover must not wait for
+	// syncLimit ticks of silence.
+	e, leader := startEnsembleOpts(t, servertest.Options{TickTime: 1000})
+	t0 := time.Now()
+	step := func(what string) { t.Logf("%6.2fs %s", time.Since(t0).Seconds(), what) }
 	var others []string
 	for _, m := range e.Members {
 		if m.ID != leader {
@@ -653,6 +665,7 @@ func TestKillLeaderUnderWrites(t *testing.T) {
 		}
 	}()
 	time.Sleep(300 * time.Millisecond) // let writes flow before the fault
+	step("writes flowing; killing the leader")
 	killedAt := time.Now()
 	e.Kill(leader)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -676,8 +689,10 @@ func TestKillLeaderUnderWrites(t *testing.T) {
 			t.Fatal("no write succeeded within 10s after the new leader")
 		}
 	}
+	step("writes succeed again")
 	close(stop)
 	<-done
+	step("writer stopped")
 	if _, err := obs.Set("/k-watch", []byte("changed"), -1); err != nil {
 		t.Fatal(err)
 	}
@@ -690,6 +705,7 @@ func TestKillLeaderUnderWrites(t *testing.T) {
 	if w.SessionID() != sid {
 		t.Fatalf("writer session changed %#x -> %#x", sid, w.SessionID())
 	}
+	step("watch fired after failover")
 	if err := e.Start(leader); err != nil {
 		t.Fatal(err)
 	}
@@ -699,6 +715,7 @@ func TestKillLeaderUnderWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	step("killed member rejoined")
 	// Every acknowledged write is on every member, the restarted one too.
 	for _, m := range e.Members {
 		c := connect(t, 6*time.Second, m.ClientAddr())
@@ -729,6 +746,7 @@ func TestKillLeaderUnderWrites(t *testing.T) {
 // TestRestartAll stops (SIGKILL) every member and restarts them: all
 // acknowledged data is there.
 func TestRestartAll(t *testing.T) {
+	t.Parallel()
 	e, _ := startEnsemble(t)
 	c := connect(t, 4*time.Second, e.ClientAddrs()...)
 	want := map[string]string{}

@@ -154,6 +154,10 @@ func (s *Server) loop() error {
 }
 
 func (s *Server) onPeer(ev PeerEvent) {
+	if ev.Down {
+		s.peerDown(zab.ServerID(ev.From))
+		return
+	}
 	if ev.Data == nil {
 		return
 	}
@@ -168,6 +172,23 @@ func (s *Server) onPeer(ev PeerEvent) {
 	}
 	if err := s.node.Step(m); err != nil && !errors.Is(err, zab.ErrStepped) {
 		s.logger.Warn("step failed", "peer", ev.From, "err", err)
+	}
+}
+
+// peerDown reacts to a closed connection to peer. When it is the leader
+// this member follows, the member gives up on it at once, as ZooKeeper's
+// learner does when its leader socket closes, instead of waiting
+// syncLimit ticks of silence: it ticks the core until the silence limit
+// fires (the core has no other input for "connection lost"; ticks while
+// following only advance the leader-silence and sync timers).
+func (s *Server) peerDown(peer zab.ServerID) {
+	limit := (max(s.cfg.InitLimit, s.cfg.SyncLimit) + 1) * ticksPerTickTime
+	for range limit {
+		st := s.node.Status()
+		if st.State != zab.StateFollowing || st.Leader != peer {
+			return
+		}
+		s.node.Tick()
 	}
 }
 
@@ -423,7 +444,7 @@ func (s *Server) onTick() {
 		switch st.soft.State {
 		case zab.StateLeading:
 			s.expireSessions(now)
-			// Reap containers and TTL nodes about once per tickTime*4.
+			// Reap containers and TTL nodes about once per 4 tickTimes.
 			if st.ticks%(4*ticksPerTickTime) == 0 {
 				s.reapNodes(now)
 			}
@@ -440,7 +461,9 @@ func (s *Server) onTick() {
 			}
 		}
 	}
-	s.publishStatus()
+	if st.ticks%(ticksPerTickTime/2) == 0 {
+		s.publishStatus()
+	}
 }
 
 // publishStatus refreshes the view 4lw, /health and /metrics read.

@@ -183,6 +183,9 @@ func (s *Server) recover() error {
 	zc.InitLimitTicks = cfg.InitLimit * ticksPerTickTime
 	zc.SyncLimitTicks = cfg.SyncLimit * ticksPerTickTime
 	zc.MaxBatchEntries = cfg.MaxBatchTxns
+	// ZooKeeper re-sends votes after 200 ms and waits finalizeWait = 200 ms.
+	zc.ElectionTicks = 2
+	zc.FinalizeWaitTicks = 2
 	zc.Seed = seed
 	zc.Logger = cfg.Logger // the core adds its own node key
 	node, err := zab.NewNode(zc)
@@ -201,8 +204,9 @@ func (s *Server) recover() error {
 
 // ticksPerTickTime is how often the core ticks per tickTime. ZooKeeper's
 // leader works at tickTime/2; finer ticks make election and failure
-// detection faster without changing the configured limits.
-const ticksPerTickTime = 4
+// detection faster without changing the configured limits. With the usual
+// tickTime of 1-2 s a tick is 100-200 ms, ZooKeeper's election timings.
+const ticksPerTickTime = 10
 
 func (s *Server) goFunc(f func()) {
 	s.wg.Add(1)
