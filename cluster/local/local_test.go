@@ -338,3 +338,46 @@ func TestZooKeeperNetns(t *testing.T) {
 		}
 	}
 }
+
+// TestEtcdLoopback runs the no-root mode: members on 127.0.0.x with free
+// ports; kill and restart work, partitions are refused.
+func TestEtcdLoopback(t *testing.T) {
+	tgt, err := cluster.NewTarget("etcd", cluster.TargetOptions{ClusterToken: "loopback"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	need(t, tgt.Check() == nil, "etcd (apt-get install etcd-server)")
+	ctx := context.Background()
+	r, err := New(Config{Dir: t.TempDir(), Mode: ModeLoopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := r.Start(ctx, tgt, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Stop(ctx) })
+	for _, m := range ms {
+		if !strings.HasPrefix(m.Host, "127.0.0.") || m.ClientPort == 2379 {
+			t.Fatalf("member %+v: want a 127.0.0.x address and a free port", m)
+		}
+	}
+	leader, err := r.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Kill(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	other := ms[0]
+	if other.Name == leader {
+		other = ms[1]
+	}
+	putEventually(t, etcdClient(t, other), "k", "after-kill")
+	if err := r.Restart(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Partition(ctx, cluster.Grudge{"n1": {"n2"}}); !errors.Is(err, cluster.ErrUnsupported) {
+		t.Fatalf("Partition in loopback mode = %v, want ErrUnsupported", err)
+	}
+}
