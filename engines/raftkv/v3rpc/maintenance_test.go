@@ -11,13 +11,16 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"coordlab/engines/raftkv/mvcc"
 
 	"go.etcd.io/bbolt"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -294,5 +297,27 @@ func TestMoveLeader(t *testing.T) {
 	}
 	if _, err := cli.MoveLeader(ctx, 9); !errors.Is(err, rpctypes.ErrBadLeaderTransferee) {
 		t.Fatalf("move to 9: err = %v, want %v", err, rpctypes.ErrBadLeaderTransferee)
+	}
+}
+
+// TestClientWithCredentials: a clientv3 configured with a username, as
+// against an etcd without auth, gets etcd's "authentication is not enabled"
+// from Authenticate and carries on without a token.
+func TestClientWithCredentials(t *testing.T) {
+	ts := newTestServer(t, DefaultConfig())
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints: []string{ts.addr}, Username: "root", Password: "secret",
+		DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+	})
+	if err != nil {
+		t.Fatalf("clientv3.New with credentials: %v", err)
+	}
+	defer cli.Close()
+	ctx := testCtx(t)
+	if _, err := cli.Put(ctx, "k", "v"); err != nil {
+		t.Fatalf("put with credentials on a server without auth: %v", err)
+	}
+	if _, err := pb.NewAuthClient(cli.ActiveConnection()).Authenticate(ctx, &pb.AuthenticateRequest{Name: "root", Password: "secret"}); !sameStatus(err, rpctypes.ErrGRPCAuthNotEnabled) {
+		t.Fatalf("authenticate: err = %v, want %v", err, rpctypes.ErrGRPCAuthNotEnabled)
 	}
 }
