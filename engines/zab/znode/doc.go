@@ -46,6 +46,15 @@
 // ContainerManager does: it asks ContainersToDelete and ExpiredTTLs(now)
 // periodically and prepares a deleteContainer request for each path.
 //
+// # Testing
+//
+// Besides table tests, a seeded random test against a map-of-paths model
+// and fuzzers, TestAgainstZooKeeper runs the same random writes (all create
+// modes, deletes, setData, checks, multis, ACLs) against a live ZooKeeper
+// 3.8 through go-zookeeper/zk and requires every code, name and
+// zxid-bearing Stat field to match; TestGoldenSession replays the captured
+// client sessions and matches ZooKeeper's replies byte for byte.
+//
 // # Caveats
 //
 //   - Cversion is ZooKeeper's: a node stores the number of children ever
@@ -63,6 +72,12 @@
 //     ACLs match an ip:<address> id the server adds for the connection.
 //   - Quotas, /zookeeper/config contents, reconfig and local sessions are
 //     not modelled.
+//   - Watches copy ZooKeeper 3.8's WatchManager, quirks included: a data
+//     and a child table with one mode per (connection, path) each, so
+//     addWatch replaces a one-shot watch on the same path and a later
+//     getData/getChildren watch makes a persistent one one-shot again
+//     (ZOOKEEPER-4466, fixed in 3.9). removeWatches also takes the
+//     Persistent and PersistentRecursive types, which 3.8 rejects.
 //   - Apply reuses one events buffer: the slice it returns is valid until
 //     the next call that returns events.
 package znode
