@@ -35,6 +35,16 @@
 //     ustring (-1) decodes to "" (Go strings have no null) and "" encodes as
 //     length 0.
 //
+// # Testing
+//
+// TestGoldenFrames decodes the 49 captured frames, checks their fields and
+// re-encodes them byte for byte; TestAgainstZooKeeper sends every request
+// type to a live ZooKeeper 3.8 (needs java and Debian's zookeeper; skipped
+// without them unless CI=true) and requires each reply to decode and
+// re-encode to ZooKeeper's exact bytes; the fuzzers (FuzzDecodeRequest,
+// FuzzDecodeReply, FuzzDecodeConnect) check decode, encode, decode round
+// trips, seeded with the frames and testdata/fuzz.
+//
 // # Caveats
 //
 //   - reconfig (16) and sasl (102) are not decoded: DecodeRequest returns the
