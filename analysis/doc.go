@@ -17,6 +17,11 @@
 //   - config: subscribers never go backwards and converge on the last
 //     published version.
 //
+// Each anomaly names its kind (AnomalyKinds describes them all) and the
+// history indexes of the ops that show it; linearizability anomalies also
+// carry a minimal failing sub-history (shrunk while porcupine still calls it
+// illegal, keeping every read's write) and porcupine's visualization.
+//
 // Every verdict is Valid, Invalid or Unknown; results combine with the worst
 // winning and Unknown between the other two. A checker that runs out of its
 // time or memory budget says Unknown, never Valid.
@@ -30,5 +35,9 @@
 // one still believes it holds it (a lease can expire, and the history cannot
 // say when): two holders are reported when the old holder's write is
 // accepted after the new holder's acquisition, i.e. when the overlap had an
-// effect. Staleness is measured against acknowledged writes only.
+// effect. Staleness is measured against acknowledged writes only. Watch
+// checks need versions: ZooKeeper deletes carry none, so keys with such a
+// delete skip the prev-value and created checks, and ZooKeeper's one-shot
+// watches coalesce changes, which the gap check reports as such. Reads that
+// record no read mode are taken as Options.ReadMode (default linearizable).
 package analysis
