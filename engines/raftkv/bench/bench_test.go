@@ -29,6 +29,7 @@ var (
 	measure    = flag.Duration("measure", 10*time.Second, "length of one measured run (2s with -short)")
 	cpuProfile = flag.String("raftkv-cpuprofile", "", "if set, write a CPU profile of the raftkv leader during its first 64-client put run here")
 	etcdBin    = flag.String("etcd", "/usr/bin/etcd", "the etcd 3.4 binary")
+	raftkvArgs = flag.String("raftkv-args", "", "extra flags for the raftkv members, space-separated")
 )
 
 var raftkvBin string
@@ -279,7 +280,7 @@ func BenchmarkRaftkvVsEtcd(b *testing.B) {
 	if testing.Short() {
 		wu, ms = 2*time.Second, 2*time.Second
 	}
-	rk := startCluster(b, "raftkv", raftkvBin, []string{"--enable-pprof"})
+	rk := startCluster(b, "raftkv", raftkvBin, append([]string{"--enable-pprof"}, strings.Fields(*raftkvArgs)...))
 	et := startCluster(b, "etcd", *etcdBin, nil)
 	systems := []*cluster{rk, et}
 	clis := map[*cluster][]*clientv3.Client{}
