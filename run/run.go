@@ -14,7 +14,6 @@ import (
 
 	"coordlab/analysis"
 	"coordlab/cluster"
-	"coordlab/cluster/local"
 	"coordlab/faults"
 	"coordlab/history"
 	"coordlab/workloads"
@@ -52,9 +51,6 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	if _, err := local.Sweep(ctx, log); err != nil {
-		log.Warn("sweeping leftovers of earlier runs", "err", err)
-	}
 	target, err := cluster.NewTarget(spec.Target, cluster.TargetOptions{BinDir: spec.BinDir})
 	if err != nil {
 		return out, err
@@ -67,8 +63,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		return out, err
 	}
 	out.Dir = dir
-	mode := map[string]local.Mode{"auto": local.ModeAuto, "netns": local.ModeNetns, "loopback": local.ModeLoopback}[spec.Network]
-	rt, err := local.New(local.Config{Dir: dir, Mode: mode, Logger: log})
+	rt, err := newRuntime(ctx, spec, dir, log)
 	if err != nil {
 		return out, err
 	}
@@ -77,7 +72,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		return out, err
 	}
 	if err := faults.CheckCapabilities(pkgs, rt.Capabilities()); err != nil {
-		return out, fmt.Errorf("run: --nemesis %s on the %s runtime (%s network): %w", spec.Nemesis, rt.Name(), rt.Mode(), err)
+		return out, fmt.Errorf("run: --nemesis %s on the %s runtime (%s network): %w", spec.Nemesis, rt.Name(), rt.Network(), err)
 	}
 	nodes := cluster.Names(spec.Nodes)
 	sched, err := faults.Generate(spec.Seed, spec.Nemesis, nodes, spec.faultOptions())
@@ -99,7 +94,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 			err = errors.Join(err, fmt.Errorf("run: stop cluster: %w", serr))
 		}
 	}()
-	test.Members, test.Network, test.RunID = members, rt.Mode().String(), rt.RunID()
+	test.Members, test.Network, test.RunID = members, rt.Network(), rt.RunID()
 	if err := WriteTest(dir, test); err != nil {
 		return out, err
 	}

@@ -65,7 +65,8 @@ type Spec struct {
 
 // Runtimes the lab has.
 var Runtimes = map[string]string{
-	"local": "members as processes: own network namespaces as root (all faults), loopback otherwise (kill, pause)",
+	"local":  "members as processes: own network namespaces as root (all faults), loopback otherwise (kill, pause)",
+	"docker": "our engines (raftkv, zab) as containers built by `make images`, on a private network (all faults as root)",
 }
 
 // WithDefaults fills zero fields.
@@ -141,7 +142,7 @@ func (s Spec) Validate() error {
 		bad("--target %q: want one of %s", s.Target, strings.Join(cluster.TargetNames(), ", "))
 	}
 	if _, ok := Runtimes[s.Runtime]; !ok {
-		bad("--runtime %q: want local", s.Runtime)
+		bad("--runtime %q: want local or docker", s.Runtime)
 	}
 	if !slices.Contains([]string{"auto", "netns", "loopback"}, s.Network) {
 		bad("--network %q: want auto, netns or loopback", s.Network)
