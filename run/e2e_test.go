@@ -2,8 +2,10 @@ package run
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -38,10 +40,43 @@ func needTarget(t *testing.T, name string) {
 	}
 }
 
+// binDir holds raftkv and zab: $COORDLAB_BIN, or built by TestMain.
+var binDir, binErr = os.Getenv("COORDLAB_BIN"), error(nil)
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if binDir == "" {
+			dir, err := os.MkdirTemp("", "coordlab-bin-")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			defer os.RemoveAll(dir)
+			binDir = dir
+			out, err := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "coordlab/cmd/raftkv", "coordlab/cmd/zab").CombinedOutput()
+			if err != nil {
+				binErr = fmt.Errorf("go build ./cmd/raftkv ./cmd/zab: %v\n%s", err, out)
+			}
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// needOurs fails the test when our engines could not be built.
+func needOurs(t *testing.T) {
+	t.Helper()
+	need(t, os.Geteuid() == 0, "root (network namespaces for partitions)")
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+}
+
 // e2e runs spec and returns the results; a run error fails the test.
 func e2e(t *testing.T, s Spec) analysis.Results {
 	t.Helper()
 	s.Out = t.TempDir()
+	s.BinDir = binDir
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	o, err := Run(ctx, Config{Spec: s})
@@ -78,6 +113,17 @@ func partitionSpec(target, nemesis, mode string) Spec {
 		Rate: 200, Concurrency: 10}
 }
 
+// zkLocalSpec: see TestZooKeeperLocalReads.
+func zkLocalSpec(target string) Spec {
+	s := partitionSpec(target, "partition-isolate-follower", "local")
+	// A client of the cut-off follower reads until its first write blocks
+	// (a write needs the leader; so does a new session after the op times
+	// out), so stale reads come from many threads doing few ops each: 7
+	// threads per member, on 3 keys that the majority keeps rewriting.
+	s.Concurrency, s.Keys, s.Rate = 21, 3, 400
+	return s
+}
+
 // TestEtcdSerializableReadsAreStale: etcd's serializable reads from a
 // member cut off from the majority return old values.
 func TestEtcdSerializableReadsAreStale(t *testing.T) {
@@ -106,12 +152,7 @@ func TestEtcdLinearizableReadsUnderPartition(t *testing.T) {
 func TestZooKeeperLocalReads(t *testing.T) {
 	needTarget(t, "zookeeper")
 	t.Parallel()
-	s := partitionSpec("zookeeper", "partition-isolate-follower", "local")
-	// A client of the cut-off follower reads until its first write blocks
-	// (a write needs the leader; so does a new session after the op times
-	// out), so stale reads come from many threads doing few ops each: 7
-	// threads per member, on 3 keys that the majority keeps rewriting.
-	s.Concurrency, s.Keys, s.Rate = 21, 3, 400
+	s := zkLocalSpec("zookeeper")
 	r := e2e(t, s)
 	lin, so := r.Checkers["linearizable"], r.Checkers["session-order"]
 	if lin.Valid != analysis.Invalid || so.Valid != analysis.Valid {
@@ -146,5 +187,50 @@ func TestEtcdLockFencedUnderPause(t *testing.T) {
 	r := e2e(t, lockSpec(false))
 	if lock := r.Checkers["lock"]; lock.Valid != analysis.Valid {
 		t.Fatalf("lock checker %s (%+v), want valid", lock.Valid, lock.Anomalies)
+	}
+}
+
+// Our engines: the same pairs.
+
+func TestRaftkvSerializableReadsAreStale(t *testing.T) {
+	needOurs(t)
+	t.Parallel()
+	r := e2e(t, partitionSpec("raftkv", "partition-isolate-follower", "serializable"))
+	if lin := r.Checkers["linearizable"]; lin.Valid != analysis.Invalid || !hasKind(lin, "stale-read") {
+		t.Fatalf("linearizable %s with %d anomalies; want invalid with a stale-read", lin.Valid, len(lin.Anomalies))
+	}
+}
+
+func TestRaftkvLinearizableReadsUnderPartition(t *testing.T) {
+	needOurs(t)
+	t.Parallel()
+	if r := e2e(t, partitionSpec("raftkv", "partition", "linearizable")); r.Valid != analysis.Valid {
+		t.Fatalf("verdict %s (%+v), want valid", r.Valid, r.Checkers)
+	}
+}
+
+func TestZabLocalReads(t *testing.T) {
+	needOurs(t)
+	t.Parallel()
+	r := e2e(t, zkLocalSpec("zab"))
+	if lin, so := r.Checkers["linearizable"], r.Checkers["session-order"]; lin.Valid != analysis.Invalid || so.Valid != analysis.Valid {
+		t.Fatalf("linearizable %s, session-order %s; want invalid and valid", lin.Valid, so.Valid)
+	}
+}
+
+func TestRaftkvLockUnderPause(t *testing.T) {
+	needOurs(t)
+	t.Parallel()
+	for _, unfenced := range []bool{true, false} {
+		s := lockSpec(unfenced)
+		s.Target = "raftkv"
+		r := e2e(t, s)
+		want := analysis.Valid
+		if unfenced {
+			want = analysis.Invalid
+		}
+		if lock := r.Checkers["lock"]; lock.Valid != want {
+			t.Errorf("unfenced=%v: lock checker %s, want %s", unfenced, lock.Valid, want)
+		}
 	}
 }
