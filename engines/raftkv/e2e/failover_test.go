@@ -8,6 +8,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // TestWatchAcrossLeaderKill: a clientv3 watch (from revision 1, over every
@@ -111,4 +112,51 @@ func (c *cluster) leader(t *testing.T, cli *clientv3.Client) *member {
 	}
 	t.Fatal("no member reports itself leader")
 	return nil
+}
+
+// TestSessionSurvivesLeaderKill: a clientv3/concurrency session (lease with
+// keep-alive) holding a Mutex outlives a SIGKILL of the leader, for more
+// than twice its TTL: the new leader takes the lease over without expiring
+// it, as etcd's lessor.Promote does, and the lock key stays.
+func TestSessionSurvivesLeaderKill(t *testing.T) {
+	needTools(t)
+	t.Parallel()
+	c := startCluster(t, "raftkv", raftkvBin, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cli := c.client(t)
+	const ttl = 3
+	s, err := concurrency.NewSession(cli, concurrency.WithTTL(ttl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := concurrency.NewMutex(s, "/failover-lock")
+	if err := m.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deletes := cli.Watch(ctx, m.Key(), clientv3.WithFilterPut())
+
+	leader := c.leader(t, cli)
+	leader.stop()
+	t.Logf("killed leader %s", leader.name)
+
+	// Nothing may happen for 2*TTL: this waits for time to pass on purpose,
+	// because the property is that the lease does not expire meanwhile.
+	quiet := time.NewTimer(2 * ttl * time.Second)
+	defer quiet.Stop()
+	select {
+	case <-s.Done():
+		t.Fatal("session ended after the leader was killed")
+	case r := <-deletes:
+		t.Fatalf("lock key deleted after the leader was killed: %+v (err %v)", r.Events, r.Err())
+	case <-quiet.C:
+	}
+	r, err := cli.Get(ctx, m.Key())
+	if err != nil || len(r.Kvs) != 1 || r.Kvs[0].Lease != int64(s.Lease()) {
+		t.Fatalf("lock key after failover: %v %v, want it attached to lease %x", r, err, s.Lease())
+	}
+	if err := m.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
