@@ -321,3 +321,48 @@ func TestClientWithCredentials(t *testing.T) {
 		t.Fatalf("authenticate: err = %v, want %v", err, rpctypes.ErrGRPCAuthNotEnabled)
 	}
 }
+
+// TestUnsupportedAnswers: what raftkv does not support answers with the
+// documented sentinels (codes.Unimplemented and a message naming it).
+func TestUnsupportedAnswers(t *testing.T) {
+	ts := newTestServer(t, DefaultConfig())
+	cli := ts.client(t)
+	ctx := testCtx(t)
+	conn := cli.ActiveConnection()
+	tests := []struct {
+		name string
+		call func() error
+		want error
+	}{
+		{"member promote", func() error {
+			_, err := pb.NewClusterClient(conn).MemberPromote(ctx, &pb.MemberPromoteRequest{ID: 1})
+			return err
+		}, ErrLearnerNotSupported},
+		{"member add learner", func() error {
+			_, err := pb.NewClusterClient(conn).MemberAdd(ctx, &pb.MemberAddRequest{PeerURLs: []string{"http://127.0.0.1:2390"}, IsLearner: true})
+			return err
+		}, ErrLearnerNotSupported},
+		{"alarm activate", func() error {
+			_, err := pb.NewMaintenanceClient(conn).Alarm(ctx, &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, Alarm: pb.AlarmType_NOSPACE})
+			return err
+		}, ErrAlarmNotSupported},
+		{"user add", func() error {
+			_, err := pb.NewAuthClient(conn).UserAdd(ctx, &pb.AuthUserAddRequest{Name: "u", Password: "p"})
+			return err
+		}, ErrAuthNotSupported},
+		{"auth enable", func() error {
+			_, err := pb.NewAuthClient(conn).AuthEnable(ctx, &pb.AuthEnableRequest{})
+			return err
+		}, ErrAuthNotSupported},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.call(); !sameStatus(err, tt.want) || status.Code(err) != codes.Unimplemented {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if _, err := pb.NewAuthClient(conn).AuthDisable(ctx, &pb.AuthDisableRequest{}); err != nil {
+		t.Fatalf("auth disable on a server without auth: %v, want success", err)
+	}
+}
