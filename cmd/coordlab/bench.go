@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"coordlab/cluster"
+	"coordlab/reports"
+	"coordlab/run"
+	"coordlab/suite"
+)
+
+var _ = addCommand(newBenchCmd)
+
+func newBenchCmd() *cobra.Command {
+	var suitePath, out, binDir, baseline string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run a suite of runs (every target, same workloads and fault schedule) and write the comparison report",
+		Long: `bench runs every run of a suite file (default suites/default.json): each
+target of a group on the same workloads under the same seeded fault
+schedule. Then it renders every run page, an index, and comparison.html, and
+prints the path of the comparison. Where the Docker engine is not running,
+groups meant for Docker run in the local runtime instead, and it says so.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := suite.Load(suitePath)
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			if out == "" {
+				out = filepath.Join("results", "bench-"+time.Now().UTC().Format("20060102T150405"))
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			return runSuite(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), s, out, binDir, baseline, verbose)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&suitePath, "suite", filepath.Join("suites", "default.json"), "suite file")
+	f.StringVar(&out, "out", "", "folder for the runs and the report (default results/bench-<time>)")
+	f.StringVar(&binDir, "bin-dir", "", "directory with the raftkv and zab binaries (default: next to coordlab, then $PATH)")
+	f.StringVar(&baseline, "baseline", "etcd", "target the comparison's ratios are against")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log state changes (faults, members) to stderr")
+	return cmd
+}
+
+// dockerUp reports whether the Docker engine answers.
+func dockerUp(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return exec.CommandContext(ctx, "docker", "info").Run() == nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func runSuite(ctx context.Context, stdout, stderr io.Writer, s suite.Suite, out, binDir, baseline string, verbose bool) error {
+	runs := s.Expand()
+	docker := dockerUp(ctx)
+	if !docker {
+		fmt.Fprintln(stdout, "bench: the Docker engine is not running (`docker info` failed): running the docker groups in the local runtime instead")
+	}
+	// Skip optional groups whose programs are not installed, saying why.
+	skip := map[int]string{}
+	for _, r := range runs {
+		if _, done := skip[r.Group]; done || !r.Optional {
+			continue
+		}
+		t, err := cluster.NewTarget(r.Spec.Target, cluster.TargetOptions{BinDir: binDir})
+		if err == nil {
+			err = t.Check()
+		}
+		if err != nil {
+			skip[r.Group] = err.Error()
+			fmt.Fprintf(stdout, "bench: skipping group %d (%s): %v\n", r.Group+1, s.Groups[r.Group].About, err)
+		}
+	}
+	var todo []suite.Run
+	for _, r := range runs {
+		if _, ok := skip[r.Group]; ok {
+			continue
+		}
+		if r.Spec.Runtime == "docker" && !docker {
+			r.Spec.Runtime = "local"
+		}
+		r.Spec.Out, r.Spec.BinDir = out, binDir
+		todo = append(todo, r)
+	}
+	fmt.Fprintf(stdout, "bench: suite %q: %d runs into %s\n", s.Name, len(todo), out)
+	tty := isTerminal(stdout)
+	var bar *progressbar.ProgressBar
+	if tty {
+		bar = progressbar.NewOptions(len(todo),
+			progressbar.OptionSetWriter(stdout), progressbar.OptionShowCount(), progressbar.OptionSetWidth(30),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
+	}
+	logOut := io.Discard
+	if verbose {
+		logOut = stderr
+	}
+	var loaded []*reports.Run
+	var failures []string
+	start := time.Now()
+	for i, r := range todo {
+		name := fmt.Sprintf("%s %s %s/%s", r.Spec.Target, r.Spec.Runtime, r.Spec.Workload, r.Spec.Nemesis)
+		if bar != nil {
+			bar.Describe(name)
+		}
+		o, err := run.Run(ctx, run.Config{Spec: r.Spec, Logger: logger(logOut, verbose)})
+		if ctx.Err() != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("bench: interrupted during %s (runs so far in %s)", name, out)}
+		}
+		line := ""
+		if err != nil {
+			failures = append(failures, fmt.Sprintf("%s: %v", name, err))
+			line = fmt.Sprintf("[%d/%d] %-40s run failed: %v", i+1, len(todo), name, err)
+		} else {
+			line = fmt.Sprintf("[%d/%d] %-40s %-8s %5d ops  %s", i+1, len(todo), name, o.Results.Valid, o.Results.Counts.Ops, o.Dir)
+			if rr, lerr := reports.Load(o.Dir); lerr != nil {
+				failures = append(failures, fmt.Sprintf("%s: %v", name, lerr))
+			} else if rerr := reports.RenderRun(rr); rerr != nil {
+				failures = append(failures, fmt.Sprintf("%s: %v", name, rerr))
+			} else {
+				loaded = append(loaded, rr)
+			}
+		}
+		if bar != nil {
+			bar.Clear()
+			fmt.Fprintln(stdout, line)
+			bar.Add(1)
+		} else {
+			fmt.Fprintln(stdout, line)
+		}
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	if len(loaded) == 0 {
+		return &exitError{code: exitFailed, err: fmt.Errorf("bench: no run finished:\n  %s", strings.Join(failures, "\n  "))}
+	}
+	if err := reports.RenderComparison(loaded, out, baseline); err != nil {
+		return &exitError{code: exitFailed, err: err}
+	}
+	if err := reports.RenderIndex(out); err != nil {
+		return &exitError{code: exitFailed, err: err}
+	}
+	fmt.Fprintf(stdout, "bench: %d runs in %s; %d failed\n", len(loaded), time.Since(start).Round(time.Second), len(failures))
+	for _, f := range failures {
+		fmt.Fprintln(stdout, "  failed:", f)
+	}
+	report, _ := filepath.Abs(filepath.Join(out, "comparison.html"))
+	fmt.Fprintln(stdout, "report:", report)
+	if len(failures) > 0 {
+		return &exitError{code: exitFailed, err: errors.New("bench: some runs failed (see above); the report covers the others")}
+	}
+	return nil
+}
