@@ -95,6 +95,11 @@ type Config struct {
 	// SnapshotTxns is how many committed txns between snapshots
 	// (zab.snapshotTxns, --snapshot-txns). Default 100000.
 	SnapshotTxns int
+	// CommitLogCount is how many committed txns the leader keeps in memory
+	// to sync a lagging follower with DIFF; one further behind gets a SNAP
+	// (commitLogCount, --commit-log-count; ZooKeeper's default is 500).
+	// Default 10000.
+	CommitLogCount int
 	// MaxBatchTxns bounds how many proposals one fsync covers
 	// (zab.maxBatchTxns). Default 1024. Further proposals wait for the next
 	// batch.
@@ -124,6 +129,7 @@ func DefaultConfig() Config {
 		FourLetterWords:   []string{"srvr"},
 		JuteMaxBuffer:     0xfffff,
 		SnapshotTxns:      100000,
+		CommitLogCount:    10000,
 		MaxBatchTxns:      1024,
 		PeerQueueLen:      8192,
 		ClientQueueLen:    4096,
@@ -225,6 +231,9 @@ func (c *Config) Validate() error {
 	if c.SnapshotTxns <= 0 {
 		bad("zab.snapshotTxns: want > 0, got %d", c.SnapshotTxns)
 	}
+	if c.CommitLogCount <= 0 {
+		bad("commitLogCount: want > 0, got %d", c.CommitLogCount)
+	}
 	if c.MaxBatchTxns <= 0 {
 		bad("zab.maxBatchTxns: want > 0, got %d", c.MaxBatchTxns)
 	}
@@ -279,7 +288,7 @@ var ignoredExact = []string{
 	"dynamicConfigFile", "skipACL", "forceSync", "secureClientPort", "secureClientPortAddress",
 	"serverCnxnFactory", "sslQuorum", "portUnification", "localSessionsEnabled",
 	"localSessionsUpgradingEnabled", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize",
-	"snapSizeLimitInKb", "txnLogSizeLimitInKb", "commitLogCount", "fsync.warningthresholdms",
+	"snapSizeLimitInKb", "txnLogSizeLimitInKb", "fsync.warningthresholdms",
 	"connectToLearnerMasterLimit", "electionPortBindRetry", "clientPortListenBacklog",
 	"digest.enabled", "audit.enable", "observerMasterPort", "maxCnxns", "initialConfig",
 	"enforceQuota", "learnerMasterPort", "syncPeriod",
@@ -416,6 +425,10 @@ var settings = []setting{
 	}},
 	{"zab.snapshotTxns", "snapshot-txns", "committed txns between snapshots (default 100000)", func(c *Config, v string) (err error) {
 		c.SnapshotTxns, err = positiveInt(v)
+		return err
+	}},
+	{"commitLogCount", "commit-log-count", "committed txns kept for DIFF sync (default 10000)", func(c *Config, v string) (err error) {
+		c.CommitLogCount, err = positiveInt(v)
 		return err
 	}},
 	{"zab.maxBatchTxns", "max-batch-txns", "proposals per fsync batch (default 1024)", func(c *Config, v string) (err error) {

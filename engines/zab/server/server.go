@@ -183,6 +183,7 @@ func (s *Server) recover() error {
 	zc.InitLimitTicks = cfg.InitLimit * ticksPerTickTime
 	zc.SyncLimitTicks = cfg.SyncLimit * ticksPerTickTime
 	zc.MaxBatchEntries = cfg.MaxBatchTxns
+	zc.MaxCommittedLog = cfg.CommitLogCount
 	// ZooKeeper re-sends votes after 200 ms and waits finalizeWait = 200 ms.
 	zc.ElectionTicks = 2
 	zc.FinalizeWaitTicks = 2

@@ -295,3 +295,59 @@ func TestStandaloneRestartKeepsData(t *testing.T) {
 		t.Fatal("no snapshot written with SnapshotTxns=7")
 	}
 }
+
+// A member that was down while the leader's committed log moved on is
+// brought back by SNAP: it installs the leader's tree, and keeps it across
+// its own restart.
+func TestSnapSyncAfterLongOutage(t *testing.T) {
+	var cfgs []Config
+	ss := startInProcess(t, 3, func(c *Config) {
+		c.CommitLogCount = 20
+		cfgs = append(cfgs, *c)
+	})
+	leader := waitLeader(t, ss)
+	var down int
+	for i, s := range ss {
+		if s != leader {
+			down = i
+			break
+		}
+	}
+	if err := ss[down].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	c := zkConnect(t, leader.ClientAddr())
+	for i := range 60 {
+		if _, err := c.Create(fmt.Sprintf("/s%02d", i), []byte{byte(i)}, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 2 {
+		s, err := New(cfgs[down])
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		ss[down] = s
+		waitLeader(t, ss)
+		cd := zkConnect(t, s.ClientAddr())
+		if _, err := cd.Sync("/"); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 60 {
+			d, _, err := cd.Get(fmt.Sprintf("/s%02d", i))
+			if err != nil || len(d) != 1 || d[0] != byte(i) {
+				t.Fatalf("round %d: /s%02d on the returning member: %v %v", round, i, d, err)
+			}
+		}
+		if round == 0 {
+			if snaps, _ := listSnapshots(snapDir(cfgs[down].DataDir)); len(snaps) == 0 {
+				t.Fatal("returning member has no snapshot after a SNAP sync")
+			}
+		}
+		cd.Close()
+		if err := s.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
