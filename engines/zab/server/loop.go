@@ -22,6 +22,9 @@ type loopState struct {
 	soft    zab.SoftState
 	hard    zab.HardState
 	serving bool
+	// serveWhenApplied: the role allows serving once applied >= catchUpTo.
+	serveWhenApplied bool
+	catchUpTo        uint64
 
 	applied   uint64 // last zxid applied to the tree
 	snapZxid  uint64 // zxid of the newest snapshot
@@ -225,6 +228,7 @@ func (s *Server) handleReady(rd zab.Ready) error {
 	if err := s.applyCommitted(rd.Committed); err != nil {
 		return err
 	}
+	s.maybeStartServing()
 	if hasSnap {
 		var snap []byte
 		for _, ms := range [][]zab.Message{rd.EarlyMessages, rd.Messages} {
@@ -416,19 +420,37 @@ func (s *Server) onRoleChange(ss zab.SoftState) {
 		st.backlog = nil
 		st.touched = map[int64]struct{}{}
 	}
-	st.serving = serving
+	st.serving = false
+	st.serveWhenApplied = serving
 	if serving {
-		s.logger.Info("serving clients", "state", ss.State.String(), "leader", ss.Leader, "epoch", ss.Epoch)
-		if ss.State == zab.StateLeading {
-			// The new leader tracks every session as if just touched.
-			now := s.clock.Now()
-			for _, sess := range s.tree.Sessions() {
-				to := time.Duration(sess.Timeout) * time.Millisecond
-				st.tracker[int64(sess.ID)] = &trackedSession{timeout: to, deadline: now.Add(to)}
-			}
-		}
+		// Serve only once the tree holds everything committed when the
+		// epoch was established: a leader must not Prepare against a tree
+		// that is still missing earlier epochs' txns.
+		st.catchUpTo = uint64(s.node.Status().Committed)
+		s.maybeStartServing()
 	} else {
 		s.logger.Info("role", "state", ss.State.String(), "phase", ss.Phase.String(), "leader", ss.Leader, "epoch", ss.Epoch)
+	}
+	s.publishStatus()
+}
+
+// maybeStartServing opens the member to clients once it caught up.
+func (s *Server) maybeStartServing() {
+	st := &s.st
+	if !st.serveWhenApplied || st.applied < st.catchUpTo {
+		return
+	}
+	st.serveWhenApplied = false
+	st.serving = true
+	ss := st.soft
+	s.logger.Info("serving clients", "state", ss.State.String(), "leader", ss.Leader, "epoch", ss.Epoch, "zxid", zab.Zxid(st.applied).String())
+	if ss.State == zab.StateLeading {
+		// The new leader tracks every session as if just touched.
+		now := s.clock.Now()
+		for _, sess := range s.tree.Sessions() {
+			to := time.Duration(sess.Timeout) * time.Millisecond
+			st.tracker[int64(sess.ID)] = &trackedSession{timeout: to, deadline: now.Add(to)}
+		}
 	}
 	s.publishStatus()
 }
