@@ -449,6 +449,28 @@ func TestEnsembleWithGoZK(t *testing.T) {
 		}
 	})
 
+	t.Run("digest ACL with addauth through a follower", func(t *testing.T) {
+		a := connect(t, 4*time.Second, e.Members[follower-1].ClientAddr())
+		if err := a.AddAuth("digest", []byte("alice:secret")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Create("/acl", []byte("private"), 0, zk.DigestACL(zk.PermAll, "alice", "secret")); err != nil {
+			t.Fatal(err)
+		}
+		if d, _, err := a.Get("/acl"); err != nil || string(d) != "private" {
+			t.Fatalf("owner read: %q %v", d, err)
+		}
+		if _, err := a.Set("/acl", []byte("still mine"), -1); err != nil {
+			t.Fatalf("owner write (ACL checked on the leader with forwarded auth): %v", err)
+		}
+		if _, _, err := cl.Get("/acl"); !errors.Is(err, zk.ErrNoAuth) {
+			t.Fatalf("stranger read: %v, want ErrNoAuth", err)
+		}
+		if _, err := cf.Set("/acl", nil, -1); !errors.Is(err, zk.ErrNoAuth) {
+			t.Fatalf("stranger write: %v, want ErrNoAuth", err)
+		}
+	})
+
 	t.Run("four letter words", func(t *testing.T) {
 		for _, m := range e.Members {
 			if out, _ := servertest.FourLetterWord(m.ClientAddr(), "ruok", 2*time.Second); out != "imok" {
