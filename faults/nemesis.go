@@ -58,6 +58,10 @@ func (p *Player) Current() string { return *p.current.Load() }
 
 func (p *Player) setCurrent(s string) { p.current.Store(&s) }
 
+// undoTimeout bounds the end of one fault (a restart waits for the member
+// to serve).
+const undoTimeout = 30 * time.Second
+
 // Play runs the steps, each at its time, and returns when the last one has
 // ended or ctx is done. A fault the runtime refuses is recorded as info and
 // the schedule goes on; only a history write error stops it.
@@ -75,7 +79,12 @@ func (p *Player) Play(ctx context.Context, s Schedule) error {
 		if err := p.waitUntil(ctx, began+st.Duration); err != nil {
 			return nil
 		}
-		if err := undo(ctx); err != nil {
+		// Undo even when the time limit falls during it: a half-undone
+		// fault would be left to Final.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+		err = undo(uctx)
+		cancel()
+		if err != nil {
 			return err
 		}
 	}
