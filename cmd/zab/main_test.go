@@ -74,4 +74,19 @@ func TestBinaryExitsWithOneLine(t *testing.T) {
 	if strings.Count(out, "\n") != 0 || !strings.Contains(out, `tickTime: want a positive number of milliseconds (or a duration like 2s), got "fast"`) {
 		t.Fatalf("stderr %q: want one line naming tickTime", stderr.String())
 	}
+	stderr.Reset()
+	cmd = exec.Command(bin, "--tick-tme", "5")
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatal("unknown flag: exit 0, want non-zero")
+	}
+	if out := strings.TrimRight(stderr.String(), "\n"); strings.Count(out, "\n") != 0 || !strings.Contains(out, "-tick-tme") {
+		t.Fatalf("unknown flag: stderr %q, want one line naming it", stderr.String())
+	}
+	stderr.Reset()
+	cmd = exec.Command(bin, "--help")
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil || !strings.Contains(stderr.String(), "usage: zab --config zoo.cfg") {
+		t.Fatalf("--help: %v %q, want usage and exit 0", err, stderr.String())
+	}
 }

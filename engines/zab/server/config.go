@@ -608,7 +608,8 @@ func (s *serverFlag) Set(v string) error { s.specs = append(s.specs, v); return 
 // them. The result is not yet validated.
 func LoadConfig(args []string, stderr io.Writer) (Config, []string, error) {
 	fs := flag.NewFlagSet("zab", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Parse errors become one returned line; only --help prints usage.
+	fs.SetOutput(io.Discard)
 	cfgPath := fs.String("config", "", "ZooKeeper zoo.cfg to read (flags override it)")
 	vals := map[string]*string{}
 	for _, s := range settings {
@@ -621,7 +622,11 @@ func LoadConfig(args []string, stderr io.Writer) (Config, []string, error) {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return Config{}, nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.Usage()
+		}
+		return Config{}, nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if fs.NArg() > 0 {
 		// zkServer.sh style: a bare zoo.cfg path is accepted too.
