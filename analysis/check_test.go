@@ -287,3 +287,35 @@ func TestAnomalyKindsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// Shrinking must not invent a violation by dropping the write a failed cas
+// failed against: the minimal history shows the real stale read.
+func TestShrinkKeepsWhatACASFailedAgainst(t *testing.T) {
+	s := history.Str
+	var ops []history.Op
+	add := func(p int, typ history.Type, f string, v, old *string, found bool, tms int64, extra map[string]string) {
+		ops = append(ops, history.Op{Index: int64(len(ops)), Process: p, Type: typ, F: f, Key: "k", Value: v, Old: old, Found: found, Time: tms * 1e6, Extra: extra})
+	}
+	add(0, history.Invoke, "write", s("a"), nil, false, 0, nil)
+	add(0, history.OK, "write", s("a"), nil, false, 1, nil)
+	add(0, history.Invoke, "write", s("b"), nil, false, 2, nil)
+	add(0, history.OK, "write", s("b"), nil, false, 3, nil)
+	// Legal: the value is b, so a cas from a fails.
+	add(1, history.Invoke, "cas", s("c"), s("a"), false, 4, nil)
+	add(1, history.OK, "cas", s("c"), s("a"), false, 5, map[string]string{"ok": "false"})
+	// The real anomaly: a read of a after b was acknowledged.
+	add(2, history.Invoke, "read", nil, nil, false, 6, nil)
+	add(2, history.OK, "read", s("a"), nil, true, 7, nil)
+	res := Check(ops, Options{})
+	lin := res.Checkers["linearizable"]
+	if lin.Valid != Invalid || len(lin.Anomalies) != 1 {
+		t.Fatalf("%v %+v", lin.Valid, lin.Anomalies)
+	}
+	a := lin.Anomalies[0]
+	if !slices.Contains(a.Minimal, 6) || !slices.Contains(a.Minimal, 2) {
+		t.Errorf("minimal %v: want the stale read (#6) and the write it missed (#2); explanation: %s", a.Minimal, a.Explanation)
+	}
+	if slices.Contains(a.Minimal, 4) && !slices.Contains(a.Minimal, 2) {
+		t.Errorf("minimal %v keeps the failed cas without the write it failed against", a.Minimal)
+	}
+}

@@ -117,8 +117,10 @@ func isFenced(c *call) bool {
 }
 
 // lockWellFormed: every remaining accepted write keeps its writer's
-// acquisition of that token.
-func lockWellFormed(ops []porcupine.Operation) bool {
+// acquisition of that token. Dropping any other op only makes the model more
+// permissive (a lower last token, an older register, a holder that stays),
+// so a candidate that is illegal proves the original is.
+func lockWellFormed(_, ops []porcupine.Operation) bool {
 	type pt struct {
 		p int
 		t int64

@@ -185,7 +185,7 @@ type keyVerdict struct {
 
 // checkLinearizable runs porcupine per key on a pool of workers. Each key
 // gets keyLimit; abort stops every search (budget exhausted).
-func checkLinearizable(b *budget, name string, byKey map[string][]*call, model func(abort, aborted *atomic.Bool) porcupine.Model, toOps func([]*call) ([]porcupine.Operation, []*call), wellFormed func([]porcupine.Operation) bool, opts Options, workers int) CheckerResult {
+func checkLinearizable(b *budget, name string, byKey map[string][]*call, model func(abort, aborted *atomic.Bool) porcupine.Model, toOps func([]*call) ([]porcupine.Operation, []*call), wellFormed func(orig, cand []porcupine.Operation) bool, opts Options, workers int) CheckerResult {
 	keys := make([]string, 0, len(byKey))
 	for k := range byKey {
 		keys = append(keys, k)
@@ -296,10 +296,13 @@ func callsOf(sub []porcupine.Operation, calls []*call, all []porcupine.Operation
 // budget ends. Any sub-history that porcupine calls Illegal is itself a proof
 // of the anomaly, so the result is sound even when cut short.
 //
-// A candidate must stay self-explaining (wellFormed): dropping the write a
-// read returned would make a new, different violation (a read of a value
-// never written) and the result would no longer show the original anomaly.
-func shrink(b *budget, model func(abort, aborted *atomic.Bool) porcupine.Model, wellFormed func([]porcupine.Operation) bool, ops []porcupine.Operation, opts Options) []porcupine.Operation {
+// A candidate must keep the anomaly the original shows (wellFormed): if
+// the original had a linearization, the candidate must still have one, so
+// that the candidate's illegality proves the original's. Dropping an op
+// that only observes never breaks that; dropping a write can (the read that
+// returned its value, the compare that failed because of it), and
+// wellFormed says when it cannot.
+func shrink(b *budget, model func(abort, aborted *atomic.Bool) porcupine.Model, wellFormed func(orig, cand []porcupine.Operation) bool, ops []porcupine.Operation, opts Options) []porcupine.Operation {
 	limit := opts.ShrinkBudget
 	if limit == 0 {
 		limit = min(b.remaining()/10, 10*time.Second)
@@ -324,7 +327,7 @@ func shrink(b *budget, model func(abort, aborted *atomic.Bool) porcupine.Model, 
 	lo, hi := 1, len(cur) // cur[:hi] is illegal
 	for lo < hi && time.Now().Before(deadline) {
 		mid := (lo + hi) / 2
-		if wellFormed(cur[:mid]) && illegal(cur[:mid]) {
+		if wellFormed(ops, cur[:mid]) && illegal(cur[:mid]) {
 			hi = mid
 		} else {
 			lo = mid + 1
@@ -339,7 +342,7 @@ func shrink(b *budget, model func(abort, aborted *atomic.Bool) porcupine.Model, 
 		for i := 0; i < len(cur) && time.Now().Before(deadline); {
 			end := min(i+chunk, len(cur))
 			cand := append(append([]porcupine.Operation(nil), cur[:i]...), cur[end:]...)
-			if len(cand) > 0 && wellFormed(cand) && illegal(cand) {
+			if len(cand) > 0 && wellFormed(ops, cand) && illegal(cand) {
 				cur, changed = cand, true
 			} else {
 				i += chunk
@@ -354,21 +357,51 @@ func shrink(b *budget, model func(abort, aborted *atomic.Bool) porcupine.Model, 
 	return cur
 }
 
-// registerWellFormed: every value a remaining read returned, and every old
-// value a remaining successful cas matched, is written by a remaining op.
-func registerWellFormed(ops []porcupine.Operation) bool {
+// registerWellFormed says whether cand, a subset of orig, is illegal only if
+// orig is. Take a linearization of orig and drop the missing ops: each
+// remaining op still sees the state it saw if (values being unique per key)
+// every value a remaining read returned, and every old value a remaining
+// successful cas matched, is written by a remaining op; and, once a write
+// is gone, no remaining failed cas compares against a value a remaining op
+// writes (the write it failed against may be the one dropped), and no
+// remaining read that found nothing lost a delete.
+func registerWellFormed(orig, cand []porcupine.Operation) bool {
+	isWrite := func(op porcupine.Operation) bool {
+		i, o := op.Input.(regInput), op.Output.(regOutput)
+		return i.kind == regWrite || i.kind == regDelete || (i.kind == regCAS && (o.ok || o.unknown))
+	}
 	written := map[string]bool{}
-	for _, op := range ops {
-		if i := op.Input.(regInput); i.kind == regWrite || i.kind == regCAS {
+	writes, deletes := 0, 0
+	for _, op := range cand {
+		if i := op.Input.(regInput); isWrite(op) {
 			written[i.value] = true
+			writes++
+			if i.kind == regDelete {
+				deletes++
+			}
 		}
 	}
-	for _, op := range ops {
+	origWrites, origDeletes := 0, 0
+	for _, op := range orig {
+		if isWrite(op) {
+			origWrites++
+			if op.Input.(regInput).kind == regDelete {
+				origDeletes++
+			}
+		}
+	}
+	for _, op := range cand {
 		i, o := op.Input.(regInput), op.Output.(regOutput)
 		if i.kind == regRead && o.found && !written[o.value] {
 			return false
 		}
+		if i.kind == regRead && !o.found && deletes < origDeletes {
+			return false // the dropped delete may be why it found nothing
+		}
 		if i.kind == regCAS && o.ok && !written[i.old] {
+			return false
+		}
+		if writes < origWrites && i.kind == regCAS && !o.ok && !o.unknown && written[i.old] {
 			return false
 		}
 	}
