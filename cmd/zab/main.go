@@ -10,7 +10,7 @@ import (
 
 func main() {
 	if err := run(os.Args[1:], os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "zab:", err)
+		fmt.Fprintln(os.Stderr, err) // errors start with "zab: "
 		os.Exit(1)
 	}
 }

@@ -618,7 +618,7 @@ func LoadConfig(args []string, stderr io.Writer) (Config, []string, error) {
 	var servers serverFlag
 	fs.Var(&servers, "server", "ensemble member N=host:quorumPort:electionPort[;clientHost:clientPort], repeatable [zoo.cfg: server.N]")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: zab --config zoo.cfg [flags]\n")
+		fmt.Fprintf(fs.Output(), "usage: zab --config zoo.cfg [flags]\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
