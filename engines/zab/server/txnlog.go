@@ -50,7 +50,7 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("zab: corrupt data in %s at offset %d: %s (restore the file from a healthy member, or remove this member's data dir so it re-syncs by SNAP)", e.Path, e.Offset, e.Reason)
+	return fmt.Sprintf("zab: corrupt data in %s at offset %d: %s (if the other members are healthy, move this member's zab-log and zab-snap directories away so it re-syncs from the leader)", e.Path, e.Offset, e.Reason)
 }
 
 // Unwrap makes errors.Is(err, ErrCorrupt) hold.
