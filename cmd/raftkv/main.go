@@ -5,11 +5,12 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 )
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "raftkv:", err)
+		fmt.Fprintln(os.Stderr, "raftkv:", strings.TrimPrefix(err.Error(), "raftkv: "))
 		os.Exit(1)
 	}
 }
