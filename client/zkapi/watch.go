@@ -172,9 +172,11 @@ func (w *watcher) read(n string) (client.WatchEvent, bool, error) {
 // event has then been sent.
 func (w *watcher) poll(ctx context.Context, block bool) (fired map[string]zk.Event, stop bool) {
 	names := []string{""} // "" = the child watch
+	// Session expiry needs no case of its own: go-zk then ends every watch
+	// with EventNotWatching and ErrSessionExpired (and reconnects the
+	// client's connection with a new session, which later watches use).
 	cases := []reflect.SelectCase{
 		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.c.main.expired)},
 		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.children)},
 	}
 	for n, ch := range w.data {
@@ -193,11 +195,7 @@ func (w *watcher) poll(ctx context.Context, block bool) (fired map[string]zk.Eve
 				return fired, false
 			}
 		}
-		switch i {
-		case 0:
-			return nil, true
-		case 1:
-			w.send(ctx, client.WatchEvent{Type: client.EventError, Err: client.Indefinite("watch", w.prefix, w.c.cfg.Node, client.ErrSessionExpired)})
+		if i == 0 {
 			return nil, true
 		}
 		var ev zk.Event
@@ -205,14 +203,18 @@ func (w *watcher) poll(ctx context.Context, block bool) (fired map[string]zk.Eve
 			ev = v.Interface().(zk.Event)
 		}
 		if !ok || ev.Type == zk.EventNotWatching || ev.Err != nil {
-			w.send(ctx, client.WatchEvent{Type: client.EventError, Err: w.c.classify("watch", w.prefix, fmt.Errorf("%w: watches dropped: %v", client.ErrConnLost, ev.Err), false)})
+			err := fmt.Errorf("%w: watches dropped", client.ErrConnLost)
+			if ev.Err != nil {
+				err = fmt.Errorf("watches dropped: %w", ev.Err)
+			}
+			w.send(ctx, client.WatchEvent{Type: client.EventError, Err: w.c.classify("watch", w.prefix, err, false)})
 			return nil, true
 		}
-		fired[names[i-2]] = ev
-		if names[i-2] == "" {
+		fired[names[i-1]] = ev
+		if names[i-1] == "" {
 			w.children = nil
 		} else {
-			delete(w.data, names[i-2])
+			delete(w.data, names[i-1])
 		}
 		cases[i].Chan = reflect.ValueOf((<-chan zk.Event)(nil)) // consumed: one-shot
 	}

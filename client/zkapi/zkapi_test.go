@@ -34,6 +34,57 @@ func TestRealZooKeeper(t *testing.T) {
 	t.Run("classification", func(t *testing.T) { classification(t, srv) })
 	t.Run("watch from an old version is compacted", func(t *testing.T) { watchCompacted(t, srv) })
 	t.Run("session expiry closes Done", func(t *testing.T) { sessionExpiry(t, srv) })
+	t.Run("client session expiry ends watches, later watches work", func(t *testing.T) { watchAfterExpiry(t, srv) })
+}
+
+func watchAfterExpiry(t *testing.T, srv *clienttest.Server) {
+	proxy := clienttest.NewProxy(t, srv.Addr)
+	c, err := New(Config{Server: proxy.Addr, SessionTimeout: 800 * time.Millisecond, ConnectTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	writer := newZKClient(t, srv.Addr, client.Local)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := writer.Put(ctx, "wx/seed", "s"); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := c.Watch(ctx, "wx/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.Cut()
+	time.Sleep(2 * time.Second) // the fault: longer than the session timeout
+	proxy.Heal()
+	select {
+	case ev, ok := <-ch:
+		if !ok || ev.Type != client.EventError || !errors.Is(ev.Err, client.ErrSessionExpired) {
+			t.Fatalf("watch across an expiry: %+v (open %v); want an error event wrapping ErrSessionExpired", ev, ok)
+		}
+	case <-ctx.Done():
+		t.Fatal("no error event after the session expired")
+	}
+	// The client reconnects with a new session; a new watch works.
+	var ch2 <-chan client.WatchEvent
+	for {
+		ch2, err = c.Watch(ctx, "wx/", 0)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no watch after the reconnect: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling for the new session
+	}
+	v, err := writer.Put(ctx, "wx/a", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := <-ch2
+	if ev.Type != client.EventPut || ev.Version != v.Version {
+		t.Fatalf("event after reconnect %+v, want put at %d", ev, v.Version)
+	}
 }
 
 func conformance(t *testing.T, srv *clienttest.Server) {
