@@ -36,9 +36,9 @@
 //
 // # Caveats
 //
-//   - A read-only Txn is proposed through the log like any Txn (etcd serves
-//     it as a local read after ReadIndex): linearizable, but it costs a log
-//     entry.
+//   - A read-only Txn is served as a read, as etcd does; its compare rules
+//     are duplicated from mvcc (readtxn.go), kept equal by a differential
+//     test against Apply (TestReadTxnMatchesApply).
 //   - Auth is not supported: AuthStatus says disabled, AuthDisable succeeds,
 //     Authenticate answers etcd's "authentication is not enabled", and the
 //     other Auth RPCs answer codes.Unimplemented.

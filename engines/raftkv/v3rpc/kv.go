@@ -99,11 +99,17 @@ func (s *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*
 	return resp, nil
 }
 
-// Txn goes through the log even when it only reads: that is linearizable
-// like etcd's read-only fast path, at the cost of one log entry.
+// Txn proposes a txn that writes; one that only reads is served as a read
+// (see readtxn.go), as etcd does.
 func (s *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
 	if err := checkTxn(r, MaxTxnOps); err != nil {
 		return nil, err
+	}
+	if isReadOnlyTxn(r) {
+		resp, ok, err := s.readTxn(ctx, r)
+		if ok {
+			return resp, err
+		}
 	}
 	if _, _, err := checkIntervals(r.Success); err != nil {
 		return nil, err
