@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -317,5 +318,47 @@ func TestShrinkKeepsWhatACASFailedAgainst(t *testing.T) {
 	}
 	if slices.Contains(a.Minimal, 4) && !slices.Contains(a.Minimal, 2) {
 		t.Errorf("minimal %v keeps the failed cas without the write it failed against", a.Minimal)
+	}
+}
+
+// Indeterminate writes nobody observed do not slow porcupine down, and do
+// not change verdicts: one that explains a failed cas is kept.
+func TestUnobservedInfoWrites(t *testing.T) {
+	s := history.Str
+	var ops []history.Op
+	add := func(p int, typ history.Type, f string, v, old *string, found bool, tms int64, extra map[string]string) {
+		ops = append(ops, history.Op{Index: int64(len(ops)), Process: p, Type: typ, F: f, Key: "k", Value: v, Old: old, Found: found, Time: tms * 1e6, Extra: extra})
+	}
+	add(0, history.Invoke, "write", s("a"), nil, false, 0, nil)
+	add(0, history.OK, "write", s("a"), nil, false, 1, nil)
+	// An indeterminate write of x that did happen: it explains why a cas
+	// from a failed.
+	add(100, history.Invoke, "write", s("x"), nil, false, 2, nil)
+	add(100, history.Info, "write", s("x"), nil, false, 3, nil)
+	add(101, history.Invoke, "cas", s("c"), s("a"), false, 4, nil)
+	add(101, history.OK, "cas", s("c"), s("a"), false, 5, map[string]string{"ok": "false"})
+	// Then 40 processes each leave an indeterminate write behind.
+	for p := 1; p <= 40; p++ {
+		v := s("lost" + strconv.Itoa(p))
+		add(p, history.Invoke, "write", v, nil, false, int64(10+p), nil)
+		add(p, history.Info, "write", v, nil, false, int64(11+p), nil)
+	}
+	add(0, history.Invoke, "read", nil, nil, false, 100, nil)
+	add(0, history.OK, "read", s("lost7"), nil, true, 101, nil) // observed: kept
+	calls, _, err := pairCalls(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := unobservedInfoWrites(calls)
+	if len(dropped) != 39 {
+		t.Errorf("dropped %d info writes, want the 39 that nothing observed", len(dropped))
+	}
+	for c := range dropped {
+		if v := derefOr(c.inv.Value, ""); v == "x" || v == "lost7" {
+			t.Errorf("dropped the info write of %s, which an op observed", v)
+		}
+	}
+	if lin := Check(ops, Options{TimeLimit: 10 * time.Second}).Checkers["linearizable"]; lin.Valid != Valid {
+		t.Fatalf("linearizable %v %+v, want valid", lin.Valid, lin.Anomalies)
 	}
 }

@@ -122,8 +122,9 @@ func registerOps(calls []*call) ([]porcupine.Operation, []*call) {
 	var ops []porcupine.Operation
 	var kept []*call
 	clientIDs := map[int]int{}
+	unobserved := unobservedInfoWrites(calls)
 	for _, c := range calls {
-		if c.typ == history.Fail {
+		if c.typ == history.Fail || unobserved[c] {
 			continue
 		}
 		var in regInput
@@ -164,6 +165,43 @@ func registerOps(calls []*call) ([]porcupine.Operation, []*call) {
 		kept = append(kept, c)
 	}
 	return ops, kept
+}
+
+// unobservedInfoWrites finds indeterminate writes that porcupine can do
+// without: open-ended ops are what makes its search explode. Dropping such a
+// write W keeps the verdict exact when nothing can tell whether it happened:
+//   - the check stays sound (never Valid wrongly): a linearization without W
+//     plus W at the very end (its interval is open) is one with W;
+//   - it stays complete (never Invalid wrongly) when no OK read returned W's
+//     value, no cas compared against it, and no failed cas completed after W
+//     was invoked (a failure W's value could explain): then removing W from
+//     any linearization changes what no remaining op observes.
+func unobservedInfoWrites(calls []*call) map[*call]bool {
+	read := map[string]bool{}
+	compared := map[string]bool{}
+	var lastFailedCAS int64 = -1
+	for _, c := range calls {
+		switch {
+		case c.f == history.FRead && c.ok() && c.comp.Found:
+			read[derefOr(c.comp.Value, "")] = true
+		case c.f == history.FCAS:
+			compared[derefOr(c.inv.Old, "")] = true
+			if c.ok() && !c.casOK() {
+				lastFailedCAS = max(lastFailedCAS, c.end)
+			}
+		}
+	}
+	out := map[*call]bool{}
+	for _, c := range calls {
+		if c.typ != history.Info || (c.f != history.FWrite && c.f != history.FPut && c.f != history.FCAS) {
+			continue
+		}
+		v := derefOr(c.inv.Value, "")
+		if !read[v] && !compared[v] && lastFailedCAS < c.start {
+			out[c] = true
+		}
+	}
+	return out
 }
 
 // isRegisterF reports the fs the register checker reads.
