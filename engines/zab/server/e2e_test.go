@@ -82,6 +82,18 @@ func startEnsembleOpts(t *testing.T, opts servertest.Options) (*servertest.Ensem
 // connect opens a go-zk session to addrs and waits until it has a session.
 func connect(t *testing.T, timeout time.Duration, addrs ...string) *zk.Conn {
 	t.Helper()
+	c, events := connectEvents(t, timeout, addrs...)
+	go func() {
+		for range events {
+		}
+	}()
+	return c
+}
+
+// connectEvents is connect that also returns the session's event channel,
+// on which go-zk delivers every watch event in arrival order.
+func connectEvents(t *testing.T, timeout time.Duration, addrs ...string) (*zk.Conn, <-chan zk.Event) {
+	t.Helper()
 	c, events, err := zk.Connect(addrs, timeout, zk.WithLogger(quietLogger{}))
 	if err != nil {
 		t.Fatal(err)
@@ -92,11 +104,7 @@ func connect(t *testing.T, timeout time.Duration, addrs ...string) *zk.Conn {
 		select {
 		case ev := <-events:
 			if ev.State == zk.StateHasSession {
-				go func() {
-					for range events {
-					}
-				}()
-				return c
+				return c, events
 			}
 		case <-deadline:
 			t.Fatalf("no session with %v within 15s", addrs)
@@ -210,37 +218,30 @@ func TestEnsembleWithGoZK(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		_, _, wa, err := cf.GetW("/wa")
+		cw, events := connectEvents(t, 4*time.Second, e.Members[follower-1].ClientAddr())
+		_, _, wa, err := cw.GetW("/wa")
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _, wb, err := cf.GetW("/wb")
-		if err != nil {
+		if _, _, _, err := cw.GetW("/wb"); err != nil {
 			t.Fatal(err)
 		}
-		_, _, wc, err := cf.ChildrenW("/wa")
+		_, _, wc, err := cw.ChildrenW("/wa")
 		if err != nil {
 			t.Fatal(err)
-		}
-		var order []string
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for _, ch := range []<-chan zk.Event{wa, wb} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ev := <-ch
-				mu.Lock()
-				order = append(order, ev.Path)
-				mu.Unlock()
-			}()
 		}
 		for _, p := range []string{"/wa", "/wb", "/wa"} {
 			if _, err := cl.Set(p, []byte("x"), -1); err != nil {
 				t.Fatal(err)
 			}
 		}
-		wg.Wait()
+		var order []string
+		for len(order) < 2 {
+			ev := waitEvent(t, events)
+			if ev.Type == zk.EventNodeDataChanged {
+				order = append(order, ev.Path)
+			}
+		}
 		if !slices.Equal(order, []string{"/wa", "/wb"}) {
 			t.Fatalf("events in order %v, want [/wa /wb]", order)
 		}
@@ -250,16 +251,26 @@ func TestEnsembleWithGoZK(t *testing.T) {
 		if ev := waitEvent(t, wc); ev.Type != zk.EventNodeChildrenChanged || ev.Path != "/wa" {
 			t.Fatalf("child watch: %+v", ev)
 		}
-		// One-shot: a further change fires nothing on the used watches.
-		if _, err := cf.Sync("/wa"); err != nil {
+		// One-shot: the third Set (on /wa again) fired nothing. The sync
+		// reply comes after any notification of a txn applied before it.
+		if _, err := cw.Sync("/wa"); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case ev, ok := <-wa:
-			if ok {
-				t.Fatalf("one-shot watch fired twice: %+v", ev)
+		for drained := false; !drained; {
+			select {
+			case ev := <-events:
+				if ev.Type == zk.EventNodeDataChanged {
+					t.Fatalf("one-shot watch fired twice: %+v", ev)
+				}
+			default:
+				drained = true
 			}
-		default:
+		}
+		if ev := <-wa; ev.Type != zk.EventNodeDataChanged {
+			t.Fatalf("watch channel of /wa: %+v", ev)
+		}
+		if _, ok := <-wa; ok {
+			t.Fatal("watch channel of /wa delivered twice")
 		}
 		// exists watch on a missing node fires NodeCreated.
 		ok, _, we, err := cf.ExistsW("/wnew")
