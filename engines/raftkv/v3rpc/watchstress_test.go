@@ -27,7 +27,7 @@ func TestWatchManyWatchersConcurrentWrites(t *testing.T) {
 	const (
 		prefixes = 8
 		writers  = 4
-		perW     = 60
+		perW     = 40
 	)
 	type watched struct {
 		prefix string
@@ -72,6 +72,14 @@ func TestWatchManyWatchersConcurrentWrites(t *testing.T) {
 			}
 		}()
 	}
+	// Meanwhile, progress requests on the stream of watchers 0..11 (clientv3
+	// keys streams by context metadata: theirs carry "hasleader").
+	progressCtx := clientv3.WithRequireLeader(ctx)
+	for range 20 {
+		if err := cli.RequestProgress(progressCtx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	wg.Wait()
 	if t.Failed() {
 		return
@@ -93,8 +101,10 @@ func TestWatchManyWatchersConcurrentWrites(t *testing.T) {
 		}
 	}
 
+	progressSeen := 0
 	for i, w := range ws {
 		var got []int64
+		progressRev := int64(0) // a progress notification promises no later event at or below it
 		for len(got) < len(want[w.prefix]) {
 			r, ok := <-w.wc
 			if !ok {
@@ -103,7 +113,15 @@ func TestWatchManyWatchersConcurrentWrites(t *testing.T) {
 			if err := r.Err(); err != nil {
 				t.Fatalf("watcher %d: %v", i, err)
 			}
+			if r.IsProgressNotify() {
+				progressRev = max(progressRev, r.Header.Revision)
+				progressSeen++
+				continue
+			}
 			for _, ev := range r.Events {
+				if ev.Kv.ModRevision <= progressRev {
+					t.Fatalf("watcher %d: event at revision %d after a progress notification at %d", i, ev.Kv.ModRevision, progressRev)
+				}
 				if string(ev.Kv.Key[:3]) != w.prefix {
 					t.Fatalf("watcher %d (%s) got key %s", i, w.prefix, ev.Kv.Key)
 				}
@@ -117,4 +135,8 @@ func TestWatchManyWatchersConcurrentWrites(t *testing.T) {
 		for range w.wc { // drains until clientv3 closes it
 		}
 	}
+	if progressSeen == 0 {
+		t.Fatal("no progress notification reached the watchers of the stream that asked for them")
+	}
+	t.Logf("%d progress notifications checked", progressSeen)
 }
