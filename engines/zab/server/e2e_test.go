@@ -482,6 +482,29 @@ func TestEnsembleWithGoZK(t *testing.T) {
 		}
 	})
 
+	t.Run("session timeout negotiation and reconnect", func(t *testing.T) {
+		// tickTime 200 ms: timeouts clamp to [400 ms, 4000 ms].
+		for _, tc := range []struct{ ask, want int32 }{{1, 400}, {1000, 1000}, {600000, 4000}} {
+			resp, _ := rawConnect(t, addrs[0], &jute.ConnectRequest{TimeOut: tc.ask, Passwd: make([]byte, 16)})
+			if resp.TimeOut != tc.want || resp.SessionID == 0 || len(resp.Passwd) != 16 {
+				t.Fatalf("ask %d ms: got %+v, want timeout %d", tc.ask, resp, tc.want)
+			}
+		}
+		first, c := rawConnect(t, addrs[0], &jute.ConnectRequest{TimeOut: 4000, Passwd: make([]byte, 16)})
+		c.Close()
+		// Same id and password on another member: the same session.
+		again, _ := rawConnect(t, addrs[1], &jute.ConnectRequest{TimeOut: 4000, SessionID: first.SessionID, Passwd: first.Passwd, LastZxidSeen: 1})
+		if again.SessionID != first.SessionID {
+			t.Fatalf("reconnect elsewhere: session %#x, want %#x", again.SessionID, first.SessionID)
+		}
+		// A wrong password is answered as expired (session id 0).
+		bad := append([]byte(nil), first.Passwd...)
+		bad[0] ^= 1
+		if r, _ := rawConnect(t, addrs[2], &jute.ConnectRequest{TimeOut: 4000, SessionID: first.SessionID, Passwd: bad}); r.SessionID != 0 || r.TimeOut != 0 {
+			t.Fatalf("wrong password: %+v, want the expired answer", r)
+		}
+	})
+
 	t.Run("four letter words", func(t *testing.T) {
 		for _, m := range e.Members {
 			if out, _ := servertest.FourLetterWord(m.ClientAddr(), "ruok", 2*time.Second); out != "imok" {
@@ -531,6 +554,30 @@ func TestEnsembleWithGoZK(t *testing.T) {
 			t.Fatalf("other client affected: %v", err)
 		}
 	})
+}
+
+// rawConnect sends a ConnectRequest by hand and returns the response and
+// the open connection (closed at the end of the test).
+func rawConnect(t *testing.T, addr string, req *jute.ConnectRequest) (*jute.ConnectResponse, net.Conn) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	if _, err := c.Write(jute.AppendFrame(nil, req)); err != nil {
+		t.Fatal(err)
+	}
+	body, err := jute.ReadFrame(c, nil, 0)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", addr, err)
+	}
+	resp, err := jute.DecodeConnectResponse(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, c
 }
 
 // rawEphemeral opens a session by hand (jute frames), creates an ephemeral
