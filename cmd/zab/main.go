@@ -1,6 +1,34 @@
 // Command zab is a ZooKeeper-compatible server replicated by coordlab's own
 // ZAB: `zab --config zoo.cfg` (ZooKeeper's format and myid file) or the same
-// settings as flags. See engines/zab/server.
+// settings as flags (`zab --help`); flags override the file. See
+// engines/zab/server.
+//
+// A 3-member ensemble on loopback:
+//
+//	for i in 1 2 3; do
+//	  mkdir -p /tmp/zab$i && echo $i > /tmp/zab$i/myid
+//	  cat > /tmp/zab$i/zoo.cfg <<EOF
+//	tickTime=1000
+//	initLimit=10
+//	syncLimit=5
+//	dataDir=/tmp/zab$i
+//	clientPort=218$i
+//	4lw.commands.whitelist=*
+//	zab.httpAddress=127.0.0.1:808$i
+//	server.1=127.0.0.1:2881:3881
+//	server.2=127.0.0.1:2882:3882
+//	server.3=127.0.0.1:2883:3883
+//	EOF
+//	  bin/zab --config /tmp/zab$i/zoo.cfg 2>/tmp/zab$i/log &
+//	done
+//	/usr/share/zookeeper/bin/zkCli.sh -server 127.0.0.1:2181 create /hello world
+//	echo srvr | nc 127.0.0.1 2182           # Mode: leader or follower
+//	curl 127.0.0.1:8083/health               # {"health":true,...}
+//
+// Settings ZooKeeper knows but zab does not use (admin.*, autopurge.*, ...)
+// are accepted with one warning line; an unknown setting or a bad value
+// exits 1 with one line naming it. ZAB_LOG_LEVEL=debug|info|warn|error sets
+// the log level.
 package main
 
 import (
