@@ -6,6 +6,14 @@
 // outputs must match byte for byte; elsewhere (ids, sizes, timings) the
 // output is checked against etcd's format.
 //
+// What runs: TestEtcdctl (put/get/del/txn/watch/lease/compaction and error
+// outputs, byte-identical to etcd's), TestEtcdctlLeaseKeepAlive (streaming
+// keep-alive, then expiry; identical), TestEtcdctlCluster (member list,
+// endpoint status/health, status headers, snapshot save and status, in
+// etcd's format on both), TestEtcdctlMemberAddRemove, TestClientv3Cluster,
+// TestConcurrencyCluster (Mutex and Election), TestWatchAcrossLeaderKill
+// and TestSessionSurvivesLeaderKill (SIGKILL of the leader).
+//
 // The package has no non-test code. TestMain builds cmd/raftkv with go build
 // (or uses $COORDLAB_BIN/raftkv when set).
 //
