@@ -93,7 +93,9 @@ func (c *Client) classify(ctx context.Context, tr *trace, op, key string, err er
 func classifyErr(tr *trace, err error) (definite bool, sentinel error) {
 	switch {
 	case errors.Is(err, concurrency.ErrSessionExpired):
-		return true, client.ErrSessionExpired
+		// Mutex.Lock after waiting found its key gone: it may have been
+		// the owner before the lease expired.
+		return false, client.ErrSessionExpired
 	case errors.Is(err, concurrency.ErrElectionNoLeader):
 		return true, client.ErrNoLeader
 	case errors.Is(err, concurrency.ErrLockReleased), errors.Is(err, concurrency.ErrElectionNotLeader):

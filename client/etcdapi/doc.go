@@ -18,7 +18,10 @@
 //     (lease not found), FailedPrecondition, ResourceExhausted (too many
 //     requests, no space), PermissionDenied, Unauthenticated, "no leader"
 //     (require-leader), "raft proposal dropped";
-//   - a session that expired (the lock key went with it).
+//
+// A lock or campaign that fails after its key was written stays
+// indeterminate, even when the key is gone (session expired): while it
+// existed it may have been the owner, and others saw it.
 //
 // Everything else is indeterminate: deadline exceeded after the request was
 // sent, Unavailable with the connection lost mid-request, "request timed

@@ -21,7 +21,9 @@
 // (the connection had no session, ErrNoServer); a server answer that it did
 // not apply (ZNONODE, ZBADVERSION, ZNODEEXISTS, ZNOTEMPTY, ZNOAUTH, bad
 // arguments). Indeterminate: connection loss, session expiry or the deadline
-// while a write was in flight.
+// while a write was in flight, and any Lock or Campaign failure after its
+// node was created (the node may have been the lowest meanwhile, so others
+// saw it hold the lock or lead, even if it is gone now).
 //
 // Caveats: go-zk requests take no context; an op whose ctx ends returns at
 // once while its request stays in flight on a goroutine the Client owns (Close

@@ -434,22 +434,23 @@ func (c *Client) queue(ctx context.Context, s *Session, op, name, dir, prefix st
 	if !ok {
 		return 0, "", client.Indefinite(op, name, c.cfg.Node, fmt.Errorf("zkapi: created node %s has no sequence number", me))
 	}
-	// abandon removes our node after a failure; the op is definite only if
-	// that surely worked.
+	// abandon removes our node after a failure. The op stays indeterminate
+	// even when that works: while it existed the node may have been the
+	// lowest, so others saw us hold the lock or lead.
 	abandon := func(cause error) error {
 		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		derr := c.do(dctx, s.cn, op, name, false, func() error {
+		_ = c.do(dctx, s.cn, op, name, false, func() error {
 			if err := s.cn.c.Delete(me, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
 				return err
 			}
 			return nil
-		})
+		}) // best effort: if it fails, the session's end removes the node
 		var oe *client.OpError
 		if errors.As(cause, &oe) {
 			cause = oe.Err
 		}
-		return &client.OpError{Op: op, Key: name, Node: c.cfg.Node, Definite: derr == nil, Err: cause}
+		return &client.OpError{Op: op, Key: name, Node: c.cfg.Node, Definite: false, Err: cause}
 	}
 	for {
 		var children []string
@@ -476,8 +477,8 @@ func (c *Client) queue(ctx context.Context, s *Session, op, name, dir, prefix st
 				pred, predSeq = ch, q
 			}
 		}
-		if !found {
-			return 0, "", client.Definite(op, name, c.cfg.Node, fmt.Errorf("%w: our node %s is gone", client.ErrSessionExpired, me))
+		if !found { // our session ended after the node was created: it may have led meanwhile
+			return 0, "", client.Indefinite(op, name, c.cfg.Node, fmt.Errorf("%w: our node %s is gone", client.ErrSessionExpired, me))
 		}
 		if pred == "" {
 			return mySeq, me, nil
@@ -498,7 +499,7 @@ func (c *Client) queue(ctx context.Context, s *Session, op, name, dir, prefix st
 		select {
 		case <-watch:
 		case <-s.cn.expired:
-			return 0, "", client.Definite(op, name, c.cfg.Node, client.ErrSessionExpired)
+			return 0, "", client.Indefinite(op, name, c.cfg.Node, client.ErrSessionExpired)
 		case <-ctx.Done():
 			return 0, "", abandon(fmt.Errorf("%w: %w", client.ErrTimeout, ctx.Err()))
 		}
