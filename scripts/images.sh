@@ -16,6 +16,12 @@ for engine in raftkv zab; do
 		echo "images: $bin/$engine is missing; run 'make build' first" >&2
 		exit 1
 	fi
+	# FROM scratch has no dynamic loader: a binary that needs one exits with
+	# "exec: no such file or directory" inside the container.
+	if command -v readelf >/dev/null 2>&1 && readelf -l "$bin/$engine" 2>/dev/null | grep -q 'program interpreter'; then
+		echo "images: $bin/$engine is dynamically linked; build it static (CGO_ENABLED=0, as 'make build' does)" >&2
+		exit 1
+	fi
 	ctx=$(mktemp -d)
 	trap 'rm -rf "$ctx"' EXIT
 	cp "$bin/$engine" "$ctx/$engine"

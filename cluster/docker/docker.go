@@ -230,10 +230,29 @@ func (r *Runtime) Start(ctx context.Context, t cluster.Target, n int) (_ []clust
 	rctx, cancel := context.WithTimeout(ctx, r.cfg.ReadyTimeout)
 	defer cancel()
 	if err := cluster.WaitReady(rctx, t, all, all); err != nil {
-		return nil, fmt.Errorf("docker: %w (member logs under %s)", err, filepath.Join(r.cfg.Dir, "nodes"))
+		return nil, fmt.Errorf("docker: %w%s (member logs under %s)", err, r.exitedLocked(ctx), filepath.Join(r.cfg.Dir, "nodes"))
 	}
 	r.log.Info("cluster up", "target", t.Name(), "nodes", n, "subnet", subnet.String())
 	return slices.Clone(all), nil
+}
+
+// exitedLocked names the members whose container has exited, with the last
+// line of their log, so a member that could not start says why.
+func (r *Runtime) exitedLocked(ctx context.Context) string {
+	var b strings.Builder
+	for _, m := range r.mems {
+		info, err := r.api.ContainerInspect(context.WithoutCancel(ctx), m.ctr.GetContainerID(), client.ContainerInspectOptions{})
+		if err != nil || info.Container.State == nil || info.Container.State.Running {
+			continue
+		}
+		last := ""
+		if logb, err := os.ReadFile(m.m.LogPath()); err == nil {
+			lines := strings.Split(strings.TrimSpace(string(logb)), "\n")
+			last = lines[len(lines)-1]
+		}
+		fmt.Fprintf(&b, "; %s exited with status %d: %q", m.m.Name, info.Container.State.ExitCode, last)
+	}
+	return b.String()
 }
 
 // createNetwork makes the run's bridge network on a free 10.78.x.0/24.
