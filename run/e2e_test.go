@@ -120,7 +120,10 @@ func zkLocalSpec(target string) Spec {
 	// (a write needs the leader; so does a new session after the op times
 	// out), so stale reads come from many threads doing few ops each: 7
 	// threads per member, on 3 keys that the majority keeps rewriting.
+	// Short partitions (3 s, below ZooKeeper's 5 s follower timeout) one
+	// second apart give four fresh windows in which those sessions live.
 	s.Concurrency, s.Keys, s.Rate = 21, 3, 400
+	s.Interval, s.FaultFor = Duration(time.Second), Duration(3*time.Second)
 	return s
 }
 
