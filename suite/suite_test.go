@@ -36,7 +36,7 @@ func TestBadSuites(t *testing.T) {
 	cases := map[string]string{
 		`{"name":"x","groups":[{"targets":["raftkv"],"runtime":"docker","workloads":["register"],"nemeses":["partition"],"typo":1}]}`: "unknown field",
 		`{"name":"x","groups":[]}`: "at least one group",
-		`{"name":"x","groups":[{"targets":["nope"],"runtime":"local","workloads":["register"],"nemeses":["none"]}]}`:    "--target",
+		`{"name":"x","groups":[{"targets":["nope"],"runtime":"local","workloads":["register"],"nemeses":["none"]}]}`:     "--target",
 		`{"name":"x","groups":[{"targets":["etcd"],"runtime":"local","workloads":["register"],"nemeses":["sideways"]}]}`: "--nemesis",
 	}
 	for body, want := range cases {
