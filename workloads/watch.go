@@ -100,10 +100,15 @@ func (g *watchLoad) watch(ctx context.Context, w *worker) error {
 
 func toEvent(ev client.WatchEvent, now int64) history.Event {
 	e := history.Event{Type: ev.Type.String(), Key: ev.Key, Version: ev.Version, CreateVersion: ev.CreateVersion,
-		PrevValue: ev.PrevValue, Created: ev.Created, Txn: ev.Revision, Time: now}
+		PrevValue: ev.PrevValue, Created: ev.Created, Time: now}
 	switch ev.Type {
-	case client.EventPut:
-		e.Value = history.Str(ev.Value)
+	case client.EventPut, client.EventDelete:
+		// The events of one txn share its revision (etcd mod_revision,
+		// ZooKeeper zxid); a response may batch several txns.
+		e.Txn = ev.Version
+		if ev.Type == client.EventPut {
+			e.Value = history.Str(ev.Value)
+		}
 	case client.EventProgress:
 		e.Version = ev.Revision
 	case client.EventError, client.EventCompacted:

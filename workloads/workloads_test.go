@@ -315,3 +315,25 @@ func cpuTime(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+func TestToEvent(t *testing.T) {
+	prev := "a"
+	cases := []struct {
+		in   client.WatchEvent
+		want history.Event
+	}{
+		{client.WatchEvent{Type: client.EventPut, Key: "w/1", Value: "b", Version: 7, CreateVersion: 3, PrevValue: &prev, Revision: 9},
+			history.Event{Type: "put", Key: "w/1", Value: history.Str("b"), Version: 7, CreateVersion: 3, PrevValue: &prev, Txn: 7, Time: 5}},
+		{client.WatchEvent{Type: client.EventDelete, Key: "w/1", Version: 8, Revision: 9},
+			history.Event{Type: "delete", Key: "w/1", Version: 8, Txn: 8, Time: 5}},
+		{client.WatchEvent{Type: client.EventProgress, Revision: 12},
+			history.Event{Type: "progress", Version: 12, Time: 5}},
+		{client.WatchEvent{Type: client.EventCompacted, Revision: 4, Err: client.ErrCompacted},
+			history.Event{Type: "compacted", Value: history.Str(client.ErrCompacted.Error()), Time: 5}},
+	}
+	for _, c := range cases {
+		if got := toEvent(c.in, 5); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("toEvent(%+v) = %+v, want %+v", c.in, got, c.want)
+		}
+	}
+}
