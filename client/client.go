@@ -138,7 +138,7 @@ type WatchEvent struct {
 	Type          EventType
 	Key           string
 	Value         string
-	Version       int64   // mod_revision / mzxid of the change
+	Version       int64   // mod_revision / mzxid of the change; 0 = unknown (ZooKeeper deletes)
 	CreateVersion int64   // create_revision / czxid of the key
 	PrevValue     *string // value before the change, nil if unknown
 	Created       bool    // the change created the key

@@ -134,6 +134,9 @@ func Conformance(t *testing.T, newClient func(t *testing.T) client.Client) {
 			if ev.Type != wantType || ev.Key != pfx+s.key || (s.put && (ev.Value != s.value || ev.Version != ver)) {
 				t.Fatalf("step %d: event %+v; want %v %s=%q at version %d", i, ev, wantType, pfx+s.key, s.value, ver)
 			}
+			if ev.Version == 0 && ev.Type == client.EventDelete {
+				continue // a delete whose version the system does not report (ZooKeeper)
+			}
 			if ev.Version <= last {
 				t.Fatalf("step %d: event version %d not after %d", i, ev.Version, last)
 			}

@@ -135,9 +135,9 @@ func (w *watcher) relist() ([]client.WatchEvent, int64, error) {
 		// No PrevValue: sets between our last read and the delete may have
 		// been coalesced, so the last data read is not surely the value deleted.
 		ev := client.WatchEvent{Type: client.EventDelete, Key: w.key(n), CreateVersion: w.known[n].czxid}
-		if len(deleted)+len(evs) == 1 {
-			ev.Version, ev.Revision = st.Pzxid, st.Pzxid // the only child change: pzxid is its zxid
-		}
+		// No Version either: ZooKeeper reports no zxid for a delete, and the
+		// parent's pzxid may belong to another child's create and delete
+		// between two listings.
 		evs = append(evs, ev)
 		delete(w.known, n)
 		delete(w.data, n)
@@ -248,13 +248,7 @@ func (w *watcher) run(ctx context.Context) {
 				return
 			}
 		}
-		sort.SliceStable(evs, func(i, j int) bool {
-			a, b := evs[i].Version, evs[j].Version
-			if a == 0 || b == 0 {
-				return b == 0 && a != 0
-			}
-			return a < b
-		})
+		sortBatch(evs)
 		if !w.send(ctx, evs...) {
 			return
 		}
@@ -271,6 +265,39 @@ func (w *watcher) run(ctx context.Context) {
 	}
 }
 
+// sortBatch orders a batch by version. A delete has none (0): it goes just
+// before the next event of its key in the batch (a re-create), else last.
+func sortBatch(evs []client.WatchEvent) {
+	key := make([]float64, len(evs))
+	var top int64
+	for _, e := range evs {
+		top = max(top, e.Version)
+	}
+	for i, e := range evs {
+		key[i] = float64(e.Version)
+		if e.Version != 0 {
+			continue
+		}
+		key[i] = float64(top) + 0.5
+		for _, f := range evs[i+1:] {
+			if f.Key == e.Key && f.Version != 0 {
+				key[i] = float64(f.Version) - 0.5
+				break
+			}
+		}
+	}
+	idx := make([]int, len(evs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return key[idx[a]] < key[idx[b]] })
+	out := make([]client.WatchEvent, len(evs))
+	for i, j := range idx {
+		out[i] = evs[j]
+	}
+	copy(evs, out)
+}
+
 // reread reads the nodes whose watches fired (re-arming them) and returns
 // the changes found.
 func (w *watcher) reread(fired map[string]zk.Event) ([]client.WatchEvent, error) {
@@ -282,7 +309,17 @@ func (w *watcher) reread(fired map[string]zk.Event) ([]client.WatchEvent, error)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if n == "" || fired[n].Type == zk.EventNodeDeleted {
+		if n == "" {
+			relist = true
+			continue
+		}
+		if fired[n].Type == zk.EventNodeDeleted {
+			// Forget it, so the relist sees a re-created node as new (with
+			// its own data watch) instead of keeping the deleted one's.
+			if old, ok := w.known[n]; ok {
+				evs = append(evs, client.WatchEvent{Type: client.EventDelete, Key: w.key(n), CreateVersion: old.czxid})
+				delete(w.known, n)
+			}
 			relist = true
 			continue
 		}
