@@ -295,9 +295,8 @@ func (s *Server) persist(rd zab.Ready) error {
 		}); err != nil {
 			return err
 		}
-		for cid := range st.byConnID {
-			t.DropConn(cid) // no-op on a fresh tree; watches do not survive SNAP
-		}
+		// SNAP happens in the sync phase, when no client is connected, so
+		// no watch is lost with the old tree.
 		s.tree = t
 		st.applied = uint64(rd.Snapshot.Zxid)
 		st.snapZxid = st.applied
