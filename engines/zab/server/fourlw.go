@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
@@ -146,10 +145,4 @@ func dirSize(dir string) int64 {
 		}
 	}
 	return n
-}
-
-// sortedClients renders stat's client lines in a stable order.
-func sortedClients(lines []string) []string {
-	sort.Strings(lines)
-	return lines
 }

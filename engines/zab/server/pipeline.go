@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"coordlab/engines/zab"
@@ -189,7 +191,7 @@ func (s *Server) onConnect(cc *clientConn, req *jute.ConnectRequest) {
 		}
 		return
 	}
-	if !s.tree.HasSession(znode.SessionID(req.SessionID)) || !bytesEqual(req.Passwd, sessionPassword(req.SessionID)) {
+	if !s.tree.HasSession(znode.SessionID(req.SessionID)) || !bytes.Equal(req.Passwd, sessionPassword(req.SessionID)) {
 		cc.session = 0
 		cc.closing = true
 		cc.send(jute.AppendFrame(nil, &jute.ConnectResponse{Passwd: make([]byte, 16), HasReadOnly: cc.hasReadOnly}), true)
@@ -203,18 +205,6 @@ func (s *Server) onConnect(cc *clientConn, req *jute.ConnectRequest) {
 	st.sessions[req.SessionID] = &localSession{id: req.SessionID, timeout: toMs, conn: cc}
 	s.touch(req.SessionID)
 	cc.send(jute.AppendFrame(nil, &jute.ConnectResponse{TimeOut: toMs, SessionID: req.SessionID, Passwd: sessionPassword(req.SessionID), HasReadOnly: cc.hasReadOnly}), false)
-}
-
-func bytesEqual(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // touch records client activity on a session: the leader moves its
@@ -728,7 +718,7 @@ func (s *Server) expireSessions(now time.Time) {
 			expired = append(expired, id)
 		}
 	}
-	sortInt64(expired)
+	slices.Sort(expired)
 	for _, id := range expired {
 		st.tracker[id].closing = true
 		s.metrics.sessionsExpired.Inc()
@@ -742,13 +732,5 @@ func (s *Server) reapNodes(now time.Time) {
 	paths := append(s.tree.ContainersToDelete(), s.tree.ExpiredTTLs(now.UnixMilli())...)
 	for _, p := range paths {
 		s.submitPrepared(&znode.Request{Op: jute.OpDeleteContainer, Body: &jute.PathRequest{Path: p}, Time: now.UnixMilli()})
-	}
-}
-
-func sortInt64(v []int64) {
-	for i := 1; i < len(v); i++ {
-		for j := i; j > 0 && v[j] < v[j-1]; j-- {
-			v[j], v[j-1] = v[j-1], v[j]
-		}
 	}
 }
