@@ -138,6 +138,8 @@ type fakeRuntime struct {
 	mu    sync.Mutex
 	calls []string
 	fail  map[string]error
+	// noLeader makes the first noLeader Leader calls fail.
+	noLeader int
 }
 
 func (f *fakeRuntime) do(call string) error {
@@ -165,8 +167,16 @@ func (f *fakeRuntime) Heal(context.Context) error { return f.do("heal") }
 func (f *fakeRuntime) Loss(_ context.Context, p int, n []string) error {
 	return f.do("loss " + strings.Join(n, ","))
 }
-func (f *fakeRuntime) Leader(context.Context) (string, error) { return "n2", f.fail["leader"] }
-func (f *fakeRuntime) Stop(context.Context) error             { return nil }
+func (f *fakeRuntime) Leader(context.Context) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.noLeader > 0 {
+		f.noLeader--
+		return "", cluster.ErrNoLeader
+	}
+	return "n2", f.fail["leader"]
+}
+func (f *fakeRuntime) Stop(context.Context) error { return nil }
 
 func TestPlayerUnderFakeClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -292,6 +302,29 @@ func TestPlayerResolvesTargets(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("nemesis ops %v, want %v", got, want)
+		}
+	})
+}
+
+// TestPlayerWaitsForALeader: right after a heal there may be no leader yet;
+// a leader-targeted fault waits for one (up to 5 s).
+func TestPlayerWaitsForALeader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := &fakeRuntime{noLeader: 3}
+		var buf bytes.Buffer
+		h := history.NewWriter(&buf)
+		p := NewPlayer(rt, h, history.NewClock(), three, nil)
+		sched := Schedule{Steps: []Step{{At: time.Second, Duration: time.Second, Fault: Fault{Kind: KindKill, Targets: []string{Leader}}}}}
+		if err := p.Play(context.Background(), sched); err != nil {
+			t.Fatal(err)
+		}
+		h.Close()
+		ops, err := history.ReadAll(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ops) != 4 || ops[1].Type != history.OK || ops[1].Node != "n2" || time.Duration(ops[1].Time) != 1600*time.Millisecond {
+			t.Fatalf("ops %+v, want kill n2 ok at 1.6s (after three polls)", ops)
 		}
 	})
 }

@@ -127,13 +127,33 @@ func (p *Player) record(ctx context.Context, f string, targets []string, extra m
 	return werr
 }
 
+// leader asks the runtime for the leader, polling every 200ms for up to
+// 5s: right after a fault heals the cluster may still be electing one.
+func (p *Player) leader(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		l, err := p.rt.Leader(ctx)
+		if err == nil {
+			return l, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", err
+		case <-t.C:
+		}
+	}
+}
+
 // resolve replaces Leader, Follower and resolver targets with names.
 func (p *Player) resolve(ctx context.Context, targets []string, pick int) ([]string, error) {
 	out := slices.Clone(targets)
 	for i, t := range out {
 		switch f := p.resolvers[t]; {
 		case t == Follower:
-			l, err := p.rt.Leader(ctx)
+			l, err := p.leader(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("faults: find the leader: %w", err)
 			}
@@ -143,7 +163,7 @@ func (p *Player) resolve(ctx context.Context, targets []string, pick int) ([]str
 			}
 			out[i] = fs[pick%len(fs)]
 		case t == Leader:
-			l, err := p.rt.Leader(ctx)
+			l, err := p.leader(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("faults: find the leader: %w", err)
 			}
