@@ -79,6 +79,12 @@ type skewClock struct {
 
 func (c *skewClock) Now() time.Time { return c.now().Add(time.Duration(c.skew.Load())) }
 
+// Real is the clock without the offset. Session deadlines are set from it
+// and checked against Now, so an offset of +d makes the leader expire every
+// session d early (its clock runs ahead of the clients'), deterministically:
+// a later touch does not absorb the jump.
+func (c *skewClock) Real() time.Time { return c.now() }
+
 // adminHandler serves /health, /metrics, /admin/clock and /debug/pprof.
 func (s *Server) adminHandler() http.Handler {
 	mux := http.NewServeMux()

@@ -445,7 +445,7 @@ func (s *Server) maybeStartServing() {
 	s.logger.Info("serving clients", "state", ss.State.String(), "leader", ss.Leader, "epoch", ss.Epoch, "zxid", zab.Zxid(st.applied).String())
 	if ss.State == zab.StateLeading {
 		// The new leader tracks every session as if just touched.
-		now := s.clock.Now()
+		now := s.clock.Real()
 		for _, sess := range s.tree.Sessions() {
 			to := time.Duration(sess.Timeout) * time.Millisecond
 			st.tracker[int64(sess.ID)] = &trackedSession{timeout: to, deadline: now.Add(to)}

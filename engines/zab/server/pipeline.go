@@ -214,7 +214,7 @@ func (s *Server) touch(id int64) {
 	switch st.soft.State {
 	case zab.StateLeading:
 		if ts := st.tracker[id]; ts != nil && !ts.closing {
-			ts.deadline = s.clock.Now().Add(ts.timeout)
+			ts.deadline = s.clock.Real().Add(ts.timeout)
 		}
 	case zab.StateFollowing:
 		st.touched[id] = struct{}{}
@@ -436,7 +436,7 @@ func (s *Server) onApplied(zxid zab.Zxid, txn *znode.Txn, res znode.Result) {
 	case znode.TxnCreateSession:
 		if st.soft.State == zab.StateLeading {
 			to := time.Duration(txn.Timeout) * time.Millisecond
-			st.tracker[id] = &trackedSession{timeout: to, deadline: s.clock.Now().Add(to)}
+			st.tracker[id] = &trackedSession{timeout: to, deadline: s.clock.Real().Add(to)}
 		}
 		cc := st.connecting[id]
 		if cc == nil {

@@ -75,12 +75,17 @@ func waitLeader(t *testing.T, ss []*Server) *Server {
 
 func zkConnect(t *testing.T, addr string) *zk.Conn {
 	t.Helper()
-	c, ev, err := zk.Connect([]string{addr}, 2*time.Second, zk.WithLogger(quietZK{}))
+	return zkConnectTimeout(t, addr, 2*time.Second)
+}
+
+func zkConnectTimeout(t *testing.T, addr string, timeout time.Duration) *zk.Conn {
+	t.Helper()
+	c, ev, err := zk.Connect([]string{addr}, timeout, zk.WithLogger(quietZK{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	timeout := time.After(10 * time.Second)
+	deadline := time.After(10 * time.Second)
 	for {
 		select {
 		case e := <-ev:
@@ -91,7 +96,7 @@ func zkConnect(t *testing.T, addr string) *zk.Conn {
 				}()
 				return c
 			}
-		case <-timeout:
+		case <-deadline:
 			t.Fatalf("no session with %s", addr)
 		}
 	}
@@ -182,7 +187,9 @@ func TestInProcessEnsemble(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Fatalf("bad offset: status %d, want 400", resp.StatusCode)
 		}
-		c := zkConnect(t, follower.ClientAddr())
+		// A 200 ms session (the minimum at tickTime 100 ms) expires when the
+		// leader's clock jumps 1 s; the 2 s sessions of cf and cl do not.
+		c := zkConnectTimeout(t, follower.ClientAddr(), 200*time.Millisecond)
 		if _, err := c.Create("/skew-eph", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +197,7 @@ func TestInProcessEnsemble(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatal(ok, err)
 		}
-		resp, err = http.Post(url, "application/json", strings.NewReader(`{"offset":"1h"}`))
+		resp, err = http.Post(url, "application/json", strings.NewReader(`{"offset":"1s"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +213,7 @@ func TestInProcessEnsemble(t *testing.T) {
 		}()
 		select {
 		case ev := <-w:
-			if ev.Type != zk.EventNodeDeleted && ev.Type != zk.EventNotWatching {
+			if ev.Type != zk.EventNodeDeleted {
 				t.Fatalf("event %+v, want NodeDeleted", ev)
 			}
 		case <-time.After(10 * time.Second):
