@@ -357,7 +357,13 @@ func shrink(b *budget, model func(abort, aborted *atomic.Bool) porcupine.Model, 
 		r := porcupine.CheckOperationsTimeout(m, h, per)
 		return r == porcupine.Illegal && !aborted.Load()
 	}
-	// First the shortest illegal prefix in invocation order, by bisection:
+	// Observations that cannot be what is wrong go first, in one check:
+	// failed compare-and-sets (while they stay, rule 3 of registerWellFormed
+	// pins every write they compare against).
+	if obs := slices.DeleteFunc(slices.Clone(cur), failedCAS); len(obs) < len(cur) && len(obs) > 0 && wellFormed(ops, obs) && illegal(obs) {
+		cur = obs
+	}
+	// Then the shortest illegal prefix in invocation order, by bisection:
 	// it drops everything after the violation in a few checks. (Prefixes are
 	// not monotone in general, so this finds an illegal prefix, not
 	// necessarily the shortest; any illegal one will do.)
@@ -393,6 +399,16 @@ func shrink(b *budget, model func(abort, aborted *atomic.Bool) porcupine.Model, 
 		}
 	}
 	return cur
+}
+
+// failedCAS reports a register cas that completed and lost.
+func failedCAS(op porcupine.Operation) bool {
+	i, ok := op.Input.(regInput)
+	if !ok || i.kind != regCAS {
+		return false
+	}
+	o := op.Output.(regOutput)
+	return !o.ok && !o.unknown
 }
 
 // registerWellFormed says whether cand, a subset of orig, is illegal only if
