@@ -100,9 +100,11 @@ type Config struct {
 	// (commitLogCount, --commit-log-count; ZooKeeper's default is 500).
 	// Default 10000.
 	CommitLogCount int
-	// MaxBatchTxns bounds how many proposals one fsync covers
-	// (zab.maxBatchTxns). Default 1024. Further proposals wait for the next
-	// batch.
+	// MaxBatchTxns bounds the txns in one PROPOSAL message and in one batch
+	// of committed txns applied per loop iteration (zab.maxBatchTxns, the
+	// core's MaxBatchEntries). Default 1024; the rest follow in the next
+	// message or batch. One fsync covers every proposal made since the
+	// previous one; the core's window of 1000 outstanding proposals bounds it.
 	MaxBatchTxns int
 	// PeerQueueLen bounds each peer's outgoing message queue
 	// (zab.peerQueueLen). Default 8192. When full the connection is dropped
@@ -431,7 +433,7 @@ var settings = []setting{
 		c.CommitLogCount, err = positiveInt(v)
 		return err
 	}},
-	{"zab.maxBatchTxns", "max-batch-txns", "proposals per fsync batch (default 1024)", func(c *Config, v string) (err error) {
+	{"zab.maxBatchTxns", "max-batch-txns", "txns per PROPOSAL message and apply batch (default 1024)", func(c *Config, v string) (err error) {
 		c.MaxBatchTxns, err = positiveInt(v)
 		return err
 	}},
