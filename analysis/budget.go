@@ -19,6 +19,7 @@ type budget struct {
 	exhausted atomic.Value // string: "time" or "memory"
 	peak      atomic.Uint64
 	stop      chan struct{}
+	stopOnce  sync.Once
 	wg        sync.WaitGroup
 }
 
@@ -95,10 +96,13 @@ func (b *budget) keyLimit() time.Duration {
 	return max(time.Millisecond, min(b.perKey, b.remaining()))
 }
 
+// close stops the watchdog; it can be called more than once.
 func (b *budget) close() {
-	close(b.stop)
-	b.wg.Wait()
-	b.sampleHeap()
+	b.stopOnce.Do(func() {
+		close(b.stop)
+		b.wg.Wait()
+		b.sampleHeap()
+	})
 }
 
 func (b *budget) report() Budget {
