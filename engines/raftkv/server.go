@@ -47,6 +47,7 @@ type Server struct {
 	// Storage threads and the queues between them and the loop.
 	ms      *raft.MemoryStorage // thread-safe; written by the append and apply threads
 	w       *wal.WAL            // append thread only
+	synced  syncedVote          // append thread only
 	ap      applyState          // apply thread only
 	appendq *queue[appendItem]
 	applyq  *queue[applyItem]

@@ -14,6 +14,13 @@ type appendItem struct {
 	snap *raftpb.Snapshot
 }
 
+// syncedVote is the term and vote last made durable by the append thread.
+// A hard state that changes only the commit index needs no fsync (the commit
+// index may be recovered lower after a crash; raft learns it again from the
+// leader), as etcd's wal.MustSync: only entries, a snapshot or a new term or
+// vote do. Starts at zero, so the first hard state after a start is synced.
+type syncedVote struct{ term, vote uint64 }
+
 // appendLoop is raft's LocalAppendThread: it writes everything queued (several
 // Readys' worth) to the WAL with one fsync, mirrors it into the MemoryStorage,
 // and only then delivers the responses (MsgAppResp, votes, the local
@@ -37,6 +44,9 @@ func (s *Server) persist(items []appendItem) error {
 		return nil
 	}
 	needSync := false
+	var pending syncedVote
+	hasPending := false
+	nEnts := 0
 	var release uint64
 	var resps []*raftpb.Message
 	for _, it := range items {
@@ -89,20 +99,33 @@ func (s *Server) persist(items []appendItem) error {
 			}
 		}
 		if len(m.Entries) > 0 {
+			nEnts += len(m.Entries)
 			if err := s.ms.Append(m.Entries); err != nil {
 				return fmt.Errorf("raft storage append: %w", err)
 			}
 			s.lastIndex.Store(m.Entries[len(m.Entries)-1].GetIndex())
 		}
-		if len(m.Responses) > 0 {
+		// Responses vouch for entries and for term and vote; those written
+		// here are synced below, before any response leaves. Entries written
+		// by earlier calls were synced before their own responses left.
+		if len(m.Entries) > 0 || snap != nil ||
+			(hs != nil && (hs.GetTerm() != s.synced.term || hs.GetVote() != s.synced.vote)) {
 			needSync = true
-			resps = append(resps, m.Responses...)
 		}
+		if hs != nil {
+			pending = syncedVote{term: hs.GetTerm(), vote: hs.GetVote()}
+			hasPending = true
+		}
+		resps = append(resps, m.Responses...)
 	}
 	if needSync {
 		if err := s.w.Sync(); err != nil {
 			return err
 		}
+		s.metrics.walSyncedEntries.Observe(float64(nEnts))
+	}
+	if hasPending && needSync {
+		s.synced = pending
 	}
 	if release > 0 {
 		if err := s.w.ReleaseTo(release); err != nil {
