@@ -222,10 +222,29 @@ func (s *Server) handleReady(rd zab.Ready) error {
 			s.send(m)
 		}
 	}
+	// Committed entries that were already durable before this Ready (logged
+	// and fsynced by an earlier one) are applied, and their clients
+	// answered, before this Ready's fsync: only entries logged by this Ready
+	// must wait for it. This saves a leader one fsync of latency per write.
+	committed := rd.Committed
+	if rd.Snapshot == nil {
+		durable := s.txnLog.LastZxid()
+		if rd.Truncate {
+			durable = min(durable, uint64(rd.TruncateTo))
+		}
+		i := 0
+		for i < len(committed) && uint64(committed[i].Zxid) <= durable {
+			i++
+		}
+		if err := s.applyCommitted(committed[:i]); err != nil {
+			return err
+		}
+		committed = committed[i:]
+	}
 	if err := s.persist(rd); err != nil {
 		return err
 	}
-	if err := s.applyCommitted(rd.Committed); err != nil {
+	if err := s.applyCommitted(committed); err != nil {
 		return err
 	}
 	s.maybeStartServing()
