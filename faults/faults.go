@@ -98,7 +98,7 @@ var packages = map[string]struct {
 	"partition-bridge": {"two halves that only one bridge member connects", KindPartition, 3, drawBridge},
 	"kill":             {"SIGKILL one member (random or the leader), restart it with its data", KindKill, 1, drawKill},
 	"pause":            {"SIGSTOP one member (random or the leader), SIGCONT it", KindPause, 1, drawPause},
-	"pause-lock-holder": {"SIGSTOP the member the current lock holder talks to (lock workload)", KindPause, 1,
+	"pause-lock-holder": {"SIGSTOP the member a fresh lock holder talks to, when it is a follower (lock workload)", KindPause, 1,
 		func(*rand.Rand, []string, Options) Fault {
 			return Fault{Kind: KindPause, Targets: []string{LockHolder}}
 		}},

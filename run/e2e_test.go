@@ -79,6 +79,9 @@ func e2e(t *testing.T, s Spec) analysis.Results {
 	s.BinDir = binDir
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	if s.CheckLimit == 0 {
+		s.CheckLimit = Duration(3 * time.Minute) // -race on a shared 2-core machine is slow
+	}
 	o, err := Run(ctx, Config{Spec: s})
 	if err != nil {
 		t.Fatalf("run %+v: %v", s, err)
@@ -163,8 +166,10 @@ func TestZooKeeperLocalReads(t *testing.T) {
 	}
 }
 
-// lockSpec pauses the lock holder's member at the start of its hold, so
-// its session expires and another client acquires before it writes.
+// lockSpec pauses the member of a fresh lock holder (a follower) at the
+// start of its 4 s hold: the leader expires the holder's 2 s lease,
+// another client acquires, and the holder's write, sent at the end of its
+// hold, waits in the paused member and lands when it resumes.
 func lockSpec(unfenced bool) Spec {
 	return Spec{Target: "etcd", Workload: "lock", Nemesis: "pause-lock-holder", Unfenced: unfenced, Seed: 2,
 		TimeLimit: Duration(20 * time.Second), Interval: Duration(time.Second), FaultFor: Duration(5 * time.Second),

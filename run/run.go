@@ -112,7 +112,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	stats := &workloads.Stats{}
 	player := faults.NewPlayer(rt, h, clock, nodes, log)
 	shared := &workloads.Shared{}
-	player.SetResolver(faults.LockHolder, shared.LockHolder)
+	player.SetResolver(faults.LockHolder, func(ctx context.Context) (string, error) { return followerHolder(ctx, shared, rt) })
 	kinds := faults.Kinds(pkgs)
 
 	wctx, cancel := context.WithTimeout(ctx, time.Duration(spec.TimeLimit))
@@ -209,4 +209,22 @@ func CheckDir(dir string, limit time.Duration) (analysis.Results, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// followerHolder waits for a fresh lock holder whose member is not the
+// leader and returns that member (bounded by ctx, the run's time limit).
+// Pausing a follower lets the leader expire the holder's lease while the
+// holder's write waits in the paused member. Pausing the leader instead
+// starts an election that extends every lease, and the old leader drops
+// the write it held, which hides the anomaly pause-lock-holder is for.
+func followerHolder(ctx context.Context, s *workloads.Shared, rt cluster.Runtime) (string, error) {
+	for {
+		n, err := s.LockHolder(ctx)
+		if err != nil {
+			return "", err
+		}
+		if l, err := rt.Leader(ctx); err == nil && l != n {
+			return n, nil
+		}
+	}
 }

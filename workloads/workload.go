@@ -154,7 +154,7 @@ type holder struct {
 var ErrNoHolder = errors.New("workloads: nobody acquired the lock")
 
 // LockHolder waits for the next acquisition of the lock (until ctx ends, at
-// most 5 s) and returns the member its holder talks to. Waiting for a fresh
+// most 30 s: an acquisition comes once per hold) and returns the member its holder talks to. Waiting for a fresh
 // holder is what lets a pause land at the start of its hold: its session
 // then expires before it writes.
 func (s *Shared) LockHolder(ctx context.Context) (string, error) {
@@ -164,7 +164,7 @@ func (s *Shared) LockHolder(ctx context.Context) (string, error) {
 	}
 	ch := s.acquired
 	s.mu.Unlock()
-	t := time.NewTimer(5 * time.Second)
+	t := time.NewTimer(30 * time.Second)
 	defer t.Stop()
 	select {
 	case <-ch:
