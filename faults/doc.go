@@ -3,14 +3,18 @@
 // and end into the history.
 //
 // A spec is a comma list of packages: partition (any partition shape),
-// partition-isolate-one, partition-isolate-leader, partition-halves,
-// partition-majorities-ring, partition-bridge, kill, pause, loss, or none.
+// partition-isolate-one, partition-isolate-leader,
+// partition-isolate-follower, partition-halves, partition-majorities-ring,
+// partition-bridge, kill, pause, pause-lock-holder, loss, all, or none.
 // Generate is a pure function of (seed, spec, members, timing): the same
 // seed gives the same Schedule, which is plain data (saved in test.json) and
 // can be replayed on any runtime. Each cycle waits Interval, picks one
 // package and its targets with the seed's generator, applies the fault for
-// Duration, and undoes it. Targets named "leader" are resolved when the fault
-// starts (Runtime.Leader), so they are the only part not fixed by the seed.
+// Duration, and undoes it. Targets named "leader" and "follower" are resolved when
+// the fault starts (Runtime.Leader, waiting up to 5 s for one), and
+// "lock-holder" through a resolver the run installs (the lock workload's
+// next holder): they are the only part not fixed by the seed. A start that
+// waited still lasts its full Duration.
 //
 // Play executes a schedule on a clock (Clock; tests use a fake one) and
 // records each start and stop as nemesis ops (process "nemesis"): an invoke
