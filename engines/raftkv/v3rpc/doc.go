@@ -43,7 +43,8 @@
 //     Authenticate answers etcd's "authentication is not enabled", and the
 //     other Auth RPCs answer codes.Unimplemented.
 //   - No learners: MemberAdd --learner and MemberPromote answer
-//     codes.Unimplemented; so do MemberUpdate, MoveLeader and Downgrade.
+//     codes.Unimplemented; so do MemberUpdate and Downgrade, and MoveLeader
+//     unless the Backend is a LeaderTransferer (raftkv.Server is).
 //   - Alarms are never raised: Alarm GET lists none, ACTIVATE/DEACTIVATE
 //     answer codes.Unimplemented.
 //   - Defragment succeeds without rewriting the bbolt file (the file does
