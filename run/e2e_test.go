@@ -72,22 +72,35 @@ func needOurs(t *testing.T) {
 	}
 }
 
-// e2e runs spec and returns the results; a run error fails the test.
+// e2e runs spec and returns the results; a run error fails the test. The
+// run directory is kept (and logged) when the test fails.
 func e2e(t *testing.T, s Spec) analysis.Results {
 	t.Helper()
-	s.Out = t.TempDir()
+	dir, err := os.MkdirTemp("", "coordlab-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			os.RemoveAll(dir)
+		}
+	})
+	s.Out = dir
 	s.BinDir = binDir
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	if s.CheckLimit == 0 {
 		s.CheckLimit = Duration(3 * time.Minute) // -race on a shared 2-core machine is slow
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
 	o, err := Run(ctx, Config{Spec: s})
 	if err != nil {
 		t.Fatalf("run %+v: %v", s, err)
 	}
 	t.Logf("%s: verdict %s, ops %+v", o.Dir, o.Results.Valid, o.Results.Counts)
 	for n, c := range o.Results.Checkers {
+		if c.Note != "" {
+			t.Logf("  %s: note: %.300s", n, c.Note)
+		}
 		for i, a := range c.Anomalies {
 			if i < 2 {
 				t.Logf("  %s: %s: %.300s", n, a.Kind, a.Explanation)
@@ -95,6 +108,27 @@ func e2e(t *testing.T, s Spec) analysis.Results {
 		}
 	}
 	return o.Results
+}
+
+// attempts is how often a test that expects a known anomaly runs before it
+// gives up. Showing the anomaly once proves the lab finds it; the timing of
+// a fault against a shared, loaded machine decides whether one short run
+// does. Tests that expect a valid history run once: a retry would hide a
+// false alarm.
+const attempts = 3
+
+// eventually runs spec until found says the results show the anomaly.
+func eventually(t *testing.T, s Spec, found func(analysis.Results) bool) analysis.Results {
+	t.Helper()
+	var r analysis.Results
+	for i := range attempts {
+		r = e2e(t, s)
+		if found(r) {
+			return r
+		}
+		t.Logf("attempt %d of %d: anomaly not shown", i+1, attempts)
+	}
+	return r
 }
 
 func hasKind(c analysis.CheckerResult, kind string) bool {
@@ -135,7 +169,9 @@ func zkLocalSpec(target string) Spec {
 func TestEtcdSerializableReadsAreStale(t *testing.T) {
 	needTarget(t, "etcd")
 	t.Parallel()
-	r := e2e(t, partitionSpec("etcd", "partition-isolate-follower", "serializable"))
+	r := eventually(t, partitionSpec("etcd", "partition-isolate-follower", "serializable"), func(r analysis.Results) bool {
+		return r.Checkers["linearizable"].Valid == analysis.Invalid
+	})
 	lin := r.Checkers["linearizable"]
 	if r.Valid != analysis.Invalid || lin.Valid != analysis.Invalid || !hasKind(lin, "stale-read") {
 		t.Fatalf("verdict %s, linearizable %s with %d anomalies; want invalid with a stale-read", r.Valid, lin.Valid, len(lin.Anomalies))
@@ -158,8 +194,9 @@ func TestEtcdLinearizableReadsUnderPartition(t *testing.T) {
 func TestZooKeeperLocalReads(t *testing.T) {
 	needTarget(t, "zookeeper")
 	t.Parallel()
-	s := zkLocalSpec("zookeeper")
-	r := e2e(t, s)
+	r := eventually(t, zkLocalSpec("zookeeper"), func(r analysis.Results) bool {
+		return r.Checkers["linearizable"].Valid == analysis.Invalid
+	})
 	lin, so := r.Checkers["linearizable"], r.Checkers["session-order"]
 	if lin.Valid != analysis.Invalid || so.Valid != analysis.Valid {
 		t.Fatalf("linearizable %s, session-order %s; want invalid and valid", lin.Valid, so.Valid)
@@ -181,7 +218,7 @@ func lockSpec(unfenced bool) Spec {
 func TestEtcdLockUnfencedUnderPause(t *testing.T) {
 	needTarget(t, "etcd")
 	t.Parallel()
-	r := e2e(t, lockSpec(true))
+	r := eventually(t, lockSpec(true), func(r analysis.Results) bool { return r.Checkers["lock"].Valid == analysis.Invalid })
 	if lock := r.Checkers["lock"]; lock.Valid != analysis.Invalid {
 		t.Fatalf("lock checker %s, want invalid (two holders)", lock.Valid)
 	}
@@ -203,7 +240,9 @@ func TestEtcdLockFencedUnderPause(t *testing.T) {
 func TestRaftkvSerializableReadsAreStale(t *testing.T) {
 	needOurs(t)
 	t.Parallel()
-	r := e2e(t, partitionSpec("raftkv", "partition-isolate-follower", "serializable"))
+	r := eventually(t, partitionSpec("raftkv", "partition-isolate-follower", "serializable"), func(r analysis.Results) bool {
+		return r.Checkers["linearizable"].Valid == analysis.Invalid
+	})
 	if lin := r.Checkers["linearizable"]; lin.Valid != analysis.Invalid || !hasKind(lin, "stale-read") {
 		t.Fatalf("linearizable %s with %d anomalies; want invalid with a stale-read", lin.Valid, len(lin.Anomalies))
 	}
@@ -220,7 +259,9 @@ func TestRaftkvLinearizableReadsUnderPartition(t *testing.T) {
 func TestZabLocalReads(t *testing.T) {
 	needOurs(t)
 	t.Parallel()
-	r := e2e(t, zkLocalSpec("zab"))
+	r := eventually(t, zkLocalSpec("zab"), func(r analysis.Results) bool {
+		return r.Checkers["linearizable"].Valid == analysis.Invalid
+	})
 	if lin, so := r.Checkers["linearizable"], r.Checkers["session-order"]; lin.Valid != analysis.Invalid || so.Valid != analysis.Valid {
 		t.Fatalf("linearizable %s, session-order %s; want invalid and valid", lin.Valid, so.Valid)
 	}
@@ -232,7 +273,12 @@ func TestRaftkvLockUnderPause(t *testing.T) {
 	for _, unfenced := range []bool{true, false} {
 		s := lockSpec(unfenced)
 		s.Target = "raftkv"
-		r := e2e(t, s)
+		var r analysis.Results
+		if unfenced {
+			r = eventually(t, s, func(r analysis.Results) bool { return r.Checkers["lock"].Valid == analysis.Invalid })
+		} else {
+			r = e2e(t, s)
+		}
 		want := analysis.Valid
 		if unfenced {
 			want = analysis.Invalid
