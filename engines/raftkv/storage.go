@@ -147,5 +147,48 @@ func (s *Server) deliver(resps []*raftpb.Message) {
 			remote = append(remote, r)
 		}
 	}
-	s.tr.send(remote)
+	s.tr.send(coalesceAppResps(remote))
+}
+
+// coalesceAppResps drops an accepting MsgAppResp when a later one in msgs,
+// to the same member and of the same term, acknowledges at least as far: the
+// leader's progress for us moves to the highest index acknowledged, so one
+// fsync of many appends sends one ack per leader instead of one per append.
+// Rejections and every other message are kept, in order. msgs is reused.
+func coalesceAppResps(msgs []*raftpb.Message) []*raftpb.Message {
+	if len(msgs) < 2 {
+		return msgs
+	}
+	type ack struct{ to, term, index uint64 }
+	var later []ack // the highest accepting ack seen after i, per member and term
+	drop := make([]bool, len(msgs))
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		if m.GetType() != raftpb.MsgAppResp || m.GetReject() {
+			continue
+		}
+		found := false
+		for j := range later {
+			a := &later[j]
+			if a.to == m.GetTo() && a.term == m.GetTerm() {
+				found = true
+				if a.index >= m.GetIndex() {
+					drop[i] = true
+				} else {
+					a.index = m.GetIndex()
+				}
+				break
+			}
+		}
+		if !found {
+			later = append(later, ack{m.GetTo(), m.GetTerm(), m.GetIndex()})
+		}
+	}
+	out := msgs[:0]
+	for i, m := range msgs {
+		if !drop[i] {
+			out = append(out, m)
+		}
+	}
+	return out
 }
