@@ -35,8 +35,10 @@ type loopState struct {
 	sessions   map[int64]*localSession // sessions with a connection on this member
 	connecting map[int64]*clientConn   // new sessions waiting for their CreateSession txn
 	syncs      map[zab.RequestID]*pendingOp
-	nextReq    zab.RequestID
-	sessSeq    int64
+	// reconnects of sessions this member does not know yet, waiting for a sync
+	revalidating map[zab.RequestID]revalidation
+	nextReq      zab.RequestID
+	sessSeq      int64
 
 	// leader only
 	tracker map[int64]*trackedSession
@@ -101,6 +103,7 @@ func (st *loopState) init(s *Server, members []Member) {
 	st.sessions = map[int64]*localSession{}
 	st.connecting = map[int64]*clientConn{}
 	st.syncs = map[zab.RequestID]*pendingOp{}
+	st.revalidating = map[zab.RequestID]revalidation{}
 	st.tracker = map[int64]*trackedSession{}
 	st.touched = map[int64]struct{}{}
 	// ZooKeeper's initial session id: (ms << 24) >>> 8 | myid << 56.
@@ -274,6 +277,11 @@ func (s *Server) handleReady(rd zab.Ready) error {
 		}
 	}
 	for _, r := range rd.Syncs {
+		if rv, ok := st.revalidating[r.ID]; ok {
+			delete(st.revalidating, r.ID)
+			s.onRevalidated(rv, r.Err)
+			continue
+		}
 		op := st.syncs[r.ID]
 		delete(st.syncs, r.ID)
 		if op == nil {
@@ -431,6 +439,7 @@ func (s *Server) onRoleChange(ss zab.SoftState) {
 		st.sessions = map[int64]*localSession{}
 		st.connecting = map[int64]*clientConn{}
 		st.syncs = map[zab.RequestID]*pendingOp{}
+		st.revalidating = map[zab.RequestID]revalidation{}
 		if old.State == zab.StateLeading {
 			s.tree.ResetPending()
 		}

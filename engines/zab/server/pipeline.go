@@ -191,12 +191,68 @@ func (s *Server) onConnect(cc *clientConn, req *jute.ConnectRequest) {
 		}
 		return
 	}
-	if !s.tree.HasSession(znode.SessionID(req.SessionID)) || !bytes.Equal(req.Passwd, sessionPassword(req.SessionID)) {
-		cc.session = 0
-		cc.closing = true
-		cc.send(jute.AppendFrame(nil, &jute.ConnectResponse{Passwd: make([]byte, 16), HasReadOnly: cc.hasReadOnly}), true)
+	if !bytes.Equal(req.Passwd, sessionPassword(req.SessionID)) {
+		s.refuseSession(cc)
 		return
 	}
+	if !s.tree.HasSession(znode.SessionID(req.SessionID)) {
+		// This member may not have applied the session's creation yet (the
+		// client just got it from another member): revalidate through the
+		// leader with a sync, as ZooKeeper's REVALIDATE, and decide after.
+		st.nextReq++
+		id := st.nextReq
+		if err := s.node.Sync(id); err != nil {
+			cc.close()
+			return
+		}
+		cc.connecting = true
+		st.revalidating[id] = revalidation{cc: cc, req: req}
+		return
+	}
+	s.attachSession(cc, req)
+}
+
+// refuseSession answers a reconnect for an unknown or expired session, or
+// with a wrong password, as ZooKeeper does: session id 0, then close.
+func (s *Server) refuseSession(cc *clientConn) {
+	cc.session = 0
+	cc.closing = true
+	cc.send(jute.AppendFrame(nil, &jute.ConnectResponse{Passwd: make([]byte, 16), HasReadOnly: cc.hasReadOnly}), true)
+}
+
+// revalidation is a reconnect waiting for its sync before the session
+// check.
+type revalidation struct {
+	cc  *clientConn
+	req *jute.ConnectRequest
+}
+
+// onRevalidated finishes a reconnect once the sync completed.
+func (s *Server) onRevalidated(rv revalidation, err error) {
+	st := &s.st
+	cc := rv.cc
+	cc.connecting = false
+	if _, open := st.conns[cc]; !open {
+		return
+	}
+	if err != nil {
+		cc.close()
+		return
+	}
+	if !s.tree.HasSession(znode.SessionID(rv.req.SessionID)) {
+		s.refuseSession(cc)
+		return
+	}
+	s.attachSession(cc, rv.req)
+}
+
+// attachSession binds a reconnecting client to its live session.
+func (s *Server) attachSession(cc *clientConn, req *jute.ConnectRequest) {
+	st := &s.st
+	timeout := time.Duration(req.TimeOut) * time.Millisecond
+	timeout = max(timeout, s.cfg.MinSession())
+	timeout = min(timeout, s.cfg.MaxSession())
+	toMs := int32(timeout.Milliseconds())
 	// Reattach: a connection of this session already here is replaced.
 	if old := st.sessions[req.SessionID]; old != nil && old.conn != nil && old.conn != cc {
 		old.conn.close()
