@@ -47,7 +47,7 @@ func Check(ops []history.Op, opts Options) (res Results) {
 	case "lock":
 		res.Checkers["lock"] = checkLock(b, calls, opts, workers)
 	case "watch":
-		res.Checkers["watch"] = checkWatch(calls)
+		res.Checkers["watch"] = checkWatch(calls, opts.OneShotWatches)
 	case "election":
 		res.Checkers["election"] = checkElection(calls, opts.ReadMode)
 	case "config":

@@ -362,3 +362,20 @@ func TestUnobservedInfoWrites(t *testing.T) {
 		t.Fatalf("linearizable %v %+v, want valid", lin.Valid, lin.Anomalies)
 	}
 }
+
+// TestOneShotWatches: ZooKeeper's one-shot watches are not promised every
+// change, so a gap is counted, not reported; everything else still is.
+func TestOneShotWatches(t *testing.T) {
+	gap := Check(readFixture(t, "watch-gap"), Options{TimeLimit: 20 * time.Second, OneShotWatches: true})
+	w := gap.Checkers["watch"]
+	if w.Valid != Valid || w.Checked["missed_changes"] == 0 || !strings.Contains(w.Note, "one-shot") {
+		t.Errorf("gap with one-shot watches: valid %v, missed %d, note %q; want valid with missed changes counted",
+			w.Valid, w.Checked["missed_changes"], w.Note)
+	}
+	for _, f := range []string{"watch-reordered", "watch-duplicate", "watch-wrong-prev", "watch-incomplete"} {
+		res := Check(readFixture(t, f), Options{TimeLimit: 20 * time.Second, OneShotWatches: true})
+		if res.Checkers["watch"].Valid != Invalid {
+			t.Errorf("%s with one-shot watches: %v, want invalid", f, res.Checkers["watch"].Valid)
+		}
+	}
+}

@@ -253,6 +253,14 @@ type Options struct {
 	// ReadMode is the read mode of reads (read, observe, subscribe) whose
 	// invoke records none in Extra["read_mode"]; "" means linearizable.
 	ReadMode string
+	// OneShotWatches says the system's watches are one-shot triggers that
+	// the client re-arms after each event (ZooKeeper's getData/getChildren
+	// watches). Such a watcher is promised order and the latest state, not
+	// every change: changes made between an event and the re-arm are never
+	// delivered. With it, the watch checker counts those missed changes
+	// (Checked["missed_changes"]) instead of reporting each as a watch-gap,
+	// and still reports every other watch anomaly.
+	OneShotWatches bool
 	// ShrinkBudget bounds the shrinking of each failing key's history; 0
 	// means a tenth of the time left, at most 10 s.
 	ShrinkBudget time.Duration

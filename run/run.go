@@ -204,7 +204,14 @@ func CheckDir(dir string, limit time.Duration) (analysis.Results, error) {
 	if err != nil && !errors.Is(err, history.ErrTruncated) {
 		return analysis.Results{}, fmt.Errorf("run: read history: %w", err)
 	}
-	res := analysis.Check(ops, analysis.Options{Workload: t.Spec.Workload, TimeLimit: limit, OutDir: dir})
+	opts := analysis.Options{Workload: t.Spec.Workload, TimeLimit: limit, OutDir: dir, ReadMode: t.Spec.ReadMode}
+	// ZooKeeper's watches are one-shot triggers: judge them by what they
+	// promise (order, values, the latest state), not by etcd's every-change
+	// guarantee.
+	if tg, err := cluster.NewTarget(t.Spec.Target, cluster.TargetOptions{}); err == nil && tg.Protocol() == cluster.ProtocolZooKeeper {
+		opts.OneShotWatches = true
+	}
+	res := analysis.Check(ops, opts)
 	if err := res.WriteFile(filepath.Join(dir, "results.json")); err != nil {
 		return res, err
 	}
