@@ -65,6 +65,11 @@ type segment struct {
 	path      string
 	lastEntry uint64 // highest entry index written into the segment (0: none)
 	maxSnap   uint64 // highest snapshot index recorded in the segment
+	// headSnap is the index of the snapshot record that opens the segment
+	// (0: none). Replay of a log whose older segments were deleted starts
+	// from it, so it must cover every entry those segments held.
+	headSnap uint64
+	records  int // records replayed or written (to recognise the head)
 }
 
 // WAL is an open log. Only one goroutine may call its methods.
@@ -220,6 +225,7 @@ func zeroFrom(path string, off, size int64) error {
 
 func applyRecord(st *State, seg *segment, body []byte) error {
 	typ, p := body[0], body[1:]
+	seg.records++
 	switch typ {
 	case recEntry:
 		e, err := decodeEntry(p)
@@ -269,6 +275,9 @@ func applyRecord(st *State, seg *segment, body []byte) error {
 		}
 		st.Entries = keep
 		seg.maxSnap = max(seg.maxSnap, si)
+		if seg.records == 1 {
+			seg.headSnap = si
+		}
 	default:
 		return fmt.Errorf("unknown record type %d", typ)
 	}
@@ -443,6 +452,7 @@ func (w *WAL) cut(seq uint64) error {
 			return err
 		}
 		seg.maxSnap = w.lastSnap.GetMetadata().GetIndex()
+		seg.headSnap = seg.maxSnap
 	}
 	if w.lastHS != nil {
 		w.appendHardState(w.lastHS)
@@ -464,6 +474,12 @@ func (w *WAL) cut(seq uint64) error {
 		return err
 	}
 	if w.f != nil {
+		// The batch being saved may have written records into the old
+		// segment without a sync; Save's final Sync covers only the new
+		// one, and acks for those records go out after it.
+		if err := fdatasync(w.f); err != nil {
+			return fmt.Errorf("wal: fsync %s: %w", w.f.Name(), err)
+		}
 		if err := w.f.Close(); err != nil {
 			return fmt.Errorf("wal: close %s: %w", w.f.Name(), err)
 		}
@@ -487,8 +503,11 @@ func syncDir(dir string) error {
 }
 
 // ReleaseTo deletes the oldest segments whose entries are all covered by a
-// snapshot recorded in a later segment (index <= that snapshot's index). The last
-// segment is never deleted.
+// snapshot recorded in a later segment (index <= that snapshot's index), and
+// only up to a segment whose successor opens with no snapshot record or with
+// one covering them: replay starts from that head record, and an entry
+// beyond it with the entries in between deleted would be a gap that refuses
+// to open. The last segment is never deleted.
 func (w *WAL) ReleaseTo(index uint64) error {
 	if w.closed {
 		return ErrClosed
@@ -505,7 +524,9 @@ func (w *WAL) ReleaseTo(index uint64) error {
 		if w.segs[i].lastEntry > cover {
 			break
 		}
-		del = i + 1
+		if h := w.segs[i+1].headSnap; h == 0 || h >= w.segs[i].lastEntry {
+			del = i + 1
+		}
 	}
 	for _, s := range w.segs[:del] {
 		if err := os.Remove(s.path); err != nil {
