@@ -573,7 +573,7 @@ func (r *Runtime) applyAllLocked(ctx context.Context) error {
 				peers = append(peers, o.m.Host)
 			}
 		}
-		if err := applyNft(ctx, m.ns, nftScript(m.dropFrom, m.loss, peers)); err != nil {
+		if err := applyNft(ctx, m.ns, cluster.NFTScript(m.dropFrom, m.loss, peers)); err != nil {
 			errs = append(errs, err)
 		}
 	}

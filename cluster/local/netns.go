@@ -380,27 +380,6 @@ func Sweep(ctx context.Context, log *slog.Logger) ([]string, error) {
 	return removed, err
 }
 
-// nftScript renders member's table: the partition (drop from srcs) and the
-// loss (drop percent of packets from peers). An empty rule set deletes the
-// table. "add table" first makes "delete table" valid when it did not
-// exist; the whole script is one nft transaction.
-func nftScript(srcs []string, lossPercent int, peers []string) string {
-	var b strings.Builder
-	b.WriteString("add table inet coordlab\ndelete table inet coordlab\n")
-	if len(srcs) == 0 && (lossPercent == 0 || len(peers) == 0) {
-		return b.String()
-	}
-	b.WriteString("table inet coordlab {\n\tchain in {\n\t\ttype filter hook input priority -10; policy accept;\n")
-	if len(srcs) > 0 {
-		fmt.Fprintf(&b, "\t\tip saddr { %s } drop\n", strings.Join(srcs, ", "))
-	}
-	if lossPercent > 0 && len(peers) > 0 {
-		fmt.Fprintf(&b, "\t\tip saddr { %s } numgen random mod 100 < %d drop\n", strings.Join(peers, ", "), lossPercent)
-	}
-	b.WriteString("\t}\n}\n")
-	return b.String()
-}
-
 // applyNft loads script into the namespace.
 func applyNft(ctx context.Context, ns, script string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -1,0 +1,38 @@
+package cluster
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNFTScript(t *testing.T) {
+	peers := []string{"10.77.1.2", "10.77.1.3"}
+	cases := []struct {
+		name      string
+		srcs      []string
+		loss      int
+		want      []string
+		wantTable bool
+	}{
+		{"empty deletes", nil, 0, nil, false},
+		{"partition", []string{"10.77.1.2"}, 0, []string{"ip saddr { 10.77.1.2 } drop"}, true},
+		{"loss", nil, 30, []string{"ip saddr { 10.77.1.2, 10.77.1.3 } numgen random mod 100 < 30 drop"}, true},
+		{"both", []string{"10.77.1.3"}, 5, []string{"ip saddr { 10.77.1.3 } drop", "mod 100 < 5 drop"}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := NFTScript(c.srcs, c.loss, peers)
+			if !strings.HasPrefix(s, "add table inet coordlab\ndelete table inet coordlab\n") {
+				t.Errorf("script does not reset our table first:\n%s", s)
+			}
+			if got := strings.Contains(s, "table inet coordlab {"); got != c.wantTable {
+				t.Errorf("defines table = %v, want %v:\n%s", got, c.wantTable, s)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("script lacks %q:\n%s", w, s)
+				}
+			}
+		})
+	}
+}
