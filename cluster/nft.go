@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 )
 
@@ -27,4 +29,28 @@ func NFTScript(srcs []string, lossPercent int, peers []string) string {
 	}
 	b.WriteString("\t}\n}\n")
 	return b.String()
+}
+
+// DropSources resolves a grudge into what each member's firewall drops: for
+// every member in hosts (name -> address), the sorted, unique addresses of
+// the members it holds a grudge against. A name the cluster does not have is
+// an error, so a typo cannot become a partition that cuts nothing.
+func DropSources(g Grudge, hosts map[string]string) (map[string][]string, error) {
+	for dst, srcs := range g {
+		for _, n := range append([]string{dst}, srcs...) {
+			if _, ok := hosts[n]; !ok {
+				return nil, fmt.Errorf("%w %q in partition %s", ErrUnknownMember, n, g)
+			}
+		}
+	}
+	out := make(map[string][]string, len(hosts))
+	for name := range hosts {
+		var ips []string
+		for _, s := range g[name] {
+			ips = append(ips, hosts[s])
+		}
+		sort.Strings(ips)
+		out[name] = slices.Compact(ips)
+	}
+	return out, nil
 }

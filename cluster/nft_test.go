@@ -36,3 +36,20 @@ func TestNFTScript(t *testing.T) {
 		})
 	}
 }
+
+func TestDropSources(t *testing.T) {
+	hosts := map[string]string{"n1": "10.0.0.1", "n2": "10.0.0.2", "n3": "10.0.0.3"}
+	got, err := DropSources(Grudge{"n1": {"n3", "n2", "n3"}, "n2": {"n1"}}, hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"n1": {"10.0.0.2", "10.0.0.3"}, "n2": {"10.0.0.1"}, "n3": nil}
+	for n, w := range want {
+		if strings.Join(got[n], ",") != strings.Join(w, ",") {
+			t.Errorf("%s drops %v, want %v", n, got[n], w)
+		}
+	}
+	if _, err := DropSources(Grudge{"n1": {"n4"}}, hosts); err == nil || !strings.Contains(err.Error(), `"n4"`) {
+		t.Errorf("unknown member: got %v, want an error naming n4", err)
+	}
+}

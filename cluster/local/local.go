@@ -9,8 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"syscall"
@@ -495,23 +493,19 @@ func (r *Runtime) Partition(ctx context.Context, g cluster.Grudge) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for dst, srcs := range g {
-		if _, err := r.get(dst); err != nil {
-			return err
-		}
-		for _, s := range srcs {
-			if _, err := r.get(s); err != nil {
-				return err
-			}
-		}
+	if r.byName == nil || r.stopped {
+		return cluster.ErrNotStarted
+	}
+	hosts := map[string]string{}
+	for _, m := range r.mems {
+		hosts[m.m.Name] = m.m.Host
+	}
+	drops, err := cluster.DropSources(g, hosts)
+	if err != nil {
+		return err
 	}
 	for _, m := range r.mems {
-		var ips []string
-		for _, s := range g[m.m.Name] {
-			ips = append(ips, r.byName[s].m.Host)
-		}
-		sort.Strings(ips)
-		m.dropFrom = slices.Compact(ips)
+		m.dropFrom = drops[m.m.Name]
 	}
 	if err := r.applyAllLocked(ctx); err != nil {
 		return err
