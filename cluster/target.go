@@ -143,3 +143,7 @@ func isExecutable(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
+
+// OurBinary locates raftkv or zab as targets do: in binDir if given, else
+// next to the running executable, else in $PATH.
+func OurBinary(name, binDir string) (string, error) { return findOurBinary(name, binDir) }

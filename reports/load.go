@@ -39,11 +39,11 @@ type Member struct {
 }
 
 type testFile struct {
-	Spec     Spec      `json:"spec"`
-	Started  time.Time `json:"started"`
-	Members  []Member  `json:"members"`
-	Network  string    `json:"network_mode"`
-	Versions map[string]string
+	Spec     Spec              `json:"spec"`
+	Started  time.Time         `json:"started"`
+	Members  []Member          `json:"members"`
+	Network  string            `json:"network_mode"`
+	Versions map[string]string `json:"versions"`
 }
 
 // Run is one run directory, loaded.
@@ -54,8 +54,10 @@ type Run struct {
 	Started time.Time
 	Members []Member
 	Network string
-	Ops     []history.Op
-	Results analysis.Results
+	// Versions says what ran (package versions, binary hashes).
+	Versions map[string]string
+	Ops      []history.Op
+	Results  analysis.Results
 	// Pairs are the client operations: each invoke with its completion
 	// (nil while pending), in invoke order.
 	Pairs []Pair
@@ -97,7 +99,7 @@ func Load(dir string) (*Run, error) {
 	if err := json.Unmarshal(b, &tf); err != nil {
 		return nil, fmt.Errorf("reports: %s/test.json: %w", dir, err)
 	}
-	r.Spec, r.Started, r.Members, r.Network = tf.Spec, tf.Started, tf.Members, tf.Network
+	r.Spec, r.Started, r.Members, r.Network, r.Versions = tf.Spec, tf.Started, tf.Members, tf.Network, tf.Versions
 	if r.Ops, err = history.Read(filepath.Join(dir, "history.jsonl")); err != nil {
 		return nil, fmt.Errorf("reports: %w", err)
 	}

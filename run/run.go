@@ -79,7 +79,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	if err != nil {
 		return out, err
 	}
-	test := Test{Spec: spec, Schedule: sched, Started: time.Now().UTC(), Dir: dir}
+	test := Test{Spec: spec, Schedule: sched, Started: time.Now().UTC(), Dir: dir, Versions: versions(ctx, spec)}
 	if err := WriteTest(dir, test); err != nil {
 		return out, err
 	}

@@ -211,13 +211,14 @@ func (s Spec) faultOptions() faults.Options {
 
 // Test is test.json: the spec and what the run derived from it.
 type Test struct {
-	Spec     Spec             `json:"spec"`
-	Schedule faults.Schedule  `json:"schedule"`
-	Started  time.Time        `json:"started"`
-	Members  []cluster.Member `json:"members,omitempty"`
-	Network  string           `json:"network_mode,omitempty"` // netns or loopback
-	RunID    string           `json:"run_id,omitempty"`       // names of the run's namespaces
-	Dir      string           `json:"dir"`
+	Spec     Spec              `json:"spec"`
+	Schedule faults.Schedule   `json:"schedule"`
+	Started  time.Time         `json:"started"`
+	Members  []cluster.Member  `json:"members,omitempty"`
+	Network  string            `json:"network_mode,omitempty"` // netns or loopback
+	RunID    string            `json:"run_id,omitempty"`       // names of the run's namespaces
+	Versions map[string]string `json:"versions,omitempty"`     // what ran: package versions, binary hashes
+	Dir      string            `json:"dir"`
 }
 
 // WriteTest writes test.json into dir.
