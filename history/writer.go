@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync"
 )
 
@@ -38,10 +39,29 @@ func Create(path string) (*Writer, error) {
 	return w, nil
 }
 
+// indexPrefix is how every encoded op begins while its Index is 0: the
+// index is the first field, so Append encodes outside the lock and splices
+// the real index in under it.
+const indexPrefix = `{"index":0,`
+
 // Append assigns op the next index, writes it as one line and flushes it.
 // It returns the index assigned. After the first write error every Append
 // returns that error.
+//
+// The JSON encoding, most of an Append's cost, happens before the lock is
+// taken, so concurrent workers encode in parallel and the lock covers only
+// the index, the write and the flush: lines stay whole and in index order.
 func (w *Writer) Append(op Op) (int64, error) {
+	op.Index = 0
+	b, err := json.Marshal(op)
+	if err != nil {
+		// Bad input: this op is refused, the writer stays usable.
+		return 0, fmt.Errorf("history: append op: %w", err)
+	}
+	if len(b) < len(indexPrefix) || string(b[:len(indexPrefix)]) != indexPrefix {
+		panic(fmt.Sprintf("history: encoded op does not start with %s: %.40s", indexPrefix, b)) // opJSON's field order changed
+	}
+	rest := b[len(indexPrefix):]
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -50,23 +70,20 @@ func (w *Writer) Append(op Op) (int64, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	op.Index = w.next
-	b, err := json.Marshal(op)
-	if err != nil {
-		// Bad input: this op is refused, the writer stays usable.
-		return 0, fmt.Errorf("history: append op: %w", err)
-	}
-	b = append(b, '\n')
-	if _, err := w.bw.Write(b); err != nil {
-		w.err = fmt.Errorf("history: write op %d: %w", op.Index, err)
+	idx := w.next
+	var num [24]byte
+	line := append(append(append([]byte(`{"index":`), strconv.AppendInt(num[:0], idx, 10)...), ','), rest...)
+	line = append(line, '\n')
+	if _, err := w.bw.Write(line); err != nil {
+		w.err = fmt.Errorf("history: write op %d: %w", idx, err)
 		return 0, w.err
 	}
 	if err := w.bw.Flush(); err != nil {
-		w.err = fmt.Errorf("history: flush op %d: %w", op.Index, err)
+		w.err = fmt.Errorf("history: flush op %d: %w", idx, err)
 		return 0, w.err
 	}
 	w.next++
-	return op.Index, nil
+	return idx, nil
 }
 
 // Len returns how many ops were appended.
