@@ -549,7 +549,28 @@ func saveStream(path string, r io.Reader) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	// The rename is durable only once the directory is: without this fsync a
+	// power loss can leave the WAL's snapshot record (written next, by the
+	// append thread) naming a file that is not there, and the member could
+	// not restart.
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir fsyncs a directory so that entries created or renamed in it survive
+// a power loss.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync dir %s: %w", dir, err)
+	}
+	return nil
 }
 
 // membersReply is GET /members: what a joining member needs.
