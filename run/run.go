@@ -27,6 +27,10 @@ type Config struct {
 	Progress io.Writer
 	// Logger receives the components' state changes; nil discards.
 	Logger *slog.Logger
+	// Phase, when set, is called as each long step without progress lines
+	// begins (starting the cluster, checking the history); the function it
+	// returns is called when the step ends. The CLI shows a spinner with it.
+	Phase func(what string) (end func())
 }
 
 // Outcome is what a run produced.
@@ -85,7 +89,9 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	}
 
 	fmt.Fprintf(progress, "starting %d %s members (%s runtime) in %s\n", spec.Nodes, spec.Target, rt.Name(), dir)
+	endPhase := phase(cfg, fmt.Sprintf("starting %d %s members", spec.Nodes, spec.Target))
 	members, err := rt.Start(ctx, target, spec.Nodes)
+	endPhase()
 	if err != nil {
 		return out, fmt.Errorf("run: start %s: %w", spec.Target, err)
 	}
@@ -151,9 +157,19 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	if ctx.Err() != nil {
 		return out, fmt.Errorf("%w: history kept in %s (check it with `coordlab check %s`)", ErrInterrupted, dir, dir)
 	}
+	endPhase = phase(cfg, "checking the history")
 	res, err := CheckDir(dir, time.Duration(spec.CheckLimit))
+	endPhase()
 	out.Results = res
 	return out, err
+}
+
+// phase starts a step with cfg.Phase, if any, and returns its end.
+func phase(cfg Config, what string) func() {
+	if cfg.Phase == nil {
+		return func() {}
+	}
+	return cfg.Phase(what)
 }
 
 // printProgress writes one line per second until stop is closed.

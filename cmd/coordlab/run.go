@@ -25,7 +25,7 @@ func newRunCmd() *cobra.Command {
 			s.TimeLimit, s.Interval, s.FaultFor = run.Duration(timeLimit), run.Duration(interval), run.Duration(faultFor)
 			s.SessionTTL, s.Hold, s.OpTimeout, s.CheckLimit = run.Duration(ttl), run.Duration(hold), run.Duration(opTimeout), run.Duration(checkLimit)
 			out := cmd.OutOrStdout()
-			o, err := run.Run(cmd.Context(), run.Config{Spec: s, Progress: out, Logger: logger(cmd.ErrOrStderr(), verbose)})
+			o, err := run.Run(cmd.Context(), run.Config{Spec: s, Progress: out, Logger: logger(cmd.ErrOrStderr(), verbose), Phase: spinner(out)})
 			if err != nil {
 				if o.Dir != "" {
 					fmt.Fprintf(out, "run dir: %s\n", o.Dir)
