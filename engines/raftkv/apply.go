@@ -141,7 +141,26 @@ func (s *Server) applyNormal(e *raftpb.Entry) {
 		a := req.ClusterMemberAttrSet
 		s.members.setAttrs(a.Member_ID, a.GetMemberAttributes().GetName(), a.GetMemberAttributes().GetClientUrls())
 	default:
-		resp, err := s.Store().Apply(e.GetIndex(), req)
+		st := s.Store()
+		if e.GetIndex() <= st.ConsistentIndex() {
+			// The store already holds this entry: it came in a snapshot from
+			// the leader (taken at send time, so past the snapshot index) and
+			// raft now applies the entries above the snapshot index again.
+			// mvcc skips it and has no response to give (it answers nil,
+			// nil, which v3rpc would turn into codes.Internal). The write did
+			// take effect, but its response (revision, prev kv, txn result)
+			// is gone, so neither a made-up success nor a definite failure is
+			// honest: answer etcd's "request timed out", the indeterminate
+			// error clientv3 and our checker treat as "may have applied".
+			// etcd does the same in effect: it skips entries at or below its
+			// applied index and the waiter times out.
+			res = applyResult{err: rpctypes.ErrGRPCTimeout}
+			if req.LeaseRevoke != nil {
+				s.lessor.revoked(req.LeaseRevoke.ID) // as before: the store has no such lease any more
+			}
+			break
+		}
+		resp, err := st.Apply(e.GetIndex(), req)
 		res = applyResult{resp: resp, err: err}
 		switch {
 		case req.LeaseGrant != nil && err == nil:
