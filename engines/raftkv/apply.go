@@ -26,8 +26,12 @@ type applyItem struct {
 
 // applyState is owned by the apply thread.
 type applyState struct {
-	confState  *raftpb.ConfState
-	snapIndex  uint64
+	confState *raftpb.ConfState
+	snapIndex uint64
+	// entryIndex is the last entry applied here (membership and confState
+	// are as of it), or the snapshot index after a restore. appliedIndex can
+	// be ahead of it after a snapshot install (the store's ConsistentIndex).
+	entryIndex uint64
 	dirty      bool // the store has applied entries not yet Commit()ted
 	lastCommit time.Time
 }
@@ -109,6 +113,7 @@ func (s *Server) apply(ents []*raftpb.Entry) bool {
 			}
 		}
 		s.setApplied(e.GetIndex())
+		s.ap.entryIndex = e.GetIndex()
 	}
 	s.ap.dirty = true
 	s.metrics.applyDuration.Observe(time.Since(start).Seconds())
@@ -251,6 +256,7 @@ func (s *Server) installSnapshot(snap *raftpb.Snapshot) error {
 		return err
 	}
 	s.ap.snapIndex = md.GetIndex()
+	s.ap.entryIndex = md.GetIndex()
 	s.ap.dirty = false
 	ci := s.Store().ConsistentIndex()
 	s.setApplied(ci)
@@ -262,8 +268,20 @@ func (s *Server) installSnapshot(snap *raftpb.Snapshot) error {
 // maybeSnapshot takes a raft snapshot (membership only: the store is its own
 // durable file) every SnapshotCount applied entries and compacts the log.
 func (s *Server) maybeSnapshot() error {
-	applied := s.appliedIndex.Load()
+	// Snapshot at the last entry applied here, not at appliedIndex: after a
+	// snapshot install appliedIndex is the store's ConsistentIndex, and the
+	// leader read its store when it sent it, so that can be past the raft
+	// log's last index (MemoryStorage.CreateSnapshot panics beyond it) and
+	// past entries, conf changes among them, whose effect on membership and
+	// confState is not applied here yet (a snapshot there would carry a stale
+	// ConfState). Until the log and the apply thread catch up, no snapshot.
+	applied := s.ap.entryIndex
 	if applied <= s.ap.snapIndex || applied-s.ap.snapIndex < s.cfg.SnapshotCount {
+		return nil
+	}
+	// Never beyond what raft storage holds (entries are appended there before
+	// raft lets them apply, so this is only a guard).
+	if last, err := s.ms.LastIndex(); err != nil || applied > last {
 		return nil
 	}
 	// The store must hold everything up to applied before the log is compacted.

@@ -350,6 +350,7 @@ func (s *Server) restart() error {
 		}
 		s.ap.confState = st.Snapshot.GetMetadata().GetConfState()
 		s.ap.snapIndex = st.Snapshot.GetMetadata().GetIndex()
+		s.ap.entryIndex = s.ap.snapIndex
 	}
 	if st.HardState != nil {
 		if err := s.ms.SetHardState(st.HardState); err != nil {
