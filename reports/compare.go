@@ -42,6 +42,7 @@ type unavailRow struct {
 type compareGroup struct {
 	ID      string
 	Name    string
+	Base    string // label of the run the group's ratios are against
 	Cells   []compareCell // one per target, in Targets order
 	Rows    []compareRow
 	Unavail []unavailRow
@@ -123,7 +124,7 @@ func RenderComparison(runs []*Run, out, baseline string) error {
 	sort.Strings(targets)
 	page := comparePage{CSS: css(), Baseline: baseline, Targets: targets, Runs: runs}
 	if page.Baseline == "" {
-		page.Baseline = "the first target of each group"
+		page.Baseline = "the first target"
 	}
 	for gi, k := range order {
 		rs := groups[k]
@@ -148,6 +149,7 @@ func RenderComparison(runs []*Run, out, baseline string) error {
 			}
 			g.Cells = append(g.Cells, compareCell{Verdict: r.Results.Valid.String(), Class: verdictClass(r.Results.Valid), Link: relLink(out, r)})
 		}
+		g.Base = label(base)
 		baseRow := row(out, base)
 		for _, r := range rs {
 			cr := row(out, r)

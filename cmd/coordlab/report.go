@@ -78,7 +78,7 @@ It reads only the files a run leaves behind; nothing is re-run.`,
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "directory for comparison.html (default: the runs' common parent)")
-	cmd.Flags().StringVar(&baseline, "baseline", "", "target the comparison's ratios are against (default: the first target of each group)")
+	cmd.Flags().StringVar(&baseline, "baseline", "etcd", "target the comparison's ratios are against (a group without it uses its first target)")
 	return cmd
 }
 
