@@ -42,7 +42,7 @@ type unavailRow struct {
 type compareGroup struct {
 	ID      string
 	Name    string
-	Base    string // label of the run the group's ratios are against
+	Base    string        // label of the run the group's ratios are against
 	Cells   []compareCell // one per target, in Targets order
 	Rows    []compareRow
 	Unavail []unavailRow
