@@ -24,14 +24,13 @@ vet:
 test: setup build vet
 	$(GO) test -race -timeout 30m ./...
 
-# bench builds the images when the Docker engine runs (coordlab bench falls
-# back to the local runtime, and says so, when it does not).
+# coordlab bench builds the images it needs when the Docker engine runs,
+# and falls back to the local runtime, saying so, when it does not.
 bench: setup build
-	@if docker info >/dev/null 2>&1; then scripts/images.sh $(BIN); else echo "make bench: Docker is not running; the suite runs in the local runtime"; fi
 	$(BIN)/coordlab bench --bin-dir $(BIN)
 
 images: build
-	scripts/images.sh $(BIN)
+	$(BIN)/coordlab images --bin-dir $(BIN)
 
 bench-raftkv: setup build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./engines/raftkv/bench/

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,6 +102,17 @@ func runSuite(ctx context.Context, stdout, stderr io.Writer, s suite.Suite, out,
 		}
 		r.Spec.Out, r.Spec.BinDir = out, binDir
 		todo = append(todo, r)
+	}
+	if docker && slices.ContainsFunc(todo, func(r suite.Run) bool { return r.Spec.Runtime == "docker" }) {
+		// The docker runtime runs coordlab/<engine>:latest: build what is
+		// missing or stale from the binaries this run uses.
+		bin, err := cluster.OurBinary("raftkv", binDir)
+		if err != nil {
+			return &exitError{code: exitFailed, err: err}
+		}
+		if _, err := buildImages(ctx, stdout, filepath.Dir(bin), "docker"); err != nil {
+			return &exitError{code: exitFailed, err: err}
+		}
 	}
 	fmt.Fprintf(stdout, "bench: suite %q: %d runs into %s\n", s.Name, len(todo), out)
 	tty := isTerminal(stdout)
