@@ -46,7 +46,44 @@ type Server struct {
 }
 
 // Pause stops the process (SIGSTOP); Resume continues it (SIGCONT).
-func (s *Server) Pause() error  { return s.cmd.Process.Signal(syscall.SIGSTOP) }
+func (s *Server) Pause() error {
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	return waitStopped(s.cmd.Process.Pid, 5*time.Second)
+}
+
+// waitStopped returns once every thread of pid is stopped: SIGSTOP is
+// delivered asynchronously, and a JVM thread still running for a few more
+// milliseconds can answer a request the test means to leave unanswered.
+func waitStopped(pid int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		if err != nil {
+			return err
+		}
+		stopped := len(tasks) > 0
+		for _, t := range tasks {
+			b, err := os.ReadFile(t)
+			if err != nil {
+				continue // the thread exited
+			}
+			// The state follows the ")" that closes the command name.
+			if i := bytes.LastIndexByte(b, ')'); i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+				stopped = false
+				break
+			}
+		}
+		if stopped {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("clienttest: process %d not stopped %s after SIGSTOP", pid, limit)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 func (s *Server) Resume() error { return s.cmd.Process.Signal(syscall.SIGCONT) }
 
 // Log returns what the server printed so far.
