@@ -66,13 +66,19 @@ func buildImages(ctx context.Context, progress io.Writer, binDir, dockerDir stri
 		if bar != nil {
 			bar.Describe("image " + e)
 		}
-		tag, err := buildImage(ctx, e, filepath.Join(binDir, e), filepath.Join(dockerDir, e+".Dockerfile"))
+		tag, built, err := buildImage(ctx, e, filepath.Join(binDir, e), filepath.Join(dockerDir, e+".Dockerfile"))
 		if err != nil {
 			return nil, err
 		}
 		tags[e] = tag
 		if bar != nil {
 			bar.Add(1)
+		} else {
+			what := "present"
+			if built {
+				what = "built"
+			}
+			fmt.Fprintf(progress, "image %s: %s (%s)\n", e, tag, what)
 		}
 	}
 	if bar != nil {
@@ -81,46 +87,49 @@ func buildImages(ctx context.Context, progress io.Writer, binDir, dockerDir stri
 	return tags, nil
 }
 
-func buildImage(ctx context.Context, engine, bin, dockerfile string) (string, error) {
+// buildImage builds one engine's image unless its content-hash tag exists,
+// and says whether it built it.
+func buildImage(ctx context.Context, engine, bin, dockerfile string) (tag string, built bool, err error) {
 	// FROM scratch has no dynamic loader: a binary that needs one exits with
 	// "exec: no such file or directory" inside the container.
 	f, err := elf.Open(bin)
 	if err != nil {
-		return "", fmt.Errorf("images: %s: %w; run 'make build' first", bin, err)
+		return "", false, fmt.Errorf("images: %s: %w; run 'make build' first", bin, err)
 	}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			f.Close()
-			return "", fmt.Errorf("images: %s is dynamically linked; build it static (CGO_ENABLED=0, as 'make build' does)", bin)
+			return "", false, fmt.Errorf("images: %s is dynamically linked; build it static (CGO_ENABLED=0, as 'make build' does)", bin)
 		}
 	}
 	f.Close()
 	ctxDir, err := os.MkdirTemp("", "coordlab-image-")
 	if err != nil {
-		return "", fmt.Errorf("images: %w", err)
+		return "", false, fmt.Errorf("images: %w", err)
 	}
 	defer os.RemoveAll(ctxDir)
 	h := sha256.New()
 	for _, c := range []struct{ src, dst string }{{bin, engine}, {dockerfile, "Dockerfile"}} {
 		b, err := os.ReadFile(c.src)
 		if err != nil {
-			return "", fmt.Errorf("images: %w (run from the repository root, or pass --docker-dir)", err)
+			return "", false, fmt.Errorf("images: %w (run from the repository root, or pass --docker-dir)", err)
 		}
 		h.Write(b)
 		if err := os.WriteFile(filepath.Join(ctxDir, c.dst), b, 0o755); err != nil {
-			return "", fmt.Errorf("images: %w", err)
+			return "", false, fmt.Errorf("images: %w", err)
 		}
 	}
-	tag := "coordlab/" + engine + ":" + hex.EncodeToString(h.Sum(nil))[:12]
+	tag = "coordlab/" + engine + ":" + hex.EncodeToString(h.Sum(nil))[:12]
 	if exec.CommandContext(ctx, "docker", "image", "inspect", tag).Run() != nil {
+		built = true
 		build := exec.CommandContext(ctx, "docker", "build", "-q", "-t", tag, ctxDir)
 		build.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 		if out, err := build.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("images: docker build %s: %w: %s", tag, err, strings.TrimSpace(string(out)))
+			return "", false, fmt.Errorf("images: docker build %s: %w: %s", tag, err, strings.TrimSpace(string(out)))
 		}
 	}
 	if out, err := exec.CommandContext(ctx, "docker", "tag", tag, "coordlab/"+engine+":latest").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("images: docker tag %s: %w: %s", tag, err, strings.TrimSpace(string(out)))
+		return "", false, fmt.Errorf("images: docker tag %s: %w: %s", tag, err, strings.TrimSpace(string(out)))
 	}
-	return tag, nil
+	return tag, built, nil
 }
