@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -588,11 +589,11 @@ func (m *model) compareHolds(c *pb.Compare, cur mkv, exists bool) bool {
 	case pb.Compare_VALUE:
 		r = bytes.Compare([]byte(cur.value), c.GetValue())
 	case pb.Compare_VERSION:
-		r = cmpInt64(cur.ver, c.GetVersion())
+		r = cmp.Compare(cur.ver, c.GetVersion())
 	case pb.Compare_MOD:
-		r = cmpInt64(cur.mod, c.GetModRevision())
+		r = cmp.Compare(cur.mod, c.GetModRevision())
 	case pb.Compare_CREATE:
-		r = cmpInt64(cur.create, c.GetCreateRevision())
+		r = cmp.Compare(cur.create, c.GetCreateRevision())
 	}
 	switch c.Result {
 	case pb.Compare_EQUAL:

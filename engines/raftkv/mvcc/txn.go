@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"bytes"
+	"cmp"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -80,7 +81,7 @@ func (s *Store) applyCompare(c *pb.Compare) bool {
 			return true
 		}
 		matched = true
-		if !compareKV(c, ki.cur) {
+		if !CompareKV(c, ki.cur) {
 			holds = false
 			return false
 		}
@@ -90,12 +91,15 @@ func (s *Store) applyCompare(c *pb.Compare) bool {
 		if c.Target == pb.Compare_VALUE {
 			return false
 		}
-		return compareKV(c, &mvccpb.KeyValue{})
+		return CompareKV(c, &mvccpb.KeyValue{})
 	}
 	return holds
 }
 
-func compareKV(c *pb.Compare, kv *mvccpb.KeyValue) bool {
+// CompareKV reports whether kv satisfies the txn compare c, as etcd
+// evaluates it (a missing key is compared as an empty KeyValue). The
+// read-only txn path in v3rpc uses it too, so both paths agree.
+func CompareKV(c *pb.Compare, kv *mvccpb.KeyValue) bool {
 	var result int
 	switch c.Target {
 	case pb.Compare_VALUE:
@@ -105,13 +109,13 @@ func compareKV(c *pb.Compare, kv *mvccpb.KeyValue) bool {
 		}
 		result = bytes.Compare(kv.Value, v)
 	case pb.Compare_CREATE:
-		result = cmpInt64(kv.CreateRevision, c.GetCreateRevision())
+		result = cmp.Compare(kv.CreateRevision, c.GetCreateRevision())
 	case pb.Compare_MOD:
-		result = cmpInt64(kv.ModRevision, c.GetModRevision())
+		result = cmp.Compare(kv.ModRevision, c.GetModRevision())
 	case pb.Compare_VERSION:
-		result = cmpInt64(kv.Version, c.GetVersion())
+		result = cmp.Compare(kv.Version, c.GetVersion())
 	case pb.Compare_LEASE:
-		result = cmpInt64(kv.Lease, c.GetLease())
+		result = cmp.Compare(kv.Lease, c.GetLease())
 	}
 	switch c.Result {
 	case pb.Compare_EQUAL:
@@ -124,16 +128,6 @@ func compareKV(c *pb.Compare, kv *mvccpb.KeyValue) bool {
 		return result < 0
 	}
 	return true
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // checkTxnOps checks every op on the chosen path before anything is written (etcd's

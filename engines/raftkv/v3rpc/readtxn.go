@@ -1,7 +1,6 @@
 package v3rpc
 
 import (
-	"bytes"
 	"context"
 
 	"coordlab/engines/raftkv/mvcc"
@@ -132,53 +131,12 @@ func evalCompare(st *mvcc.Store, c *pb.Compare, rev int64) (bool, error) {
 		if c.GetTarget() == pb.Compare_VALUE {
 			return false, nil
 		}
-		return compareKV(c, &mvccpb.KeyValue{}), nil
+		return mvcc.CompareKV(c, &mvccpb.KeyValue{}), nil
 	}
 	for _, kv := range rresp.Kvs {
-		if !compareKV(c, kv) {
+		if !mvcc.CompareKV(c, kv) {
 			return false, nil
 		}
 	}
 	return true, nil
-}
-
-func compareKV(c *pb.Compare, kv *mvccpb.KeyValue) bool {
-	var result int
-	switch c.GetTarget() {
-	case pb.Compare_VALUE:
-		v := c.GetValue()
-		if v == nil {
-			v = []byte{}
-		}
-		result = bytes.Compare(kv.Value, v)
-	case pb.Compare_CREATE:
-		result = cmpInt64(kv.CreateRevision, c.GetCreateRevision())
-	case pb.Compare_MOD:
-		result = cmpInt64(kv.ModRevision, c.GetModRevision())
-	case pb.Compare_VERSION:
-		result = cmpInt64(kv.Version, c.GetVersion())
-	case pb.Compare_LEASE:
-		result = cmpInt64(kv.Lease, c.GetLease())
-	}
-	switch c.GetResult() {
-	case pb.Compare_EQUAL:
-		return result == 0
-	case pb.Compare_NOT_EQUAL:
-		return result != 0
-	case pb.Compare_GREATER:
-		return result > 0
-	case pb.Compare_LESS:
-		return result < 0
-	}
-	return true
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
