@@ -19,6 +19,7 @@ build:
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum differ from what 'go mod tidy' writes: run go mod tidy and commit"; exit 1; }
 	$(GO) vet ./...
 
 test: setup build vet
