@@ -69,9 +69,9 @@
 //
 // # Time
 //
-// With ten core ticks per tickTime, initLimit and syncLimit are scaled to
-// ticks (ten per tickTime), so the configured limits keep their meaning at a
-// finer grain. The core re-sends election votes after two to four ticks and
+// initLimit and syncLimit are scaled to core ticks (ten per tickTime), so the
+// configured limits keep their meaning while failures are noticed at a finer
+// grain. The core re-sends election votes after two to four ticks and
 // waits two ticks for a better vote before it decides. A follower whose
 // connection to its leader closes does not wait out syncLimit: it ticks the
 // core until it gives the leader up, as a ZooKeeper learner goes LOOKING when
@@ -84,8 +84,9 @@
 // Creating and closing a session are txns. The leader tracks expiry from
 // the touches of its own clients and those followers forward every tick,
 // and expires a session with a closeSession txn, which deletes its
-// ephemerals everywhere. Leaving the broadcast phase closes every client
-// connection; clients reconnect (to any member) with their sessions.
+// ephemerals everywhere. Leaving the broadcast phase, or a new leader or
+// epoch, closes every client connection; clients reconnect (to any member)
+// with their sessions.
 //
 // A reconnect for a session this member does not know yet (created through
 // another member and not applied here) is revalidated with a core sync, as
