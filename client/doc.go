@@ -11,7 +11,9 @@
 // means the operation surely did not take effect (record it as fail);
 // otherwise it may have (record it as info, and retire the process). When in
 // doubt an adapter says indeterminate. A compare-and-set that loses is not an
-// error: ok is false.
+// error: ok is false. A Lock or Campaign that fails after its key or node was
+// created is indeterminate, even when the session has expired since: while
+// the key existed it may have been the owner, and others may have seen it so.
 //
 // Concurrency: a Client is safe for concurrent use, but a workload uses one
 // Client per logical process so each op is attributed to one member.
@@ -19,5 +21,7 @@
 // Caveats: Watch delivers what the system delivers. On ZooKeeper, which has
 // no watch-from-version, the adapter reads the current state and reports a
 // start older than what it can replay as a compacted error event rather than
-// inventing the events in between.
+// inventing the events in between; that event's Revision is one past the
+// newest zxid under the prefix, the oldest start it can serve. A ZooKeeper
+// delete carries no zxid, so its event may have Version 0 (unknown).
 package client

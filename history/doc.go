@@ -20,6 +20,26 @@
 //	{"index":1,"process":3,"type":"ok","f":"read","key":"r/1","value":"7","found":true,"version":42,"node":"n1","time_ns":2500}
 //	{"index":2,"process":"nemesis","type":"info","f":"start-partition","node":"n1","time_ns":3000,"extra":{"shape":"isolate-one"}}
 //
+// # Extra keys
+//
+// Extra carries what has no field of its own. The workloads write, and
+// analysis reads:
+//
+//   - "read_mode" on read invokes (and their completions) when the run has a
+//     read mode: linearizable, serializable, sync or local;
+//   - "revision" on a register read's OK when the client reported the store
+//     revision of the read (decimal);
+//   - "ok" on a cas OK: "true" when it took effect, "false" when the compare
+//     failed (a lost cas is OK, never Fail);
+//   - "fenced" on fenced-write invokes: "true" when the register refuses
+//     tokens older than the one it holds, "false" for a plain put;
+//   - "ended" on a watch completion: "run end" when the watch ran until the
+//     run ended, otherwise why it stopped ("channel closed", "compacted",
+//     "error").
+//
+// Nemesis lines carry the fault's parameters (for example "shape" of a
+// partition).
+//
 // Caveats: the Writer does not fsync; a crash of the machine (not of the
 // process) may lose the last lines. A history whose last line is cut short is
 // read up to that line and Read reports ErrTruncated with what it read.

@@ -25,6 +25,10 @@
 // node was created (the node may have been the lowest meanwhile, so others
 // saw it hold the lock or lead, even if it is gone now).
 //
+// New waits up to Config.ConnectTimeout (default 5 s) for a session. Without
+// one it still returns a Client, whose ops fail definitely (nothing is sent)
+// until go-zk establishes the session.
+//
 // Caveats: go-zk requests take no context; an op whose ctx ends returns at
 // once while its request stays in flight on a goroutine the Client owns (Close
 // waits for it). Reads report Revision 0: go-zk does not expose the reply's

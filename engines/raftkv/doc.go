@@ -2,7 +2,8 @@
 // raft loop over go.etcd.io/raft/v3, the raft log on disk (package wal), the
 // peer transport, membership, snapshots, linearizable reads and the leader's
 // lease timers. The state machine is mvcc.Store; the etcd v3 gRPC services
-// (package v3rpc) run on top of Server, which implements v3rpc.Backend.
+// (package v3rpc) run on top of Server, which implements v3rpc.Backend and
+// its optional StoreSnapshotter and LeaderTransferer.
 //
 // # Goroutines and the order of effects
 //
@@ -52,6 +53,20 @@
 // Member IDs are sha1(sorted peer URLs + token [+ add time]) and the cluster ID
 // sha1 of the sorted member IDs, as etcd computes them, so an etcd user sees
 // familiar values; both are saved in meta.json.
+//
+// # Leases
+//
+// A lease as data (ID, granted TTL, attached keys) is replicated state in
+// mvcc.Store; its expiry is not. Only the leader keeps expiry timers, on its
+// own lease clock (Config.Clock). On becoming leader it gives every lease its
+// full TTL plus the election timeout, as etcd's lessor does on promotion, so a
+// change of leader never expires a lease early. A lease that runs out is
+// revoked by proposing LeaseRevoke through the log (proposed again if it has
+// not applied within a few seconds). Keep-alives and time-to-live queries need
+// those timers, so a follower forwards them to the leader. The smallest TTL
+// granted (mvcc.Config.MinLeaseTTL) is ceil(1.5 * election timeout), etcd's
+// rule; since it changes what Apply returns for a grant, every member must run
+// with the same election timeout.
 //
 // # Peer protocol
 //

@@ -2,10 +2,10 @@
 // state machine: Fast Leader Election, discovery (a new epoch agreed by a
 // quorum), synchronization (DIFF, TRUNC or SNAP, then NEWLEADER and UPTODATE)
 // and broadcast (PROPOSAL, ACK, COMMIT on a quorum, strictly in zxid order),
-// written from ZooKeeper's protocol (shared/notes/zab.md) rather than from
-// Raft: a leader is elected by (currentEpoch, last zxid, id) before it has an
-// epoch, the epoch is then agreed in discovery, and the new leader's whole
-// history is adopted by its followers before it proposes anything.
+// written from ZooKeeper's protocol rather than from Raft: a leader is
+// elected by (currentEpoch, last zxid, id) before it has an epoch, the epoch
+// is then agreed in discovery, and the new leader's whole history is adopted
+// by its followers before it proposes anything.
 //
 // # Driving a Node
 //
@@ -46,6 +46,12 @@
 // runtime never replays its own log at start: it restores its newest snapshot,
 // reports that snapshot's zxid as InitialState.Applied, and the core
 // re-delivers the committed entries above it once a leader confirms them.
+//
+// Entry data and forwarded data are opaque to the core. The zab server logs
+// an encoded znode transaction in each entry; besides client writes it
+// forwards messages of its own, such as session touches, which the leader's
+// runtime only records. Forward is a channel from a follower's runtime to the
+// leader's, not a promise that anything is proposed.
 //
 // # Protocol map
 //
@@ -94,7 +100,7 @@
 //   - Sync is ZooKeeper's: the leader answers once everything it proposed
 //     before the sync arrived is committed, without checking that it still
 //     leads. A deposed leader that has not noticed yet can answer it, so reads
-//     after sync are not linearizable (notes/zab.md, section 9).
+//     after sync are not linearizable, in zab as in ZooKeeper.
 //   - A forwarded write or sync in flight when the leader changes is lost; the
 //     follower completes pending syncs with ErrLeaderLost, and clients of
 //     forwarded writes learn by timeout (ZooKeeper closes their connection).

@@ -29,7 +29,14 @@
 // LeaseCheckpoint, with etcd's semantics and etcd's errors (the rpctypes.ErrGRPC* values,
 // so the gRPC code and message are etcd's). Apply is deterministic: its result depends
 // only on the entries applied before, so every member answers alike, down to lease IDs
-// picked for grants with ID 0 (derived from the raft index).
+// picked for grants with ID 0 (derived from the raft index). Config.MinLeaseTTL is the
+// one setting that changes what Apply returns, so it must be equal on every member.
+//
+// Responses carry only Header.Revision (a response nested in a txn gets the txn's
+// revision); the gRPC layer fills in the rest of the header. The gRPC layer also
+// validates requests before proposing them; Apply still makes every check that depends
+// on the state (compacted or future revision, unknown or existing lease) and runs
+// CheckTxn, so every member refuses the same entries.
 //
 // Apply writes into one bbolt write txn that stays open across entries; Commit commits it
 // (one fsync) together with the consistent index, the raft index of the last applied
@@ -72,6 +79,8 @@
 //     keeps the newest revision of each live key); a revision below it fails with
 //     ErrCompacted. A watch must start above the compact revision: compaction drops
 //     tombstones at or below it, so a watch from the compact revision could miss a delete.
+//     etcd accepts that watch and can lose the delete; this store answers compacted, which a
+//     client handles like any compaction (read again, then watch from the new revision).
 //   - Range keeps etcd's quirk for a sort target other than KEY with sort order NONE (which
 //     etcd treats as ASCEND) and a limit: it takes the first limit+1 keys in key order and
 //     sorts only those. With an explicit order it sorts all matches, then truncates.

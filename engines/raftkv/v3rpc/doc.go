@@ -28,6 +28,12 @@
 // commits the store in batches should also implement StoreSnapshotter so
 // that Maintenance.Snapshot includes the last batch.
 //
+// The etcdserverpb messages of the etcd API module this package builds on
+// are google.golang.org/protobuf messages, not gogoproto ones: they have no
+// Marshal or Size methods (use proto.Marshal and proto.Size, as the size
+// check against --max-request-bytes does), and they must not be copied by
+// value.
+//
 // Typical use (cmd/raftkv):
 //
 //	srv := grpc.NewServer(v3rpc.ServerOptions(member)...)

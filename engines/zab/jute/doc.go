@@ -6,8 +6,9 @@
 // It exists so that engines/zab/server can speak ZooKeeper's protocol to
 // unchanged clients, and so that the byte layout is tested in one place:
 // against frames captured between real ZooKeeper 3.8.0 and those clients
-// (testdata/frames, see /work/shared/testdata/zookeeper-frames/README.md),
-// and by fuzzers that decode, re-encode and decode again.
+// (testdata/frames; its README.md tells how they were captured and decodes
+// them field by field), and by fuzzers that decode, re-encode and decode
+// again.
 //
 // # Contract
 //

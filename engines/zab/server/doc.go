@@ -20,7 +20,7 @@
 //     (Prometheus), POST /admin/clock (session clock skew for the lab) and
 //     /debug/pprof;
 //   - and one loop goroutine that owns the core, the tree, the log and the
-//     session table. It ticks the core 4 times per tickTime, steps peer
+//     session table. It ticks the core ten times per tickTime, steps peer
 //     messages, and for each zab.Ready persists and fsyncs, sends, applies
 //     committed txns to the tree, fires watches and answers clients, in the
 //     order zab.Ready documents.
@@ -35,6 +35,48 @@
 // request of the same session has been answered (a session's requests are
 // answered in order). sync goes through the core's sync marker.
 //
+// A follower forwards through the core (zab.Node.Forward) in a format private
+// to zab servers: a kind byte, then a client write (session, auth ids and the
+// raw jute request), a batch of session touches, or a session creation. The
+// leader prepares writes and session creations and proposes them; touches it
+// only records. Each log entry holds one encoded znode.Txn.
+//
+// # Carrying out a Ready
+//
+// The loop follows zab.Ready's order with two refinements. Committed entries
+// that were durable before this Ready (logged by an earlier one and not cut
+// by its Truncate) are applied, and their clients answered, before this
+// Ready's fsync; only entries this Ready logs wait for it, which saves a
+// leader one fsync of latency per write. When a Ready carries a MsgSnap,
+// nothing is sent until Committed is applied: the MsgSnap's data is the tree
+// serialized at its zxid, and the early messages follow in their order.
+// Installing a snapshot from the leader empties the log, writes the snapshot
+// file and replaces the tree; that happens while synchronizing, when no
+// client is connected, so no watch is lost with the old tree.
+//
+// # Disk
+//
+//	<dataLogDir>/zab-log/log.<first zxid, 16 hex>  txn log: length | CRC-32C | zxid | txn
+//	<dataDir>/zab-snap/snapshot.<zxid, 16 hex>     "ZABSNAP1" | zxid | tree | CRC-32C
+//	<dataDir>/acceptedEpoch, currentEpoch          decimal, as ZooKeeper's
+//
+// (dataLogDir defaults to dataDir.) At start the server loads its newest
+// snapshot and hands the core the epochs, that snapshot's zxid and the log
+// above it; it never applies its own log. The core re-delivers the entries
+// that are committed once a leader confirms them, so a logged entry that
+// never committed is never applied. The acceptedEpoch file is written before
+// currentEpoch, so a crash between them keeps acceptedEpoch >= currentEpoch.
+//
+// # Time
+//
+// initLimit and syncLimit are scaled to core ticks (ten per tickTime), so the
+// configured limits keep their meaning while failures are noticed at a finer
+// grain. The core re-sends election votes after two to four ticks and
+// waits two ticks for a better vote before it decides. A follower whose
+// connection to its leader closes does not wait out syncLimit: it ticks the
+// core until it gives the leader up, as a ZooKeeper learner goes LOOKING when
+// its leader socket closes.
+//
 // # Sessions
 //
 // Session ids are ZooKeeper's (myid<<56 | a millisecond-based counter);
@@ -42,8 +84,16 @@
 // Creating and closing a session are txns. The leader tracks expiry from
 // the touches of its own clients and those followers forward every tick,
 // and expires a session with a closeSession txn, which deletes its
-// ephemerals everywhere. Leaving the broadcast phase closes every client
-// connection; clients reconnect (to any member) with their sessions.
+// ephemerals everywhere. Leaving the broadcast phase, or a new leader or
+// epoch, closes every client connection; clients reconnect (to any member)
+// with their sessions.
+//
+// A reconnect for a session this member does not know yet (created through
+// another member and not applied here) is revalidated with a core sync, as
+// ZooKeeper's REVALIDATE, and answered after it. A client that has seen a
+// newer zxid than this member applied is refused and tries another member. A
+// new leader gives every session its full timeout from the moment it starts
+// serving.
 //
 // # Caveats
 //

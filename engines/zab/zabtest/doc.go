@@ -12,7 +12,9 @@
 //     (zxid, data) — each one's applied list is a prefix of one global order;
 //   - zxids strictly increase along that order;
 //   - at most one established leader per epoch;
-//   - a snapshot sent for SNAP is exactly the leader's state at its zxid.
+//   - a snapshot sent for SNAP is exactly the leader's state at its zxid;
+//   - a Sync completes only on a member that has applied every entry a leader
+//     had delivered when the Sync started.
 //
 // Acked returns every entry a leader delivered (committed on a leader, the
 // point at which a server answers its client), so a test can check that each
@@ -22,6 +24,8 @@
 // order, messages in queue order, and randomness comes from one *rand.Rand.
 //
 // Caveats: the network delivers whole messages (a real transport frames them
-// and breaks the connection on a partial read); a crash happens between two
-// Readys, never inside one (MemoryStorage.Persist is atomic).
+// and breaks the connection on a partial read); a crash never interrupts
+// persisting: Crash happens between two Readys, and CrashMidReady after a
+// Ready's EarlyMessages left but before any of it was persisted
+// (MemoryStorage.Persist is atomic).
 package zabtest

@@ -44,7 +44,13 @@
 //
 // Container nodes and TTL nodes are reaped by the leader, as ZooKeeper's
 // ContainerManager does: it asks ContainersToDelete and ExpiredTTLs(now)
-// periodically and prepares a deleteContainer request for each path.
+// periodically and prepares a deleteContainer request for each path, with
+// Session 0. Session 0 marks the server's own requests: they skip session
+// and ACL checks.
+//
+// A multi's reply is built from the request and Apply's Result by
+// MultiResponse, with the result types ZooKeeper 3.8.0 sends (a create2 op
+// gets a plain create result, as on a live 3.8.0).
 //
 // # Testing
 //
@@ -71,7 +77,9 @@
 //     id with scheme "super" in the caller's auth bypasses ACL checks; ip
 //     ACLs match an ip:<address> id the server adds for the connection.
 //   - Quotas, /zookeeper/config contents, reconfig and local sessions are
-//     not modelled.
+//     not modelled. Clients may create nodes below /zookeeper; deleting
+//     /zookeeper, /zookeeper/quota or /zookeeper/config is ZBADARGUMENTS,
+//     as on 3.8.0.
 //   - Watches copy ZooKeeper 3.8's WatchManager, quirks included: a data
 //     and a child table with one mode per (connection, path) each, so
 //     addWatch replaces a one-shot watch on the same path and a later
