@@ -89,9 +89,17 @@ type Config struct {
 	// JuteMaxBuffer is the largest client frame in bytes (jute.maxbuffer).
 	// Default 0xfffff. Larger frames close the connection.
 	JuteMaxBuffer int
-	// HTTPAddr is our own HTTP admin address for /health, /metrics and
-	// POST /admin/clock (zab.httpAddress, --http-addr). Empty disables it.
+	// HTTPAddr is our own read-only HTTP address for /health, /metrics and
+	// /debug/pprof (zab.httpAddress, --http-addr). Empty disables it. It
+	// serves nothing that changes the server: /admin/clock is not there.
 	HTTPAddr string
+	// AdminAddr is the HTTP address of /admin/clock, which shifts the
+	// session clock (and so can expire every session at once); it has no
+	// authentication, so it has a listener of its own, off by default
+	// (zab.adminAddress, --admin-addr). A value without a host (":7000")
+	// binds 127.0.0.1; name a host to listen elsewhere. It must differ from
+	// the client, quorum, election and HTTP addresses.
+	AdminAddr string
 	// SnapshotTxns is how many committed txns between snapshots
 	// (zab.snapshotTxns, --snapshot-txns). Default 100000.
 	SnapshotTxns int
@@ -250,6 +258,11 @@ func (c *Config) Validate() error {
 			bad("zab.httpAddress: want host:port, got %q", c.HTTPAddr)
 		}
 	}
+	if c.AdminAddr != "" {
+		if msg := c.checkAdminAddr(); msg != "" {
+			bad("%s", msg)
+		}
+	}
 	seen := map[uint64]bool{}
 	for _, m := range c.Servers {
 		if seen[m.ID] {
@@ -275,6 +288,68 @@ func (c *Config) Validate() error {
 	}
 	// One line, naming every broken setting.
 	return fmt.Errorf("%w: %s", ErrConfig, strings.Join(errs, "; "))
+}
+
+// AdminListenAddr is the address the /admin/clock listener binds: AdminAddr
+// with 127.0.0.1 for a missing host. Empty when AdminAddr is.
+func (c *Config) AdminListenAddr() string {
+	if c.AdminAddr == "" {
+		return ""
+	}
+	h, p, err := net.SplitHostPort(c.AdminAddr)
+	if err != nil {
+		return c.AdminAddr
+	}
+	if h == "" {
+		h = "127.0.0.1"
+	}
+	return net.JoinHostPort(h, p)
+}
+
+// checkAdminAddr returns what is wrong with AdminAddr, or "". The admin
+// endpoint must have a port of its own: sharing one with the client, quorum,
+// election or HTTP address would either fail to bind or, worse, put the
+// clock on an address other programs are given.
+func (c *Config) checkAdminAddr() string {
+	h, p, err := net.SplitHostPort(c.AdminAddr)
+	if err != nil {
+		return fmt.Sprintf("zab.adminAddress: want [host]:port (e.g. :7000 for 127.0.0.1:7000), got %q", c.AdminAddr)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("zab.adminAddress: want a port 0..65535, got %q", p)
+	}
+	if h == "" {
+		h = "127.0.0.1"
+	}
+	if n == 0 { // an ephemeral port cannot collide
+		return ""
+	}
+	type other struct{ name, host, port string }
+	others := []other{{"clientPort", c.ClientPortAddress, strconv.Itoa(c.ClientPort)}}
+	if c.HTTPAddr != "" {
+		if hh, hp, err := net.SplitHostPort(c.HTTPAddr); err == nil {
+			others = append(others, other{"zab.httpAddress", hh, hp})
+		}
+	}
+	if self, ok := c.Self(); ok {
+		others = append(others,
+			other{fmt.Sprintf("server.%d quorum port", self.ID), self.Host, strconv.Itoa(self.QuorumPort)},
+			other{fmt.Sprintf("server.%d election port", self.ID), self.Host, strconv.Itoa(self.ElectionPort)})
+	}
+	for _, o := range others {
+		if o.port == p && hostsOverlap(h, o.host) {
+			return fmt.Sprintf("zab.adminAddress: %s is also the %s; give the admin endpoint a port of its own", c.AdminAddr, o.name)
+		}
+	}
+	return ""
+}
+
+// hostsOverlap reports whether listeners on hosts a and b with one port
+// would clash: the same host, or either one a wildcard.
+func hostsOverlap(a, b string) bool {
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return a == b || wild(a) || wild(b)
 }
 
 // fourLetterWordsKnown are ZooKeeper commands zab does not implement; they may
@@ -421,8 +496,12 @@ var settings = []setting{
 		c.JuteMaxBuffer = int(n)
 		return nil
 	}},
-	{"zab.httpAddress", "http-addr", "HTTP address for /health, /metrics, /admin/clock (default off)", func(c *Config, v string) error {
+	{"zab.httpAddress", "http-addr", "HTTP address for /health, /metrics and /debug/pprof (default off)", func(c *Config, v string) error {
 		c.HTTPAddr = strings.TrimSpace(v)
+		return nil
+	}},
+	{"zab.adminAddress", "admin-addr", "HTTP address for POST /admin/clock, unauthenticated; :port binds 127.0.0.1 (default off)", func(c *Config, v string) error {
+		c.AdminAddr = strings.TrimSpace(v)
 		return nil
 	}},
 	{"zab.snapshotTxns", "snapshot-txns", "committed txns between snapshots (default 100000)", func(c *Config, v string) (err error) {

@@ -188,3 +188,47 @@ func TestFourLetterWordAllowed(t *testing.T) {
 		t.Fatal("* must not allow an unimplemented command")
 	}
 }
+
+func TestAdminAddress(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   string // DATADIR is replaced
+		flags []string
+		want  string // AdminListenAddr; "" = off
+		err   string
+	}{
+		{name: "off by default", cfg: "dataDir=DATADIR\nzab.httpAddress=127.0.0.1:8080\n", want: ""},
+		{name: "no host binds loopback", cfg: "dataDir=DATADIR\nzab.adminAddress=:7000\n", want: "127.0.0.1:7000"},
+		{name: "explicit host", cfg: "dataDir=DATADIR\nzab.adminAddress=10.0.0.5:7000\n", want: "10.0.0.5:7000"},
+		{name: "flag", cfg: "dataDir=DATADIR\n", flags: []string{"--admin-addr", ":7001"}, want: "127.0.0.1:7001"},
+		{name: "not host:port", cfg: "dataDir=DATADIR\nzab.adminAddress=7000\n", err: `zab.adminAddress: want [host]:port`},
+		{name: "client port", cfg: "dataDir=DATADIR\nclientPort=2181\nzab.adminAddress=:2181\n", err: "zab.adminAddress: :2181 is also the clientPort"},
+		{name: "http address", cfg: "dataDir=DATADIR\nzab.httpAddress=0.0.0.0:8080\nzab.adminAddress=127.0.0.1:8080\n", err: "is also the zab.httpAddress"},
+		{name: "quorum port", cfg: "dataDir=DATADIR\nserver.1=127.0.0.1:2888:3888\nzab.adminAddress=:2888\n", err: "is also the server.1 quorum port"},
+		{name: "election port", cfg: "dataDir=DATADIR\nserver.1=127.0.0.1:2888:3888\nzab.adminAddress=:3888\n", err: "is also the server.1 election port"},
+		{name: "same port other host", cfg: "dataDir=DATADIR\nclientPortAddress=127.0.0.2\nzab.adminAddress=127.0.0.3:2181\n", want: "127.0.0.3:2181"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "myid"), []byte("1"), 0o644)
+			args := []string{"--config", writeCfg(t, dir, strings.ReplaceAll(tt.cfg, "DATADIR", dir))}
+			c, _, err := LoadConfig(append(args, tt.flags...), io.Discard)
+			if err == nil {
+				err = c.Validate()
+			}
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, ErrConfig) {
+					t.Fatalf("got %v, want an ErrConfig containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.AdminListenAddr(); got != tt.want {
+				t.Fatalf("AdminListenAddr() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
