@@ -34,7 +34,13 @@
 //
 // Settings ZooKeeper knows but zab does not use (admin.*, autopurge.*, ...)
 // are accepted with one warning line; an unknown setting or a bad value
-// exits 1 with one line naming it. ZAB_LOG_LEVEL=debug|info|warn|error sets
+// exits 1 with one line naming it. So does a setting that asks for
+// protection zab does not give: secureClientPort, ssl.*, sslQuorum=true,
+// portUnification=true, an authProvider.N other than digest or ip,
+// quorum.auth.*Sasl=true, sessionRequireClientSASLAuth=true and
+// enforce.auth.enabled=true (zab serves plaintext and enforces no
+// authentication; starting anyway would fail open). Their "false" values
+// are fine. ZAB_LOG_LEVEL=debug|info|warn|error sets
 // the log level.
 package main
 

@@ -358,17 +358,20 @@ func hostsOverlap(a, b string) bool {
 var fourLetterWordsKnown = []string{"cons", "crst", "dirs", "dump", "envi", "gtmk", "hash", "isro", "srst", "stmk", "wchc", "wchp", "wchs"}
 
 // ignoredExact and ignoredPrefixes are settings ZooKeeper knows and zab does
-// not use; they are accepted with one warning line.
+// not use; they are accepted with one warning line, except the security
+// settings refuseUnprotected stops at (TLS, SASL, enforced authentication).
 var ignoredExact = []string{
 	"standaloneEnabled", "reconfigEnabled", "preAllocSize", "snapCount", "globalOutstandingLimit",
 	"leaderServes", "cnxTimeout", "quorumListenOnAllIPs", "syncEnabled", "electionAlg", "peerType",
-	"dynamicConfigFile", "skipACL", "forceSync", "secureClientPort", "secureClientPortAddress",
+	"dynamicConfigFile", "skipACL", "forceSync", "secureClientPortAddress",
 	"serverCnxnFactory", "sslQuorum", "portUnification", "localSessionsEnabled",
 	"localSessionsUpgradingEnabled", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize",
 	"snapSizeLimitInKb", "txnLogSizeLimitInKb", "fsync.warningthresholdms",
 	"connectToLearnerMasterLimit", "electionPortBindRetry", "clientPortListenBacklog",
 	"digest.enabled", "audit.enable", "observerMasterPort", "maxCnxns", "initialConfig",
 	"enforceQuota", "learnerMasterPort", "syncPeriod",
+	// Security switches, accepted only when off (see refuseUnprotected).
+	"sessionRequireClientSASLAuth", "enforce.auth.enabled", "enforce.auth.schemes",
 }
 var ignoredPrefixes = []string{
 	"admin.", "autopurge.", "metricsProvider.", "4lw.", "ssl.", "zookeeper.", "authProvider.",
@@ -609,6 +612,9 @@ func setKey(c *Config, key, value string, ignored *[]string) error {
 		sort.Slice(c.Servers, func(i, j int) bool { return c.Servers[i].ID < c.Servers[j].ID })
 		return nil
 	}
+	if err := refuseUnprotected(key, value); err != nil {
+		return err
+	}
 	if s := findSetting(key); s != nil {
 		if err := s.set(c, value); err != nil {
 			return fmt.Errorf("%s: %v", key, err)
@@ -620,6 +626,68 @@ func setKey(c *Config, key, value string, ignored *[]string) error {
 		return nil
 	}
 	return fmt.Errorf("%s: unknown setting (not a ZooKeeper or zab setting; check the spelling)", key)
+}
+
+// zab serves the client and quorum ports in plaintext and knows only the
+// digest and ip authentication schemes. A setting that asks ZooKeeper for
+// more (TLS, SASL, refusing unauthenticated sessions) must stop zab from
+// starting: warning and serving without the protection asked for would fail
+// open. Explicit "off" values are accepted (and ignored, with the warning of
+// every ignored setting).
+const (
+	notSupported = "not supported by zab yet"
+	orZooKeeper  = "or run ZooKeeper"
+)
+
+// boolSecurity are ZooKeeper's boolean security switches, by zoo.cfg key
+// (ZooKeeper also reads a key with a "zookeeper." prefix as the same system
+// property), and what true would ask for.
+var boolSecurity = map[string]string{
+	"sslQuorum":                      "TLS between members is " + notSupported,
+	"portUnification":                "TLS on the client port is " + notSupported,
+	"quorum.auth.enableSasl":         "SASL authentication between members is " + notSupported,
+	"quorum.auth.learnerRequireSasl": "SASL authentication between members is " + notSupported,
+	"quorum.auth.serverRequireSasl":  "SASL authentication between members is " + notSupported,
+	"sessionRequireClientSASLAuth":   "SASL client authentication is " + notSupported,
+	"enforce.auth.enabled":           "refusing sessions without an authenticated scheme (enforce.auth.schemes) is " + notSupported,
+}
+
+// builtinAuthProviders are authProvider.N values zab already provides.
+var builtinAuthProviders = []string{
+	"org.apache.zookeeper.server.auth.DigestAuthenticationProvider",
+	"org.apache.zookeeper.server.auth.IPAuthenticationProvider",
+}
+
+// refuseUnprotected returns an error naming key and what to do when the
+// setting asks for protection zab does not give, or nil.
+func refuseUnprotected(key, value string) error {
+	k := strings.TrimPrefix(key, "zookeeper.")
+	v := strings.TrimSpace(value)
+	if what, ok := boolSecurity[k]; ok {
+		switch strings.ToLower(v) {
+		case "false":
+			return nil
+		case "true":
+			return fmt.Errorf("%s=true: %s; remove it or set it to false, %s", key, what, orZooKeeper)
+		}
+		return fmt.Errorf("%s: want true or false, got %q (%s)", key, value, what)
+	}
+	switch {
+	case k == "secureClientPort":
+		return fmt.Errorf("%s: a TLS client port is %s; remove secureClientPort (zab serves clients in plaintext on clientPort), %s", key, notSupported, orZooKeeper)
+	case strings.HasPrefix(k, "ssl."):
+		switch strings.ToLower(v) {
+		case "", "false", "none":
+			return nil // an option turned off asks for nothing
+		}
+		return fmt.Errorf("%s: TLS is %s (zab serves plaintext only); remove the ssl.* settings, %s", key, notSupported, orZooKeeper)
+	case strings.HasPrefix(k, "authProvider."):
+		if slices.Contains(builtinAuthProviders, v) {
+			return nil
+		}
+		return fmt.Errorf("%s=%s: that authentication provider is %s (zab has the digest and ip schemes only); remove it, %s", key, v, notSupported, orZooKeeper)
+	}
+	return nil
 }
 
 // splitProperty splits a Java-properties line at the first '=', ':' or

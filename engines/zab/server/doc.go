@@ -58,4 +58,9 @@
 //   - The leader's sync is answered without a quorum round, as ZooKeeper's.
 //   - Observers, reconfig, SASL, local sessions and read-only mode are not
 //     supported.
+//   - No TLS and no enforced authentication: client and quorum traffic is
+//     plaintext, clients authenticate with digest (or match ip ACLs) only
+//     if they choose to. zoo.cfg settings that ask for more (secureClientPort,
+//     ssl.*, SASL, enforce.auth.enabled=true) are refused at start rather
+//     than ignored.
 package server
