@@ -28,6 +28,11 @@ type metrics struct {
 	sessionsExpired prometheus.Counter
 	leaderChanges   prometheus.Counter
 	snapshots       prometheus.Counter
+
+	// Client packets since start, over every connection (srvr's and mntr's
+	// Received and Sent; see packetCounter).
+	clientReceived atomic.Int64
+	clientSent     atomic.Int64
 }
 
 func newMetrics(s *Server) *metrics {
