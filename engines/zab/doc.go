@@ -64,6 +64,10 @@
 //     quorum port is closed on a non-leader), and the would-be follower
 //     looks again as soon as its choice follows someone, votes for another
 //     member, or keeps LOOKING (leaderRefuses), instead of waiting initLimit.
+//     Likewise two members can end a round LEADING: one that has not
+//     established its epoch looks again as soon as too many members follow
+//     or vote for others for a quorum to remain (leaderNoteNotification;
+//     ZooKeeper's leader waits initLimit there).
 //   - Discovery: FOLLOWERINFO(acceptedEpoch); once a quorum connected, the
 //     leader persists acceptedEpoch = max+1 and sends LEADERINFO; followers
 //     persist it before ACKEPOCH(currentEpoch, last zxid). A follower with a

@@ -67,6 +67,9 @@ func (n *Node) stepNotification(m Message) {
 			n.becomeLooking(why)
 		}
 	}
+	if n.state == StateLeading {
+		n.leaderNoteNotification(m)
+	}
 	if n.state != StateLooking {
 		// An established member answers a LOOKING peer with the leader it
 		// follows and that leader's epoch, so that a restarted member joins it
@@ -159,6 +162,44 @@ func (n *Node) leaderRefuses(m Message) string {
 		}
 	}
 	return ""
+}
+
+// leaderNoteNotification lets a leader whose epoch is not established yet
+// give up as soon as it cannot be: when the members that may still follow it
+// (itself, those connected, and those whose notifications do not show
+// otherwise) are fewer than a quorum. A member shows it will not follow when
+// it follows or leads another, or is LOOKING with a vote for another member
+// in this leader's round or later (votes only move up within a round).
+// Finalize waits end at different times, so after a full restart two members
+// can each end the round LEADING, one without a quorum; ZooKeeper's would
+// wait initLimit for followers that went to the other, and so would its own
+// followers. A connected learner is never counted out: its connection says
+// more than a notification that may be older than it.
+func (n *Node) leaderNoteNotification(m Message) {
+	ls := n.lead
+	if ls.established {
+		return
+	}
+	v := m.Vote
+	switch {
+	case v.Leader == n.id && m.State != StateLeading:
+		delete(ls.defected, m.From)
+		return
+	case m.State == StateFollowing, m.State == StateLeading,
+		m.State == StateLooking && v.ElectionEpoch >= n.round:
+		ls.defected[m.From] = true
+	default:
+		return
+	}
+	out := 0
+	for id := range ls.defected {
+		if _, connected := ls.learners[id]; !connected {
+			out++
+		}
+	}
+	if len(n.peers)-out < n.quorum {
+		n.becomeLooking(fmt.Sprintf("epoch cannot be established: %d of %d members follow or vote for others", out, len(n.peers)))
+	}
 }
 
 // establishedVote is what a FOLLOWING or LEADING member tells a LOOKING one:
