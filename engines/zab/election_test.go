@@ -88,3 +88,38 @@ func TestFollowerInfoRefusedByNonLeader(t *testing.T) {
 		t.Fatalf("FOLLOWERINFO to a follower of 3: replies %v, want one FOLLOWING notification naming 3", got)
 	}
 }
+
+// A leader of 5 whose epoch is not established looks again once too many
+// members show they follow or vote for others for a quorum to remain; a
+// connected learner's notifications do not count it out, and a vote for the
+// leader counts a member back in.
+func TestLeaderWithoutQuorumLooksAgain(t *testing.T) {
+	n, err := NewNode(Config{ID: 3, Peers: []ServerID{1, 2, 3, 4, 5}, Storage: NewMemoryStorage(), Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []ServerID{1, 2} {
+		n.Step(Message{Type: MsgNotification, From: from, To: 3, Vote: Vote{Leader: 3, ElectionEpoch: 1}, State: StateLooking})
+	}
+	for range n.cfg.FinalizeWaitTicks {
+		n.Tick()
+	}
+	if n.state != StateLeading {
+		t.Fatalf("setup: %s, want LEADING", n.state)
+	}
+	n.Step(Message{Type: MsgFollowerInfo, From: 2, To: 3, Conn: 1})
+	vote5 := func(from ServerID, st ServerState) Message {
+		return Message{Type: MsgNotification, From: from, To: 3, Vote: Vote{Leader: 5, ElectionEpoch: 1}, State: st}
+	}
+	for _, m := range []Message{vote5(2, StateLooking), vote5(1, StateLooking), vote5(4, StateLooking),
+		{Type: MsgNotification, From: 4, To: 3, Vote: Vote{Leader: 3, ElectionEpoch: 1}, State: StateLooking}, vote5(5, StateLeading)} {
+		n.Step(m)
+		if n.state != StateLeading {
+			t.Fatalf("after %s: %s; 3 of 5 (3, connected 2, and 4 or 5) may still follow, want LEADING", m, n.state)
+		}
+	}
+	n.Step(vote5(4, StateFollowing))
+	if n.state != StateLooking {
+		t.Fatalf("after 1, 4 and 5 went to 5: %s, want LOOKING", n.state)
+	}
+}
