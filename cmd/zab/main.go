@@ -15,6 +15,7 @@
 //	clientPort=218$i
 //	4lw.commands.whitelist=*
 //	zab.httpAddress=127.0.0.1:808$i
+//	zab.adminAddress=:709$i
 //	server.1=127.0.0.1:2881:3881
 //	server.2=127.0.0.1:2882:3882
 //	server.3=127.0.0.1:2883:3883
@@ -24,10 +25,22 @@
 //	/usr/share/zookeeper/bin/zkCli.sh -server 127.0.0.1:2181 create /hello world
 //	echo srvr | nc 127.0.0.1 2182           # Mode: leader or follower
 //	curl 127.0.0.1:8083/health               # {"health":true,...}
+//	curl -d '{"offset":"3s"}' 127.0.0.1:7093/admin/clock   # skew member 3's session clock
+//
+// zab.httpAddress serves /health, /metrics and /debug/pprof only.
+// zab.adminAddress (off by default; ":port" binds 127.0.0.1) serves POST
+// /admin/clock, which has no authentication and can expire every session:
+// keep it on loopback or a network only the lab reaches.
 //
 // Settings ZooKeeper knows but zab does not use (admin.*, autopurge.*, ...)
 // are accepted with one warning line; an unknown setting or a bad value
-// exits 1 with one line naming it. ZAB_LOG_LEVEL=debug|info|warn|error sets
+// exits 1 with one line naming it. So does a setting that asks for
+// protection zab does not give: secureClientPort, ssl.*, sslQuorum=true,
+// portUnification=true, an authProvider.N other than digest or ip,
+// quorum.auth.*Sasl=true, sessionRequireClientSASLAuth=true and
+// enforce.auth.enabled=true (zab serves plaintext and enforces no
+// authentication; starting anyway would fail open). Their "false" values
+// are fine. ZAB_LOG_LEVEL=debug|info|warn|error sets
 // the log level.
 package main
 

@@ -30,6 +30,8 @@ func TestRunConfigErrors(t *testing.T) {
 		{"unknown flag", []string{"--tick-tme", "5"}, "flag provided but not defined: -tick-tme", ""},
 		{"ignored settings then invalid", []string{"--config", write("c.cfg", "admin.serverPort=8080\nautopurge.purgeInterval=1\nsnapCount=5\n")},
 			"dataDir: required", "settings=admin.serverPort,autopurge.purgeInterval,snapCount"},
+		{"protection asked for", []string{"--config", write("d.cfg", "dataDir=DIR\nquorum.auth.enableSasl=true\n")},
+			"d.cfg:2: quorum.auth.enableSasl=true: SASL authentication between members is not supported by zab yet", ""},
 		{"missing config file", []string{"--config", filepath.Join(dir, "nope.cfg")}, "--config: open", ""},
 	}
 	for _, tt := range tests {

@@ -63,7 +63,17 @@
 //   - Election: votes ordered by (peerEpoch, zxid, id); a round ends when a
 //     quorum agrees and no better vote arrives within FinalizeWaitTicks. A
 //     FOLLOWING or LEADING member answers a LOOKING one with its leader and
-//     epoch, so a restarted member joins the running ensemble.
+//     epoch, so a restarted member joins the running ensemble. Finalize
+//     waits end at different times, so a member can decide to follow one
+//     that goes on to follow another; only a leader takes FOLLOWERINFO, any
+//     other member answers it with a notification of what it is (ZooKeeper's
+//     quorum port is closed on a non-leader), and the would-be follower
+//     looks again as soon as its choice follows someone, votes for another
+//     member, or keeps LOOKING (leaderRefuses), instead of waiting initLimit.
+//     Likewise two members can end a round LEADING: one that has not
+//     established its epoch looks again as soon as too many members follow
+//     or vote for others for a quorum to remain (leaderNoteNotification;
+//     ZooKeeper's leader waits initLimit there).
 //   - Discovery: FOLLOWERINFO(acceptedEpoch); once a quorum connected, the
 //     leader persists acceptedEpoch = max+1 and sends LEADERINFO; followers
 //     persist it before ACKEPOCH(currentEpoch, last zxid). A follower with a

@@ -1,5 +1,7 @@
 package zab
 
+import "fmt"
+
 // Fast Leader Election (ZooKeeper's FastLeaderElection.lookForLeader), driven
 // by messages and ticks instead of a blocking queue poll.
 
@@ -58,6 +60,16 @@ func (n *Node) maybeFinalize() {
 }
 
 func (n *Node) stepNotification(m Message) {
+	if n.state == StateFollowing && m.From == n.leader && n.fol.stage == fsAwaitLeaderInfo {
+		// The member I decided to follow says it is not leading: look again
+		// now, and take its notification as a LOOKING member would.
+		if why := n.leaderRefuses(m); why != "" {
+			n.becomeLooking(why)
+		}
+	}
+	if n.state == StateLeading {
+		n.leaderNoteNotification(m)
+	}
 	if n.state != StateLooking {
 		// An established member answers a LOOKING peer with the leader it
 		// follows and that leader's epoch, so that a restarted member joins it
@@ -116,6 +128,77 @@ func (n *Node) stepNotification(m Message) {
 	if c >= n.quorum && n.checkLeader(v) {
 		n.round = max(n.round, v.ElectionEpoch)
 		n.decide(v, "joined an established leader")
+	}
+}
+
+// maxLeaderRefusals is how many times a follower waiting for LEADERINFO
+// hears its chosen leader say it is LOOKING (voting for itself) before it
+// looks again: ZooKeeper's learner tries to connect 5 times to a leader whose
+// quorum port is not open yet, then goes back to election.
+const maxLeaderRefusals = 5
+
+// leaderRefuses returns why m, a notification from the member this follower
+// chose and has not heard LEADERINFO from, shows that member will not lead
+// it, or "" while it may still. A member answers FOLLOWERINFO with a
+// notification when it does not lead (see Node.Step), as ZooKeeper's closed
+// quorum port refuses a learner's connection.
+//
+// Following someone else, or LOOKING with a vote for another member in my
+// round or later, is final: votes only move up the order within a round, so
+// it will not vote for itself again in that round. LOOKING with a vote for
+// itself may still end in LEADING (its finalize wait can end after mine), so
+// that only counts towards maxLeaderRefusals.
+func (n *Node) leaderRefuses(m Message) string {
+	switch m.State {
+	case StateFollowing:
+		return fmt.Sprintf("chosen leader %d is not leading: it follows %d", m.From, m.Vote.Leader)
+	case StateLooking:
+		if m.Vote.Leader != m.From && m.Vote.ElectionEpoch >= n.round {
+			return fmt.Sprintf("chosen leader %d is not leading: it votes for %d in round %d", m.From, m.Vote.Leader, m.Vote.ElectionEpoch)
+		}
+		n.fol.refused++
+		if n.fol.refused >= maxLeaderRefusals {
+			return fmt.Sprintf("chosen leader %d still looking after %d notifications", m.From, n.fol.refused)
+		}
+	}
+	return ""
+}
+
+// leaderNoteNotification lets a leader whose epoch is not established yet
+// give up as soon as it cannot be: when the members that may still follow it
+// (itself, those connected, and those whose notifications do not show
+// otherwise) are fewer than a quorum. A member shows it will not follow when
+// it follows or leads another, or is LOOKING with a vote for another member
+// in this leader's round or later (votes only move up within a round).
+// Finalize waits end at different times, so after a full restart two members
+// can each end the round LEADING, one without a quorum; ZooKeeper's would
+// wait initLimit for followers that went to the other, and so would its own
+// followers. A connected learner is never counted out: its connection says
+// more than a notification that may be older than it.
+func (n *Node) leaderNoteNotification(m Message) {
+	ls := n.lead
+	if ls.established {
+		return
+	}
+	v := m.Vote
+	switch {
+	case v.Leader == n.id && m.State != StateLeading:
+		delete(ls.defected, m.From)
+		return
+	case m.State == StateFollowing, m.State == StateLeading,
+		m.State == StateLooking && v.ElectionEpoch >= n.round:
+		ls.defected[m.From] = true
+	default:
+		return
+	}
+	out := 0
+	for id := range ls.defected {
+		if _, connected := ls.learners[id]; !connected {
+			out++
+		}
+	}
+	if len(n.peers)-out < n.quorum {
+		n.becomeLooking(fmt.Sprintf("epoch cannot be established: %d of %d members follow or vote for others", out, len(n.peers)))
 	}
 }
 

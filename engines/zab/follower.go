@@ -22,6 +22,7 @@ type followerState struct {
 	leaderCommit Zxid
 	ackPending   bool
 	syncs        []followerSync
+	refused      int // notifications from the chosen leader saying it is LOOKING (see leaderRefuses)
 }
 
 type followerSync struct {

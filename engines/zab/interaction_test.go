@@ -88,6 +88,11 @@ func (e *interactionEnv) handle(t *testing.T, d *datadriven.TestData) string {
 		return fmt.Sprintf("now %d", e.c.Now())
 	case "stabilize":
 		e.c.Stabilize(0)
+		if d.HasArg("quiet") {
+			// stabilize quiet: the resulting status instead of the trace.
+			e.trace.Reset()
+			return e.status()
+		}
 	case "process-ready":
 		for _, id := range e.ids(t, d) {
 			e.c.HandleReady(id)

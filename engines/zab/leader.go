@@ -52,6 +52,9 @@ type leaderState struct {
 	localSyncs  int
 	localDone   []leaderSync // committed; waiting to be delivered locally
 	ackBuf      []Zxid       // scratch for leaderMaybeCommit
+	// defected are the members whose notifications show they will not
+	// follow this leader in its round (see leaderNoteNotification).
+	defected map[ServerID]bool
 }
 
 func (n *Node) becomeLeader() {
@@ -60,6 +63,7 @@ func (n *Node) becomeLeader() {
 		connecting: map[ServerID]uint32{n.id: n.hard.AcceptedEpoch},
 		learners:   map[ServerID]*learner{},
 		epochAcks:  map[ServerID]bool{},
+		defected:   map[ServerID]bool{},
 	}
 	n.leaderMaybeChooseEpoch()
 }
@@ -223,6 +227,7 @@ func (n *Node) stepLeader(m Message) {
 
 func (n *Node) leaderFollowerInfo(m Message) {
 	ls := n.lead
+	delete(ls.defected, m.From)
 	if l := ls.learners[m.From]; l != nil {
 		if l.conn == m.Conn {
 			// A repeat: LEADERINFO may have been lost.

@@ -202,6 +202,18 @@ func (n *Node) Step(m Message) error {
 		n.stepNotification(m)
 		return nil
 	}
+	if m.Type == MsgFollowerInfo && n.state != StateLeading {
+		// Only a leader takes followers. ZooKeeper's quorum port is closed
+		// on a member that does not lead, so the learner's connection is
+		// refused and it soon looks again; here the refusal is a
+		// notification of what this member is (see leaderRefuses).
+		v := n.vote
+		if n.state == StateFollowing {
+			v = n.establishedVote()
+		}
+		n.send(Message{Type: MsgNotification, To: m.From, Vote: v, State: n.state}, false)
+		return nil
+	}
 	switch n.state {
 	case StateFollowing:
 		n.stepFollower(m)

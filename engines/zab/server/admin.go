@@ -28,6 +28,11 @@ type metrics struct {
 	sessionsExpired prometheus.Counter
 	leaderChanges   prometheus.Counter
 	snapshots       prometheus.Counter
+
+	// Client packets since start, over every connection (srvr's and mntr's
+	// Received and Sent; see packetCounter).
+	clientReceived atomic.Int64
+	clientSent     atomic.Int64
 }
 
 func newMetrics(s *Server) *metrics {
@@ -70,7 +75,7 @@ func b2f(b bool) float64 {
 }
 
 // skewClock is the server's clock: wall time plus an offset the lab sets
-// through POST /admin/clock to model clock skew. Session expiry and txn
+// through POST /admin/clock (on zab.adminAddress) to model clock skew. Session expiry and txn
 // times use it.
 type skewClock struct {
 	now  func() time.Time
@@ -85,8 +90,10 @@ func (c *skewClock) Now() time.Time { return c.now().Add(time.Duration(c.skew.Lo
 // a later touch does not absorb the jump.
 func (c *skewClock) Real() time.Time { return c.now() }
 
-// adminHandler serves /health, /metrics, /admin/clock and /debug/pprof.
-func (s *Server) adminHandler() http.Handler {
+// httpHandler serves the read-only endpoints of zab.httpAddress: /health,
+// /metrics and /debug/pprof. Nothing here changes the server; /admin/clock
+// is on the admin listener only (see clockHandler).
+func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		v := s.status()
@@ -99,9 +106,19 @@ func (s *Server) adminHandler() http.Handler {
 		json.NewEncoder(w).Encode(map[string]any{"health": v.serving, "mode": v.mode, "zxid": fmt.Sprintf("0x%x", v.zxid), "id": s.cfg.ID})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	// Profiles for the benchmark (the admin port binds loopback unless told).
+	// Profiles for the benchmark: read-only, but they cost CPU; bind
+	// zab.httpAddress to loopback or a private network.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	return mux
+}
+
+// clockHandler serves /admin/clock on zab.adminAddress, a listener of its
+// own: the endpoint has no authentication and one POST can expire every
+// session, so it is off unless asked for and never shares an address with
+// /health or /metrics.
+func (s *Server) clockHandler() http.Handler {
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/clock", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"offset": time.Duration(s.clock.skew.Load()).String()})

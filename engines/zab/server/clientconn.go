@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"coordlab/engines/zab/jute"
@@ -26,8 +25,8 @@ type clientConn struct {
 	done   chan struct{} // closed by close()
 	once   sync.Once
 
-	received atomic.Int64
-	sent     atomic.Int64
+	received packetCounter // frames read: the connect request and requests
+	sent     packetCounter // frames written
 
 	// loop-owned
 	session     int64 // 0 until the connect completed
@@ -255,6 +254,8 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		}
 		nextID++
 		cc := &clientConn{id: nextID, c: c, ip: ip, logger: s.logger, out: make(chan outFrame, s.cfg.ClientQueueLen), done: make(chan struct{})}
+		cc.received.total.Store(&s.metrics.clientReceived)
+		cc.sent.total.Store(&s.metrics.clientSent)
 		s.connWG.Add(2)
 		go func() {
 			defer s.connWG.Done()

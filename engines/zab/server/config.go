@@ -89,9 +89,17 @@ type Config struct {
 	// JuteMaxBuffer is the largest client frame in bytes (jute.maxbuffer).
 	// Default 0xfffff. Larger frames close the connection.
 	JuteMaxBuffer int
-	// HTTPAddr is our own HTTP admin address for /health, /metrics and
-	// POST /admin/clock (zab.httpAddress, --http-addr). Empty disables it.
+	// HTTPAddr is our own read-only HTTP address for /health, /metrics and
+	// /debug/pprof (zab.httpAddress, --http-addr). Empty disables it. It
+	// serves nothing that changes the server: /admin/clock is not there.
 	HTTPAddr string
+	// AdminAddr is the HTTP address of /admin/clock, which shifts the
+	// session clock (and so can expire every session at once); it has no
+	// authentication, so it has a listener of its own, off by default
+	// (zab.adminAddress, --admin-addr). A value without a host (":7000")
+	// binds 127.0.0.1; name a host to listen elsewhere. It must differ from
+	// the client, quorum, election and HTTP addresses.
+	AdminAddr string
 	// SnapshotTxns is how many committed txns between snapshots
 	// (zab.snapshotTxns, --snapshot-txns). Default 100000.
 	SnapshotTxns int
@@ -250,6 +258,11 @@ func (c *Config) Validate() error {
 			bad("zab.httpAddress: want host:port, got %q", c.HTTPAddr)
 		}
 	}
+	if c.AdminAddr != "" {
+		if msg := c.checkAdminAddr(); msg != "" {
+			bad("%s", msg)
+		}
+	}
 	seen := map[uint64]bool{}
 	for _, m := range c.Servers {
 		if seen[m.ID] {
@@ -277,23 +290,88 @@ func (c *Config) Validate() error {
 	return fmt.Errorf("%w: %s", ErrConfig, strings.Join(errs, "; "))
 }
 
+// AdminListenAddr is the address the /admin/clock listener binds: AdminAddr
+// with 127.0.0.1 for a missing host. Empty when AdminAddr is.
+func (c *Config) AdminListenAddr() string {
+	if c.AdminAddr == "" {
+		return ""
+	}
+	h, p, err := net.SplitHostPort(c.AdminAddr)
+	if err != nil {
+		return c.AdminAddr
+	}
+	if h == "" {
+		h = "127.0.0.1"
+	}
+	return net.JoinHostPort(h, p)
+}
+
+// checkAdminAddr returns what is wrong with AdminAddr, or "". The admin
+// endpoint must have a port of its own: sharing one with the client, quorum,
+// election or HTTP address would either fail to bind or, worse, put the
+// clock on an address other programs are given.
+func (c *Config) checkAdminAddr() string {
+	h, p, err := net.SplitHostPort(c.AdminAddr)
+	if err != nil {
+		return fmt.Sprintf("zab.adminAddress: want [host]:port (e.g. :7000 for 127.0.0.1:7000), got %q", c.AdminAddr)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("zab.adminAddress: want a port 0..65535, got %q", p)
+	}
+	if h == "" {
+		h = "127.0.0.1"
+	}
+	if n == 0 { // an ephemeral port cannot collide
+		return ""
+	}
+	type other struct{ name, host, port string }
+	others := []other{{"clientPort", c.ClientPortAddress, strconv.Itoa(c.ClientPort)}}
+	if c.HTTPAddr != "" {
+		if hh, hp, err := net.SplitHostPort(c.HTTPAddr); err == nil {
+			others = append(others, other{"zab.httpAddress", hh, hp})
+		}
+	}
+	if self, ok := c.Self(); ok {
+		others = append(others,
+			other{fmt.Sprintf("server.%d quorum port", self.ID), self.Host, strconv.Itoa(self.QuorumPort)},
+			other{fmt.Sprintf("server.%d election port", self.ID), self.Host, strconv.Itoa(self.ElectionPort)})
+	}
+	for _, o := range others {
+		if o.port == p && hostsOverlap(h, o.host) {
+			return fmt.Sprintf("zab.adminAddress: %s is also the %s; give the admin endpoint a port of its own", c.AdminAddr, o.name)
+		}
+	}
+	return ""
+}
+
+// hostsOverlap reports whether listeners on hosts a and b with one port
+// would clash: the same host, or either one a wildcard.
+func hostsOverlap(a, b string) bool {
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return a == b || wild(a) || wild(b)
+}
+
 // fourLetterWordsKnown are ZooKeeper commands zab does not implement; they may
 // appear in a whitelist (a ZooKeeper user's zoo.cfg) and are then refused at
 // run time like a non-whitelisted command.
 var fourLetterWordsKnown = []string{"cons", "crst", "dirs", "dump", "envi", "gtmk", "hash", "isro", "srst", "stmk", "wchc", "wchp", "wchs"}
 
 // ignoredExact and ignoredPrefixes are settings ZooKeeper knows and zab does
-// not use; they are accepted with one warning line.
+// not use; they are accepted with one warning line, except the security
+// settings refuseUnprotected stops at (TLS, SASL, enforced authentication).
 var ignoredExact = []string{
 	"standaloneEnabled", "reconfigEnabled", "preAllocSize", "snapCount", "globalOutstandingLimit",
 	"leaderServes", "cnxTimeout", "quorumListenOnAllIPs", "syncEnabled", "electionAlg", "peerType",
-	"dynamicConfigFile", "skipACL", "forceSync", "secureClientPort", "secureClientPortAddress",
+	"dynamicConfigFile", "skipACL", "forceSync", "secureClientPortAddress",
 	"serverCnxnFactory", "sslQuorum", "portUnification", "localSessionsEnabled",
 	"localSessionsUpgradingEnabled", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize",
 	"snapSizeLimitInKb", "txnLogSizeLimitInKb", "fsync.warningthresholdms",
 	"connectToLearnerMasterLimit", "electionPortBindRetry", "clientPortListenBacklog",
 	"digest.enabled", "audit.enable", "observerMasterPort", "maxCnxns", "initialConfig",
 	"enforceQuota", "learnerMasterPort", "syncPeriod",
+	// Security switches, accepted only when off (see refuseUnprotected).
+	"sessionRequireClientSASLAuth", "enforce.auth.enabled", "enforce.auth.schemes",
 }
 var ignoredPrefixes = []string{
 	"admin.", "autopurge.", "metricsProvider.", "4lw.", "ssl.", "zookeeper.", "authProvider.",
@@ -421,8 +499,12 @@ var settings = []setting{
 		c.JuteMaxBuffer = int(n)
 		return nil
 	}},
-	{"zab.httpAddress", "http-addr", "HTTP address for /health, /metrics, /admin/clock (default off)", func(c *Config, v string) error {
+	{"zab.httpAddress", "http-addr", "HTTP address for /health, /metrics and /debug/pprof (default off)", func(c *Config, v string) error {
 		c.HTTPAddr = strings.TrimSpace(v)
+		return nil
+	}},
+	{"zab.adminAddress", "admin-addr", "HTTP address for POST /admin/clock, unauthenticated; :port binds 127.0.0.1 (default off)", func(c *Config, v string) error {
+		c.AdminAddr = strings.TrimSpace(v)
 		return nil
 	}},
 	{"zab.snapshotTxns", "snapshot-txns", "committed txns between snapshots (default 100000)", func(c *Config, v string) (err error) {
@@ -530,6 +612,9 @@ func setKey(c *Config, key, value string, ignored *[]string) error {
 		sort.Slice(c.Servers, func(i, j int) bool { return c.Servers[i].ID < c.Servers[j].ID })
 		return nil
 	}
+	if err := refuseUnprotected(key, value); err != nil {
+		return err
+	}
 	if s := findSetting(key); s != nil {
 		if err := s.set(c, value); err != nil {
 			return fmt.Errorf("%s: %v", key, err)
@@ -541,6 +626,68 @@ func setKey(c *Config, key, value string, ignored *[]string) error {
 		return nil
 	}
 	return fmt.Errorf("%s: unknown setting (not a ZooKeeper or zab setting; check the spelling)", key)
+}
+
+// zab serves the client and quorum ports in plaintext and knows only the
+// digest and ip authentication schemes. A setting that asks ZooKeeper for
+// more (TLS, SASL, refusing unauthenticated sessions) must stop zab from
+// starting: warning and serving without the protection asked for would fail
+// open. Explicit "off" values are accepted (and ignored, with the warning of
+// every ignored setting).
+const (
+	notSupported = "not supported by zab yet"
+	orZooKeeper  = "or run ZooKeeper"
+)
+
+// boolSecurity are ZooKeeper's boolean security switches, by zoo.cfg key
+// (ZooKeeper also reads a key with a "zookeeper." prefix as the same system
+// property), and what true would ask for.
+var boolSecurity = map[string]string{
+	"sslQuorum":                      "TLS between members is " + notSupported,
+	"portUnification":                "TLS on the client port is " + notSupported,
+	"quorum.auth.enableSasl":         "SASL authentication between members is " + notSupported,
+	"quorum.auth.learnerRequireSasl": "SASL authentication between members is " + notSupported,
+	"quorum.auth.serverRequireSasl":  "SASL authentication between members is " + notSupported,
+	"sessionRequireClientSASLAuth":   "SASL client authentication is " + notSupported,
+	"enforce.auth.enabled":           "refusing sessions without an authenticated scheme (enforce.auth.schemes) is " + notSupported,
+}
+
+// builtinAuthProviders are authProvider.N values zab already provides.
+var builtinAuthProviders = []string{
+	"org.apache.zookeeper.server.auth.DigestAuthenticationProvider",
+	"org.apache.zookeeper.server.auth.IPAuthenticationProvider",
+}
+
+// refuseUnprotected returns an error naming key and what to do when the
+// setting asks for protection zab does not give, or nil.
+func refuseUnprotected(key, value string) error {
+	k := strings.TrimPrefix(key, "zookeeper.")
+	v := strings.TrimSpace(value)
+	if what, ok := boolSecurity[k]; ok {
+		switch strings.ToLower(v) {
+		case "false":
+			return nil
+		case "true":
+			return fmt.Errorf("%s=true: %s; remove it or set it to false, %s", key, what, orZooKeeper)
+		}
+		return fmt.Errorf("%s: want true or false, got %q (%s)", key, value, what)
+	}
+	switch {
+	case k == "secureClientPort":
+		return fmt.Errorf("%s: a TLS client port is %s; remove secureClientPort (zab serves clients in plaintext on clientPort), %s", key, notSupported, orZooKeeper)
+	case strings.HasPrefix(k, "ssl."):
+		switch strings.ToLower(v) {
+		case "", "false", "none":
+			return nil // an option turned off asks for nothing
+		}
+		return fmt.Errorf("%s: TLS is %s (zab serves plaintext only); remove the ssl.* settings, %s", key, notSupported, orZooKeeper)
+	case strings.HasPrefix(k, "authProvider."):
+		if slices.Contains(builtinAuthProviders, v) {
+			return nil
+		}
+		return fmt.Errorf("%s=%s: that authentication provider is %s (zab has the digest and ip schemes only); remove it, %s", key, v, notSupported, orZooKeeper)
+	}
+	return nil
 }
 
 // splitProperty splits a Java-properties line at the first '=', ':' or

@@ -188,3 +188,110 @@ func TestFourLetterWordAllowed(t *testing.T) {
 		t.Fatal("* must not allow an unimplemented command")
 	}
 }
+
+func TestAdminAddress(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   string // DATADIR is replaced
+		flags []string
+		want  string // AdminListenAddr; "" = off
+		err   string
+	}{
+		{name: "off by default", cfg: "dataDir=DATADIR\nzab.httpAddress=127.0.0.1:8080\n", want: ""},
+		{name: "no host binds loopback", cfg: "dataDir=DATADIR\nzab.adminAddress=:7000\n", want: "127.0.0.1:7000"},
+		{name: "explicit host", cfg: "dataDir=DATADIR\nzab.adminAddress=10.0.0.5:7000\n", want: "10.0.0.5:7000"},
+		{name: "flag", cfg: "dataDir=DATADIR\n", flags: []string{"--admin-addr", ":7001"}, want: "127.0.0.1:7001"},
+		{name: "not host:port", cfg: "dataDir=DATADIR\nzab.adminAddress=7000\n", err: `zab.adminAddress: want [host]:port`},
+		{name: "client port", cfg: "dataDir=DATADIR\nclientPort=2181\nzab.adminAddress=:2181\n", err: "zab.adminAddress: :2181 is also the clientPort"},
+		{name: "http address", cfg: "dataDir=DATADIR\nzab.httpAddress=0.0.0.0:8080\nzab.adminAddress=127.0.0.1:8080\n", err: "is also the zab.httpAddress"},
+		{name: "quorum port", cfg: "dataDir=DATADIR\nserver.1=127.0.0.1:2888:3888\nzab.adminAddress=:2888\n", err: "is also the server.1 quorum port"},
+		{name: "election port", cfg: "dataDir=DATADIR\nserver.1=127.0.0.1:2888:3888\nzab.adminAddress=:3888\n", err: "is also the server.1 election port"},
+		{name: "same port other host", cfg: "dataDir=DATADIR\nclientPortAddress=127.0.0.2\nzab.adminAddress=127.0.0.3:2181\n", want: "127.0.0.3:2181"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "myid"), []byte("1"), 0o644)
+			args := []string{"--config", writeCfg(t, dir, strings.ReplaceAll(tt.cfg, "DATADIR", dir))}
+			c, _, err := LoadConfig(append(args, tt.flags...), io.Discard)
+			if err == nil {
+				err = c.Validate()
+			}
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, ErrConfig) {
+					t.Fatalf("got %v, want an ErrConfig containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.AdminListenAddr(); got != tt.want {
+				t.Fatalf("AdminListenAddr() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSecuritySettingsFailClosed: a setting that asks for protection zab
+// does not give (TLS, SASL, enforced authentication) stops it with an error
+// naming the setting and what to do; explicit "off" values are accepted.
+func TestSecuritySettingsFailClosed(t *testing.T) {
+	tests := []struct {
+		line string
+		err  string // "" = accepted (ignored with the warning)
+	}{
+		{"secureClientPort=2281", "secureClientPort: a TLS client port is not supported by zab yet; remove secureClientPort"},
+		{"zookeeper.secureClientPort=2281", "zookeeper.secureClientPort: a TLS client port is not supported"},
+		{"ssl.keyStore.location=/etc/zk/keystore.jks", "ssl.keyStore.location: TLS is not supported by zab yet (zab serves plaintext only); remove the ssl.* settings"},
+		{"ssl.trustStore.password=secret", "ssl.trustStore.password: TLS is not supported"},
+		{"ssl.quorum.keyStore.location=/k.jks", "ssl.quorum.keyStore.location: TLS is not supported"},
+		{"ssl.clientAuth=need", "ssl.clientAuth: TLS is not supported"},
+		{"zookeeper.ssl.protocol=TLSv1.3", "zookeeper.ssl.protocol: TLS is not supported"},
+		{"ssl.hostnameVerification=false", ""},
+		{"ssl.clientAuth=none", ""},
+		{"sslQuorum=true", "sslQuorum=true: TLS between members is not supported by zab yet; remove it or set it to false"},
+		{"sslQuorum=false", ""},
+		{"portUnification=true", "portUnification=true: TLS on the client port is not supported"},
+		{"portUnification=false", ""},
+		{"authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider", "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider: that authentication provider is not supported by zab yet (zab has the digest and ip schemes only)"},
+		{"authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider", "authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider: that authentication provider is not supported"},
+		{"zookeeper.authProvider.2=com.example.Custom", "zookeeper.authProvider.2=com.example.Custom: that authentication provider is not supported"},
+		{"authProvider.1=org.apache.zookeeper.server.auth.DigestAuthenticationProvider", ""},
+		{"authProvider.2=org.apache.zookeeper.server.auth.IPAuthenticationProvider", ""},
+		{"quorum.auth.enableSasl=true", "quorum.auth.enableSasl=true: SASL authentication between members is not supported by zab yet; remove it or set it to false"},
+		{"quorum.auth.enableSasl=false", ""},
+		{"quorum.auth.learnerRequireSasl=true", "quorum.auth.learnerRequireSasl=true: SASL authentication between members is not supported"},
+		{"quorum.auth.learnerRequireSasl=false", ""},
+		{"quorum.auth.serverRequireSasl=true", "quorum.auth.serverRequireSasl=true: SASL authentication between members is not supported"},
+		{"quorum.auth.serverRequireSasl=FALSE", ""},
+		{"quorum.auth.enableSasl=yes", `quorum.auth.enableSasl: want true or false, got "yes"`},
+		{"sessionRequireClientSASLAuth=true", "sessionRequireClientSASLAuth=true: SASL client authentication is not supported"},
+		{"zookeeper.sessionRequireClientSASLAuth=true", "zookeeper.sessionRequireClientSASLAuth=true: SASL client authentication is not supported"},
+		{"zookeeper.sessionRequireClientSASLAuth=false", ""},
+		{"enforce.auth.enabled=true", "enforce.auth.enabled=true: refusing sessions without an authenticated scheme (enforce.auth.schemes) is not supported by zab yet; remove it or set it to false, or run ZooKeeper"},
+		{"zookeeper.enforce.auth.enabled=true", "zookeeper.enforce.auth.enabled=true: refusing sessions"},
+		{"enforce.auth.enabled=false", ""},
+		{"enforce.auth.schemes=digest", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			dir := t.TempDir()
+			p := writeCfg(t, dir, "dataDir="+dir+"\n"+tt.line+"\n")
+			c, ignored, err := LoadConfig([]string{"--config", p}, io.Discard)
+			if err == nil {
+				err = c.Validate()
+			}
+			if tt.err == "" {
+				key, _ := splitProperty(tt.line)
+				if err != nil || !slices.Contains(ignored, key) {
+					t.Fatalf("got error %v, ignored %q; want it accepted and listed as ignored", err, ignored)
+				}
+				return
+			}
+			if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), "zoo.cfg:2:") {
+				t.Fatalf("got %v, want an ErrConfig at zoo.cfg:2 containing %q", err, tt.err)
+			}
+		})
+	}
+}

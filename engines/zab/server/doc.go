@@ -16,9 +16,12 @@
 //   - the client listener (clientPortAddress:clientPort): jute frames, the
 //     four-letter words ruok, srvr, stat, mntr and conf (whitelisted), and
 //     maxClientCnxns per IP;
-//   - an optional HTTP admin port (zab.httpAddress) with /health, /metrics
-//     (Prometheus), POST /admin/clock (session clock skew for the lab) and
-//     /debug/pprof;
+//   - an optional read-only HTTP port (zab.httpAddress) with /health,
+//     /metrics (Prometheus) and /debug/pprof;
+//   - an optional admin port of its own (zab.adminAddress, off by default;
+//     ":port" binds 127.0.0.1) with POST /admin/clock, the session clock
+//     skew the lab injects. It has no authentication and one POST can
+//     expire every session, so it is never served on another address;
 //   - and one loop goroutine that owns the core, the tree, the log and the
 //     session table. It ticks the core ten times per tickTime, steps peer
 //     messages, and for each zab.Ready persists and fsyncs, sends, applies
@@ -105,4 +108,9 @@
 //   - The leader's sync is answered without a quorum round, as ZooKeeper's.
 //   - Observers, reconfig, SASL, local sessions and read-only mode are not
 //     supported.
+//   - No TLS and no enforced authentication: client and quorum traffic is
+//     plaintext, clients authenticate with digest (or match ip ACLs) only
+//     if they choose to. zoo.cfg settings that ask for more (secureClientPort,
+//     ssl.*, SASL, enforce.auth.enabled=true) are refused at start rather
+//     than ignored.
 package server

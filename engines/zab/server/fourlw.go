@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,6 +54,9 @@ func (s *Server) status() *statusView {
 // answerFourLetterWord writes the answer to cmd and closes the connection,
 // as ZooKeeper does.
 func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
+	// The answer is not a client packet: ZooKeeper's Sent counts replies to
+	// requests only.
+	cc.sent.total.Store(nil)
 	s.metrics.fourLetterWords.WithLabelValues(cmd).Inc()
 	if !s.cfg.FourLetterWordAllowed(cmd) {
 		cc.send([]byte(cmd+" is not executed because it is not in the whitelist.\n"), true)
@@ -130,6 +134,33 @@ func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
 		}
 	}
 	cc.send([]byte(b.String()), true)
+}
+
+// packetCounter counts one client connection's packets (stat's recved and
+// sent) and adds each to a server-wide total, which srvr and mntr report
+// and which, as ZooKeeper's ServerStats, outlives the connection.
+type packetCounter struct {
+	n     atomic.Int64
+	total atomic.Pointer[atomic.Int64] // nil: not counted server-wide
+}
+
+func (c *packetCounter) Add(d int64) {
+	c.n.Add(d)
+	if t := c.total.Load(); t != nil {
+		t.Add(d)
+	}
+}
+
+func (c *packetCounter) Load() int64 { return c.n.Load() }
+
+// millis returns the request latency min, average and max in milliseconds,
+// as srvr and mntr print them; zeros before the first request. Samples are
+// whole milliseconds (see add), so min <= avg <= max.
+func (l *latencyStats) millis() (min int64, avg float64, max int64) {
+	if l.n == 0 {
+		return 0, 0, 0
+	}
+	return l.min.Milliseconds(), float64(l.sum.Milliseconds()) / float64(l.n), l.max.Milliseconds()
 }
 
 // dirSize sums the sizes of the regular files directly in dir.

@@ -85,6 +85,9 @@ type latencyStats struct {
 }
 
 func (l *latencyStats) add(d time.Duration) {
+	// Whole milliseconds, as ZooKeeper's clock: min, avg and max are then
+	// over the same values, so min <= avg <= max (see millis).
+	d = d.Truncate(time.Millisecond)
 	if l.n == 0 || d < l.min {
 		l.min = d
 	}
@@ -527,12 +530,10 @@ func (s *Server) publishStatus() {
 		dataSize:    s.tree.ApproximateDataSize(),
 		sessions:    len(s.tree.Sessions()),
 		connections: len(st.conns),
-		latencyMin:  st.lat.min.Milliseconds(),
-		latencyMax:  st.lat.max.Milliseconds(),
+		received:    s.metrics.clientReceived.Load(),
+		sent:        s.metrics.clientSent.Load(),
 	}
-	if st.lat.n > 0 {
-		v.latencyAvg = float64(st.lat.sum.Microseconds()) / 1000 / float64(st.lat.n)
-	}
+	v.latencyMin, v.latencyAvg, v.latencyMax = st.lat.millis()
 	if st.serving {
 		switch {
 		case len(s.cfg.Servers) <= 1:
@@ -547,8 +548,6 @@ func (s *Server) publishStatus() {
 		v.outstanding += len(ls.queue)
 	}
 	for cc := range st.conns {
-		v.received += cc.received.Load()
-		v.sent += cc.sent.Load()
 		v.clients = append(v.clients, fmt.Sprintf("/%s[1](queued=%d,recved=%d,sent=%d)", cc.c.RemoteAddr().String(), len(cc.out), cc.received.Load(), cc.sent.Load()))
 	}
 	sort.Strings(v.clients)

@@ -35,6 +35,8 @@ type Server struct {
 	clientLn     net.Listener
 	httpLn       net.Listener
 	httpSrv      *http.Server
+	adminLn      net.Listener // /admin/clock, nil unless AdminAddr is set
+	adminSrv     *http.Server
 	clientEvents chan clientEvent
 	connLimiter  connLimiter
 
@@ -121,7 +123,15 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("zab: listen on HTTP address %s: %w", cfg.HTTPAddr, err)
 		}
 		s.httpLn = hl
-		s.httpSrv = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		s.httpSrv = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+	}
+	if cfg.AdminAddr != "" {
+		al, err := net.Listen("tcp", cfg.AdminListenAddr())
+		if err != nil {
+			return nil, fmt.Errorf("zab: listen on admin address %s (zab.adminAddress): %w", cfg.AdminListenAddr(), err)
+		}
+		s.adminLn = al
+		s.adminSrv = &http.Server{Handler: s.clockHandler(), ReadHeaderTimeout: 5 * time.Second}
 	}
 	s.st.init(s, members)
 	ok = true
@@ -237,11 +247,26 @@ func (s *Server) Start() {
 			}
 		})
 	}
-	s.logger.Info("serving", "client", s.clientLn.Addr().String(), "http", s.cfg.HTTPAddr, "members", len(s.cfg.Servers))
+	if s.adminSrv != nil {
+		s.goFunc(func() {
+			if err := s.adminSrv.Serve(s.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.logger.Error("HTTP admin (clock) server failed", "err", err)
+			}
+		})
+	}
+	s.logger.Info("serving", "client", s.clientLn.Addr().String(), "http", s.cfg.HTTPAddr, "admin", s.AdminAddr(), "members", len(s.cfg.Servers))
 }
 
 // ClientAddr is the bound client address.
 func (s *Server) ClientAddr() string { return s.clientLn.Addr().String() }
+
+// AdminAddr is the bound address of /admin/clock, or "" when it is off.
+func (s *Server) AdminAddr() string {
+	if s.adminLn == nil {
+		return ""
+	}
+	return s.adminLn.Addr().String()
+}
 
 // Stop stops everything and waits for every goroutine; it returns the loop's
 // error, if it failed. Safe to call twice.
@@ -253,6 +278,11 @@ func (s *Server) Stop() error {
 		if s.httpSrv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			s.httpSrv.Shutdown(ctx)
+			cancel()
+		}
+		if s.adminSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			s.adminSrv.Shutdown(ctx)
 			cancel()
 		}
 		s.wg.Wait() // the loop closes client connections on its way out
@@ -277,6 +307,9 @@ func (s *Server) closeResources() {
 	}
 	if s.httpLn != nil {
 		s.httpLn.Close()
+	}
+	if s.adminLn != nil {
+		s.adminLn.Close()
 	}
 	if s.txnLog != nil {
 		s.txnLog.Close()

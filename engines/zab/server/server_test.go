@@ -30,6 +30,7 @@ func startInProcess(t *testing.T, n int, tweak func(*Config)) []*Server {
 		c.DataDir = t.TempDir()
 		c.ClientPort = freePort(t)
 		c.HTTPAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+		c.AdminAddr = ":0" // no host: loopback
 		c.Servers = ms
 		if tweak != nil {
 			tweak(&c)
@@ -177,9 +178,39 @@ func TestInProcessEnsemble(t *testing.T) {
 		}
 	})
 
+	t.Run("admin clock is not on the health address", func(t *testing.T) {
+		// POST /admin/clock has no authentication and expires every
+		// session: the health/metrics address must not serve it.
+		resp, err := http.Post("http://"+leader.cfg.HTTPAddr+"/admin/clock", "application/json", strings.NewReader(`{"offset":"1h"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("POST /admin/clock on zab.httpAddress: status %d, want 404", resp.StatusCode)
+		}
+		if got := leader.clock.skew.Load(); got != 0 {
+			t.Fatalf("clock offset %v after a refused POST, want 0", time.Duration(got))
+		}
+		for _, s := range ss {
+			if h, _, _ := net.SplitHostPort(s.AdminAddr()); h != "127.0.0.1" {
+				t.Fatalf("zab.adminAddress=:0 bound %q, want loopback", s.AdminAddr())
+			}
+		}
+	})
+
 	t.Run("admin clock skew expires sessions", func(t *testing.T) {
-		url := "http://" + leader.cfg.HTTPAddr + "/admin/clock"
-		resp, err := http.Post(url, "application/json", strings.NewReader(`{"offset":"soon"}`))
+		url := "http://" + leader.AdminAddr() + "/admin/clock"
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"offset":"0s"`) {
+			t.Fatalf("GET /admin/clock: %d %s", resp.StatusCode, b)
+		}
+		resp, err = http.Post(url, "application/json", strings.NewReader(`{"offset":"soon"}`))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -151,3 +151,65 @@ func TestStateCodec(t *testing.T) {
 		t.Fatal("decodeState of a truncated state: want an error")
 	}
 }
+
+// TestFollowerOfNonLeaderLooksAgain: after a full restart of 5 members, 1's
+// finalize wait ends before 5's better vote reaches it, so 1 decides to follow
+// 4 while 2, 3 and 4 move on to 5. 1 must learn that 4 does not lead (4's
+// notifications, its refusal of FOLLOWERINFO) and join 5 within a few ticks,
+// not wait InitLimitTicks. The second case cuts 1 off while the others elect
+// 5, so only the refusal tells it.
+func TestFollowerOfNonLeaderLooksAgain(t *testing.T) {
+	for _, cutOff := range []bool{false, true} {
+		c, err := New(Options{N: 5, Seed: 1, Config: func(cfg *zab.Config) { cfg.InitLimitTicks = 50 }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Crash(5)
+		c.Stabilize(0) // 1-4 agree on 4 and wait to finalize
+		if err := c.Restart(5); err != nil {
+			t.Fatal(err)
+		}
+		c.HandleReady(5) // 5's votes are in flight
+		if cutOff {
+			c.Partition([]zab.ServerID{1}, []zab.ServerID{2, 3, 4, 5})
+		}
+		for _, id := range []zab.ServerID{2, 3, 4} {
+			c.Deliver(id)
+		}
+		c.Tick() // 1's finalize wait ends first
+		if s := c.Member(1).Node.Status(); s.State != zab.StateFollowing || s.Leader != 4 {
+			t.Fatalf("cutOff=%v: setup: member 1 is %s leader=%d, want FOLLOWING 4", cutOff, s.State, s.Leader)
+		}
+		ticks := 0
+		joined := func() bool {
+			l, ok := c.Leader()
+			s := c.Member(1).Node.Status()
+			return ok && l == 5 && s.Leader == 5 && s.Phase == zab.PhaseBroadcast
+		}
+		if cutOff {
+			for range 4 {
+				c.Stabilize(0)
+				c.Tick()
+				ticks++
+			}
+			if l, ok := c.Leader(); !ok || l != 5 {
+				t.Fatalf("cutOff: 2-5 did not elect 5 (leader %d, %v)", l, ok)
+			}
+			c.Heal()
+		}
+		for c.Stabilize(0); !joined() && ticks < 49; ticks++ {
+			c.Tick()
+			c.Stabilize(0)
+		}
+		if !joined() {
+			t.Fatalf("cutOff=%v: member 1 still %+v after %d ticks", cutOff, c.Member(1).Node.Status(), ticks)
+		}
+		t.Logf("cutOff=%v: member 1 joined leader 5 after %d ticks", cutOff, ticks)
+		if limit := 10; ticks > limit {
+			t.Fatalf("cutOff=%v: member 1 joined leader 5 after %d ticks, want <= %d (InitLimitTicks is 50)", cutOff, ticks, limit)
+		}
+		if err := c.Check(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

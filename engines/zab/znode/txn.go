@@ -6,20 +6,13 @@ import (
 	"strconv"
 
 	"coordlab/engines/zab/jute"
+	"coordlab/engines/zab/zxid"
 )
 
-// Zxid is a ZooKeeper transaction id, epoch<<32 | counter, as it appears in
-// Stat and ReplyHeader (a jute long). It is signed because ZooKeeper's is;
-// the zab core's unsigned Zxid converts with Zxid(int64(z)).
-type Zxid int64
-
-// Epoch is the high 32 bits.
-func (z Zxid) Epoch() uint32 { return uint32(uint64(z) >> 32) }
-
-// Counter is the low 32 bits.
-func (z Zxid) Counter() uint32 { return uint32(z) }
-
-func (z Zxid) String() string { return "0x" + strconv.FormatInt(int64(z), 16) }
+// Zxid is a ZooKeeper transaction id (package zxid), the one type the
+// core, the tree and the server share. Stat and ReplyHeader carry it as a
+// jute long: convert with int64(z) and Zxid(v) there.
+type Zxid = zxid.Zxid
 
 // SessionID is a ZooKeeper session id. 0 means "no session": the server
 // itself (container and TTL reaping).
