@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -41,6 +43,11 @@ with QuorumPeerMain; its argument is the zoo.cfg path (default
 			names := args
 			if len(names) == 0 {
 				names = images.All()
+			}
+			for _, n := range names {
+				if !slices.Contains(images.All(), n) {
+					return &exitError{code: exitFailed, err: fmt.Errorf("images: unknown image %q: want one of %s", n, strings.Join(images.All(), ", "))}
+				}
 			}
 			o := images.Options{BinDir: binDir, DockerDir: dockerDir}
 			tags, err := buildImageList(cmd.Context(), cmd.ErrOrStderr(), names, o)
