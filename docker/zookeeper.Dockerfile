@@ -5,7 +5,8 @@
 # (lib/modules, the VM, the native libraries of java.base, net, nio, zip
 # and management, conf/ and lib/security/), the jars of the class path
 # below and the jars their manifests name, Debian's log4j.properties, the
-# shared libraries of it all, a minimal /etc/passwd and /tmp.
+# shared libraries of it all, a minimal /etc/passwd, /etc/nsswitch.conf
+# and /tmp.
 #
 # There is no shell: the JVM is the entrypoint, with the flags and class
 # path of the lab's local runtime (Debian's zkEnv.sh class path plus the

@@ -232,6 +232,20 @@ func TestEtcdSingleMember(t *testing.T) {
 	}
 }
 
+// TestEtcdDefaultCommand runs the image with no arguments: the default
+// command must start a working single member.
+func TestEtcdDefaultCommand(t *testing.T) {
+	img := image(t, "etcd")
+	l := newLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l.run(1, img, nil)
+	c := etcdClient(t, l.ip(1)+":2379")
+	if err := etcdPut(ctx, c, "k", "v"); err != nil {
+		t.Fatalf("put: %v\n%s", err, l.logs(1))
+	}
+}
+
 func TestEtcdThreeMembersKillRestart(t *testing.T) {
 	img := image(t, "etcd")
 	l := newLab(t)
@@ -295,7 +309,7 @@ func zooCfg(l *lab, n int) string {
 // zkMember writes member i's zoo.cfg and myid under a host directory and
 // returns the docker run options that mount them: the configuration
 // read-only at /conf, the data directory at /data.
-func zkMember(t *testing.T, l *lab, i, n int) []string {
+func zkMember(t *testing.T, l *lab, i, n int, extra ...string) []string {
 	t.Helper()
 	dir := t.TempDir()
 	conf, data := filepath.Join(dir, "conf"), filepath.Join(dir, "data")
@@ -304,7 +318,7 @@ func zkMember(t *testing.T, l *lab, i, n int) []string {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(conf, "zoo.cfg"), []byte(zooCfg(l, n)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(conf, "zoo.cfg"), []byte(zooCfg(l, n)+strings.Join(extra, "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(data, "myid"), []byte(strconv.Itoa(i)+"\n"), 0o644); err != nil {
@@ -371,13 +385,17 @@ type zkLog struct{ t *testing.T }
 
 func (zkLog) Printf(string, ...any) {}
 
+// TestZooKeeperStandalone binds the client port on a name that only the
+// container's /etc/hosts knows (--add-host): the JVM resolves it through
+// glibc's files source.
 func TestZooKeeperStandalone(t *testing.T) {
 	img := image(t, "zookeeper")
 	l := newLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
-	l.run(1, img, zkMember(t, l, 1, 1))
+	opts := zkMember(t, l, 1, 1, "clientPortAddress=zk-hosts-only\n")
+	l.run(1, img, append(opts, "--add-host", "zk-hosts-only:"+l.ip(1)))
 	addr := l.ip(1) + ":2181"
 	mode, err := zkServing(ctx, addr)
 	if err != nil {

@@ -156,7 +156,19 @@ func etcdFiles(r *rootfs) error {
 	if err != nil {
 		return notInstalled(err, "etcd-server")
 	}
-	return r.addELFClosure([]string{bin})
+	if err := r.addELFClosure([]string{bin}); err != nil {
+		return err
+	}
+	addNSSwitch(r)
+	return nil
+}
+
+// addNSSwitch writes the lookup order of a Debian system. Without
+// /etc/nsswitch.conf glibc's hosts order is "dns [!UNAVAIL=return] files":
+// when a DNS server answers "no such name" for a name that only
+// /etc/hosts has, the lookup fails instead of reading /etc/hosts.
+func addNSSwitch(r *rootfs) {
+	r.addData("/etc/nsswitch.conf", []byte("passwd: files\ngroup: files\nhosts: files dns\n"), 0o644)
 }
 
 // ZooKeeperClassPath is the JVM class path of the zookeeper image: the
@@ -199,7 +211,8 @@ var jvmTrees = []string{"conf", "lib/security"}
 // a headless server uses (not the compiler, AWT, sound, debugger or jmods),
 // the jars of ZooKeeperClassPath and their manifests' closure, Debian's
 // log4j.properties, the libraries of it all, a minimal /etc/passwd (the
-// JVM looks up its user) and /tmp (the JVM's temporary directory).
+// JVM looks up its user), /etc/nsswitch.conf and /tmp (the JVM's
+// temporary directory).
 func zookeeperFiles(r *rootfs) error {
 	java, err := r.add("/usr/bin/java")
 	if err != nil {
@@ -242,6 +255,7 @@ func zookeeperFiles(r *rootfs) error {
 	r.addData("/etc/passwd", []byte("root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"), 0o644)
 	r.addData("/etc/group", []byte("root:x:0:\nnogroup:x:65534:\n"), 0o644)
 	r.addDir("/tmp", 0o777|fs.ModeSticky)
+	addNSSwitch(r)
 	return nil
 }
 
