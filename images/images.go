@@ -259,19 +259,6 @@ func zookeeperFiles(r *rootfs) error {
 	return nil
 }
 
-// Size is the bytes of file content name's image holds (its binary, or
-// the host files and generated files of a reference system).
-func Size(name string, o Options) (int64, error) {
-	p, err := makePlan(name, o)
-	if err != nil {
-		return 0, err
-	}
-	if p.files != nil {
-		return p.files.size(), nil
-	}
-	return int64(len(p.bin)), nil
-}
-
 // Build builds name's image unless its content-hash tag exists, tags it
 // Latest(name) too, and returns the tag and whether it built it. Nothing
 // is pulled: the images are FROM scratch, built by the classic builder

@@ -163,15 +163,6 @@ func (r *rootfs) hash(h io.Writer) {
 	}
 }
 
-// size is the bytes of file content the image holds.
-func (r *rootfs) size() int64 {
-	var n int64
-	for _, e := range r.entries {
-		n += e.size + int64(len(e.data))
-	}
-	return n
-}
-
 // write materializes the tree under dir. Files and directories come
 // first, symlinks last, so that no write goes through a symlink (whose
 // absolute target would be a host path).
