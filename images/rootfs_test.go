@@ -292,3 +292,16 @@ func TestNotInstalledSaysHowToInstall(t *testing.T) {
 		t.Errorf("unknown name: %v", err)
 	}
 }
+
+// TestZooKeeperDockerfileClassPath keeps the class path the image's
+// entrypoint runs with and the jars the image copies the same.
+func TestZooKeeperDockerfileClassPath(t *testing.T) {
+	b, err := os.ReadFile("../docker/zookeeper.Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"-cp", "` + strings.Join(ZooKeeperClassPath, ":") + `"`
+	if !strings.Contains(string(b), want) {
+		t.Fatalf("docker/zookeeper.Dockerfile does not run with %s", want)
+	}
+}
