@@ -30,7 +30,9 @@ test: setup build vet
 bench: setup build
 	$(BIN)/coordlab bench --bin-dir $(BIN)
 
-images: build
+# The engines' images from bin/, etcd's and ZooKeeper's from Debian's
+# packages (which setup installs).
+images: setup build
 	$(BIN)/coordlab images --bin-dir $(BIN)
 
 bench-raftkv: setup build
