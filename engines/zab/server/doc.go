@@ -45,6 +45,21 @@
 // ephemerals everywhere. Leaving the broadcast phase closes every client
 // connection; clients reconnect (to any member) with their sessions.
 //
+// # Damaged data
+//
+// At start a damaged record in the txn log is a torn tail, truncated with a
+// warning, only when it is in the newest segment and no valid record follows
+// it anywhere in the file: that is all a crash while appending can leave.
+// Anything else (a bad length, checksum or zxid with valid records after it,
+// a length over the 64 MiB limit in front of valid records, damage in an
+// older segment) is a *CorruptError naming the file and offset, and the
+// member refuses to start rather than drop txns it acknowledged. So are a
+// damaged newest snapshot that no older snapshot plus the log can replace
+// (the log is kept back to the oldest snapshot kept), and epoch files that
+// are missing or behind the epochs in the data. The error says how to
+// recover: empty the member's dataDir (keeping myid) and restart it, so it
+// syncs from the leader.
+//
 // # Caveats
 //
 //   - A session that reconnects to another member is not fenced on the old

@@ -311,15 +311,17 @@ func (s *Server) persist(rd zab.Ready) error {
 		if err != nil {
 			return fmt.Errorf("zab: install snapshot %s from leader: %w", rd.Snapshot.Zxid, err)
 		}
-		// Drop the log first: a crash before the snapshot is durable leaves an
-		// older state that the leader syncs again.
-		if err := s.txnLog.TruncateAfter(0); err != nil {
-			return err
-		}
+		// The snapshot first, then drop the log: a crash in between leaves
+		// the new snapshot and log entries the core truncates or ignores;
+		// the other order would leave an older snapshot and no log, losing
+		// txns this member had acknowledged.
 		if _, err := WriteSnapshot(s.cfg.DataDir, uint64(rd.Snapshot.Zxid), func(w io.Writer) error {
 			_, err := w.Write(rd.Snapshot.Data)
 			return err
 		}); err != nil {
+			return err
+		}
+		if err := s.txnLog.TruncateAfter(0); err != nil {
 			return err
 		}
 		// SNAP happens in the sync phase, when no client is connected, so
@@ -415,8 +417,16 @@ func (s *Server) takeSnapshot() error {
 	}
 	st.snapZxid, st.sinceSnap = z, 0
 	s.metrics.snapshots.Inc()
-	if err := s.txnLog.Compact(z); err != nil {
+	// Keep the log from the oldest snapshot kept on: if the newest one is
+	// found damaged at start, an older one plus the log rebuild the tree.
+	snaps, err := listSnapshots(snapDir(s.cfg.DataDir))
+	if err != nil {
 		return err
+	}
+	if oldest := snaps[0].zxid; oldest > 0 {
+		if err := s.txnLog.Compact(oldest - 1); err != nil {
+			return err
+		}
 	}
 	s.logger.Info("snapshot written", "zxid", zab.Zxid(z).String())
 	return nil

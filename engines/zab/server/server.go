@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,7 +133,12 @@ func New(cfg Config) (*Server, error) {
 // opens the txn log and builds the core over them.
 func (s *Server) recover() error {
 	cfg := s.cfg
-	snapZxid, payload, found, err := LatestSnapshot(cfg.DataDir, s.logger)
+	lg, err := OpenTxnLog(cfg.LogDir(), s.logger)
+	if err != nil {
+		return err
+	}
+	s.txnLog = lg
+	snapZxid, payload, found, err := LatestSnapshot(cfg.DataDir, lg.FirstZxid(), s.logger)
 	if err != nil {
 		return err
 	}
@@ -154,13 +160,16 @@ func (s *Server) recover() error {
 		return err
 	}
 	if accepted < current {
-		return fmt.Errorf("zab: %s (%d) < %s (%d) in %s: epoch files are inconsistent", acceptedEpochFile, accepted, currentEpochFile, current, cfg.DataDir)
+		return &CorruptError{Path: filepath.Join(cfg.DataDir, acceptedEpochFile), Reason: fmt.Sprintf("acceptedEpoch %d is below currentEpoch %d", accepted, current)}
 	}
-	lg, err := OpenTxnLog(cfg.LogDir(), s.logger)
-	if err != nil {
-		return err
+	// acceptedEpoch is durable before any txn of its epoch reaches the log
+	// or a snapshot (a member acknowledges NEWEPOCH before it is sent the
+	// epoch's txns). Data from a later epoch means the file was lost or
+	// damaged: reading it as 0 would let this member accept a leader it has
+	// already promised to reject.
+	if e := zab.Zxid(max(snapZxid, lg.LastZxid())).Epoch(); e > accepted {
+		return &CorruptError{Path: filepath.Join(cfg.DataDir, acceptedEpochFile), Reason: fmt.Sprintf("acceptedEpoch is %d but the snapshot and txn log hold txns of epoch %d (a missing file reads as 0)", accepted, e)}
 	}
-	s.txnLog = lg
 	storage := &diskStorage{
 		init: zab.InitialState{HardState: zab.HardState{AcceptedEpoch: accepted, CurrentEpoch: current}, Applied: zab.Zxid(snapZxid)},
 		log:  lg,
