@@ -60,6 +60,37 @@
 // recover: empty the member's dataDir (keeping myid) and restart it, so it
 // syncs from the leader.
 //
+// # Disk full
+//
+// A member that cannot write its txn log, a snapshot it installs or an
+// epoch file (a full disk, an I/O error) does not exit, and does not vouch
+// for what it could not persist: it leaves the quorum and serves reads
+// only. The rule, in ZAB terms: the Ready whose persistence failed is never
+// advanced, its ACKs and answers are never sent, and the core is frozen
+// (no ticks, no peer messages), so a follower stops acknowledging and a
+// leader can neither count itself for its own proposal nor keep its
+// followers (they elect another leader after syncLimit). The unsynced tail
+// of the log is cut back to the last fsync.
+//
+// While read-only, reads and pings are answered from the tree; writes,
+// sync and closeSession get NOTREADONLY, the code ZooKeeper's read-only
+// servers answer with, which says the request was not carried out.
+// Requests already waiting on the quorum when the write failed have an
+// unknown outcome (the other members may still commit them): their
+// connections are closed instead. srvr reports Mode: read-only. A
+// standalone member keeps its clients and lets known sessions reconnect;
+// an ensemble member, which can no longer keep its clients' sessions alive
+// at the leader, closes each connection after half its session timeout and
+// takes no new ones, so clients move to members in the quorum. New sessions
+// need a txn and are refused. The error is logged with dataDir and
+// dataLogDir.
+//
+// Every second the member writes and fsyncs a 1 MiB probe file; once that
+// works it rebuilds its core from disk, as a restart would, and rejoins
+// through an election (closing its client connections once more). A failed
+// periodic snapshot is only logged and retried 10 s later: the log keeps
+// every txn meanwhile.
+//
 // # Caveats
 //
 //   - A session that reconnects to another member is not fenced on the old

@@ -152,6 +152,10 @@ func (s *Server) forgetConn(cc *clientConn) {
 // onConnect negotiates a session for a new connection.
 func (s *Server) onConnect(cc *clientConn, req *jute.ConnectRequest) {
 	st := &s.st
+	if st.diskErr != nil {
+		s.onConnectReadOnly(cc, req)
+		return
+	}
 	cc.hasReadOnly = req.HasReadOnly
 	if !st.serving {
 		cc.logger.Debug("refusing client: not serving", "remote", cc.c.RemoteAddr().String())
@@ -306,6 +310,11 @@ func (s *Server) onRequest(ev clientEvent) {
 		cc.close()
 		return
 	}
+	if st.diskErr != nil {
+		if code, refuse := readOnlyRefusal(ev.op); refuse {
+			op.write, op.sync, op.refused = false, false, code
+		}
+	}
 	ls.queue = append(ls.queue, op)
 	switch {
 	case op.write:
@@ -377,6 +386,9 @@ func nonZero(v, def int) int {
 // flushBacklog proposes backlogged txns while the core has room.
 func (s *Server) flushBacklog() {
 	st := &s.st
+	if st.diskErr != nil {
+		return
+	}
 	for len(st.backlog) > 0 {
 		_, err := s.node.Propose(st.backlog[0])
 		if errors.Is(err, zab.ErrProposalsFull) {
@@ -569,6 +581,10 @@ func (s *Server) answer(ls *localSession, op *pendingOp) {
 	hdr := jute.ReplyHeader{Xid: ev.hdr.Xid, Zxid: int64(st.applied)}
 	var body jute.Record
 	switch {
+	case op.refused != jute.ZOK:
+		hdr.Err = op.refused
+		s.reply(cc, op, hdr, nil, ev.op == jute.OpCloseSession)
+		return
 	case ev.badOp:
 		hdr.Err = jute.ZUNIMPLEMENTED
 	case op.write:

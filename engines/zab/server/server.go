@@ -170,9 +170,27 @@ func (s *Server) recover() error {
 	if e := zab.Zxid(max(snapZxid, lg.LastZxid())).Epoch(); e > accepted {
 		return &CorruptError{Path: filepath.Join(cfg.DataDir, acceptedEpochFile), Reason: fmt.Sprintf("acceptedEpoch is %d but the snapshot and txn log hold txns of epoch %d (a missing file reads as 0)", accepted, e)}
 	}
+	hard := zab.HardState{AcceptedEpoch: accepted, CurrentEpoch: current}
+	node, err := s.newCore(hard, snapZxid)
+	if err != nil {
+		return err
+	}
+	s.node = node
+	s.st.applied = snapZxid
+	s.st.snapZxid = snapZxid
+	s.st.hard = hard
+	s.logger.Info("recovered", "snapshot_zxid", zab.Zxid(snapZxid).String(), "log_last_zxid", zab.Zxid(lg.LastZxid()).String(),
+		"accepted_epoch", accepted, "current_epoch", current)
+	return nil
+}
+
+// newCore builds the ZAB core over the durable state: hard, the txns up to
+// applied already in the tree, and the txn log after them.
+func (s *Server) newCore(hard zab.HardState, applied uint64) (*zab.Node, error) {
+	cfg := s.cfg
 	storage := &diskStorage{
-		init: zab.InitialState{HardState: zab.HardState{AcceptedEpoch: accepted, CurrentEpoch: current}, Applied: zab.Zxid(snapZxid)},
-		log:  lg,
+		init: zab.InitialState{HardState: hard, Applied: zab.Zxid(applied)},
+		log:  s.txnLog,
 	}
 	peers := []zab.ServerID{zab.ServerID(cfg.ID)}
 	if len(cfg.Servers) > 0 {
@@ -181,8 +199,8 @@ func (s *Server) recover() error {
 			peers = append(peers, zab.ServerID(m.ID))
 		}
 	}
-	// The core needs a different seed at each process start (its
-	// connection ids come from it), so the seed is the start time.
+	// The core needs a different seed at each start (its connection ids
+	// come from it), so the seed is the start time.
 	seed := time.Now().UnixNano() ^ int64(cfg.ID)<<48
 	zc := zab.DefaultConfig()
 	zc.ID = zab.ServerID(cfg.ID)
@@ -200,16 +218,10 @@ func (s *Server) recover() error {
 	zc.Logger = cfg.Logger // the core adds its own node key
 	node, err := zab.NewNode(zc)
 	if err != nil {
-		return fmt.Errorf("zab: start core: %w", err)
+		return nil, fmt.Errorf("zab: start core: %w", err)
 	}
 	storage.release()
-	s.node = node
-	s.st.applied = snapZxid
-	s.st.snapZxid = snapZxid
-	s.st.hard = storage.init.HardState
-	s.logger.Info("recovered", "snapshot_zxid", zab.Zxid(snapZxid).String(), "log_last_zxid", zab.Zxid(lg.LastZxid()).String(),
-		"accepted_epoch", accepted, "current_epoch", current)
-	return nil
+	return node, nil
 }
 
 // ticksPerTickTime is how often the core ticks per tickTime. ZooKeeper's

@@ -79,6 +79,11 @@ type TxnLog struct {
 	last   uint64 // last zxid in the log
 	dirty  bool   // written since the last Sync
 	hdr    [recordHeaderLen]byte
+
+	// The log as of the last successful Sync (or open, or truncate):
+	// Rollback returns to it after a failed write.
+	durSegs []segment
+	durLast uint64
 }
 
 // OpenTxnLog opens (creating if needed) the log in logDir, checks every
@@ -135,7 +140,66 @@ func OpenTxnLog(logDir string, logger *slog.Logger) (*TxnLog, error) {
 		l.f = f
 		l.w = bufio.NewWriterSize(f, 256<<10)
 	}
+	l.markDurable()
 	return l, nil
+}
+
+// markDurable records the current log as durable.
+func (l *TxnLog) markDurable() {
+	l.durSegs = append(l.durSegs[:0], l.segs...)
+	l.durLast = l.last
+}
+
+// Rollback discards everything appended since the last successful Sync:
+// call it after Append or Sync failed (a full disk), so that a failed batch
+// leaves no partial record behind and the log can be appended to again.
+// Segments created since are removed, the tail segment is cut back to its
+// durable size and reopened.
+func (l *TxnLog) Rollback() error {
+	if l.f != nil {
+		l.f.Close() // the buffered bytes are being discarded; the error says nothing new
+		l.f, l.w = nil, nil
+	}
+	keep := map[string]bool{}
+	for _, s := range l.durSegs {
+		keep[s.path] = true
+	}
+	removed := false
+	for _, s := range l.segs {
+		if !keep[s.path] {
+			if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("zab: roll back txn log: %w", err)
+			}
+			removed = true
+		}
+	}
+	l.segs = append(l.segs[:0], l.durSegs...)
+	l.last = l.durLast
+	l.dirty = false
+	if removed {
+		if err := syncDir(l.dir); err != nil {
+			return err
+		}
+	}
+	if len(l.segs) == 0 {
+		return nil
+	}
+	t := l.segs[len(l.segs)-1]
+	f, err := os.OpenFile(t.path, os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("zab: roll back txn log: %w", err)
+	}
+	if err := f.Truncate(t.size); err != nil {
+		f.Close()
+		return fmt.Errorf("zab: roll back txn log: %w", err)
+	}
+	if _, err := f.Seek(t.size, io.SeekStart); err != nil {
+		f.Close()
+		return fmt.Errorf("zab: roll back txn log: %w", err)
+	}
+	l.f = f
+	l.w = bufio.NewWriterSize(f, 256<<10)
+	return nil
 }
 
 // scanSegment reads every record of s, filling last and size. fn, if not
@@ -373,6 +437,7 @@ func (l *TxnLog) Sync() error {
 		return fmt.Errorf("zab: fsync txn log: %w", err)
 	}
 	l.dirty = false
+	l.markDurable()
 	return nil
 }
 
@@ -467,6 +532,7 @@ func (l *TxnLog) TruncateAfter(zxid uint64) error {
 			}
 		}
 	}
+	l.markDurable()
 	return syncDir(l.dir)
 }
 
@@ -477,6 +543,9 @@ func (l *TxnLog) Compact(zxid uint64) error {
 	for len(l.segs) > 1 && l.segs[0].last <= zxid {
 		if err := os.Remove(l.segs[0].path); err != nil {
 			return fmt.Errorf("zab: compact log: %w", err)
+		}
+		if len(l.durSegs) > 0 && l.durSegs[0].path == l.segs[0].path {
+			l.durSegs = l.durSegs[1:]
 		}
 		l.segs = l.segs[1:]
 		removed = true
