@@ -134,8 +134,15 @@ func (s *Server) readLoop(cc *clientConn) {
 		s.deliverClient(clientEvent{conn: cc, gone: true})
 	}()
 	r := bufio.NewReaderSize(cc.c, 64<<10)
+	// A connection has SessionlessCnxnTimeout to send its ConnectRequest (or
+	// a four-letter word), as ZooKeeper's sessionless connections: silent
+	// sockets must not hold maxClientCnxns slots for good.
+	if err := cc.c.SetReadDeadline(time.Now().Add(s.cfg.sessionlessTimeout())); err != nil {
+		return
+	}
 	first, err := r.Peek(4)
 	if err != nil {
+		s.noteSessionless(cc, err)
 		return
 	}
 	if isFourLetterWord(first) {
@@ -153,12 +160,17 @@ func (s *Server) readLoop(cc *clientConn) {
 	var buf []byte
 	payload, err := jute.ReadFrame(r, buf, maxBuf)
 	if err != nil {
-		s.logBadFrame(cc, err)
+		if !s.noteSessionless(cc, err) {
+			s.logBadFrame(cc, err)
+		}
 		return
 	}
 	req, err := jute.DecodeConnectRequest(payload)
 	if err != nil {
 		s.logBadFrame(cc, err)
+		return
+	}
+	if err := cc.c.SetReadDeadline(time.Time{}); err != nil {
 		return
 	}
 	cc.received.Add(1)
@@ -187,6 +199,38 @@ func (s *Server) readLoop(cc *clientConn) {
 		}
 	}
 }
+
+// noteSessionless counts and logs a connection closed because it sent no
+// ConnectRequest in time; false if err is not that.
+func (s *Server) noteSessionless(cc *clientConn, err error) bool {
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		return false
+	}
+	s.sessionlessExpired.Add(1)
+	cc.logger.Info("closing client connection that sent no ConnectRequest in time", "remote", cc.c.RemoteAddr().String(),
+		"timeout", s.cfg.sessionlessTimeout().String())
+	return true
+}
+
+// defaultSessionlessTimeout is ZooKeeper's zookeeper.nio.sessionlessCnxnTimeout.
+const defaultSessionlessTimeout = 10 * time.Second
+
+func (c *Config) sessionlessTimeout() time.Duration {
+	if c.SessionlessCnxnTimeout > 0 {
+		return c.SessionlessCnxnTimeout
+	}
+	return defaultSessionlessTimeout
+}
+
+// SessionlessExpired is how many client connections were closed because
+// they sent no ConnectRequest within SessionlessCnxnTimeout (mntr's
+// zk_sessionless_connections_expired, as ZooKeeper 3.6+).
+func (s *Server) SessionlessExpired() int64 { return s.sessionlessExpired.Load() }
+
+// ConnectionsRejected is how many client connections were closed at accept
+// for maxClientCnxns or maxCnxns (mntr's zk_connection_rejected).
+func (s *Server) ConnectionsRejected() int64 { return s.connRejected.Load() }
 
 func (s *Server) logBadFrame(cc *clientConn, err error) {
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
@@ -245,8 +289,13 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 			ip = ta.IP.String()
 		}
-		if !s.connLimiter.acquire(ip) {
-			s.logger.Warn("too many connections from one address; closing (maxClientCnxns)", "remote", c.RemoteAddr().String(), "max", s.cfg.MaxClientCnxns)
+		if ok, total := s.connLimiter.acquire(ip); !ok {
+			s.connRejected.Add(1)
+			if total {
+				s.logger.Warn("too many client connections; closing (maxCnxns)", "remote", c.RemoteAddr().String(), "max", s.cfg.MaxCnxns)
+			} else {
+				s.logger.Warn("too many connections from one address; closing (maxClientCnxns)", "remote", c.RemoteAddr().String(), "max", s.cfg.MaxClientCnxns)
+			}
 			c.Close()
 			continue
 		}
@@ -268,26 +317,35 @@ func (s *Server) acceptLoop(ln net.Listener) {
 	}
 }
 
-// connLimiter counts connections per remote IP.
+// connLimiter counts connections per remote IP and in total.
 type connLimiter struct {
-	mu  sync.Mutex
-	max int
-	n   map[string]int
+	mu       sync.Mutex
+	max      int // per IP; <= 0: unlimited
+	maxTotal int // <= 0: unlimited
+	total    int
+	n        map[string]int
 }
 
-func (l *connLimiter) acquire(ip string) bool {
+// acquire takes a slot for a connection from ip. When it refuses, total
+// says whether the overall limit was the reason.
+func (l *connLimiter) acquire(ip string) (ok, total bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.maxTotal > 0 && l.total >= l.maxTotal {
+		return false, true
+	}
 	if l.max > 0 && l.n[ip] >= l.max {
-		return false
+		return false, false
 	}
 	l.n[ip]++
-	return true
+	l.total++
+	return true, false
 }
 
 func (l *connLimiter) release(ip string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.total--
 	if l.n[ip]--; l.n[ip] <= 0 {
 		delete(l.n, ip)
 	}

@@ -14,8 +14,13 @@
 //     server.N quorum port, dialed by the smaller id from its own address,
 //     carrying marshalled zab.Messages in FIFO order, with bounded queues;
 //   - the client listener (clientPortAddress:clientPort): jute frames, the
-//     four-letter words ruok, srvr, stat, mntr and conf (whitelisted), and
-//     maxClientCnxns per IP;
+//     four-letter words ruok, srvr, stat, mntr and conf (whitelisted),
+//     maxClientCnxns per IP and maxCnxns in total (a connection over either
+//     is closed at accept, counted in mntr's zk_connection_rejected), and
+//     nio.sessionlessCnxnTimeout (10 s, ZooKeeper's default) for a new
+//     connection to send its ConnectRequest or four-letter word before it
+//     is closed (zk_sessionless_connections_expired), so silent sockets
+//     cannot hold an address's slots for good;
 //   - an optional HTTP admin port (zab.httpAddress) with /health, /metrics
 //     (Prometheus), POST /admin/clock (session clock skew for the lab) and
 //     /debug/pprof;

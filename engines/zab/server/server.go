@@ -39,6 +39,9 @@ type Server struct {
 	clientEvents chan clientEvent
 	connLimiter  connLimiter
 
+	sessionlessExpired atomic.Int64 // connections closed for sending no ConnectRequest in time
+	connRejected       atomic.Int64 // connections closed at accept by maxClientCnxns or maxCnxns
+
 	stopCh   chan struct{}
 	stopping atomic.Bool
 	loopDone chan struct{}
@@ -83,7 +86,7 @@ func New(cfg Config) (*Server, error) {
 		clock:        &skewClock{now: time.Now},
 		started:      time.Now(),
 		clientEvents: make(chan clientEvent, cfg.ClientQueueLen),
-		connLimiter:  connLimiter{max: cfg.MaxClientCnxns, n: map[string]int{}},
+		connLimiter:  connLimiter{max: cfg.MaxClientCnxns, maxTotal: cfg.MaxCnxns, n: map[string]int{}},
 		stopCh:       make(chan struct{}),
 		loopDone:     make(chan struct{}),
 	}
