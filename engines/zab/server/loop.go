@@ -590,7 +590,7 @@ func (s *Server) publishStatus() {
 	for cc := range st.conns {
 		v.received += cc.received.Load()
 		v.sent += cc.sent.Load()
-		v.clients = append(v.clients, fmt.Sprintf("/%s[1](queued=%d,recved=%d,sent=%d)", cc.c.RemoteAddr().String(), len(cc.out), cc.received.Load(), cc.sent.Load()))
+		v.clients = append(v.clients, fmt.Sprintf("/%s[1](queued=%d,recved=%d,sent=%d)", cc.c.RemoteAddr().String(), cc.queued.Load(), cc.received.Load(), cc.sent.Load()))
 	}
 	sort.Strings(v.clients)
 	if st.soft.State == zab.StateLeading {
