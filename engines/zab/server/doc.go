@@ -104,6 +104,12 @@
 //   - Snapshots are taken in the loop (not fuzzy in the background), which
 //     pauses the member for the time it takes to serialize the tree.
 //   - The leader's sync is answered without a quorum round, as ZooKeeper's.
-//   - Observers, reconfig, SASL, local sessions and read-only mode are not
-//     supported.
+//   - Observers, reconfig, SASL, local sessions and ZooKeeper's read-only
+//     mode for partitioned members (canBeReadOnly) are not supported; the
+//     only read-only service is the one after a failed disk write.
+//   - A crash in the middle of a large unsynced batch can, on a file system
+//     that writes pages out of order, leave garbage followed by valid
+//     records that were never acknowledged. The start then refuses (the
+//     log cannot tell them from acknowledged ones) and the member needs the
+//     dataDir recovery its error describes.
 package server
