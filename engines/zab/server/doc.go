@@ -82,13 +82,15 @@
 // servers answer with, which says the request was not carried out.
 // Requests already waiting on the quorum when the write failed have an
 // unknown outcome (the other members may still commit them): their
-// connections are closed instead. srvr reports Mode: read-only. A
-// standalone member keeps its clients and lets known sessions reconnect;
-// an ensemble member, which can no longer keep its clients' sessions alive
-// at the leader, closes each connection after half its session timeout and
-// takes no new ones, so clients move to members in the quorum. New sessions
-// need a txn and are refused. The error is logged with dataDir and
-// dataLogDir.
+// connections are closed instead. The member reports itself not serving
+// (/health answers 503 with mode "read-only"). A standalone member keeps
+// its clients and lets known sessions reconnect; an ensemble member, which
+// can no longer keep its clients' sessions alive at the leader, closes each
+// connection after half its session timeout and lets no session back, so
+// clients move to members in the quorum. As ZooKeeper's read-only servers,
+// a new client that allows read-only mode (canBeReadOnly, zkCli.sh -r) gets
+// a read-only session local to this member; other new sessions need a txn
+// and are refused. The error is logged with dataDir and dataLogDir.
 //
 // Every second the member writes and fsyncs a 1 MiB probe file; once that
 // works it rebuilds its core from disk, as a restart would, and rejoins

@@ -65,6 +65,9 @@ type localSession struct {
 	timeout int32
 	conn    *clientConn
 	queue   []*pendingOp // requests in arrival order, answered in that order
+	// readOnly: a session local to this member while it is read-only (see
+	// onConnectReadOnly); no txn created it.
+	readOnly bool
 }
 
 // pendingOp is one client request waiting its turn (or its commit).
@@ -572,10 +575,13 @@ func (s *Server) publishStatus() {
 	if st.lat.n > 0 {
 		v.latencyAvg = float64(st.lat.sum.Microseconds()) / 1000 / float64(st.lat.n)
 	}
-	if st.serving {
+	if st.diskErr != nil {
+		// Reads are answered, but the member is out of the quorum: not
+		// serving for /health and the four-letter words, mode read-only.
+		v.serving = false
+		v.mode = readOnlyMode
+	} else if st.serving {
 		switch {
-		case st.diskErr != nil:
-			v.mode = readOnlyMode
 		case len(s.cfg.Servers) <= 1:
 			v.mode = "standalone"
 		case st.soft.State == zab.StateLeading:

@@ -86,7 +86,7 @@ func (s *Server) readOnlyTick() {
 		// clients' sessions after their timeout: let them go to a member
 		// that can tell them, before that can happen.
 		for _, ls := range st.sessions {
-			if ls.conn != nil && now.Sub(st.readOnlyAt) > time.Duration(ls.timeout)*time.Millisecond/2 {
+			if ls.conn != nil && !ls.readOnly && now.Sub(st.readOnlyAt) > time.Duration(ls.timeout)*time.Millisecond/2 {
 				ls.conn.close()
 			}
 		}
@@ -161,22 +161,48 @@ func probeDisk(dir string) error {
 	return err
 }
 
-// onConnectReadOnly handles a connect while read-only: a standalone member
-// lets a known session back in (nothing else can expire it); new sessions
-// need a txn, and an ensemble member sends clients to the members in the
-// quorum.
+// onConnectReadOnly handles a connect while read-only, as ZooKeeper's
+// read-only servers: a client that allows read-only mode (canBeReadOnly)
+// gets a new session local to this member, which no leader knows or
+// expires and which ends when the member rejoins; a standalone member also
+// lets a known session back in (nothing else can expire it). Other
+// connects are closed: a new ordinary session needs a txn, and an ensemble
+// member sends clients to the members in the quorum.
 func (s *Server) onConnectReadOnly(cc *clientConn, req *jute.ConnectRequest) {
+	st := &s.st
 	cc.hasReadOnly = req.HasReadOnly
-	if len(s.cfg.Servers) > 1 || req.SessionID == 0 || req.LastZxidSeen > int64(s.st.applied) {
-		cc.logger.Debug("refusing client: read-only after a disk failure", "remote", cc.c.RemoteAddr().String())
-		cc.close()
+	switch {
+	case req.LastZxidSeen > int64(st.applied):
+	case req.SessionID == 0 && req.ReadOnly:
+		st.sessSeq++
+		if st.sessSeq == -1<<63 {
+			st.sessSeq++
+		}
+		id := st.sessSeq
+		toMs := s.negotiateTimeout(req.TimeOut)
+		cc.session = id
+		st.sessions[id] = &localSession{id: id, timeout: toMs, conn: cc, readOnly: true}
+		cc.send(jute.AppendFrame(nil, &jute.ConnectResponse{TimeOut: toMs, SessionID: id, Passwd: sessionPassword(id), ReadOnly: true, HasReadOnly: cc.hasReadOnly}), false)
+		return
+	case req.SessionID != 0 && len(s.cfg.Servers) <= 1:
+		if !bytes.Equal(req.Passwd, sessionPassword(req.SessionID)) || !s.tree.HasSession(znode.SessionID(req.SessionID)) {
+			s.refuseSession(cc)
+			return
+		}
+		s.attachSession(cc, req)
 		return
 	}
-	if !bytes.Equal(req.Passwd, sessionPassword(req.SessionID)) || !s.tree.HasSession(znode.SessionID(req.SessionID)) {
-		s.refuseSession(cc)
-		return
-	}
-	s.attachSession(cc, req)
+	cc.logger.Debug("refusing client: read-only after a disk failure", "remote", cc.c.RemoteAddr().String(), "client_read_only", req.ReadOnly)
+	cc.close()
+}
+
+// negotiateTimeout clamps a requested session timeout (ms) to the
+// configured bounds.
+func (s *Server) negotiateTimeout(reqMs int32) int32 {
+	timeout := time.Duration(reqMs) * time.Millisecond
+	timeout = max(timeout, s.cfg.MinSession())
+	timeout = min(timeout, s.cfg.MaxSession())
+	return int32(timeout.Milliseconds())
 }
 
 // readOnlyRefusal is the answer to a request that needs the quorum while

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"coordlab/engines/zab/jute"
 )
 
 func TestTxnLogRollback(t *testing.T) {
@@ -183,6 +187,10 @@ func TestDiskFullReadOnlyThenRecovers(t *testing.T) {
 		t.Fatalf("the server loop ended on a full disk: %v", s.loopErr)
 	default:
 	}
+	// A new client that allows read-only mode gets a read-only session and
+	// reads; one that does not is refused, as by ZooKeeper's read-only
+	// servers.
+	readOnlyClientReads(t, s.ClientAddr(), acked[0], len(data))
 	// Free the space: the member rejoins by itself and takes writes.
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -311,4 +319,64 @@ func waitMode(t *testing.T, s *Server, want string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// readOnlyClientReads connects as a client that allows read-only mode,
+// checks that the session is read-only, reads path and expects size bytes
+// of data; then checks that a client that does not allow it is refused.
+func readOnlyClientReads(t *testing.T, addr, path string, size int) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	req := &jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), ReadOnly: true, HasReadOnly: true}
+	if _, err := c.Write(jute.AppendFrame(nil, req)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	payload, err := jute.ReadFrame(r, nil, 0)
+	if err != nil {
+		t.Fatalf("read-only connect: %v", err)
+	}
+	resp, err := jute.DecodeConnectResponse(payload)
+	if err != nil || resp.SessionID == 0 || !resp.ReadOnly {
+		t.Fatalf("read-only connect answered %+v %v, want a read-only session", resp, err)
+	}
+	hdr := jute.RequestHeader{Xid: 1, Type: jute.OpGetData}
+	if _, err := c.Write(jute.AppendRequest(nil, hdr, &jute.PathWatchRequest{Path: path})); err != nil {
+		t.Fatal(err)
+	}
+	payload, err = jute.ReadFrame(r, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rh, body, err := jute.DecodeReply(payload, jute.OpGetData)
+	if err != nil || rh.Err != jute.ZOK {
+		t.Fatalf("getData %s on a read-only session: %+v %v", path, rh, err)
+	}
+	if got := len(body.(*jute.GetDataResponse).Data); got != size {
+		t.Fatalf("getData %s on a read-only session: %d bytes, want %d", path, got, size)
+	}
+	hdr = jute.RequestHeader{Xid: 2, Type: jute.OpCreate}
+	if _, err := c.Write(jute.AppendRequest(nil, hdr, &jute.CreateRequest{Path: "/ro", ACL: zkWorldACL()})); err != nil {
+		t.Fatal(err)
+	}
+	if payload, err = jute.ReadFrame(r, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if rh, _, _ := jute.DecodeReply(payload, jute.OpCreate); rh.Err != jute.ZNOTREADONLY {
+		t.Fatalf("create on a read-only session: %v, want ZNOTREADONLY", rh.Err)
+	}
+	plain, err := openRawSession(addr)
+	if err == nil {
+		plain.Close()
+		t.Fatal("a client that does not allow read-only mode got a new session on a read-only member")
+	}
+}
+
+func zkWorldACL() []jute.ACL {
+	return []jute.ACL{{Perms: 31, ID: jute.Id{Scheme: "world", ID: "anyone"}}}
 }
