@@ -147,3 +147,20 @@ func TestMaxCnxns(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestZooCfgConnectionLimits(t *testing.T) {
+	c := DefaultConfig()
+	ignored, err := ParseZooCfg(&c, strings.NewReader("maxCnxns=7\nnio.sessionlessCnxnTimeout=1500\n"), "zoo.cfg")
+	if err != nil || len(ignored) != 0 {
+		t.Fatalf("parse: %v (ignored %v)", err, ignored)
+	}
+	if c.MaxCnxns != 7 || c.SessionlessCnxnTimeout != 1500*time.Millisecond {
+		t.Fatalf("MaxCnxns=%d SessionlessCnxnTimeout=%v, want 7 and 1.5s", c.MaxCnxns, c.SessionlessCnxnTimeout)
+	}
+	if _, err := ParseZooCfg(&c, strings.NewReader("maxCnxns=-1\n"), "zoo.cfg"); !errors.Is(err, ErrConfig) {
+		t.Fatalf("maxCnxns=-1: %v, want ErrConfig", err)
+	}
+	if d := DefaultConfig(); d.sessionlessTimeout() != 10*time.Second {
+		t.Fatalf("default sessionless timeout %v, want ZooKeeper's 10s", d.sessionlessTimeout())
+	}
+}
