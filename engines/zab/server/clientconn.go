@@ -7,26 +7,39 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"coordlab/engines/zab/jute"
 )
 
-// clientConn is one client TCP connection. Two goroutines serve it: the
-// reader (decodes frames and hands them to the loop; it owns the read side
-// and the closing of the socket) and the writer (owns the write side; drains
-// out). The loop owns every field below the line "loop-owned".
+// clientConn is one client TCP connection. Its reader goroutine decodes
+// frames and hands them to the loop; it owns the read side and the closing
+// of the socket. Replies wait in a queue; a writer goroutine runs only while
+// the queue has frames, so an idle connection costs one goroutine, its
+// read buffer and this struct (see BenchmarkSessionMemory). The loop owns
+// every field below the line "loop-owned".
 type clientConn struct {
 	id     uint64
 	c      net.Conn
 	ip     string
 	logger *slog.Logger
-	out    chan outFrame
 	done   chan struct{} // closed by close()
 	once   sync.Once
+	// maxQueue bounds queued reply frames (ClientQueueLen).
+	maxQueue int
+	// spawn starts the writer goroutine (tracked by the server's connWG).
+	spawn func(func())
 
 	received packetCounter // frames read: the connect request and requests
 	sent     packetCounter // frames written
+
+	mu          sync.Mutex
+	queue       [][]byte // frames waiting for the writer
+	spare       [][]byte // a small drained queue, reused
+	writing     bool     // a writer goroutine is running
+	closeQueued bool     // the last queued frame closes the connection
+	queued      atomic.Int32
 
 	// loop-owned
 	session     int64 // 0 until the connect completed
@@ -36,14 +49,7 @@ type clientConn struct {
 	auth        []jute.Id
 }
 
-// outFrame is one framed message for the writer; closeAfter closes the
-// connection once it (and everything before it) has been written.
-type outFrame struct {
-	b          []byte
-	closeAfter bool
-}
-
-// close closes the socket once; both goroutines then end.
+// close closes the socket once; the reader and any writer then end.
 func (cc *clientConn) close() {
 	cc.once.Do(func() {
 		close(cc.done)
@@ -51,52 +57,78 @@ func (cc *clientConn) close() {
 	})
 }
 
-// send queues a frame without blocking. A client whose queue is full is too
-// slow to keep up and is disconnected (its session survives until expiry).
+// send queues a frame without blocking; closeAfter closes the connection
+// once it (and everything before it) has been written, and drops whatever is
+// sent after it. A client whose queue is full is too slow to keep up and is
+// disconnected (its session survives until expiry).
 func (cc *clientConn) send(b []byte, closeAfter bool) {
+	cc.mu.Lock()
 	select {
-	case cc.out <- outFrame{b: b, closeAfter: closeAfter}:
 	case <-cc.done:
+		cc.mu.Unlock()
+		return
 	default:
-		cc.logger.Warn("client reply queue full; closing connection", "remote", cc.c.RemoteAddr().String(), "queue", cap(cc.out))
+	}
+	if cc.closeQueued {
+		cc.mu.Unlock()
+		return
+	}
+	if len(cc.queue) >= cc.maxQueue {
+		cc.mu.Unlock()
+		cc.logger.Warn("client reply queue full; closing connection", "remote", cc.c.RemoteAddr().String(), "queue", cc.maxQueue)
 		cc.close()
+		return
+	}
+	cc.queue = append(cc.queue, b)
+	cc.queued.Store(int32(len(cc.queue)))
+	cc.closeQueued = closeAfter
+	start := !cc.writing
+	cc.writing = true
+	cc.mu.Unlock()
+	if start {
+		cc.spawn(cc.writeLoop)
 	}
 }
 
+// writeLoop writes queued frames (all that are queued with one writev)
+// until the queue is empty, then ends.
 func (cc *clientConn) writeLoop() {
-	w := bufio.NewWriterSize(cc.c, 64<<10)
 	for {
-		var f outFrame
+		cc.mu.Lock()
+		batch, closeAfter := cc.queue, cc.closeQueued
+		if len(batch) == 0 {
+			cc.writing = false
+			cc.mu.Unlock()
+			return
+		}
+		cc.queue, cc.spare = cc.spare[:0], nil
+		cc.queued.Store(0)
+		cc.mu.Unlock()
 		select {
-		case f = <-cc.out:
 		case <-cc.done:
 			return
+		default:
 		}
-		for {
-			if _, err := w.Write(f.b); err != nil {
-				cc.close()
-				return
-			}
-			cc.sent.Add(1)
-			if f.closeAfter {
-				w.Flush()
-				// Let the client read the reply before the FIN; then close.
-				if tc, ok := cc.c.(*net.TCPConn); ok {
-					tc.CloseWrite()
-				}
-				cc.close()
-				return
-			}
-			select {
-			case f = <-cc.out:
-				continue
-			default:
-			}
-			break
-		}
-		if err := w.Flush(); err != nil {
+		n := len(batch)
+		bufs := net.Buffers(batch)
+		if _, err := bufs.WriteTo(cc.c); err != nil {
 			cc.close()
 			return
+		}
+		cc.sent.Add(int64(n))
+		if closeAfter {
+			// Let the client read the reply before the FIN; then close.
+			if tc, ok := cc.c.(*net.TCPConn); ok {
+				tc.CloseWrite()
+			}
+			cc.close()
+			return
+		}
+		if cap(batch) <= 8 {
+			clear(batch[:cap(batch)])
+			cc.mu.Lock()
+			cc.spare = batch[:0]
+			cc.mu.Unlock()
 		}
 	}
 }
@@ -132,9 +164,16 @@ func (s *Server) readLoop(cc *clientConn) {
 		cc.close()
 		s.deliverClient(clientEvent{conn: cc, gone: true})
 	}()
-	r := bufio.NewReaderSize(cc.c, 64<<10)
+	r := bufio.NewReaderSize(cc.c, clientReadBuffer)
+	// A connection has SessionlessCnxnTimeout to send its ConnectRequest (or
+	// a four-letter word), as ZooKeeper's sessionless connections: silent
+	// sockets must not hold maxClientCnxns slots for good.
+	if err := cc.c.SetReadDeadline(time.Now().Add(s.cfg.sessionlessTimeout())); err != nil {
+		return
+	}
 	first, err := r.Peek(4)
 	if err != nil {
+		s.noteSessionless(cc, err)
 		return
 	}
 	if isFourLetterWord(first) {
@@ -152,12 +191,17 @@ func (s *Server) readLoop(cc *clientConn) {
 	var buf []byte
 	payload, err := jute.ReadFrame(r, buf, maxBuf)
 	if err != nil {
-		s.logBadFrame(cc, err)
+		if !s.noteSessionless(cc, err) {
+			s.logBadFrame(cc, err)
+		}
 		return
 	}
 	req, err := jute.DecodeConnectRequest(payload)
 	if err != nil {
 		s.logBadFrame(cc, err)
+		return
+	}
+	if err := cc.c.SetReadDeadline(time.Time{}); err != nil {
 		return
 	}
 	cc.received.Add(1)
@@ -186,6 +230,38 @@ func (s *Server) readLoop(cc *clientConn) {
 		}
 	}
 }
+
+// noteSessionless counts and logs a connection closed because it sent no
+// ConnectRequest in time; false if err is not that.
+func (s *Server) noteSessionless(cc *clientConn, err error) bool {
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		return false
+	}
+	s.sessionlessExpired.Add(1)
+	cc.logger.Info("closing client connection that sent no ConnectRequest in time", "remote", cc.c.RemoteAddr().String(),
+		"timeout", s.cfg.sessionlessTimeout().String())
+	return true
+}
+
+// defaultSessionlessTimeout is ZooKeeper's zookeeper.nio.sessionlessCnxnTimeout.
+const defaultSessionlessTimeout = 10 * time.Second
+
+func (c *Config) sessionlessTimeout() time.Duration {
+	if c.SessionlessCnxnTimeout > 0 {
+		return c.SessionlessCnxnTimeout
+	}
+	return defaultSessionlessTimeout
+}
+
+// SessionlessExpired is how many client connections were closed because
+// they sent no ConnectRequest within SessionlessCnxnTimeout (mntr's
+// zk_sessionless_connections_expired, as ZooKeeper 3.6+).
+func (s *Server) SessionlessExpired() int64 { return s.sessionlessExpired.Load() }
+
+// ConnectionsRejected is how many client connections were closed at accept
+// for maxClientCnxns or maxCnxns (mntr's zk_connection_rejected).
+func (s *Server) ConnectionsRejected() int64 { return s.connRejected.Load() }
 
 func (s *Server) logBadFrame(cc *clientConn, err error) {
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
@@ -244,8 +320,13 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 			ip = ta.IP.String()
 		}
-		if !s.connLimiter.acquire(ip) {
-			s.logger.Warn("too many connections from one address; closing (maxClientCnxns)", "remote", c.RemoteAddr().String(), "max", s.cfg.MaxClientCnxns)
+		if ok, total := s.connLimiter.acquire(ip); !ok {
+			s.connRejected.Add(1)
+			if total {
+				s.logger.Warn("too many client connections; closing (maxCnxns)", "remote", c.RemoteAddr().String(), "max", s.cfg.MaxCnxns)
+			} else {
+				s.logger.Warn("too many connections from one address; closing (maxClientCnxns)", "remote", c.RemoteAddr().String(), "max", s.cfg.MaxClientCnxns)
+			}
 			c.Close()
 			continue
 		}
@@ -253,14 +334,10 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			tc.SetNoDelay(true)
 		}
 		nextID++
-		cc := &clientConn{id: nextID, c: c, ip: ip, logger: s.logger, out: make(chan outFrame, s.cfg.ClientQueueLen), done: make(chan struct{})}
+		cc := &clientConn{id: nextID, c: c, ip: ip, logger: s.logger, done: make(chan struct{}), maxQueue: s.cfg.ClientQueueLen, spawn: s.spawnConn}
 		cc.received.total.Store(&s.metrics.clientReceived)
 		cc.sent.total.Store(&s.metrics.clientSent)
-		s.connWG.Add(2)
-		go func() {
-			defer s.connWG.Done()
-			cc.writeLoop()
-		}()
+		s.connWG.Add(1)
 		go func() {
 			defer s.connWG.Done()
 			defer s.connLimiter.release(ip)
@@ -269,26 +346,50 @@ func (s *Server) acceptLoop(ln net.Listener) {
 	}
 }
 
-// connLimiter counts connections per remote IP.
-type connLimiter struct {
-	mu  sync.Mutex
-	max int
-	n   map[string]int
+// clientReadBuffer is each connection's read buffer: most requests fit, and
+// a larger frame is read past it straight into its own buffer.
+const clientReadBuffer = 4 << 10
+
+// spawnConn runs f on a goroutine tracked by connWG. Callers are the loop
+// (which has stopped before Stop waits on connWG) and connection
+// goroutines (tracked themselves).
+func (s *Server) spawnConn(f func()) {
+	s.connWG.Add(1)
+	go func() {
+		defer s.connWG.Done()
+		f()
+	}()
 }
 
-func (l *connLimiter) acquire(ip string) bool {
+// connLimiter counts connections per remote IP and in total.
+type connLimiter struct {
+	mu       sync.Mutex
+	max      int // per IP; <= 0: unlimited
+	maxTotal int // <= 0: unlimited
+	total    int
+	n        map[string]int
+}
+
+// acquire takes a slot for a connection from ip. When it refuses, total
+// says whether the overall limit was the reason.
+func (l *connLimiter) acquire(ip string) (ok, total bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.maxTotal > 0 && l.total >= l.maxTotal {
+		return false, true
+	}
 	if l.max > 0 && l.n[ip] >= l.max {
-		return false
+		return false, false
 	}
 	l.n[ip]++
-	return true
+	l.total++
+	return true, false
 }
 
 func (l *connLimiter) release(ip string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.total--
 	if l.n[ip]--; l.n[ip] <= 0 {
 		delete(l.n, ip)
 	}

@@ -82,6 +82,15 @@ type Config struct {
 	// (maxClientCnxns). 0 means no limit. Default 60; a connection over the
 	// limit is closed at accept.
 	MaxClientCnxns int
+	// MaxCnxns limits concurrent client connections in total (maxCnxns,
+	// ZooKeeper 3.6+'s zookeeper.maxCnxns). 0 (the default) or less means no
+	// limit; a connection over the limit is closed at accept, as ZooKeeper.
+	MaxCnxns int
+	// SessionlessCnxnTimeout closes a client connection that has not sent
+	// its ConnectRequest within it (nio.sessionlessCnxnTimeout, ms,
+	// ZooKeeper's zookeeper.nio.sessionlessCnxnTimeout). 0 means 10 s,
+	// ZooKeeper's default.
+	SessionlessCnxnTimeout time.Duration
 	// FourLetterWords are the 4lw commands answered on the client port
 	// (4lw.commands.whitelist, comma separated, `*` = all implemented).
 	// Default srvr, as ZooKeeper 3.5.3+.
@@ -368,7 +377,7 @@ var ignoredExact = []string{
 	"localSessionsUpgradingEnabled", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize",
 	"snapSizeLimitInKb", "txnLogSizeLimitInKb", "fsync.warningthresholdms",
 	"connectToLearnerMasterLimit", "electionPortBindRetry", "clientPortListenBacklog",
-	"digest.enabled", "audit.enable", "observerMasterPort", "maxCnxns", "initialConfig",
+	"digest.enabled", "audit.enable", "observerMasterPort", "initialConfig",
 	"enforceQuota", "learnerMasterPort", "syncPeriod",
 	// Security switches, accepted only when off (see refuseUnprotected).
 	"sessionRequireClientSASLAuth", "enforce.auth.enabled", "enforce.auth.schemes",
@@ -479,6 +488,14 @@ var settings = []setting{
 	}},
 	{"maxClientCnxns", "max-client-cnxns", "connections per client IP, 0 = unlimited (default 60)", func(c *Config, v string) (err error) {
 		c.MaxClientCnxns, err = nonNegInt(v)
+		return err
+	}},
+	{"maxCnxns", "max-cnxns", "client connections in total, 0 = unlimited (default 0)", func(c *Config, v string) (err error) {
+		c.MaxCnxns, err = nonNegInt(v)
+		return err
+	}},
+	{"nio.sessionlessCnxnTimeout", "sessionless-cnxn-timeout", "ms a new client connection has to send its ConnectRequest (default 10000)", func(c *Config, v string) (err error) {
+		c.SessionlessCnxnTimeout, err = millis(v)
 		return err
 	}},
 	{"4lw.commands.whitelist", "4lw-whitelist", "comma-separated four-letter words, * = all (default srvr)", func(c *Config, v string) error {

@@ -251,7 +251,7 @@ func flipByte(t *testing.T, p string, off int) {
 
 func TestSnapshots(t *testing.T) {
 	dir := t.TempDir()
-	if _, _, ok, err := LatestSnapshot(dir, nil); ok || err != nil {
+	if _, _, ok, err := LatestSnapshot(dir, 0, nil); ok || err != nil {
 		t.Fatalf("empty dir: ok=%v err=%v", ok, err)
 	}
 	for _, z := range []uint64{10, 20, 30, 40} {
@@ -264,15 +264,23 @@ func TestSnapshots(t *testing.T) {
 	if len(snaps) != snapKeep {
 		t.Fatalf("kept %d snapshots, want %d", len(snaps), snapKeep)
 	}
-	z, p, ok, err := LatestSnapshot(dir, nil)
+	z, p, ok, err := LatestSnapshot(dir, 0, nil)
 	if err != nil || !ok || z != 40 || string(p) != "tree@40" {
 		t.Fatalf("latest = %d %q %v %v, want 40 tree@40", z, p, ok, err)
 	}
-	// Damage the newest: recovery falls back to the previous one.
+	// Damage the newest: recovery falls back to the previous one when the
+	// txn log still holds everything after it, and refuses otherwise.
 	flipByte(t, snaps[len(snaps)-1].path, 18)
-	z, p, ok, err = LatestSnapshot(dir, nil)
+	z, p, ok, err = LatestSnapshot(dir, 25, nil)
 	if err != nil || !ok || z != 30 || string(p) != "tree@30" {
 		t.Fatalf("after damage latest = %d %q %v %v, want 30 tree@30", z, p, ok, err)
+	}
+	for _, logFirst := range []uint64{0, 31} {
+		var ce *CorruptError
+		_, _, ok, err = LatestSnapshot(dir, logFirst, nil)
+		if ok || !errors.As(err, &ce) || ce.Path != snaps[len(snaps)-1].path {
+			t.Fatalf("damaged newest snapshot with the log starting at %d: ok=%v err=%v, want a CorruptError naming %s", logFirst, ok, err, snaps[len(snaps)-1].path)
+		}
 	}
 	if _, _, err := readSnapshotFile(snaps[len(snaps)-1].path); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("damaged snapshot read: %v, want ErrCorrupt", err)
@@ -282,7 +290,7 @@ func TestSnapshots(t *testing.T) {
 	if _, err := WriteSnapshot(dir, 50, func(io.Writer) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("failed write: %v", err)
 	}
-	if z, _, _, _ := LatestSnapshot(dir, nil); z != 30 {
+	if z, _, _, _ := LatestSnapshot(dir, 25, nil); z != 30 {
 		t.Fatalf("failed write left snapshot %d", z)
 	}
 }

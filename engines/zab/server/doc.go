@@ -14,8 +14,13 @@
 //     server.N quorum port, dialed by the smaller id from its own address,
 //     carrying marshalled zab.Messages in FIFO order, with bounded queues;
 //   - the client listener (clientPortAddress:clientPort): jute frames, the
-//     four-letter words ruok, srvr, stat, mntr and conf (whitelisted), and
-//     maxClientCnxns per IP;
+//     four-letter words ruok, srvr, stat, mntr and conf (whitelisted),
+//     maxClientCnxns per IP and maxCnxns in total (a connection over either
+//     is closed at accept, counted in mntr's zk_connection_rejected), and
+//     nio.sessionlessCnxnTimeout (10 s, ZooKeeper's default) for a new
+//     connection to send its ConnectRequest or four-letter word before it
+//     is closed (zk_sessionless_connections_expired), so silent sockets
+//     cannot hold an address's slots for good;
 //   - an optional read-only HTTP port (zab.httpAddress) with /health,
 //     /metrics (Prometheus) and /debug/pprof;
 //   - an optional admin port of its own (zab.adminAddress, off by default;
@@ -98,6 +103,54 @@
 // new leader gives every session its full timeout from the moment it starts
 // serving.
 //
+// # Damaged data
+//
+// At start a damaged record in the txn log is a torn tail, truncated with a
+// warning, only when it is in the newest segment and no valid record follows
+// it anywhere in the file: that is all a crash while appending can leave.
+// Anything else (a bad length, checksum or zxid with valid records after it,
+// a length over the 64 MiB limit in front of valid records, damage in an
+// older segment) is a *CorruptError naming the file and offset, and the
+// member refuses to start rather than drop txns it acknowledged. So are a
+// damaged newest snapshot that no older snapshot plus the log can replace
+// (the log is kept back to the oldest snapshot kept), and epoch files that
+// are missing or behind the epochs in the data. The error says how to
+// recover: empty the member's dataDir (keeping myid) and restart it, so it
+// syncs from the leader.
+//
+// # Disk full
+//
+// A member that cannot write its txn log, a snapshot it installs or an
+// epoch file (a full disk, an I/O error) does not exit, and does not vouch
+// for what it could not persist: it leaves the quorum and serves reads
+// only. The rule, in ZAB terms: the Ready whose persistence failed is never
+// advanced, its ACKs and answers are never sent, and the core is frozen
+// (no ticks, no peer messages), so a follower stops acknowledging and a
+// leader can neither count itself for its own proposal nor keep its
+// followers (they elect another leader after syncLimit). The unsynced tail
+// of the log is cut back to the last fsync.
+//
+// While read-only, reads and pings are answered from the tree; writes,
+// sync and closeSession get NOTREADONLY, the code ZooKeeper's read-only
+// servers answer with, which says the request was not carried out.
+// Requests already waiting on the quorum when the write failed have an
+// unknown outcome (the other members may still commit them): their
+// connections are closed instead. The member reports itself not serving
+// (/health answers 503 with mode "read-only"). A standalone member keeps
+// its clients and lets known sessions reconnect; an ensemble member, which
+// can no longer keep its clients' sessions alive at the leader, closes each
+// connection after half its session timeout and lets no session back, so
+// clients move to members in the quorum. As ZooKeeper's read-only servers,
+// a new client that allows read-only mode (canBeReadOnly, zkCli.sh -r) gets
+// a read-only session local to this member; other new sessions need a txn
+// and are refused. The error is logged with dataDir and dataLogDir.
+//
+// Every second the member writes and fsyncs a 1 MiB probe file; once that
+// works it rebuilds its core from disk, as a restart would, and rejoins
+// through an election (closing its client connections once more). A failed
+// periodic snapshot is only logged and retried 10 s later: the log keeps
+// every txn meanwhile.
+//
 // # Caveats
 //
 //   - A session that reconnects to another member is not fenced on the old
@@ -106,8 +159,14 @@
 //   - Snapshots are taken in the loop (not fuzzy in the background), which
 //     pauses the member for the time it takes to serialize the tree.
 //   - The leader's sync is answered without a quorum round, as ZooKeeper's.
-//   - Observers, reconfig, SASL, local sessions and read-only mode are not
-//     supported.
+//   - Observers, reconfig, SASL, local sessions and ZooKeeper's read-only
+//     mode for partitioned members (canBeReadOnly) are not supported; the
+//     only read-only service is the one after a failed disk write.
+//   - A crash in the middle of a large unsynced batch can, on a file system
+//     that writes pages out of order, leave garbage followed by valid
+//     records that were never acknowledged. The start then refuses (the
+//     log cannot tell them from acknowledged ones) and the member needs the
+//     dataDir recovery its error describes.
 //   - No TLS and no enforced authentication: client and quorum traffic is
 //     plaintext, clients authenticate with digest (or match ip ACLs) only
 //     if they choose to. zoo.cfg settings that ask for more (secureClientPort,

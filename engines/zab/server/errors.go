@@ -18,6 +18,12 @@ var (
 	// txns to drop, so only a full SNAP sync can repair the member.
 	ErrTruncateBelowSnapshot = errors.New("zab: truncate below snapshot")
 
+	// ErrDiskWrite marks a failed write or fsync of the txn log, a snapshot
+	// or an epoch file (a full disk, an I/O error). The server does not stop
+	// on it: it serves reads only until the disk takes writes again (see the
+	// package doc, "Disk full").
+	ErrDiskWrite = errors.New("zab: disk write failed")
+
 	// ErrFrameTooLarge is returned when a peer or client frame is larger than
 	// the configured limit; the connection that sent it is closed.
 	ErrFrameTooLarge = errors.New("zab: frame too large")

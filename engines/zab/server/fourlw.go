@@ -107,6 +107,8 @@ func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
 		kv("approximate_data_size", v.dataSize)
 		kv("global_sessions", v.sessions)
 		kv("uptime", time.Since(s.started).Milliseconds())
+		kv("sessionless_connections_expired", s.SessionlessExpired())
+		kv("connection_rejected", s.ConnectionsRejected())
 		if v.mode == "leader" {
 			kv("learners", v.learners)
 			kv("synced_followers", v.synced)

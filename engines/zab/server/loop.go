@@ -26,9 +26,16 @@ type loopState struct {
 	serveWhenApplied bool
 	catchUpTo        uint64
 
-	applied   uint64 // last zxid applied to the tree
-	snapZxid  uint64 // zxid of the newest snapshot
-	sinceSnap int    // txns applied since it
+	applied     uint64 // last zxid applied to the tree
+	snapZxid    uint64 // zxid of the newest snapshot
+	sinceSnap   int    // txns applied since it
+	snapRetryAt time.Time
+
+	// diskErr is the failed disk write that put the member in read-only
+	// service (see readonly.go); nil while it takes part in the quorum.
+	diskErr     error
+	readOnlyAt  time.Time
+	diskProbeAt time.Time
 
 	conns      map[*clientConn]struct{}
 	byConnID   map[znode.ConnID]*clientConn
@@ -58,13 +65,17 @@ type localSession struct {
 	timeout int32
 	conn    *clientConn
 	queue   []*pendingOp // requests in arrival order, answered in that order
+	// readOnly: a session local to this member while it is read-only (see
+	// onConnectReadOnly); no txn created it.
+	readOnly bool
 }
 
 // pendingOp is one client request waiting its turn (or its commit).
 type pendingOp struct {
 	ev       clientEvent
-	write    bool // waits for its txn to apply
-	sync     bool // waits for Ready.Syncs
+	refused  jute.Code // answered at once with this error (read-only)
+	write    bool      // waits for its txn to apply
+	sync     bool      // waits for Ready.Syncs
 	done     bool
 	syncErr  error
 	result   znode.Result
@@ -163,6 +174,9 @@ func (s *Server) loop() error {
 }
 
 func (s *Server) onPeer(ev PeerEvent) {
+	if s.st.diskErr != nil {
+		return // read-only: the core is frozen (see readonly.go)
+	}
 	if ev.Down {
 		s.peerDown(zab.ServerID(ev.From))
 		return
@@ -248,6 +262,12 @@ func (s *Server) handleReady(rd zab.Ready) error {
 		committed = committed[i:]
 	}
 	if err := s.persist(rd); err != nil {
+		if errors.Is(err, ErrDiskWrite) {
+			// Nothing of rd that vouches for the failed write goes out:
+			// no ACK, no answer to a client, no Advance.
+			s.enterReadOnly(err)
+			return nil
+		}
 		return err
 	}
 	if err := s.applyCommitted(committed); err != nil {
@@ -314,16 +334,18 @@ func (s *Server) persist(rd zab.Ready) error {
 		if err != nil {
 			return fmt.Errorf("zab: install snapshot %s from leader: %w", rd.Snapshot.Zxid, err)
 		}
-		// Drop the log first: a crash before the snapshot is durable leaves an
-		// older state that the leader syncs again.
-		if err := s.txnLog.TruncateAfter(0); err != nil {
-			return err
-		}
+		// The snapshot first, then drop the log: a crash in between leaves
+		// the new snapshot and log entries the core truncates or ignores;
+		// the other order would leave an older snapshot and no log, losing
+		// txns this member had acknowledged.
 		if _, err := WriteSnapshot(s.cfg.DataDir, uint64(rd.Snapshot.Zxid), func(w io.Writer) error {
 			_, err := w.Write(rd.Snapshot.Data)
 			return err
 		}); err != nil {
-			return err
+			return diskErr(err)
+		}
+		if err := s.txnLog.TruncateAfter(0); err != nil {
+			return diskErr(err)
 		}
 		// SNAP happens in the sync phase, when no client is connected, so
 		// no watch is lost with the old tree.
@@ -339,7 +361,7 @@ func (s *Server) persist(rd zab.Ready) error {
 			return fmt.Errorf("%w: truncate to %s, snapshot at %s", ErrTruncateBelowSnapshot, rd.TruncateTo, zab.Zxid(st.snapZxid))
 		}
 		if err := s.txnLog.TruncateAfter(uint64(rd.TruncateTo)); err != nil {
-			return err
+			return diskErr(err)
 		}
 		s.logger.Info("truncated txn log", "zxid", rd.TruncateTo.String())
 	}
@@ -349,11 +371,11 @@ func (s *Server) persist(rd zab.Ready) error {
 				return fmt.Errorf("zab: core asked to append %s at or below the log's last %s without a truncate", e.Zxid, zab.Zxid(last))
 			}
 			if err := s.txnLog.Append(LogRecord{Zxid: uint64(e.Zxid), Data: e.Data}); err != nil {
-				return err
+				return diskErr(err)
 			}
 		}
 		if err := s.txnLog.Sync(); err != nil {
-			return err
+			return diskErr(err)
 		}
 		s.metrics.fsyncs.Inc()
 		s.metrics.batchTxns.Observe(float64(len(rd.Entries)))
@@ -363,12 +385,12 @@ func (s *Server) persist(rd zab.Ready) error {
 		// acceptedEpoch >= currentEpoch.
 		if h.AcceptedEpoch != st.hard.AcceptedEpoch {
 			if err := WriteEpochFile(s.cfg.DataDir, acceptedEpochFile, h.AcceptedEpoch); err != nil {
-				return err
+				return diskErr(err)
 			}
 		}
 		if h.CurrentEpoch != st.hard.CurrentEpoch {
 			if err := WriteEpochFile(s.cfg.DataDir, currentEpochFile, h.CurrentEpoch); err != nil {
-				return err
+				return diskErr(err)
 			}
 		}
 		st.hard = *h
@@ -400,13 +422,21 @@ func (s *Server) applyCommitted(ents []zab.Entry) error {
 		}
 		s.onApplied(e.Zxid, txn, res)
 	}
-	if st.sinceSnap >= s.cfg.SnapshotTxns {
+	if st.sinceSnap >= s.cfg.SnapshotTxns && !time.Now().Before(st.snapRetryAt) {
 		if err := s.takeSnapshot(); err != nil {
-			return err
+			// The log still holds every txn: a snapshot can wait.
+			s.logger.Error("writing a snapshot failed; retrying in 10s", "dataDir", s.cfg.DataDir, "err", err)
+			st.snapRetryAt = time.Now().Add(snapRetryDelay)
 		}
 	}
 	return nil
 }
+
+// snapRetryDelay is how long a failed snapshot waits before the next try.
+const snapRetryDelay = 10 * time.Second
+
+// diskErr marks err as a failed disk write (see ErrDiskWrite).
+func diskErr(err error) error { return fmt.Errorf("%w: %w", ErrDiskWrite, err) }
 
 // takeSnapshot writes the tree at the applied zxid and drops log segments
 // it covers.
@@ -418,8 +448,16 @@ func (s *Server) takeSnapshot() error {
 	}
 	st.snapZxid, st.sinceSnap = z, 0
 	s.metrics.snapshots.Inc()
-	if err := s.txnLog.Compact(z); err != nil {
+	// Keep the log from the oldest snapshot kept on: if the newest one is
+	// found damaged at start, an older one plus the log rebuild the tree.
+	snaps, err := listSnapshots(snapDir(s.cfg.DataDir))
+	if err != nil {
 		return err
+	}
+	if oldest := snaps[0].zxid; oldest > 0 {
+		if err := s.txnLog.Compact(oldest - 1); err != nil {
+			return err
+		}
 	}
 	s.logger.Info("snapshot written", "zxid", zab.Zxid(z).String())
 	return nil
@@ -489,6 +527,10 @@ func (s *Server) maybeStartServing() {
 // (follower) and container/TTL reaping (leader).
 func (s *Server) onTick() {
 	st := &s.st
+	if st.diskErr != nil {
+		s.readOnlyTick()
+		return
+	}
 	st.ticks++
 	s.node.Tick()
 	if st.serving {
@@ -534,7 +576,12 @@ func (s *Server) publishStatus() {
 		sent:        s.metrics.clientSent.Load(),
 	}
 	v.latencyMin, v.latencyAvg, v.latencyMax = st.lat.millis()
-	if st.serving {
+	if st.diskErr != nil {
+		// Reads are answered, but the member is out of the quorum: not
+		// serving for /health and the four-letter words, mode read-only.
+		v.serving = false
+		v.mode = readOnlyMode
+	} else if st.serving {
 		switch {
 		case len(s.cfg.Servers) <= 1:
 			v.mode = "standalone"
@@ -548,7 +595,7 @@ func (s *Server) publishStatus() {
 		v.outstanding += len(ls.queue)
 	}
 	for cc := range st.conns {
-		v.clients = append(v.clients, fmt.Sprintf("/%s[1](queued=%d,recved=%d,sent=%d)", cc.c.RemoteAddr().String(), len(cc.out), cc.received.Load(), cc.sent.Load()))
+		v.clients = append(v.clients, fmt.Sprintf("/%s[1](queued=%d,recved=%d,sent=%d)", cc.c.RemoteAddr().String(), cc.queued.Load(), cc.received.Load(), cc.sent.Load()))
 	}
 	sort.Strings(v.clients)
 	if st.soft.State == zab.StateLeading {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,9 @@ type Server struct {
 	adminSrv     *http.Server
 	clientEvents chan clientEvent
 	connLimiter  connLimiter
+
+	sessionlessExpired atomic.Int64 // connections closed for sending no ConnectRequest in time
+	connRejected       atomic.Int64 // connections closed at accept by maxClientCnxns or maxCnxns
 
 	stopCh   chan struct{}
 	stopping atomic.Bool
@@ -84,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 		clock:        &skewClock{now: time.Now},
 		started:      time.Now(),
 		clientEvents: make(chan clientEvent, cfg.ClientQueueLen),
-		connLimiter:  connLimiter{max: cfg.MaxClientCnxns, n: map[string]int{}},
+		connLimiter:  connLimiter{max: cfg.MaxClientCnxns, maxTotal: cfg.MaxCnxns, n: map[string]int{}},
 		stopCh:       make(chan struct{}),
 		loopDone:     make(chan struct{}),
 	}
@@ -142,7 +146,12 @@ func New(cfg Config) (*Server, error) {
 // opens the txn log and builds the core over them.
 func (s *Server) recover() error {
 	cfg := s.cfg
-	snapZxid, payload, found, err := LatestSnapshot(cfg.DataDir, s.logger)
+	lg, err := OpenTxnLog(cfg.LogDir(), s.logger)
+	if err != nil {
+		return err
+	}
+	s.txnLog = lg
+	snapZxid, payload, found, err := LatestSnapshot(cfg.DataDir, lg.FirstZxid(), s.logger)
 	if err != nil {
 		return err
 	}
@@ -164,16 +173,37 @@ func (s *Server) recover() error {
 		return err
 	}
 	if accepted < current {
-		return fmt.Errorf("zab: %s (%d) < %s (%d) in %s: epoch files are inconsistent", acceptedEpochFile, accepted, currentEpochFile, current, cfg.DataDir)
+		return &CorruptError{Path: filepath.Join(cfg.DataDir, acceptedEpochFile), Reason: fmt.Sprintf("acceptedEpoch %d is below currentEpoch %d", accepted, current)}
 	}
-	lg, err := OpenTxnLog(cfg.LogDir(), s.logger)
+	// acceptedEpoch is durable before any txn of its epoch reaches the log
+	// or a snapshot (a member acknowledges NEWEPOCH before it is sent the
+	// epoch's txns). Data from a later epoch means the file was lost or
+	// damaged: reading it as 0 would let this member accept a leader it has
+	// already promised to reject.
+	if e := zab.Zxid(max(snapZxid, lg.LastZxid())).Epoch(); e > accepted {
+		return &CorruptError{Path: filepath.Join(cfg.DataDir, acceptedEpochFile), Reason: fmt.Sprintf("acceptedEpoch is %d but the snapshot and txn log hold txns of epoch %d (a missing file reads as 0)", accepted, e)}
+	}
+	hard := zab.HardState{AcceptedEpoch: accepted, CurrentEpoch: current}
+	node, err := s.newCore(hard, snapZxid)
 	if err != nil {
 		return err
 	}
-	s.txnLog = lg
+	s.node = node
+	s.st.applied = snapZxid
+	s.st.snapZxid = snapZxid
+	s.st.hard = hard
+	s.logger.Info("recovered", "snapshot_zxid", zab.Zxid(snapZxid).String(), "log_last_zxid", zab.Zxid(lg.LastZxid()).String(),
+		"accepted_epoch", accepted, "current_epoch", current)
+	return nil
+}
+
+// newCore builds the ZAB core over the durable state: hard, the txns up to
+// applied already in the tree, and the txn log after them.
+func (s *Server) newCore(hard zab.HardState, applied uint64) (*zab.Node, error) {
+	cfg := s.cfg
 	storage := &diskStorage{
-		init: zab.InitialState{HardState: zab.HardState{AcceptedEpoch: accepted, CurrentEpoch: current}, Applied: zab.Zxid(snapZxid)},
-		log:  lg,
+		init: zab.InitialState{HardState: hard, Applied: zab.Zxid(applied)},
+		log:  s.txnLog,
 	}
 	peers := []zab.ServerID{zab.ServerID(cfg.ID)}
 	if len(cfg.Servers) > 0 {
@@ -182,8 +212,8 @@ func (s *Server) recover() error {
 			peers = append(peers, zab.ServerID(m.ID))
 		}
 	}
-	// The core needs a different seed at each process start (its
-	// connection ids come from it), so the seed is the start time.
+	// The core needs a different seed at each start (its connection ids
+	// come from it), so the seed is the start time.
 	seed := time.Now().UnixNano() ^ int64(cfg.ID)<<48
 	zc := zab.DefaultConfig()
 	zc.ID = zab.ServerID(cfg.ID)
@@ -201,16 +231,10 @@ func (s *Server) recover() error {
 	zc.Logger = cfg.Logger // the core adds its own node key
 	node, err := zab.NewNode(zc)
 	if err != nil {
-		return fmt.Errorf("zab: start core: %w", err)
+		return nil, fmt.Errorf("zab: start core: %w", err)
 	}
 	storage.release()
-	s.node = node
-	s.st.applied = snapZxid
-	s.st.snapZxid = snapZxid
-	s.st.hard = storage.init.HardState
-	s.logger.Info("recovered", "snapshot_zxid", zab.Zxid(snapZxid).String(), "log_last_zxid", zab.Zxid(lg.LastZxid()).String(),
-		"accepted_epoch", accepted, "current_epoch", current)
-	return nil
+	return node, nil
 }
 
 // ticksPerTickTime is how often the core ticks per tickTime. ZooKeeper's

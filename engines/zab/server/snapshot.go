@@ -145,10 +145,15 @@ func readSnapshotFile(path string) (uint64, []byte, error) {
 }
 
 // LatestSnapshot returns the newest snapshot that passes its checks, its zxid
-// and payload. ok is false when there is none. A damaged newer snapshot is
-// skipped with a warning: the log still covers the txns after the older one
-// unless it was compacted, which the caller detects as a gap.
-func LatestSnapshot(dataDir string, logger *slog.Logger) (zxid uint64, payload []byte, ok bool, err error) {
+// and payload. ok is false when there is none.
+//
+// A damaged snapshot is never skipped silently: falling back to an older
+// one is only right when the txn log still holds every txn after it, or the
+// tree would miss the txns the damaged snapshot covered. logFirst is the
+// zxid of the oldest record in the txn log (0 if it is empty); the log runs
+// without a gap from there, so an older snapshot at z can stand in when
+// logFirst <= z. Otherwise the damaged snapshot is a *CorruptError.
+func LatestSnapshot(dataDir string, logFirst uint64, logger *slog.Logger) (zxid uint64, payload []byte, ok bool, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -156,17 +161,34 @@ func LatestSnapshot(dataDir string, logger *slog.Logger) (zxid uint64, payload [
 	if err != nil {
 		return 0, nil, false, err
 	}
+	var damaged *CorruptError
 	for i := len(snaps) - 1; i >= 0; i-- {
 		z, p, err := readSnapshotFile(snaps[i].path)
+		if err == nil && z != snaps[i].zxid {
+			err = &CorruptError{Path: snaps[i].path, Offset: 8, Reason: fmt.Sprintf("header zxid %#x but the name says %#x", z, snaps[i].zxid)}
+		}
 		if err != nil {
-			logger.Warn("skipping damaged snapshot", "file", snaps[i].path, "err", err)
+			var ce *CorruptError
+			if !errors.As(err, &ce) {
+				return 0, nil, false, err
+			}
+			if damaged == nil {
+				damaged = ce
+			}
 			continue
 		}
-		if z != snaps[i].zxid {
-			logger.Warn("skipping snapshot whose name and header disagree", "file", snaps[i].path, "zxid", z)
-			continue
+		if damaged != nil {
+			if logFirst == 0 || logFirst > z {
+				damaged.Reason += fmt.Sprintf("; the older snapshot %s cannot stand in: the txn log starts at %#x, after it", snaps[i].path, logFirst)
+				return 0, nil, false, damaged
+			}
+			logger.Warn("skipping damaged snapshot; the txn log covers the older one", "err", damaged, "using", snaps[i].path)
 		}
 		return z, p, true, nil
+	}
+	if damaged != nil {
+		damaged.Reason += "; there is no older valid snapshot"
+		return 0, nil, false, damaged
 	}
 	return 0, nil, false, nil
 }

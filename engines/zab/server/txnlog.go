@@ -42,7 +42,9 @@ type LogRecord struct {
 	Data []byte
 }
 
-// CorruptError says where a log or snapshot failed its checks.
+// CorruptError says where a txn log, snapshot or epoch file failed its
+// checks. The server refuses to start on one: going on could lose or
+// contradict txns this member acknowledged.
 type CorruptError struct {
 	Path   string
 	Offset int64
@@ -50,7 +52,10 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("zab: corrupt data in %s at offset %d: %s (if the other members are healthy, move this member's zab-log and zab-snap directories away so it re-syncs from the leader)", e.Path, e.Offset, e.Reason)
+	return fmt.Sprintf("zab: corrupt data in %s at offset %d: %s; refusing to start. "+
+		"To recover this member: stop it, remove everything in its dataDir (and dataLogDir) except myid, and start it again: "+
+		"it then fetches the data from the leader (SNAP). Do that only while a quorum of the other members is healthy; "+
+		"a standalone server has no other copy, so restore its dataDir from a backup instead", e.Path, e.Offset, e.Reason)
 }
 
 // Unwrap makes errors.Is(err, ErrCorrupt) hold.
@@ -74,6 +79,11 @@ type TxnLog struct {
 	last   uint64 // last zxid in the log
 	dirty  bool   // written since the last Sync
 	hdr    [recordHeaderLen]byte
+
+	// The log as of the last successful Sync (or open, or truncate):
+	// Rollback returns to it after a failed write.
+	durSegs []segment
+	durLast uint64
 }
 
 // OpenTxnLog opens (creating if needed) the log in logDir, checks every
@@ -130,12 +140,79 @@ func OpenTxnLog(logDir string, logger *slog.Logger) (*TxnLog, error) {
 		l.f = f
 		l.w = bufio.NewWriterSize(f, 256<<10)
 	}
+	l.markDurable()
 	return l, nil
 }
 
+// markDurable records the current log as durable.
+func (l *TxnLog) markDurable() {
+	l.durSegs = append(l.durSegs[:0], l.segs...)
+	l.durLast = l.last
+}
+
+// Rollback discards everything appended since the last successful Sync:
+// call it after Append or Sync failed (a full disk), so that a failed batch
+// leaves no partial record behind and the log can be appended to again.
+// Segments created since are removed, the tail segment is cut back to its
+// durable size and reopened.
+func (l *TxnLog) Rollback() error {
+	if l.f != nil {
+		l.f.Close() // the buffered bytes are being discarded; the error says nothing new
+		l.f, l.w = nil, nil
+	}
+	keep := map[string]bool{}
+	for _, s := range l.durSegs {
+		keep[s.path] = true
+	}
+	removed := false
+	for _, s := range l.segs {
+		if !keep[s.path] {
+			if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("zab: roll back txn log: %w", err)
+			}
+			removed = true
+		}
+	}
+	l.segs = append(l.segs[:0], l.durSegs...)
+	l.last = l.durLast
+	l.dirty = false
+	if removed {
+		if err := syncDir(l.dir); err != nil {
+			return err
+		}
+	}
+	if len(l.segs) == 0 {
+		return nil
+	}
+	t := l.segs[len(l.segs)-1]
+	f, err := os.OpenFile(t.path, os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("zab: roll back txn log: %w", err)
+	}
+	if err := f.Truncate(t.size); err != nil {
+		f.Close()
+		return fmt.Errorf("zab: roll back txn log: %w", err)
+	}
+	if _, err := f.Seek(t.size, io.SeekStart); err != nil {
+		f.Close()
+		return fmt.Errorf("zab: roll back txn log: %w", err)
+	}
+	l.f = f
+	l.w = bufio.NewWriterSize(f, 256<<10)
+	return nil
+}
+
 // scanSegment reads every record of s, filling last and size. fn, if not
-// nil, sees each record. For the tail segment a torn last record is
-// truncated away; anywhere else a bad record is a *CorruptError.
+// nil, sees each record.
+//
+// A record that fails its checks (a partial header or body, a length over
+// maxRecordLen, a checksum mismatch, a zero zxid) is a torn tail only when
+// it is in the newest segment and no valid record follows it anywhere in the
+// file: a crash while appending leaves garbage only after the last record
+// that was fsynced. Such a tail is truncated away (nothing in it was
+// acknowledged). Anything else is a *CorruptError: a damaged record with
+// valid records after it means acknowledged txns would be lost by a
+// truncation, so the member refuses to start instead.
 func (l *TxnLog) scanSegment(s *segment, tail bool, fn func(LogRecord) error) error {
 	f, err := os.OpenFile(s.path, os.O_RDWR, 0o644)
 	if err != nil {
@@ -152,90 +229,127 @@ func (l *TxnLog) scanSegment(s *segment, tail bool, fn func(LogRecord) error) er
 	var prev uint64
 	s.last = 0
 	var hdr [recordHeaderLen]byte
-	for {
-		n, err := io.ReadFull(r, hdr[:])
-		if err == io.EOF {
-			break
+	// bad decides what a record failing its checks at off means.
+	bad := func(reason string) error {
+		if !tail {
+			return &CorruptError{Path: s.path, Offset: off, Reason: reason + " (not the newest segment, so not a torn write)"}
 		}
-		torn := func(reason string) error {
-			if !tail {
-				return &CorruptError{Path: s.path, Offset: off, Reason: reason}
-			}
-			l.logger.Warn("truncating torn log tail", "file", s.path, "offset", off, "reason", reason, "dropped_bytes", fileSize-off)
-			if err := f.Truncate(off); err != nil {
-				return fmt.Errorf("zab: truncate torn tail of %s: %w", s.path, err)
-			}
-			if err := f.Sync(); err != nil {
-				return fmt.Errorf("zab: sync %s: %w", s.path, err)
-			}
-			return nil
-		}
-		if err == io.ErrUnexpectedEOF {
-			_ = n
-			if e := torn("partial record header"); e != nil {
-				return e
-			}
-			break
-		}
+		next, err := findValidRecord(f, off+1, fileSize, prev)
 		if err != nil {
-			return fmt.Errorf("zab: read %s: %w", s.path, err)
+			return err
 		}
-		dlen := int64(binary.BigEndian.Uint32(hdr[0:4]))
-		sum := binary.BigEndian.Uint32(hdr[4:8])
-		zxid := binary.BigEndian.Uint64(hdr[8:16])
-		end := off + recordHeaderLen + dlen
-		if dlen > maxRecordLen {
-			if end >= fileSize {
-				if e := torn("record length past end of file"); e != nil {
-					return e
+		switch {
+		case next == tailTooLarge:
+			return &CorruptError{Path: s.path, Offset: off, Reason: fmt.Sprintf("%s, and the %d bytes after it are too many to prove it a torn write", reason, fileSize-off)}
+		case next >= 0:
+			return &CorruptError{Path: s.path, Offset: off, Reason: fmt.Sprintf("%s, with a valid record at offset %d after it", reason, next)}
+		}
+		l.logger.Warn("truncating torn log tail", "file", s.path, "offset", off, "reason", reason, "dropped_bytes", fileSize-off)
+		if err := f.Truncate(off); err != nil {
+			return fmt.Errorf("zab: truncate torn tail of %s: %w", s.path, err)
+		}
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("zab: sync %s: %w", s.path, err)
+		}
+		return errTornTail
+	}
+	err = func() error {
+		for {
+			_, err := io.ReadFull(r, hdr[:])
+			if err == io.EOF {
+				return nil
+			}
+			if err == io.ErrUnexpectedEOF {
+				return bad(fmt.Sprintf("partial record header (%d bytes left in the file)", fileSize-off))
+			}
+			if err != nil {
+				return fmt.Errorf("zab: read %s: %w", s.path, err)
+			}
+			dlen := int64(binary.BigEndian.Uint32(hdr[0:4]))
+			sum := binary.BigEndian.Uint32(hdr[4:8])
+			zxid := binary.BigEndian.Uint64(hdr[8:16])
+			end := off + recordHeaderLen + dlen
+			if dlen > maxRecordLen {
+				return bad(fmt.Sprintf("unreasonable record length %d (limit %d)", dlen, maxRecordLen))
+			}
+			if end > fileSize {
+				return bad(fmt.Sprintf("record length %d runs past the end of the file (%d bytes left)", dlen, fileSize-off-recordHeaderLen))
+			}
+			data := make([]byte, dlen)
+			if _, err := io.ReadFull(r, data); err != nil {
+				return fmt.Errorf("zab: read %s: %w", s.path, err)
+			}
+			if crc := recordCRC(hdr[8:16], data); crc != sum {
+				return bad(fmt.Sprintf("checksum mismatch (stored %#x, computed %#x)", sum, crc))
+			}
+			if zxid == 0 {
+				// Zxid 0 never carries a txn.
+				return bad("zero zxid")
+			}
+			if prev != 0 && zxid <= prev {
+				return &CorruptError{Path: s.path, Offset: off, Reason: fmt.Sprintf("zxid %#x not after %#x", zxid, prev)}
+			}
+			prev = zxid
+			s.last = zxid
+			if fn != nil {
+				if err := fn(LogRecord{Zxid: zxid, Data: data}); err != nil {
+					return err
 				}
-				break
 			}
-			return &CorruptError{Path: s.path, Offset: off, Reason: fmt.Sprintf("record length %d over the %d limit", dlen, maxRecordLen)}
+			off = end
 		}
-		data := make([]byte, dlen)
-		if _, err := io.ReadFull(r, data); err != nil {
-			if e := torn("partial record body"); e != nil {
-				return e
-			}
-			break
-		}
-		crc := crc32.Update(crc32.Checksum(hdr[8:16], crcTable), crcTable, data)
-		if crc != sum {
-			// A bad record that ends the file is a torn write; one with
-			// records after it is corruption in the middle.
-			if end == fileSize {
-				if e := torn("checksum mismatch in last record"); e != nil {
-					return e
-				}
-				break
-			}
-			return &CorruptError{Path: s.path, Offset: off, Reason: fmt.Sprintf("checksum mismatch (stored %#x, computed %#x) with %d bytes after the record", sum, crc, fileSize-end)}
-		}
-		if zxid == 0 {
-			// Zxid 0 never carries a txn.
-			if end == fileSize {
-				if e := torn("zero zxid in last record"); e != nil {
-					return e
-				}
-				break
-			}
-			return &CorruptError{Path: s.path, Offset: off, Reason: "zero zxid"}
-		}
-		if prev != 0 && zxid <= prev {
-			return &CorruptError{Path: s.path, Offset: off, Reason: fmt.Sprintf("zxid %#x not after %#x", zxid, prev)}
-		}
-		prev = zxid
-		s.last = zxid
-		if fn != nil {
-			if err := fn(LogRecord{Zxid: zxid, Data: data}); err != nil {
-				return err
-			}
-		}
-		off = end
+	}()
+	if err != nil && !errors.Is(err, errTornTail) {
+		return err
 	}
 	s.size = off
 	return nil
+}
+
+// errTornTail ends a scan at a torn tail that was truncated.
+var errTornTail = errors.New("torn tail")
+
+func recordCRC(zxid, data []byte) uint32 {
+	return crc32.Update(crc32.Checksum(zxid, crcTable), crcTable, data)
+}
+
+// maxTailCheckBytes bounds the checksum work findValidRecord does on a
+// damaged tail; past it the tail counts as corrupt (refusing to start is
+// safe, truncating might not be).
+const maxTailCheckBytes = 1 << 30
+
+// tailTooLarge is findValidRecord's answer when checking would take more
+// than maxTailCheckBytes of checksumming.
+const tailTooLarge = -2
+
+// findValidRecord looks for a record that passes every check (length within
+// limits and the file, checksum, zxid above after) starting at any byte
+// offset in [from, fileSize). It returns its offset, -1 if there is none, or
+// tailTooLarge.
+func findValidRecord(f *os.File, from, fileSize int64, after uint64) (int64, error) {
+	n := fileSize - from
+	if n < recordHeaderLen {
+		return -1, nil
+	}
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, from); err != nil {
+		return 0, fmt.Errorf("zab: read %s: %w", f.Name(), err)
+	}
+	var work int64
+	for i := 0; i+recordHeaderLen <= len(b); i++ {
+		dlen := int(binary.BigEndian.Uint32(b[i : i+4]))
+		zxid := binary.BigEndian.Uint64(b[i+8 : i+16])
+		if dlen > maxRecordLen || i+recordHeaderLen+dlen > len(b) || zxid == 0 || zxid <= after {
+			continue
+		}
+		if work += int64(dlen); work > maxTailCheckBytes {
+			return tailTooLarge, nil
+		}
+		if recordCRC(b[i+8:i+16], b[i+recordHeaderLen:i+recordHeaderLen+dlen]) == binary.BigEndian.Uint32(b[i+4:i+8]) {
+			return from + int64(i), nil
+		}
+	}
+	return -1, nil
 }
 
 // LastZxid is the zxid of the newest record, 0 if the log is empty.
@@ -293,7 +407,7 @@ func (l *TxnLog) Append(recs ...LogRecord) error {
 		}
 		binary.BigEndian.PutUint32(l.hdr[0:4], uint32(len(r.Data)))
 		binary.BigEndian.PutUint64(l.hdr[8:16], r.Zxid)
-		crc := crc32.Update(crc32.Checksum(l.hdr[8:16], crcTable), crcTable, r.Data)
+		crc := recordCRC(l.hdr[8:16], r.Data)
 		binary.BigEndian.PutUint32(l.hdr[4:8], crc)
 		if _, err := l.w.Write(l.hdr[:]); err != nil {
 			return fmt.Errorf("zab: append txn log: %w", err)
@@ -323,6 +437,7 @@ func (l *TxnLog) Sync() error {
 		return fmt.Errorf("zab: fsync txn log: %w", err)
 	}
 	l.dirty = false
+	l.markDurable()
 	return nil
 }
 
@@ -417,6 +532,7 @@ func (l *TxnLog) TruncateAfter(zxid uint64) error {
 			}
 		}
 	}
+	l.markDurable()
 	return syncDir(l.dir)
 }
 
@@ -427,6 +543,9 @@ func (l *TxnLog) Compact(zxid uint64) error {
 	for len(l.segs) > 1 && l.segs[0].last <= zxid {
 		if err := os.Remove(l.segs[0].path); err != nil {
 			return fmt.Errorf("zab: compact log: %w", err)
+		}
+		if len(l.durSegs) > 0 && l.durSegs[0].path == l.segs[0].path {
+			l.durSegs = l.durSegs[1:]
 		}
 		l.segs = l.segs[1:]
 		removed = true
