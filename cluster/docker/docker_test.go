@@ -175,7 +175,8 @@ func TestPartitionLeader(t *testing.T) {
 				g[m.Name] = []string{old}
 				g[old] = append(g[old], m.Name)
 			}
-			if err := r.Partition(ctx, g); err != nil {
+			fw := cluster.NewFirewall(r)
+			if err := fw.Partition(ctx, g); err != nil {
 				t.Fatal(err)
 			}
 			// The majority elects a leader of its own.
@@ -206,7 +207,7 @@ func TestPartitionLeader(t *testing.T) {
 				t.Fatalf("the isolated old leader %s accepted a write", old)
 			}
 			t.Logf("old leader %s cut off; %s leads the majority; minority write refused: %v", old, newLeader, err)
-			if err := r.Heal(ctx); err != nil {
+			if err := fw.Heal(ctx); err != nil {
 				t.Fatal(err)
 			}
 			healed := dial(t, name, oldM)
@@ -216,7 +217,7 @@ func TestPartitionLeader(t *testing.T) {
 			}
 			// Kill and restart the new leader: the rules are re-applied to the
 			// new namespace and the member serves again.
-			if err := r.Kill(ctx, newLeader); err != nil {
+			if err := r.Signal(ctx, newLeader, cluster.SignalKill); err != nil {
 				t.Fatal(err)
 			}
 			if err := r.Restart(ctx, newLeader); err != nil {

@@ -69,14 +69,11 @@ func TestLoopbackRefusesPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = r.Partition(context.Background(), cluster.Grudge{"n1": {"n2"}})
+	err = r.Firewall(context.Background(), "n1", cluster.NFTScript([]string{"127.0.0.12"}, 0, nil))
 	if !errors.Is(err, cluster.ErrUnsupported) || !strings.Contains(err.Error(), "root") {
-		t.Fatalf("Partition on loopback = %v, want ErrUnsupported naming root", err)
+		t.Fatalf("Firewall on loopback = %v, want ErrUnsupported naming root", err)
 	}
-	if err := r.Loss(context.Background(), 10, []string{"n1"}); !errors.Is(err, cluster.ErrUnsupported) {
-		t.Fatalf("Loss on loopback = %v, want ErrUnsupported", err)
-	}
-	if c := r.Capabilities(); c.Partition || c.Loss || !c.Kill || !c.Pause {
+	if c := r.Capabilities(); c.Firewall || !c.Kill || !c.Pause || c.PauseBy != "sigstop" {
 		t.Fatalf("loopback capabilities = %+v", c)
 	}
 }
@@ -152,7 +149,8 @@ func TestEtcdNetns(t *testing.T) {
 
 	// Isolate n1.
 	g := cluster.Grudge{"n1": {"n2", "n3"}, "n2": {"n1"}, "n3": {"n1"}}
-	if err := r.Partition(ctx, g); err != nil {
+	fw := cluster.NewFirewall(r)
+	if err := fw.Partition(ctx, g); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("ip", "netns", "exec", nsName(run, 1), "nft", "list", "table", "inet", "coordlab").CombinedOutput()
@@ -163,13 +161,13 @@ func TestEtcdNetns(t *testing.T) {
 	if err := put(c1, "k", "minority", 3*time.Second); err == nil {
 		t.Fatalf("put through isolated n1 succeeded, want a timeout")
 	}
-	if err := r.Heal(ctx); err != nil {
+	if err := fw.Heal(ctx); err != nil {
 		t.Fatal(err)
 	}
 	putEventually(t, c1, "k", "healed")
 
 	// Kill and restart n2 with its data.
-	if err := r.Kill(ctx, "n2"); err != nil {
+	if err := r.Signal(ctx, "n2", cluster.SignalKill); err != nil {
 		t.Fatal(err)
 	}
 	putEventually(t, c1, "k", "two-of-three")
@@ -192,10 +190,10 @@ func TestEtcdNetns(t *testing.T) {
 		t.Fatalf("Leader: %v", err)
 	}
 	// Pause and resume are accepted.
-	if err := r.Pause(ctx, "n3"); err != nil {
+	if err := r.Signal(ctx, "n3", cluster.SignalStop); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Resume(ctx, "n3"); err != nil {
+	if err := r.Signal(ctx, "n3", cluster.SignalCont); err != nil {
 		t.Fatal(err)
 	}
 
@@ -288,7 +286,7 @@ func TestZooKeeperNetns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Kill(ctx, old); err != nil {
+	if err := r.Signal(ctx, old, cluster.SignalKill); err != nil {
 		t.Fatal(err)
 	}
 	ctxw, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -334,7 +332,7 @@ func TestEtcdLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Kill(ctx, leader); err != nil {
+	if err := r.Signal(ctx, leader, cluster.SignalKill); err != nil {
 		t.Fatal(err)
 	}
 	other := ms[0]
@@ -345,7 +343,7 @@ func TestEtcdLoopback(t *testing.T) {
 	if err := r.Restart(ctx, leader); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Partition(ctx, cluster.Grudge{"n1": {"n2"}}); !errors.Is(err, cluster.ErrUnsupported) {
+	if err := cluster.NewFirewall(r).Partition(ctx, cluster.Grudge{"n1": {"n2"}}); !errors.Is(err, cluster.ErrUnsupported) {
 		t.Fatalf("Partition in loopback mode = %v, want ErrUnsupported", err)
 	}
 }

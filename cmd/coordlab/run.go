@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,7 +40,7 @@ func newRunCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&s.Target, "target", "", "system under test: raftkv, zab, etcd, zookeeper (required)")
-	f.StringVar(&s.Runtime, "runtime", "local", "where members run: local")
+	f.StringVar(&s.Runtime, "runtime", "local", "where members run: "+strings.Join(slices.Sorted(maps.Keys(run.Runtimes)), " or ")+" (what each can do here: coordlab list)")
 	f.StringVar(&s.Network, "network", "auto", "local runtime networking: auto (netns as root), netns, loopback")
 	f.IntVar(&s.Nodes, "nodes", 3, "cluster size: 3 or 5")
 	f.StringVar(&s.Workload, "workload", "register", "register, lock, watch, election, config")
