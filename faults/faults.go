@@ -124,6 +124,7 @@ var table = []entry{
 	{func() Fault { return new(Loss) }, lossPackages},
 	{func() Fault { return new(Pause) }, pausePackages},
 	{func() Fault { return new(Kill) }, killPackages},
+	{func() Fault { return new(Clock) }, clockPackages},
 }
 
 // aliases expand to several packages.
