@@ -15,7 +15,8 @@
 // A spec is a comma list of packages: partition (any partition shape),
 // partition-isolate-one, partition-isolate-leader,
 // partition-isolate-follower, partition-halves, partition-majorities-ring,
-// partition-bridge, kill, pause, pause-lock-holder, loss, all, or none.
+// partition-bridge, kill, pause, pause-lock-holder, loss, clock, all, or
+// none.
 // Generate is a pure function of (seed, spec, members, timing): the same
 // seed gives the same Schedule, which is plain data (saved in test.json, each
 // fault as {"kind":..., its parameters}) and can be replayed on any runtime.
