@@ -138,6 +138,9 @@ func TestClockUnsupported(t *testing.T) {
 	if len(ops) != 6 || ops[1].Type != history.Info || !strings.Contains(ops[1].Error, "clock skew: not supported for etcd") {
 		t.Fatalf("ops %+v: want the start refused with \"clock skew: not supported for etcd\"", ops)
 	}
+	if !strings.Contains(ops[1].Extra["error"], "clock skew: not supported for etcd") {
+		t.Errorf("refused start extra %v: want the error, which results.json carries into the fault window", ops[1].Extra)
+	}
 	if ops[2].F != "stop-clock" || ops[3].Type != history.OK || ops[5].Type != history.OK {
 		t.Errorf("after the refusal %+v: want the stop at once and a clean Final", ops[2:])
 	}

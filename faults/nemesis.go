@@ -131,6 +131,13 @@ func (p *Player) record(ctx context.Context, f string, targets []string, extra m
 	if err != nil {
 		op.Type = history.Info
 		op.Error = err.Error()
+		// Also in extra: analysis copies a fault's extra into its window
+		// in results.json, where the report shows it.
+		op.Extra = maps.Clone(op.Extra)
+		if op.Extra == nil {
+			op.Extra = map[string]string{}
+		}
+		op.Extra["error"] = op.Error
 		p.log.Warn("fault not applied", "op", f, "node", op.Node, "err", err)
 	} else {
 		p.log.Info("fault", "op", f, "node", op.Node)
