@@ -46,13 +46,13 @@ func (m Member) AdminListen() string {
 	return net.JoinHostPort(h, strconv.Itoa(m.AdminPort))
 }
 
-// AdminURL is where the lab reaches the admin endpoint from the host ("" when
-// none).
-func (m Member) AdminURL() string {
+// AdminURL is where the lab reaches the admin endpoint from the host;
+// ErrNoAdmin when the member serves none.
+func (m Member) AdminURL() (string, error) {
 	if m.AdminPort == 0 {
-		return ""
+		return "", fmt.Errorf("%w: member %s serves none", ErrNoAdmin, m.Name)
 	}
-	return "http://" + net.JoinHostPort(m.Host, strconv.Itoa(m.AdminPort))
+	return "http://" + net.JoinHostPort(m.Host, strconv.Itoa(m.AdminPort)), nil
 }
 
 // DefaultAdminPort is the admin endpoint's port for members with an address

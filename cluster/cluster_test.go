@@ -211,10 +211,10 @@ func TestAdminListeners(t *testing.T) {
 			t.Errorf("%s claims an admin endpoint", n)
 		}
 	}
-	if u := ms[0].AdminURL(); u != "http://10.77.9.1:2390" {
-		t.Errorf("AdminURL of a member bound to 0.0.0.0 = %q, want its own address", u)
+	if u, err := ms[0].AdminURL(); u != "http://10.77.9.1:2390" || err != nil {
+		t.Errorf("AdminURL of a member bound to 0.0.0.0 = %q, %v; want its own address", u, err)
 	}
-	if u := (Member{Host: "10.0.0.1"}).AdminURL(); u != "" {
-		t.Errorf("AdminURL without an admin port = %q, want empty", u)
+	if u, err := (Member{Name: "n1", Host: "10.0.0.1"}).AdminURL(); !errors.Is(err, ErrNoAdmin) {
+		t.Errorf("AdminURL without an admin port = %q, %v; want ErrNoAdmin", u, err)
 	}
 }
