@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"coordlab/cluster"
+	"coordlab/proctest"
 )
 
 // Mode selects how members are networked.
@@ -249,7 +249,7 @@ func (r *Runtime) layout(ctx context.Context, t cluster.Target, n int) error {
 			m.AdminPort = cluster.DefaultAdminPort
 		}
 		if r.mode == ModeLoopback {
-			ports, err := freePorts(m.Host, 4)
+			ports, err := proctest.FreePorts(m.Host, 4)
 			if err != nil {
 				return err
 			}
@@ -277,26 +277,6 @@ func (r *Runtime) layout(ctx context.Context, t cluster.Target, n int) error {
 		r.byName[m.Name] = mem
 	}
 	return nil
-}
-
-// freePorts takes k free TCP ports on host by listening on port 0.
-func freePorts(host string, k int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var out []int
-	for range k {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return nil, fmt.Errorf("local: free port on %s: %w", host, err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
 }
 
 // startLocked launches member m's process. r.mu is held.
@@ -429,6 +409,13 @@ func (r *Runtime) Signal(ctx context.Context, name string, sig cluster.Signal) e
 	}
 	p.paused = paused
 	r.mu.Unlock()
+	if paused {
+		// SIGSTOP lands asynchronously: the pause is in force once every
+		// thread has stopped (a JVM's can run on for milliseconds).
+		if err := proctest.WaitStopped(p.cmd.Process.Pid, 5*time.Second); err != nil {
+			return fmt.Errorf("local: pause %s: %w", name, err)
+		}
+	}
 	r.log.Info("member signalled", "node", name, "signal", s.String())
 	return nil
 }
