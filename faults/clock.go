@@ -34,6 +34,10 @@ func (Clock) UsesAdmin() bool { return true }
 
 func (c Clock) Start(ctx context.Context, env Env) (Undo, error) {
 	urls, err := adminURLs(env)
+	if errors.Is(err, cluster.ErrNoAdmin) {
+		// One message per target, whichever member it was.
+		return nil, fmt.Errorf("clock skew: not supported for %s: only our engines (raftkv, zab) serve the admin endpoint it needs", env.Target)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -79,14 +83,11 @@ func (Clock) Heal(ctx context.Context, env Env) error {
 type endpoint struct{ name, url string }
 
 // adminURLs resolves env.On to admin endpoints; a member without one makes
-// the fault unsupported on this target.
+// the fault unsupported on this target (cluster.ErrNoAdmin).
 func adminURLs(env Env) ([]endpoint, error) {
 	var urls []endpoint
 	for _, n := range env.On {
 		u, err := env.Runtime.AdminURL(n)
-		if errors.Is(err, cluster.ErrNoAdmin) {
-			return nil, fmt.Errorf("clock skew: not supported for %s: its members serve no admin endpoint (only raftkv and zab do): %w", env.Target, err)
-		}
 		if err != nil {
 			return nil, fmt.Errorf("clock skew: %w", err)
 		}
