@@ -1,10 +1,13 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -341,6 +344,29 @@ func TestEtcdLoopback(t *testing.T) {
 	}
 	putEventually(t, etcdClient(t, other), "k", "after-kill")
 	if err := r.Restart(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	// A pause is in force when Signal returns: every thread is stopped.
+	if err := r.Signal(ctx, other.Name, cluster.SignalStop); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	pid := r.byName[other.Name].proc.cmd.Process.Pid
+	r.mu.Unlock()
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("threads of %d: %v %v", pid, tasks, err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			continue // exited
+		}
+		if i := bytes.LastIndexByte(b, ')'); i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			t.Errorf("thread %s still running after the pause returned: %s", task, b)
+		}
+	}
+	if err := r.Signal(ctx, other.Name, cluster.SignalCont); err != nil {
 		t.Fatal(err)
 	}
 	if err := cluster.NewFirewall(r).Partition(ctx, cluster.Grudge{"n1": {"n2"}}); !errors.Is(err, cluster.ErrUnsupported) {
