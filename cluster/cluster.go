@@ -23,9 +23,41 @@ type Member struct {
 	PeerPort int `json:"peer_port"`
 	// ElectionPort is ZooKeeper's leader-election port (3888); 0 for etcd.
 	ElectionPort int `json:"election_port,omitempty"`
+	// AdminPort serves the engine's admin endpoint (clock skew) when the
+	// target serves one (Target.ServesAdmin); 0 otherwise.
+	AdminPort int `json:"admin_port,omitempty"`
+	// AdminBind is the host the admin endpoint listens on when it is not
+	// Host: the docker runtime binds 0.0.0.0 inside the container and
+	// reaches it at Host.
+	AdminBind string `json:"admin_bind,omitempty"`
 	// Dir is the member's directory: its data dir and log live there.
 	Dir string `json:"dir"`
 }
+
+// AdminListen is host:port the admin endpoint binds ("" when none).
+func (m Member) AdminListen() string {
+	if m.AdminPort == 0 {
+		return ""
+	}
+	h := m.AdminBind
+	if h == "" {
+		h = m.Host
+	}
+	return net.JoinHostPort(h, strconv.Itoa(m.AdminPort))
+}
+
+// AdminURL is where the lab reaches the admin endpoint from the host;
+// ErrNoAdmin when the member serves none.
+func (m Member) AdminURL() (string, error) {
+	if m.AdminPort == 0 {
+		return "", fmt.Errorf("%w: member %s serves none", ErrNoAdmin, m.Name)
+	}
+	return "http://" + net.JoinHostPort(m.Host, strconv.Itoa(m.AdminPort)), nil
+}
+
+// DefaultAdminPort is the admin endpoint's port for members with an address
+// of their own (network namespaces, containers).
+const DefaultAdminPort = 2390
 
 // ClientAddr is host:port of the member's client endpoint.
 func (m Member) ClientAddr() string {
@@ -60,14 +92,46 @@ func (r Role) String() string {
 	return "unknown"
 }
 
-// Capabilities says which faults a runtime can inject.
+// Capabilities says which fault primitives a runtime offers here.
 type Capabilities struct {
-	Kill      bool `json:"kill"`
-	Pause     bool `json:"pause"`
-	Partition bool `json:"partition"`
-	Loss      bool `json:"loss"`
+	// Kill: Signal(SignalKill) and Restart.
+	Kill bool `json:"kill"`
+	// Pause: Signal(SignalStop) and Signal(SignalCont).
+	Pause bool `json:"pause"`
+	// Firewall: Firewall, which partitions and packet loss are made of.
+	Firewall bool `json:"firewall"`
+	// PauseBy names how a member is frozen ("sigstop", "docker-pause"):
+	// the history records it, since a process can observe SIGCONT.
+	PauseBy string `json:"pause_by,omitempty"`
 	// Why explains missing capabilities ("partitions need root").
 	Why string `json:"why,omitempty"`
+}
+
+// Signal is what Runtime.Signal delivers to a member.
+type Signal int
+
+// Signals.
+const (
+	// SignalKill kills the member at once (SIGKILL); it stays down until
+	// Restart.
+	SignalKill Signal = 1 + iota
+	// SignalStop freezes every thread of the member (SIGSTOP to its
+	// process group, or the cgroup freezer).
+	SignalStop
+	// SignalCont thaws a frozen member.
+	SignalCont
+)
+
+func (s Signal) String() string {
+	switch s {
+	case SignalKill:
+		return "kill"
+	case SignalStop:
+		return "stop"
+	case SignalCont:
+		return "cont"
+	}
+	return fmt.Sprintf("Signal(%d)", int(s))
 }
 
 // Grudge is a partition: for each destination member, the members whose
@@ -94,34 +158,38 @@ func (g Grudge) String() string {
 	return b.String()
 }
 
-// Runtime runs the members of one cluster and injects faults into them.
-// Members are named "n1".."nN". A Runtime is used for one cluster: Start once,
-// then faults, then Stop (which may be called twice and always removes
-// everything the runtime created).
+// Runtime runs the members of one cluster and offers the primitives faults
+// are made of: signal a member, restart it, load a firewall script into its
+// network namespace, reach its admin endpoint. It knows no fault: package
+// faults composes these. Members are named "n1".."nN". A Runtime is used for
+// one cluster: Start once, then faults, then Stop (which may be called twice
+// and always removes everything the runtime created). Its methods are safe
+// for concurrent use.
 type Runtime interface {
 	// Name is the runtime's name ("local", "docker").
 	Name() string
-	// Capabilities says which faults this runtime can inject.
+	// Capabilities says which primitives this runtime offers here.
 	Capabilities() Capabilities
 	// Start launches an n-member cluster of the target and returns once every
 	// member serves and the cluster has a leader.
 	Start(ctx context.Context, t Target, n int) ([]Member, error)
 	// Members returns the members started (nil before Start).
 	Members() []Member
-	// Kill sends SIGKILL to a member (no-op if it is already down).
-	Kill(ctx context.Context, name string) error
+	// Signal delivers sig to a member. Killing or signalling a member that
+	// is down is a no-op; ErrUnsupported when the runtime cannot.
+	Signal(ctx context.Context, name string, sig Signal) error
 	// Restart starts a killed member again with the same data and waits until
 	// it serves. Restarting a running member is a no-op.
 	Restart(ctx context.Context, name string) error
-	// Pause freezes a member (SIGSTOP); Resume thaws it (SIGCONT).
-	Pause(ctx context.Context, name string) error
-	Resume(ctx context.Context, name string) error
-	// Partition replaces the current partition with g; Heal removes it.
-	Partition(ctx context.Context, g Grudge) error
-	Heal(ctx context.Context) error
-	// Loss drops percent (0-100) of the packets the named members receive
-	// from their peers; percent 0 removes the loss.
-	Loss(ctx context.Context, percent int, names []string) error
+	// Firewall replaces the member's nft table `inet coordlab` with script
+	// (see NFTScript), inside the member's own network namespace; the
+	// runtime keeps it in force across a restart. ErrUnsupported when the
+	// members have no namespace of their own.
+	Firewall(ctx context.Context, name, script string) error
+	// AdminURL is the base URL ("http://10.77.3.1:2390") at which the lab
+	// reaches a member's admin endpoint; ErrNoAdmin when the member serves
+	// none (the real etcd and ZooKeeper, or TargetOptions.Admin unset).
+	AdminURL(name string) (string, error)
 	// Leader returns the name of the member that reports being leader.
 	Leader(ctx context.Context) (string, error)
 	// Stop kills every member and removes what the runtime created.

@@ -148,3 +148,73 @@ func TestProbeZK(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminListeners: with TargetOptions.Admin our engines get their admin
+// listener (raftkv --admin-listen-url, zab zab.adminAddress) at the
+// member's AdminPort, bound where the runtime says; without it, or for the
+// real etcd, none.
+func TestAdminListeners(t *testing.T) {
+	bin := t.TempDir()
+	for _, n := range []string{"raftkv", "zab"} {
+		if err := os.WriteFile(filepath.Join(bin, n), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := members(t.TempDir())
+	for i := range ms {
+		ms[i].AdminPort = DefaultAdminPort
+	}
+	ms[0].AdminBind = "0.0.0.0"
+	cases := []struct {
+		target string
+		admin  bool
+		m      Member
+		want   string // in the args or zoo.cfg; "" = no admin setting at all
+	}{
+		{"raftkv", true, ms[1], "--admin-listen-url http://10.77.9.2:2390"},
+		{"raftkv", true, ms[0], "--admin-listen-url http://0.0.0.0:2390"},
+		{"raftkv", false, ms[1], ""},
+		{"zab", true, ms[1], "zab.adminAddress=10.77.9.2:2390\n"},
+		{"zab", true, ms[0], "zab.adminAddress=0.0.0.0:2390\n"},
+		{"zab", false, ms[1], ""},
+	}
+	for _, c := range cases {
+		tg, err := NewTarget(c.target, TargetOptions{BinDir: bin, Admin: c.admin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tg.ServesAdmin() != c.admin {
+			t.Errorf("%s Admin=%v: ServesAdmin() = %v", c.target, c.admin, tg.ServesAdmin())
+		}
+		cmd, err := tg.Command(c.m, ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(cmd.Args, " ")
+		if c.target == "zab" {
+			b, err := os.ReadFile(filepath.Join(c.m.Dir, "conf", "zoo.cfg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = string(b)
+		}
+		if c.want == "" {
+			if strings.Contains(got, "admin-listen") || strings.Contains(got, "adminAddress") {
+				t.Errorf("%s without Admin configures an admin listener: %s", c.target, got)
+			}
+		} else if !strings.Contains(got, c.want) {
+			t.Errorf("%s with Admin on %s: want %q in %s", c.target, c.m.AdminListen(), c.want, got)
+		}
+	}
+	for _, n := range []string{"etcd", "zookeeper"} {
+		if tg, _ := NewTarget(n, TargetOptions{Admin: true}); tg.ServesAdmin() {
+			t.Errorf("%s claims an admin endpoint", n)
+		}
+	}
+	if u, err := ms[0].AdminURL(); u != "http://10.77.9.1:2390" || err != nil {
+		t.Errorf("AdminURL of a member bound to 0.0.0.0 = %q, %v; want its own address", u, err)
+	}
+	if u, err := (Member{Name: "n1", Host: "10.0.0.1"}).AdminURL(); !errors.Is(err, ErrNoAdmin) {
+		t.Errorf("AdminURL without an admin port = %q, %v; want ErrNoAdmin", u, err)
+	}
+}

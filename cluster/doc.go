@@ -8,12 +8,21 @@
 // role it has (etcd's Maintenance.Status, ZooKeeper's `srvr` four-letter
 // word), and which client protocol it speaks (the etcd v3 API or the
 // ZooKeeper API). A Runtime starts the members, waits until the cluster has a
-// leader, and offers the faults it can inject: kill and restart with the same
-// data, pause and resume, partitions given as a grudge (destination member ->
-// the members whose packets it drops, as in Jepsen), and packet loss.
+// leader, and offers the primitives faults are made of (package faults
+// composes them): Signal (kill, stop, cont), Restart with the same data,
+// Firewall (replace the nft table `inet coordlab` in a member's network
+// namespace) and AdminURL (where the lab reaches a member's admin endpoint,
+// which our engines serve on a listener of their own when
+// TargetOptions.Admin asks for it).
+//
+// Firewall is the one state both partitions and loss live in: per member,
+// the addresses it drops (a partition given as a grudge, destination member
+// -> the members whose packets it drops, as in Jepsen) and the share of
+// peer packets it loses. It renders each member's whole table (NFTScript)
+// and installs it where it changed, so a runtime only ever loads scripts.
 //
 // Caveats:
-//   - A Runtime's fault methods are safe for concurrent use, but the lab calls
+//   - A Runtime's primitives are safe for concurrent use, but the lab calls
 //     them from one goroutine (the nemesis); concurrent partitions overwrite
 //     each other.
 //   - Real etcd and ZooKeeper members do not choose the source address of

@@ -32,6 +32,9 @@ func (t *etcdTarget) binary() (string, error) {
 	return "", fmt.Errorf("%w: %s: install Debian's etcd server: apt-get install etcd-server", ErrMissingBinary, p)
 }
 
+// ServesAdmin: raftkv, when asked to.
+func (t *etcdTarget) ServesAdmin() bool { return ours(t.name) && t.opts.Admin }
+
 func (t *etcdTarget) Check() error {
 	_, err := t.binary()
 	return err
@@ -72,6 +75,9 @@ func (t *etcdTarget) Command(m Member, all []Member) (Command, error) {
 	}
 	if t.name == "etcd" {
 		args = append(args, "--logger", "zap", "--log-outputs", "stderr")
+	}
+	if a := m.AdminListen(); a != "" && t.ServesAdmin() {
+		args = append(args, "--admin-listen-url", "http://"+a)
 	}
 	return Command{Path: bin, Args: args}, nil
 }

@@ -61,6 +61,10 @@ type Target interface {
 	Command(m Member, all []Member) (Command, error)
 	// Probe asks a member whether it serves and which role it has.
 	Probe(ctx context.Context, m Member) (Role, error)
+	// ServesAdmin says whether members serve the lab's admin endpoint (our
+	// engines, when TargetOptions.Admin is set). Runtimes give those
+	// members an AdminPort, and Command configures the listener there.
+	ServesAdmin() bool
 }
 
 // TargetOptions configure targets.
@@ -73,6 +77,11 @@ type TargetOptions struct {
 	ClusterToken string
 	// JavaHeap is the -Xmx for ZooKeeper members (default "256m").
 	JavaHeap string
+	// Admin makes our engines serve their admin endpoint (POST /admin/clock,
+	// for the clock-skew fault) on a listener of its own: raftkv's
+	// --admin-listen-url, zab's zab.adminAddress. The real etcd and
+	// ZooKeeper have none; for them it changes nothing.
+	Admin bool
 }
 
 // TargetNames lists the targets NewTarget knows, sorted.
@@ -114,6 +123,9 @@ func NewTarget(name string, opts TargetOptions) (Target, error) {
 	}
 	return e.make(opts), nil
 }
+
+// ours reports whether name is one of our engines.
+func ours(name string) bool { return name == "raftkv" || name == "zab" }
 
 // findOurBinary locates raftkv or zab.
 func findOurBinary(name, binDir string) (string, error) {

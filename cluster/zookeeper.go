@@ -50,8 +50,12 @@ func (t *zkTarget) Check() error {
 	return nil
 }
 
-// zooCfg is the configuration both ZooKeeper and zab read.
-func zooCfg(m Member, all []Member) string {
+// ServesAdmin: zab, when asked to.
+func (t *zkTarget) ServesAdmin() bool { return ours(t.name) && t.opts.Admin }
+
+// zooCfg is the configuration both ZooKeeper and zab read; admin says
+// whether to add zab's admin listener (zab.adminAddress).
+func zooCfg(m Member, all []Member, admin bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "tickTime=1000\ninitLimit=10\nsyncLimit=5\n")
 	fmt.Fprintf(&b, "dataDir=%s\n", m.DataDir())
@@ -60,6 +64,9 @@ func zooCfg(m Member, all []Member) string {
 	fmt.Fprintf(&b, "standaloneEnabled=false\nreconfigEnabled=false\n")
 	for _, o := range all {
 		fmt.Fprintf(&b, "server.%d=%s:%d:%d\n", o.ID, o.Host, o.PeerPort, o.ElectionPort)
+	}
+	if a := m.AdminListen(); admin && a != "" {
+		fmt.Fprintf(&b, "zab.adminAddress=%s\n", a)
 	}
 	return b.String()
 }
@@ -84,7 +91,7 @@ func (t *zkTarget) Command(m Member, all []Member) (Command, error) {
 	}
 	cfgPath := filepath.Join(confDir, "zoo.cfg")
 	files := map[string]string{
-		cfgPath:                            zooCfg(m, all),
+		cfgPath:                            zooCfg(m, all, t.ServesAdmin()),
 		filepath.Join(m.DataDir(), "myid"): strconv.Itoa(m.ID) + "\n",
 	}
 	if t.name == "zookeeper" {

@@ -2,32 +2,50 @@
 // plays a schedule against a cluster.Runtime while writing every fault's start
 // and end into the history.
 //
+// A fault is one type (toxiproxy's way): a struct of JSON-tagged parameters
+// with Start(ctx, env) (undo, error), acting only through the runtime's
+// primitives (signal a member, restart it, install its firewall, reach its
+// admin endpoint). Optional abilities are extra interfaces: Healer (Final
+// undoes the kind on every member), Requirer (the capabilities it needs),
+// AdminUser (the targets must serve their admin endpoint), Describer (what
+// the start resolved, for the history). The faults sit in one table, whose
+// order is also the order Final heals in; a new fault is one file (its type
+// and its nemesis packages) plus its line in that table.
+//
 // A spec is a comma list of packages: partition (any partition shape),
 // partition-isolate-one, partition-isolate-leader,
 // partition-isolate-follower, partition-halves, partition-majorities-ring,
-// partition-bridge, kill, pause, pause-lock-holder, loss, all, or none.
+// partition-bridge, kill, pause, pause-lock-holder, loss, clock, all, or
+// none.
 // Generate is a pure function of (seed, spec, members, timing): the same
-// seed gives the same Schedule, which is plain data (saved in test.json) and
-// can be replayed on any runtime. Each cycle waits Interval, picks one
-// package and its targets with the seed's generator, applies the fault for
-// Duration, and undoes it. Targets named "leader" and "follower" are resolved when
-// the fault starts (Runtime.Leader, waiting up to 5 s for one), and
-// "lock-holder" through a resolver the run installs (the lock workload's
-// next holder): they are the only part not fixed by the seed. A start that
-// waited still lasts its full Duration.
+// seed gives the same Schedule, which is plain data (saved in test.json, each
+// fault as {"kind":..., its parameters}) and can be replayed on any runtime.
+// Each cycle waits Interval, picks one package and its targets with the
+// seed's generator, applies the fault for Duration, and undoes it. Targets
+// named "leader" and "follower" are resolved when the fault starts
+// (Runtime.Leader, waiting up to 5 s for one), and "lock-holder" through a
+// resolver the run installs (the lock workload's next holder): they are the
+// only part not fixed by the seed. A start that waited still lasts its full
+// Duration.
 //
-// Play executes a schedule on a clock (Clock; tests use a fake one) and
-// records each start and stop as nemesis ops (process "nemesis"): an invoke
-// when the fault begins and an ok (or info, with the error, when the runtime
-// refused) when it is in place. Final undoes everything: heal, stop loss,
-// resume and restart every member; it runs even when the schedule was cut
+// Play executes a schedule on a clock (tests use synctest's) and records
+// each start and stop as nemesis ops (process "nemesis") carrying the
+// fault's parameters: an invoke when the fault begins and an ok (or info,
+// with the error, when the runtime or the target refused) when it is in
+// place. A start that left nothing in force is followed at once by its
+// stop (extra.undo says so), and Player.Refused counts such errors so the
+// run can print them. A fault in force when the run ends is undone before
+// Play returns. Final then undoes every kind the run used on every member:
+// heal, stop loss, resume, restart; it runs even when the schedule was cut
 // short.
 //
 // Caveats:
-//   - A partition replaces the previous one; packages never overlap in time
+//   - Partitions and loss share each member's one nft table
+//     (cluster.Firewall): a partition replaces the previous one and keeps
+//     the loss, a heal keeps the loss. Packages never overlap in time
 //     because one cycle ends before the next begins.
 //   - partition-majorities-ring needs 5 or more members (with 3, every node's
 //     majority is the whole cluster); Validate says so.
-//   - Pause uses SIGSTOP/SIGCONT in the local runtime (recorded as
-//     extra.mechanism).
+//   - Pause uses SIGSTOP/SIGCONT in the local runtime and the cgroup freezer
+//     in Docker (recorded as extra.mechanism).
 package faults

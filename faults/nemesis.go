@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
-	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,16 +18,32 @@ import (
 
 // Player plays a schedule on a runtime and records the faults in a history.
 type Player struct {
-	rt    cluster.Runtime
+	env   Env // without On
 	h     *history.Writer
 	clock history.Clock
 	log   *slog.Logger
-	nodes []string
 	// current describes the fault in force, for progress lines.
-	current atomic.Pointer[string]
-	// Mechanism names how pause works in this runtime ("sigstop").
-	mechanism string
+	current   atomic.Pointer[string]
 	resolvers map[string]func(context.Context) (string, error)
+
+	mu sync.Mutex
+	// refused counts the starts the runtime or target refused, by error.
+	refused map[string]int
+}
+
+// NewPlayer returns a player for the cluster rt runs target on. clock must
+// be the run's history clock: step times are offsets on it.
+func NewPlayer(rt cluster.Runtime, target string, h *history.Writer, clock history.Clock, nodes []string, log *slog.Logger) *Player {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Player{
+		env: Env{Runtime: rt, Firewall: cluster.NewFirewall(rt), Target: target, Nodes: slices.Clone(nodes)},
+		h:   h, clock: clock, log: log.With("component", "nemesis"), refused: map[string]int{},
+	}
+	none := "none"
+	p.current.Store(&none)
+	return p
 }
 
 // SetResolver makes target name (LockHolder) resolve through f when a
@@ -38,37 +55,33 @@ func (p *Player) SetResolver(name string, f func(context.Context) (string, error
 	p.resolvers[name] = f
 }
 
-// NewPlayer returns a player. clock must be the run's history clock: step
-// times are offsets on it.
-func NewPlayer(rt cluster.Runtime, h *history.Writer, clock history.Clock, nodes []string, log *slog.Logger) *Player {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	p := &Player{rt: rt, h: h, clock: clock, log: log.With("component", "nemesis"), nodes: nodes, mechanism: "sigstop"}
-	if rt.Name() == "docker" {
-		p.mechanism = "docker-pause"
-	}
-	none := "none"
-	p.current.Store(&none)
-	return p
-}
-
 // Current describes the fault in force ("none" between faults).
 func (p *Player) Current() string { return *p.current.Load() }
 
 func (p *Player) setCurrent(s string) { p.current.Store(&s) }
+
+// Refused returns, for each error a fault start ended with ("clock skew:
+// not supported for etcd"), how many starts ended with it. The history has
+// each one as an info op; the run prints these at its end.
+func (p *Player) Refused() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.refused)
+}
 
 // undoTimeout bounds the end of one fault (a restart waits for the member
 // to serve).
 const undoTimeout = 30 * time.Second
 
 // Play runs the steps, each at its time, and returns when the last one has
-// ended or ctx is done. A fault the runtime refuses is recorded as info and
-// the schedule goes on; only a history write error stops it.
+// ended or ctx is done; a fault in force when ctx ends is undone before
+// Play returns, so each start has its stop. A fault the runtime refuses is
+// recorded as info and the schedule goes on; only a history write error
+// stops it.
 func (p *Player) Play(ctx context.Context, s Schedule) error {
 	for _, st := range s.Steps {
 		if err := p.waitUntil(ctx, st.At); err != nil {
-			return nil // cut short: Final undoes what is in force
+			return nil
 		}
 		undo, began, err := p.start(ctx, st.Fault)
 		if err != nil {
@@ -76,15 +89,13 @@ func (p *Player) Play(ctx context.Context, s Schedule) error {
 		}
 		// A start that waited (for the leader, for a lock holder) still
 		// lasts its full Duration.
-		if err := p.waitUntil(ctx, began+st.Duration); err != nil {
-			return nil
-		}
+		cut := p.waitUntil(ctx, began+st.Duration) != nil
 		// Undo even when the time limit falls during it: a half-undone
 		// fault would be left to Final.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 		err = undo(uctx)
 		cancel()
-		if err != nil {
+		if err != nil || cut {
 			return err
 		}
 	}
@@ -106,7 +117,8 @@ func (p *Player) waitUntil(ctx context.Context, at time.Duration) error {
 	}
 }
 
-// record writes an invoke, runs do, and writes ok or info.
+// record writes an invoke, runs do, and writes ok, or info with the error.
+// The error returned is the history's.
 func (p *Player) record(ctx context.Context, f string, targets []string, extra map[string]string, do func(context.Context) error) error {
 	op := history.Op{Process: history.NemesisProcess, Type: history.Invoke, F: f,
 		Node: strings.Join(targets, ","), Extra: extra, Time: p.clock.Now()}
@@ -119,6 +131,13 @@ func (p *Player) record(ctx context.Context, f string, targets []string, extra m
 	if err != nil {
 		op.Type = history.Info
 		op.Error = err.Error()
+		// Also in extra: analysis copies a fault's extra into its window
+		// in results.json, where the report shows it.
+		op.Extra = maps.Clone(op.Extra)
+		if op.Extra == nil {
+			op.Extra = map[string]string{}
+		}
+		op.Extra["error"] = op.Error
 		p.log.Warn("fault not applied", "op", f, "node", op.Node, "err", err)
 	} else {
 		p.log.Info("fault", "op", f, "node", op.Node)
@@ -135,7 +154,7 @@ func (p *Player) leader(ctx context.Context) (string, error) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
-		l, err := p.rt.Leader(ctx)
+		l, err := p.env.Runtime.Leader(ctx)
 		if err == nil {
 			return l, nil
 		}
@@ -148,8 +167,8 @@ func (p *Player) leader(ctx context.Context) (string, error) {
 }
 
 // resolve replaces Leader, Follower and resolver targets with names.
-func (p *Player) resolve(ctx context.Context, targets []string, pick int) ([]string, error) {
-	out := slices.Clone(targets)
+func (p *Player) resolve(ctx context.Context, on On) ([]string, error) {
+	out := slices.Clone(on.Targets)
 	for i, t := range out {
 		switch f := p.resolvers[t]; {
 		case t == Follower:
@@ -157,11 +176,11 @@ func (p *Player) resolve(ctx context.Context, targets []string, pick int) ([]str
 			if err != nil {
 				return nil, fmt.Errorf("faults: find the leader: %w", err)
 			}
-			fs := without(p.nodes, l)
+			fs := without(p.env.Nodes, l)
 			if len(fs) == 0 {
 				return nil, errors.New("faults: no follower: the cluster has one member")
 			}
-			out[i] = fs[pick%len(fs)]
+			out[i] = fs[on.Pick%len(fs)]
 		case t == Leader:
 			l, err := p.leader(ctx)
 			if err != nil {
@@ -181,131 +200,76 @@ func (p *Player) resolve(ctx context.Context, targets []string, pick int) ([]str
 	return out, nil
 }
 
-// start applies f and returns the function that undoes it.
-func (p *Player) start(ctx context.Context, f Fault) (undo func(context.Context) error, began time.Duration, err error) {
-	undo, err = p.startFault(ctx, f, &began)
-	return undo, began, err
-}
-
-// startFault applies f; began receives the time it was applied (after its
-// targets were resolved).
-func (p *Player) startFault(ctx context.Context, f Fault, began *time.Duration) (undo func(context.Context) error, err error) {
+// start resolves f's targets, records and applies it, and returns what
+// records and undoes it; began is when it was applied (after its targets
+// were resolved). The error is the history's.
+func (p *Player) start(ctx context.Context, f Fault) (undo Undo, began time.Duration, err error) {
 	nop := func(context.Context) error { return nil }
-	targets, rerr := p.resolve(ctx, f.Targets, f.Pick)
-	*began = time.Duration(p.clock.Now())
-	extra := map[string]string{}
-	if f.Shape != "" {
-		extra["shape"] = f.Shape
+	var on On
+	if t, ok := f.(targeted); ok {
+		on = t.on()
 	}
-	startF, stopF := faultOps(f.Kind)
+	names, rerr := p.resolve(ctx, on)
+	began = time.Duration(p.clock.Now())
+	env := p.env
+	env.On = names
+	startF, stopF := ops(f)
+	extra := params(f)
 	if rerr != nil {
-		// Record the attempt, so the history shows the fault did not happen.
-		err := p.record(ctx, startF, f.Targets, extra, func(context.Context) error { return rerr })
-		return nop, err
+		names = on.Targets // record the attempt with what the schedule said
+	} else if d, ok := f.(Describer); ok {
+		maps.Copy(extra, d.Describe(env))
 	}
-	desc := string(f.Kind)
-	switch f.Kind {
-	case KindPartition:
-		g := f.Grudge
-		if f.Shape == ShapeIsolateLeader || f.Shape == ShapeIsolateFollower {
-			g = complete(targets, without(p.nodes, targets[0]))
+	p.setCurrent(f.Kind() + " " + strings.Join(names, ",") + fmtExtra(extra))
+	var faultUndo Undo
+	werr := p.record(ctx, startF, names, extra, func(ctx context.Context) error {
+		err := rerr
+		if err == nil {
+			faultUndo, err = f.Start(ctx, env)
 		}
-		extra["grudge"] = g.String()
-		desc = "partition " + f.Shape + " (" + g.String() + ")"
-		p.setCurrent(desc)
-		if err := p.record(ctx, startF, targets, extra, func(ctx context.Context) error { return p.rt.Partition(ctx, g) }); err != nil {
-			return nop, err
+		if err != nil {
+			p.mu.Lock()
+			p.refused[err.Error()]++
+			p.mu.Unlock()
 		}
-		return func(ctx context.Context) error {
-			defer p.setCurrent("none")
-			return p.record(ctx, stopF, targets, map[string]string{"shape": f.Shape}, p.rt.Heal)
-		}, nil
-	case KindKill:
-		p.setCurrent("kill " + strings.Join(targets, ","))
-		if err := p.record(ctx, startF, targets, extra, func(ctx context.Context) error { return each(ctx, targets, p.rt.Kill) }); err != nil {
-			return nop, err
-		}
-		return func(ctx context.Context) error {
-			defer p.setCurrent("none")
-			return p.record(ctx, stopF, targets, nil, func(ctx context.Context) error { return each(ctx, targets, p.rt.Restart) })
-		}, nil
-	case KindPause:
-		extra["mechanism"] = p.mechanism
-		p.setCurrent("pause " + strings.Join(targets, ","))
-		if err := p.record(ctx, startF, targets, extra, func(ctx context.Context) error { return each(ctx, targets, p.rt.Pause) }); err != nil {
-			return nop, err
-		}
-		return func(ctx context.Context) error {
-			defer p.setCurrent("none")
-			return p.record(ctx, stopF, targets, map[string]string{"mechanism": p.mechanism}, func(ctx context.Context) error { return each(ctx, targets, p.rt.Resume) })
-		}, nil
-	case KindLoss:
-		extra["percent"] = strconv.Itoa(f.Percent)
-		p.setCurrent(fmt.Sprintf("loss %d%% %s", f.Percent, strings.Join(targets, ",")))
-		if err := p.record(ctx, startF, targets, extra, func(ctx context.Context) error { return p.rt.Loss(ctx, f.Percent, targets) }); err != nil {
-			return nop, err
-		}
-		return func(ctx context.Context) error {
-			defer p.setCurrent("none")
-			return p.record(ctx, stopF, targets, nil, func(ctx context.Context) error { return p.rt.Loss(ctx, 0, targets) })
-		}, nil
+		return err
+	})
+	if werr != nil {
+		return nop, began, werr
 	}
-	return nop, fmt.Errorf("faults: unknown fault kind %q", f.Kind)
+	stopExtra := maps.Clone(extra)
+	if faultUndo == nil {
+		// Nothing is in force: close the fault's window at once, so that
+		// a later stop of the same kind cannot be taken for this one's.
+		p.setCurrent("none")
+		stopExtra["undo"] = "none: the start failed"
+		return nop, began, p.record(ctx, stopF, names, stopExtra, nop)
+	}
+	return func(ctx context.Context) error {
+		defer p.setCurrent("none")
+		return p.record(ctx, stopF, names, stopExtra, faultUndo)
+	}, began, nil
 }
 
-// faultOps are the history names of a kind's start and stop.
-func faultOps(k Kind) (start, stop string) {
-	switch k {
-	case KindPartition:
-		return "start-partition", "stop-partition"
-	case KindKill:
-		return "kill", "restart"
-	case KindPause:
-		return "pause", "resume"
-	case KindLoss:
-		return "start-loss", "stop-loss"
-	}
-	return "start-" + string(k), "stop-" + string(k)
-}
-
-func each(ctx context.Context, names []string, f func(context.Context, string) error) error {
-	var errs []error
-	for _, n := range names {
-		if err := f(ctx, n); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// Final undoes every fault the kinds can leave behind: heal, stop loss,
-// resume and restart every member. Each is recorded (extra.final=true).
-// It uses its own context, bounded by timeout, so it runs after a
-// cancelled run too.
-func (p *Player) Final(ctx context.Context, kinds []Kind, timeout time.Duration) error {
+// Final undoes every fault the kinds can leave behind, on every member,
+// in table order: heal, stop loss, resume, restart, reset clocks. Each is
+// recorded (extra.final=true). It uses its own context, bounded by
+// timeout, so it runs after a cancelled run too.
+func (p *Player) Final(ctx context.Context, kinds []string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	final := map[string]string{"final": "true"}
+	env := p.env
+	env.On = p.env.Nodes
 	var errs []error
-	for _, k := range []Kind{KindPartition, KindLoss, KindPause, KindKill} { // heal before restarting
-		if !slices.Contains(kinds, k) {
+	for _, e := range table {
+		f := e.new()
+		h, ok := f.(Healer)
+		if !ok || !slices.Contains(kinds, f.Kind()) {
 			continue
 		}
-		_, stopF := faultOps(k)
-		var do func(context.Context) error
-		switch k {
-		case KindPartition:
-			do = p.rt.Heal
-		case KindLoss:
-			do = func(ctx context.Context) error { return p.rt.Loss(ctx, 0, p.nodes) }
-		case KindPause:
-			do = func(ctx context.Context) error { return each(ctx, p.nodes, p.rt.Resume) }
-		case KindKill:
-			do = func(ctx context.Context) error { return each(ctx, p.nodes, p.rt.Restart) }
-		default:
-			continue
-		}
-		if err := p.record(ctx, stopF, p.nodes, final, do); err != nil {
+		_, stopF := ops(f)
+		do := func(ctx context.Context) error { return h.Heal(ctx, env) }
+		if err := p.record(ctx, stopF, env.On, map[string]string{"final": "true"}, do); err != nil {
 			errs = append(errs, err)
 		}
 	}

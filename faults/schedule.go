@@ -66,10 +66,13 @@ func Generate(seed int64, spec string, nodes []string, o Options) (Schedule, err
 	if len(nodes) == 0 {
 		return Schedule{}, errors.New("faults: no nodes")
 	}
-	for _, p := range pkgs {
-		if m := packages[p].minNodes; len(nodes) < m {
-			return Schedule{}, fmt.Errorf("%w: %s: want --nodes %d or more, got %d", ErrBadSpec, p, m, len(nodes))
+	draws := make([]Package, len(pkgs))
+	for i, name := range pkgs {
+		p, _, _ := lookupPackage(name) // ParseSpec checked the names
+		if len(nodes) < p.MinNodes {
+			return Schedule{}, fmt.Errorf("%w: %s: want --nodes %d or more, got %d", ErrBadSpec, name, p.MinNodes, len(nodes))
 		}
+		draws[i] = p
 	}
 	s := Schedule{Seed: seed, Spec: strings.Join(pkgs, ","), Nodes: nodes, Steps: []Step{}}
 	if len(pkgs) == 0 {
@@ -77,8 +80,8 @@ func Generate(seed int64, spec string, nodes []string, o Options) (Schedule, err
 	}
 	r := newRand(uint64(seed))
 	for at := o.Interval; at+o.Duration <= o.TimeLimit; at += o.Interval + o.Duration {
-		p := pkgs[r.IntN(len(pkgs))]
-		s.Steps = append(s.Steps, Step{At: at, Duration: o.Duration, Fault: packages[p].draw(r, nodes, o)})
+		p := draws[r.IntN(len(draws))]
+		s.Steps = append(s.Steps, Step{At: at, Duration: o.Duration, Fault: p.Draw(r, nodes, o)})
 	}
 	return s, nil
 }

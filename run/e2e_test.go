@@ -1,16 +1,21 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"coordlab/analysis"
 	"coordlab/cluster"
+	"coordlab/history"
 )
 
 // need skips a test whose requirement is missing, but fails it under
@@ -76,6 +81,13 @@ func needOurs(t *testing.T) {
 // run directory is kept (and logged) when the test fails.
 func e2e(t *testing.T, s Spec) analysis.Results {
 	t.Helper()
+	return e2eRun(t, s, nil).Results
+}
+
+// e2eRun is e2e with the run's progress lines going to progress (nil
+// discards), returning the outcome with its run directory.
+func e2eRun(t *testing.T, s Spec, progress io.Writer) Outcome {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "coordlab-e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +104,7 @@ func e2e(t *testing.T, s Spec) analysis.Results {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	o, err := Run(ctx, Config{Spec: s})
+	o, err := Run(ctx, Config{Spec: s, Progress: progress})
 	if err != nil {
 		t.Fatalf("run %+v: %v", s, err)
 	}
@@ -107,7 +119,7 @@ func e2e(t *testing.T, s Spec) analysis.Results {
 			}
 		}
 	}
-	return o.Results
+	return o
 }
 
 // attempts is how often a test that expects a known anomaly runs before it
@@ -287,4 +299,149 @@ func TestRaftkvLockUnderPause(t *testing.T) {
 			t.Errorf("unfenced=%v: lock checker %s, want %s", unfenced, lock.Valid, want)
 		}
 	}
+}
+
+// nemesisOps returns the nemesis ops of a run's history whose f is f.
+func nemesisOps(t *testing.T, dir, f string) []history.Op {
+	t.Helper()
+	ops, err := history.Read(filepath.Join(dir, "history.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []history.Op
+	for _, o := range ops {
+		if o.IsNemesis() && o.F == f {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// applied checks that the run started its faults of op f and none was
+// refused, and returns how many started.
+func applied(t *testing.T, dir, f string) int {
+	t.Helper()
+	n := 0
+	for _, o := range nemesisOps(t, dir, f) {
+		switch o.Type {
+		case history.Info:
+			t.Errorf("%s %s refused: %s", o.F, o.Node, o.Error)
+		case history.OK:
+			n++
+		}
+	}
+	if n == 0 {
+		t.Errorf("no %s applied in %s", f, dir)
+	}
+	return n
+}
+
+// clockSpec: register under clock skew, 2 s apart, 3 s each.
+func clockSpec(target string) Spec {
+	return Spec{Target: target, Workload: "register", Nemesis: "clock", Seed: 3,
+		TimeLimit: Duration(12 * time.Second), Interval: Duration(2 * time.Second), FaultFor: Duration(3 * time.Second),
+		Rate: 100, Concurrency: 5}
+}
+
+// TestClockSkewOurEngines: --nemesis clock skews our engines through
+// their admin listeners (raftkv --admin-listen-url, zab
+// zab.adminAddress); every start is applied and reported back by the
+// member.
+func TestClockSkewOurEngines(t *testing.T) {
+	needOurs(t)
+	for _, target := range []string{"raftkv", "zab"} {
+		t.Run(target, func(t *testing.T) {
+			o := e2eRun(t, clockSpec(target), nil)
+			n := applied(t, o.Dir, "start-clock")
+			t.Logf("%s: %d clock faults applied, verdict %s", target, n, o.Results.Valid)
+		})
+	}
+}
+
+// TestClockSkewUnsupportedForEtcd: the real etcd has no clock endpoint; the
+// run goes on, but says so in the history and in its last lines.
+func TestClockSkewUnsupportedForEtcd(t *testing.T) {
+	needTarget(t, "etcd")
+	t.Parallel()
+	var progress bytes.Buffer
+	o := e2eRun(t, clockSpec("etcd"), &progress)
+	refused := 0
+	for _, op := range nemesisOps(t, o.Dir, "start-clock") {
+		if op.Type == history.OK {
+			t.Errorf("clock skew applied to etcd: %+v", op)
+		}
+		if op.Type == history.Info && strings.Contains(op.Error, "clock skew: not supported for etcd") {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Errorf("history has no clock start refused with \"clock skew: not supported for etcd\"")
+	}
+	if !strings.Contains(progress.String(), "fault not applied") || !strings.Contains(progress.String(), "clock skew: not supported for etcd") {
+		t.Errorf("the run did not tell the user; its output ends:\n%s", tail(progress.String(), 600))
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// needDocker builds static engines and their images (tagged :latest, which
+// the docker runtime runs) or skips without a Docker engine.
+func needDocker(t *testing.T) {
+	t.Helper()
+	needOurs(t)
+	need(t, exec.Command("docker", "info").Run() == nil, "a Docker engine (docker info)")
+	dockerOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "coordlab-img-")
+		if err != nil {
+			dockerErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		build := exec.Command("go", "build", "-trimpath", "-o", dir+string(filepath.Separator), "coordlab/cmd/raftkv", "coordlab/cmd/zab")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			dockerErr = fmt.Errorf("static build: %v\n%s", err, out)
+			return
+		}
+		if out, err := exec.Command("../scripts/images.sh", dir).CombinedOutput(); err != nil {
+			dockerErr = fmt.Errorf("scripts/images.sh: %v\n%s", err, out)
+		}
+	})
+	if dockerErr != nil {
+		t.Fatal(dockerErr)
+	}
+}
+
+var (
+	dockerOnce sync.Once
+	dockerErr  error
+)
+
+// TestDockerRuntimePartition: raftkv as containers under partitions:
+// every partition is applied inside the containers' namespaces, and
+// linearizable reads stay valid.
+func TestDockerRuntimePartition(t *testing.T) {
+	needDocker(t)
+	s := partitionSpec("raftkv", "partition", "linearizable")
+	s.Runtime = "docker"
+	o := e2eRun(t, s, nil)
+	applied(t, o.Dir, "start-partition")
+	if o.Results.Valid != analysis.Valid {
+		t.Fatalf("verdict %s (%+v), want valid", o.Results.Valid, o.Results.Checkers)
+	}
+}
+
+// TestDockerClockSkew: the clock fault reaches the admin listener bound on
+// 0.0.0.0 inside each container, at the container's address.
+func TestDockerClockSkew(t *testing.T) {
+	needDocker(t)
+	s := clockSpec("zab")
+	s.Runtime = "docker"
+	o := e2eRun(t, s, nil)
+	applied(t, o.Dir, "start-clock")
 }

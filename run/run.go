@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -55,7 +56,12 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	target, err := cluster.NewTarget(spec.Target, cluster.TargetOptions{BinDir: spec.BinDir})
+	pkgs, err := faults.ParseSpec(spec.Nemesis)
+	if err != nil {
+		return out, err
+	}
+	// Our engines serve their admin endpoint only when a fault uses it.
+	target, err := cluster.NewTarget(spec.Target, cluster.TargetOptions{BinDir: spec.BinDir, Admin: faults.UsesAdmin(pkgs)})
 	if err != nil {
 		return out, err
 	}
@@ -68,10 +74,6 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	}
 	out.Dir = dir
 	rt, err := newRuntime(ctx, spec, dir, log)
-	if err != nil {
-		return out, err
-	}
-	pkgs, err := faults.ParseSpec(spec.Nemesis)
 	if err != nil {
 		return out, err
 	}
@@ -116,7 +118,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	defer h.Close()
 	clock := history.NewClock()
 	stats := &workloads.Stats{}
-	player := faults.NewPlayer(rt, h, clock, nodes, log)
+	player := faults.NewPlayer(rt, spec.Target, h, clock, nodes, log)
 	shared := &workloads.Shared{}
 	player.SetResolver(faults.LockHolder, func(ctx context.Context) (string, error) { return followerHolder(ctx, shared, rt) })
 	kinds := faults.Kinds(pkgs)
@@ -151,6 +153,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	if err := errors.Join(werr, nemErr); err != nil {
 		return out, fmt.Errorf("run: %w", err)
 	}
+	printRefused(progress, player.Refused())
 	if err := h.Close(); err != nil {
 		return out, err
 	}
@@ -170,6 +173,20 @@ func phase(cfg Config, what string) func() {
 		return func() {}
 	}
 	return cfg.Phase(what)
+}
+
+// printRefused says which fault starts were refused and why (the history
+// has each as an info op), so that a fault that could not run on this
+// target or runtime is never mistaken for one that ran.
+func printRefused(w io.Writer, refused map[string]int) {
+	msgs := make([]string, 0, len(refused))
+	for m := range refused {
+		msgs = append(msgs, m)
+	}
+	slices.Sort(msgs)
+	for _, m := range msgs {
+		fmt.Fprintf(w, "fault not applied (%d times): %s\n", refused[m], m)
+	}
 }
 
 // printProgress writes one line per second until stop is closed.

@@ -26,6 +26,23 @@ type dockerRuntime struct{ *docker.Runtime }
 
 func (dockerRuntime) Network() string { return "bridge" }
 
+// RuntimeHere says how the named runtime would run on this machine: its
+// network, its capabilities, or why it cannot run at all. It creates
+// nothing.
+func RuntimeHere(ctx context.Context, name string) (network string, c cluster.Capabilities, err error) {
+	switch name {
+	case "local":
+		rt, err := local.New(local.Config{Dir: "."})
+		if err != nil {
+			return "", c, err
+		}
+		return rt.Mode().String(), rt.Capabilities(), nil
+	case "docker":
+		return "bridge", docker.Capabilities(), docker.Ping(ctx)
+	}
+	return "", c, fmt.Errorf("%w: --runtime %q: want local or docker", ErrBadSpec, name)
+}
+
 // newRuntime makes the runtime the spec names, after sweeping what crashed
 // runs of that runtime left behind.
 func newRuntime(ctx context.Context, spec Spec, dir string, log *slog.Logger) (runtime, error) {

@@ -3,7 +3,9 @@
 // address per member, and injects faults into them: SIGKILL and restart of
 // the same container, docker pause, and partitions and packet loss with nft
 // in each container's own network namespace (our table `inet coordlab`,
-// entered with nsenter from the host).
+// entered with nsenter from the host). When the target serves an admin
+// endpoint (cluster.TargetOptions.Admin), it binds 0.0.0.0:2390 inside the
+// container and the lab reaches it at the container's address.
 //
 // Images are FROM scratch with one static binary (docker/*.Dockerfile,
 // `make images`); nothing is ever pulled, so Ryuk must be disabled
@@ -21,7 +23,7 @@
 //   - The lab's clients on the host reach members at their container
 //     addresses through the bridge; no ports are published.
 //   - A restart gives the container a new network namespace: Restart
-//     re-applies the member's partition and loss rules before it returns.
+//     re-installs the member's last firewall script before it returns.
 //   - Real etcd and ZooKeeper are not containerized (there is no image to
 //     pull and none is built); they run in the local runtime.
 //   - Partitions and loss need root (nsenter); kill and pause do not.

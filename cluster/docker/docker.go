@@ -73,12 +73,13 @@ type Runtime struct {
 }
 
 type member struct {
-	m        cluster.Member
-	ctr      testcontainers.Container
-	up       bool
-	paused   bool
-	dropFrom []string // partition: IPs whose packets this member drops
-	loss     int      // percent of peer packets dropped
+	m      cluster.Member
+	ctr    testcontainers.Container
+	up     bool
+	paused bool
+	// firewall is the nft script last installed; a restart (a new
+	// namespace) installs it again.
+	firewall string
 }
 
 // New checks that the Docker engine answers and returns a Runtime.
@@ -110,6 +111,21 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	return &Runtime{cfg: cfg, log: log.With("runtime", "docker", "run", id), api: api, runID: id, nsExec: nsenterNft}, nil
 }
 
+// Ping says whether the Docker engine answers, as New needs.
+func Ping(ctx context.Context) error {
+	api, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNoDocker, err)
+	}
+	defer api.Close()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := api.Ping(pctx, client.PingOptions{}); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoDocker, err)
+	}
+	return nil
+}
+
 // checkEnv refuses to run with the settings that would make testcontainers
 // pull an image (Ryuk) or publish ports on an address we cannot reach.
 func checkEnv() error {
@@ -139,11 +155,15 @@ func (r *Runtime) Name() string { return "docker" }
 // RunID is the id in the names and labels of what this runtime creates.
 func (r *Runtime) RunID() string { return r.runID }
 
-// Capabilities: every fault; partitions and loss need root for nsenter.
-func (r *Runtime) Capabilities() cluster.Capabilities {
-	c := cluster.Capabilities{Kill: true, Pause: true}
+// Capabilities: every primitive; the firewall needs root for nsenter.
+func (r *Runtime) Capabilities() cluster.Capabilities { return Capabilities() }
+
+// Capabilities are what a docker Runtime offers on this machine, without
+// making one (see Ping for whether the engine answers).
+func Capabilities() cluster.Capabilities {
+	c := cluster.Capabilities{Kill: true, Pause: true, PauseBy: "docker-pause"}
 	if os.Geteuid() == 0 {
-		c.Partition, c.Loss = true, true
+		c.Firewall = true
 	} else {
 		c.Why = "partitions and loss enter the containers' network namespaces with nsenter, which needs root"
 	}
@@ -208,6 +228,11 @@ func (r *Runtime) Start(ctx context.Context, t cluster.Target, n int) (_ []clust
 			Name: name, ID: i + 1, Host: netip.AddrFrom4(ip).String(),
 			ClientPort: cport, PeerPort: pport, ElectionPort: eport,
 			Dir: filepath.Join(r.cfg.Dir, "nodes", name),
+		}
+		if t.ServesAdmin() {
+			// Bound on every address of the container's own namespace,
+			// reached from the host at the container's address.
+			m.AdminPort, m.AdminBind = cluster.DefaultAdminPort, "0.0.0.0"
 		}
 		if err := os.MkdirAll(m.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("docker: %s: %w", name, err)
@@ -332,22 +357,45 @@ func (r *Runtime) get(name string) (*member, error) {
 	return m, nil
 }
 
-// Kill sends SIGKILL to the member's container.
-func (r *Runtime) Kill(ctx context.Context, name string) error {
+// Signal kills the container (SIGKILL), or freezes and thaws it with the
+// cgroup freezer (docker pause and unpause).
+func (r *Runtime) Signal(ctx context.Context, name string, sig cluster.Signal) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m, err := r.get(name)
 	if err != nil {
 		return err
 	}
-	if !m.up {
-		return nil
+	id := m.ctr.GetContainerID()
+	switch sig {
+	case cluster.SignalKill:
+		if !m.up {
+			return nil
+		}
+		if _, err := r.api.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
+			return fmt.Errorf("docker: kill %s: %w", name, err)
+		}
+		m.up, m.paused = false, false
+	case cluster.SignalStop:
+		if !m.up || m.paused {
+			return nil
+		}
+		if _, err := r.api.ContainerPause(ctx, id, client.ContainerPauseOptions{}); err != nil {
+			return fmt.Errorf("docker: pause %s: %w", name, err)
+		}
+		m.paused = true
+	case cluster.SignalCont:
+		if !m.paused {
+			return nil
+		}
+		if _, err := r.api.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{}); err != nil {
+			return fmt.Errorf("docker: resume %s: %w", name, err)
+		}
+		m.paused = false
+	default:
+		return fmt.Errorf("docker: signal %s: %w", sig, cluster.ErrUnsupported)
 	}
-	if _, err := r.api.ContainerKill(ctx, m.ctr.GetContainerID(), client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
-		return fmt.Errorf("docker: kill %s: %w", name, err)
-	}
-	m.up, m.paused = false, false
-	r.log.Info("member killed", "node", name)
+	r.log.Info("member signalled", "node", name, "signal", sig.String())
 	return nil
 }
 
@@ -388,129 +436,32 @@ func (r *Runtime) Restart(ctx context.Context, name string) error {
 	return nil
 }
 
-// Pause freezes the container (docker pause: the cgroup freezer).
-func (r *Runtime) Pause(ctx context.Context, name string) error {
+// Firewall installs script in the member's container namespace and keeps
+// it for the next restart. A member that is down has no namespace: the
+// script waits for Restart.
+func (r *Runtime) Firewall(ctx context.Context, name, script string) error {
+	if c := r.Capabilities(); !c.Firewall {
+		return fmt.Errorf("%w: firewall: %s", cluster.ErrUnsupported, c.Why)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m, err := r.get(name)
-	if err != nil || !m.up || m.paused {
-		return err
-	}
-	if _, err := r.api.ContainerPause(ctx, m.ctr.GetContainerID(), client.ContainerPauseOptions{}); err != nil {
-		return fmt.Errorf("docker: pause %s: %w", name, err)
-	}
-	m.paused = true
-	r.log.Info("member paused", "node", name)
-	return nil
-}
-
-// Resume thaws a paused container.
-func (r *Runtime) Resume(ctx context.Context, name string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m, err := r.get(name)
-	if err != nil || !m.paused {
-		return err
-	}
-	if _, err := r.api.ContainerUnpause(ctx, m.ctr.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
-		return fmt.Errorf("docker: resume %s: %w", name, err)
-	}
-	m.paused = false
-	r.log.Info("member resumed", "node", name)
-	return nil
-}
-
-// Partition replaces the current partition with g.
-func (r *Runtime) Partition(ctx context.Context, g cluster.Grudge) error {
-	if c := r.Capabilities(); !c.Partition {
-		return fmt.Errorf("%w: partition: %s", cluster.ErrUnsupported, c.Why)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byName == nil || r.stopped {
-		return cluster.ErrNotStarted
-	}
-	hosts := map[string]string{}
-	for _, m := range r.mems {
-		hosts[m.m.Name] = m.m.Host
-	}
-	drops, err := cluster.DropSources(g, hosts)
 	if err != nil {
 		return err
 	}
-	for _, m := range r.mems {
-		m.dropFrom = drops[m.m.Name]
-	}
-	if err := r.applyAllLocked(ctx); err != nil {
+	m.firewall = script
+	if err := r.applyLocked(ctx, m); err != nil {
 		return err
 	}
-	r.log.Info("partition", "grudge", g.String())
+	r.log.Info("firewall installed", "node", name)
 	return nil
-}
-
-// Heal removes the partition (loss stays).
-func (r *Runtime) Heal(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byName == nil || r.stopped {
-		return cluster.ErrNotStarted
-	}
-	for _, m := range r.mems {
-		m.dropFrom = nil
-	}
-	if err := r.applyAllLocked(ctx); err != nil {
-		return err
-	}
-	r.log.Info("healed")
-	return nil
-}
-
-// Loss drops percent of the peer packets the named members receive.
-func (r *Runtime) Loss(ctx context.Context, percent int, names []string) error {
-	if c := r.Capabilities(); !c.Loss {
-		return fmt.Errorf("%w: loss: %s", cluster.ErrUnsupported, c.Why)
-	}
-	if percent < 0 || percent > 100 {
-		return fmt.Errorf("docker: loss: want 0..100 percent, got %d", percent)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, n := range names {
-		m, err := r.get(n)
-		if err != nil {
-			return err
-		}
-		m.loss = percent
-	}
-	if err := r.applyAllLocked(ctx); err != nil {
-		return err
-	}
-	r.log.Info("loss", "percent", percent, "nodes", names)
-	return nil
-}
-
-func (r *Runtime) applyAllLocked(ctx context.Context) error {
-	var errs []error
-	for _, m := range r.mems {
-		errs = append(errs, r.applyLocked(ctx, m))
-	}
-	return errors.Join(errs...)
 }
 
 // applyLocked loads m's firewall into its container's namespace. A member
 // that is down has no namespace; Restart applies its rules again.
 func (r *Runtime) applyLocked(ctx context.Context, m *member) error {
-	if !m.up {
+	if !m.up || m.firewall == "" {
 		return nil
-	}
-	if len(m.dropFrom) == 0 && m.loss == 0 && os.Geteuid() != 0 {
-		return nil // nothing to apply, and no right to look
-	}
-	var peers []string
-	for _, o := range r.mems {
-		if o != m {
-			peers = append(peers, o.m.Host)
-		}
 	}
 	info, err := r.api.ContainerInspect(ctx, m.ctr.GetContainerID(), client.ContainerInspectOptions{})
 	if err != nil {
@@ -520,10 +471,21 @@ func (r *Runtime) applyLocked(ctx context.Context, m *member) error {
 	if st == nil || st.Pid == 0 {
 		return fmt.Errorf("docker: %s has no running process to firewall", m.m.Name)
 	}
-	if err := r.nsExec(ctx, st.Pid, cluster.NFTScript(m.dropFrom, m.loss, peers)); err != nil {
+	if err := r.nsExec(ctx, st.Pid, m.firewall); err != nil {
 		return fmt.Errorf("docker: firewall %s: %w", m.m.Name, err)
 	}
 	return nil
+}
+
+// AdminURL is the member's admin endpoint at its container address.
+func (r *Runtime) AdminURL(name string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, err := r.get(name)
+	if err != nil {
+		return "", err
+	}
+	return m.m.AdminURL()
 }
 
 // nsenterNft loads an nft script inside the network namespace of pid.

@@ -7,11 +7,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/moby/moby/client"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -175,7 +177,8 @@ func TestPartitionLeader(t *testing.T) {
 				g[m.Name] = []string{old}
 				g[old] = append(g[old], m.Name)
 			}
-			if err := r.Partition(ctx, g); err != nil {
+			fw := cluster.NewFirewall(r)
+			if err := fw.Partition(ctx, g); err != nil {
 				t.Fatal(err)
 			}
 			// The majority elects a leader of its own.
@@ -206,7 +209,19 @@ func TestPartitionLeader(t *testing.T) {
 				t.Fatalf("the isolated old leader %s accepted a write", old)
 			}
 			t.Logf("old leader %s cut off; %s leads the majority; minority write refused: %v", old, newLeader, err)
-			if err := r.Heal(ctx); err != nil {
+			// A restart makes a new namespace: the member's rules must be
+			// installed there again (a majority member, which serves once
+			// it is back).
+			if err := r.Signal(ctx, rest[1].Name, cluster.SignalKill); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Restart(ctx, rest[1].Name); err != nil {
+				t.Fatal(err)
+			}
+			if table := nftTable(t, r, rest[1].Name); !strings.Contains(table, oldM.Host) {
+				t.Fatalf("after a restart, %s's table does not drop %s:\n%s", rest[1].Name, oldM.Host, table)
+			}
+			if err := fw.Heal(ctx); err != nil {
 				t.Fatal(err)
 			}
 			healed := dial(t, name, oldM)
@@ -216,7 +231,7 @@ func TestPartitionLeader(t *testing.T) {
 			}
 			// Kill and restart the new leader: the rules are re-applied to the
 			// new namespace and the member serves again.
-			if err := r.Kill(ctx, newLeader); err != nil {
+			if err := r.Signal(ctx, newLeader, cluster.SignalKill); err != nil {
 				t.Fatal(err)
 			}
 			if err := r.Restart(ctx, newLeader); err != nil {
@@ -268,4 +283,21 @@ func TestUnknownTargetAndMissingImage(t *testing.T) {
 	if _, err := r2.Start(ctx, raftkv, 3); err == nil || !strings.Contains(err.Error(), "make images") {
 		t.Fatalf("Start with a missing image = %v, want an error saying `make images`", err)
 	}
+}
+
+// nftTable lists our table in the member's container namespace.
+func nftTable(t *testing.T, r *Runtime, name string) string {
+	t.Helper()
+	r.mu.Lock()
+	m := r.byName[name]
+	r.mu.Unlock()
+	info, err := r.api.ContainerInspect(context.Background(), m.ctr.GetContainerID(), client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(info.Container.State.Pid), "-n", "nft", "list", "table", "inet", "coordlab").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list table in %s: %v\n%s", name, err, out)
+	}
+	return string(out)
 }

@@ -18,11 +18,13 @@
 //
 // Without root members are plain processes on loopback addresses
 // 127.0.0.<10+i> with free ports; only kill, restart and pause are offered,
-// and a partition or loss fails with ErrUnsupported and says why.
+// and Firewall fails with ErrUnsupported and says why.
 //
-// Kill sends SIGKILL to the member's process group, Restart starts the same
-// command on the same data, Pause and Resume send SIGSTOP and SIGCONT to the
-// process group. Each member's stdout and stderr go to nodes/<name>/output.log
+// Signal sends SIGKILL, SIGSTOP or SIGCONT to the member's process group,
+// Restart starts the same command on the same data, Firewall loads the
+// script into the member's namespace (which outlives its process, so a
+// restart keeps it), and AdminURL is the member's address and admin port
+// (2390, or a free port on loopback) when the target serves one. Each member's stdout and stderr go to nodes/<name>/output.log
 // and its data to nodes/<name>/data under the run directory.
 //
 // Caveats:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"coordlab/cluster"
+	"coordlab/proctest"
 )
 
 // Mode selects how members are networked.
@@ -83,9 +83,6 @@ type member struct {
 	m    cluster.Member
 	ns   string // network namespace, "" in loopback mode
 	proc *proc  // nil when down
-	// grudge and loss, the member's nft state.
-	dropFrom []string
-	loss     int
 }
 
 // Runtime is the local runtime. Create it with New.
@@ -142,11 +139,13 @@ func (r *Runtime) RunID() string { return r.rec.ID }
 
 // Capabilities: everything in netns mode; kill and pause on loopback.
 func (r *Runtime) Capabilities() cluster.Capabilities {
+	c := cluster.Capabilities{Kill: true, Pause: true, PauseBy: "sigstop"}
 	if r.mode == ModeNetns {
-		return cluster.Capabilities{Kill: true, Pause: true, Partition: true, Loss: true}
+		c.Firewall = true
+	} else {
+		c.Why = "partitions and loss need network namespaces, which need root: run as root"
 	}
-	return cluster.Capabilities{Kill: true, Pause: true,
-		Why: "partitions and loss need network namespaces, which need root: run as root"}
+	return c
 }
 
 // Members returns the members started.
@@ -246,14 +245,20 @@ func (r *Runtime) layout(ctx context.Context, t cluster.Target, n int) error {
 			ClientPort: cp, PeerPort: pp, ElectionPort: ep,
 			Dir: filepath.Join(r.cfg.Dir, "nodes", "n"+strconv.Itoa(i)),
 		}
+		if t.ServesAdmin() {
+			m.AdminPort = cluster.DefaultAdminPort
+		}
 		if r.mode == ModeLoopback {
-			ports, err := freePorts(m.Host, 3)
+			ports, err := proctest.FreePorts(m.Host, 4)
 			if err != nil {
 				return err
 			}
 			m.ClientPort, m.PeerPort = ports[0], ports[1]
 			if ep != 0 {
 				m.ElectionPort = ports[2]
+			}
+			if m.AdminPort != 0 {
+				m.AdminPort = ports[3]
 			}
 		}
 		abs, err := filepath.Abs(m.Dir)
@@ -272,26 +277,6 @@ func (r *Runtime) layout(ctx context.Context, t cluster.Target, n int) error {
 		r.byName[m.Name] = mem
 	}
 	return nil
-}
-
-// freePorts takes k free TCP ports on host by listening on port 0.
-func freePorts(host string, k int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var out []int
-	for range k {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return nil, fmt.Errorf("local: free port on %s: %w", host, err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
 }
 
 // startLocked launches member m's process. r.mu is held.
@@ -393,8 +378,50 @@ func signalGroup(p *proc, sig syscall.Signal) error {
 	return err
 }
 
-// Kill sends SIGKILL to the member's process group and waits for it to exit.
-func (r *Runtime) Kill(ctx context.Context, name string) error {
+// Signal delivers sig to the member's process group: SIGKILL (and waits
+// for the process to exit), SIGSTOP or SIGCONT.
+func (r *Runtime) Signal(ctx context.Context, name string, sig cluster.Signal) error {
+	if sig == cluster.SignalKill {
+		return r.kill(ctx, name)
+	}
+	s, paused := syscall.SIGSTOP, true
+	switch sig {
+	case cluster.SignalStop:
+	case cluster.SignalCont:
+		s, paused = syscall.SIGCONT, false
+	default:
+		return fmt.Errorf("local: signal %s: %w", sig, cluster.ErrUnsupported)
+	}
+	r.mu.Lock()
+	m, err := r.get(name)
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	p := m.proc
+	if p == nil {
+		r.mu.Unlock()
+		return nil // down: nothing to pause or resume
+	}
+	if err := signalGroup(p, s); err != nil {
+		r.mu.Unlock()
+		return fmt.Errorf("local: %s %s: %w", s, name, err)
+	}
+	p.paused = paused
+	r.mu.Unlock()
+	if paused {
+		// SIGSTOP lands asynchronously: the pause is in force once every
+		// thread has stopped (a JVM's can run on for milliseconds).
+		if err := proctest.WaitStopped(p.cmd.Process.Pid, 5*time.Second); err != nil {
+			return fmt.Errorf("local: pause %s: %w", name, err)
+		}
+	}
+	r.log.Info("member signalled", "node", name, "signal", s.String())
+	return nil
+}
+
+// kill sends SIGKILL to the member's process group and waits for it to exit.
+func (r *Runtime) kill(ctx context.Context, name string) error {
 	r.mu.Lock()
 	m, err := r.get(name)
 	if err != nil {
@@ -458,120 +485,35 @@ func (r *Runtime) Restart(ctx context.Context, name string) error {
 	return nil
 }
 
-// Pause sends SIGSTOP to the member's process group.
-func (r *Runtime) Pause(ctx context.Context, name string) error {
-	return r.signal(name, syscall.SIGSTOP, true)
+// Firewall loads script into the member's network namespace. The namespace
+// outlives the member's process, so a restart keeps it.
+func (r *Runtime) Firewall(ctx context.Context, name, script string) error {
+	if r.mode != ModeNetns {
+		return fmt.Errorf("%w: firewall: %s", cluster.ErrUnsupported, r.Capabilities().Why)
+	}
+	r.mu.Lock()
+	m, err := r.get(name)
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := applyNft(ctx, m.ns, script); err != nil {
+		return err
+	}
+	r.log.Info("firewall installed", "node", name)
+	return nil
 }
 
-// Resume sends SIGCONT to the member's process group.
-func (r *Runtime) Resume(ctx context.Context, name string) error {
-	return r.signal(name, syscall.SIGCONT, false)
-}
-
-func (r *Runtime) signal(name string, sig syscall.Signal, paused bool) error {
+// AdminURL is the member's admin endpoint, reached through the host veth
+// (netns) or on loopback.
+func (r *Runtime) AdminURL(name string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m, err := r.get(name)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if m.proc == nil {
-		return nil // down: nothing to pause or resume
-	}
-	if err := signalGroup(m.proc, sig); err != nil {
-		return fmt.Errorf("local: %s %s: %w", sig, name, err)
-	}
-	m.proc.paused = paused
-	r.log.Info("member signalled", "node", name, "signal", sig.String())
-	return nil
-}
-
-// Partition replaces the partition with g.
-func (r *Runtime) Partition(ctx context.Context, g cluster.Grudge) error {
-	if r.mode != ModeNetns {
-		return fmt.Errorf("%w: partition: %s", cluster.ErrUnsupported, r.Capabilities().Why)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byName == nil || r.stopped {
-		return cluster.ErrNotStarted
-	}
-	hosts := map[string]string{}
-	for _, m := range r.mems {
-		hosts[m.m.Name] = m.m.Host
-	}
-	drops, err := cluster.DropSources(g, hosts)
-	if err != nil {
-		return err
-	}
-	for _, m := range r.mems {
-		m.dropFrom = drops[m.m.Name]
-	}
-	if err := r.applyAllLocked(ctx); err != nil {
-		return err
-	}
-	r.log.Info("partition", "grudge", g.String())
-	return nil
-}
-
-// Heal removes the partition (loss stays).
-func (r *Runtime) Heal(ctx context.Context) error {
-	if r.mode != ModeNetns {
-		return nil // nothing can be partitioned, so nothing to heal
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byName == nil || r.stopped {
-		return cluster.ErrNotStarted
-	}
-	for _, m := range r.mems {
-		m.dropFrom = nil
-	}
-	if err := r.applyAllLocked(ctx); err != nil {
-		return err
-	}
-	r.log.Info("healed")
-	return nil
-}
-
-// Loss drops percent of the peer packets the named members receive.
-func (r *Runtime) Loss(ctx context.Context, percent int, names []string) error {
-	if r.mode != ModeNetns {
-		return fmt.Errorf("%w: loss: %s", cluster.ErrUnsupported, r.Capabilities().Why)
-	}
-	if percent < 0 || percent > 100 {
-		return fmt.Errorf("local: loss: want 0..100 percent, got %d", percent)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, n := range names {
-		m, err := r.get(n)
-		if err != nil {
-			return err
-		}
-		m.loss = percent
-	}
-	if err := r.applyAllLocked(ctx); err != nil {
-		return err
-	}
-	r.log.Info("loss", "percent", percent, "nodes", names)
-	return nil
-}
-
-func (r *Runtime) applyAllLocked(ctx context.Context) error {
-	var errs []error
-	for _, m := range r.mems {
-		var peers []string
-		for _, o := range r.mems {
-			if o != m {
-				peers = append(peers, o.m.Host)
-			}
-		}
-		if err := applyNft(ctx, m.ns, cluster.NFTScript(m.dropFrom, m.loss, peers)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return m.m.AdminURL()
 }
 
 // Leader asks the running, unpaused members which one leads.

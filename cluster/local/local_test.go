@@ -1,10 +1,13 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -69,14 +72,11 @@ func TestLoopbackRefusesPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = r.Partition(context.Background(), cluster.Grudge{"n1": {"n2"}})
+	err = r.Firewall(context.Background(), "n1", cluster.NFTScript([]string{"127.0.0.12"}, 0, nil))
 	if !errors.Is(err, cluster.ErrUnsupported) || !strings.Contains(err.Error(), "root") {
-		t.Fatalf("Partition on loopback = %v, want ErrUnsupported naming root", err)
+		t.Fatalf("Firewall on loopback = %v, want ErrUnsupported naming root", err)
 	}
-	if err := r.Loss(context.Background(), 10, []string{"n1"}); !errors.Is(err, cluster.ErrUnsupported) {
-		t.Fatalf("Loss on loopback = %v, want ErrUnsupported", err)
-	}
-	if c := r.Capabilities(); c.Partition || c.Loss || !c.Kill || !c.Pause {
+	if c := r.Capabilities(); c.Firewall || !c.Kill || !c.Pause || c.PauseBy != "sigstop" {
 		t.Fatalf("loopback capabilities = %+v", c)
 	}
 }
@@ -152,7 +152,8 @@ func TestEtcdNetns(t *testing.T) {
 
 	// Isolate n1.
 	g := cluster.Grudge{"n1": {"n2", "n3"}, "n2": {"n1"}, "n3": {"n1"}}
-	if err := r.Partition(ctx, g); err != nil {
+	fw := cluster.NewFirewall(r)
+	if err := fw.Partition(ctx, g); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("ip", "netns", "exec", nsName(run, 1), "nft", "list", "table", "inet", "coordlab").CombinedOutput()
@@ -163,13 +164,13 @@ func TestEtcdNetns(t *testing.T) {
 	if err := put(c1, "k", "minority", 3*time.Second); err == nil {
 		t.Fatalf("put through isolated n1 succeeded, want a timeout")
 	}
-	if err := r.Heal(ctx); err != nil {
+	if err := fw.Heal(ctx); err != nil {
 		t.Fatal(err)
 	}
 	putEventually(t, c1, "k", "healed")
 
 	// Kill and restart n2 with its data.
-	if err := r.Kill(ctx, "n2"); err != nil {
+	if err := r.Signal(ctx, "n2", cluster.SignalKill); err != nil {
 		t.Fatal(err)
 	}
 	putEventually(t, c1, "k", "two-of-three")
@@ -192,10 +193,10 @@ func TestEtcdNetns(t *testing.T) {
 		t.Fatalf("Leader: %v", err)
 	}
 	// Pause and resume are accepted.
-	if err := r.Pause(ctx, "n3"); err != nil {
+	if err := r.Signal(ctx, "n3", cluster.SignalStop); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Resume(ctx, "n3"); err != nil {
+	if err := r.Signal(ctx, "n3", cluster.SignalCont); err != nil {
 		t.Fatal(err)
 	}
 
@@ -288,7 +289,7 @@ func TestZooKeeperNetns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Kill(ctx, old); err != nil {
+	if err := r.Signal(ctx, old, cluster.SignalKill); err != nil {
 		t.Fatal(err)
 	}
 	ctxw, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -334,7 +335,7 @@ func TestEtcdLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Kill(ctx, leader); err != nil {
+	if err := r.Signal(ctx, leader, cluster.SignalKill); err != nil {
 		t.Fatal(err)
 	}
 	other := ms[0]
@@ -345,7 +346,30 @@ func TestEtcdLoopback(t *testing.T) {
 	if err := r.Restart(ctx, leader); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Partition(ctx, cluster.Grudge{"n1": {"n2"}}); !errors.Is(err, cluster.ErrUnsupported) {
+	// A pause is in force when Signal returns: every thread is stopped.
+	if err := r.Signal(ctx, other.Name, cluster.SignalStop); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	pid := r.byName[other.Name].proc.cmd.Process.Pid
+	r.mu.Unlock()
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("threads of %d: %v %v", pid, tasks, err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			continue // exited
+		}
+		if i := bytes.LastIndexByte(b, ')'); i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			t.Errorf("thread %s still running after the pause returned: %s", task, b)
+		}
+	}
+	if err := r.Signal(ctx, other.Name, cluster.SignalCont); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.NewFirewall(r).Partition(ctx, cluster.Grudge{"n1": {"n2"}}); !errors.Is(err, cluster.ErrUnsupported) {
 		t.Fatalf("Partition in loopback mode = %v, want ErrUnsupported", err)
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -78,14 +80,18 @@ func newListCmd() *cobra.Command {
 				fmt.Fprintf(w, "  %-10s %s (%s API) [%s]\n", n, cluster.TargetInfo(n), t.Protocol(), status)
 			}
 			fmt.Fprintln(w, "runtimes:")
-			for n, about := range run.Runtimes {
-				rt, err := local.New(local.Config{Dir: "."})
+			for _, n := range slices.Sorted(maps.Keys(run.Runtimes)) {
+				fmt.Fprintf(w, "  %-10s %s\n", n, run.Runtimes[n])
+				network, c, err := run.RuntimeHere(cmd.Context(), n)
 				if err != nil {
-					return err
+					fmt.Fprintf(w, "             here: unavailable: %v\n", err)
+					continue
 				}
-				c := rt.Capabilities()
-				fmt.Fprintf(w, "  %-10s %s\n             here: %s network; kill=%v pause=%v partition=%v loss=%v %s\n",
-					n, about, rt.Mode(), c.Kill, c.Pause, c.Partition, c.Loss, c.Why)
+				fmt.Fprintf(w, "             here: %s network; faults: %s", network, strings.Join(faults.KindsSupported(c), ", "))
+				if c.Why != "" {
+					fmt.Fprintf(w, " (%s)", c.Why)
+				}
+				fmt.Fprintf(w, "; pause by %s\n", c.PauseBy)
 			}
 			fmt.Fprintln(w, "workloads:")
 			for _, n := range workloads.Names() {

@@ -44,3 +44,47 @@ func TestAddCommand(t *testing.T) {
 		t.Fatalf("root.Find(extra) = %v, %v; want the added command", c, err)
 	}
 }
+
+// TestListAndHelpNameEachRuntime: `coordlab list` describes each runtime
+// with its own capabilities (docker pauses with the cgroup freezer, local
+// with SIGSTOP), and `run --help` offers every runtime.
+func TestListAndHelpNameEachRuntime(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := execute([]string{"list"}, &out, &errb); code != exitValid {
+		t.Fatalf("list: code %d, stderr %q", code, errb.String())
+	}
+	_, section, _ := strings.Cut(out.String(), "runtimes:\n")
+	section, _, _ = strings.Cut(section, "workloads:")
+	lines := strings.Split(section, "\n")
+	here := map[string]string{} // runtime -> its "here:" line
+	for i, l := range lines {
+		for _, rt := range []string{"local", "docker"} {
+			if strings.HasPrefix(l, "  "+rt+" ") && i+1 < len(lines) {
+				here[rt] = lines[i+1]
+			}
+		}
+	}
+	if l := here["local"]; !strings.Contains(l, "pause by sigstop") || !strings.Contains(l, "kill") {
+		t.Errorf("local runtime line %q: want its faults and pause by sigstop", l)
+	}
+	d := here["docker"]
+	switch {
+	case strings.Contains(d, "unavailable"):
+		// No Docker engine here: saying so is the right answer.
+	case !strings.Contains(d, "bridge network") || !strings.Contains(d, "pause by docker-pause"):
+		t.Errorf("docker runtime line %q: want its own network and pause mechanism, not the local runtime's", d)
+	}
+	out.Reset()
+	if code := execute([]string{"run", "--help"}, &out, &errb); code != exitValid {
+		t.Fatalf("run --help: code %d", code)
+	}
+	var flag string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.Contains(l, "--runtime") {
+			flag = l
+		}
+	}
+	if !strings.Contains(flag, "docker") || !strings.Contains(flag, "local") {
+		t.Errorf("run --help says %q, want both runtimes", flag)
+	}
+}

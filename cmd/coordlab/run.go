@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,11 +40,11 @@ func newRunCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&s.Target, "target", "", "system under test: raftkv, zab, etcd, zookeeper (required)")
-	f.StringVar(&s.Runtime, "runtime", "local", "where members run: local")
+	f.StringVar(&s.Runtime, "runtime", "local", "where members run: "+strings.Join(slices.Sorted(maps.Keys(run.Runtimes)), " or ")+" (what each can do here: coordlab list)")
 	f.StringVar(&s.Network, "network", "auto", "local runtime networking: auto (netns as root), netns, loopback")
 	f.IntVar(&s.Nodes, "nodes", 3, "cluster size: 3 or 5")
 	f.StringVar(&s.Workload, "workload", "register", "register, lock, watch, election, config")
-	f.StringVar(&s.Nemesis, "nemesis", "none", "none, partition, kill, pause, loss, partition-<shape>, all, or a comma list (see `coordlab list`)")
+	f.StringVar(&s.Nemesis, "nemesis", "none", "none, partition, kill, pause, loss, clock, partition-<shape>, all, or a comma list (see coordlab list)")
 	f.DurationVar(&timeLimit, "time-limit", 30*time.Second, "how long the workload runs")
 	f.IntVar(&s.Concurrency, "concurrency", 10, "worker threads (logical processes at a time)")
 	f.Float64Var(&s.Rate, "rate", 200, "total operations per second (0 = unlimited)")

@@ -3,19 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"coordlab/proctest"
 )
 
 var binPath string
@@ -42,66 +41,34 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
+// member is one raftkv process; proc is nil while it is down.
 type member struct {
-	args     []string
-	client   string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	stderr   *lockedBuf
-	exitCode int
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	args   []string
+	client string
+	proc   *proctest.Process
+	output string // of the processes killed so far
 }
 
 func (m *member) start(t *testing.T) {
 	t.Helper()
-	m.cmd = exec.Command(binPath, m.args...)
-	m.stderr = &lockedBuf{}
-	m.cmd.Stdout = io.Discard
-	m.cmd.Stderr = m.stderr
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m.done = make(chan struct{})
-	go func() {
-		_ = m.cmd.Wait()
-		m.exitCode = m.cmd.ProcessState.ExitCode()
-		close(m.done)
-	}()
+	m.proc = proctest.Start(t, binPath, m.args...)
 }
 
 func (m *member) kill() {
-	if m.cmd == nil {
+	if m.proc == nil {
 		return
 	}
-	_ = m.cmd.Process.Signal(syscall.SIGKILL)
-	<-m.done
-	m.cmd = nil
+	m.proc.Kill()
+	m.output += m.proc.Output()
+	m.proc = nil
+}
+
+// log is everything the member printed, across restarts.
+func (m *member) log() string {
+	if m.proc == nil {
+		return m.output
+	}
+	return m.output + m.proc.Output()
 }
 
 func startMembers(t *testing.T, n int) []*member {
@@ -111,7 +78,7 @@ func startMembers(t *testing.T, n int) []*member {
 	type ports struct{ client, peer int }
 	var ps []ports
 	for i := range n {
-		p := ports{freePort(t), freePort(t)}
+		p := ports{proctest.FreePort(t), proctest.FreePort(t)}
 		ps = append(ps, p)
 		ic = append(ic, fmt.Sprintf("p%d=http://127.0.0.1:%d", i, p.peer))
 	}
@@ -136,7 +103,7 @@ func startMembers(t *testing.T, n int) []*member {
 		}
 		if t.Failed() {
 			for i, m := range ms {
-				t.Logf("member %d stderr:\n%s", i, m.stderr.String())
+				t.Logf("member %d output:\n%s", i, m.log())
 			}
 		}
 	})
@@ -159,7 +126,7 @@ func leaderIndex(t *testing.T, ms []*member) int {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		for i, m := range ms {
-			if m.cmd == nil {
+			if m.proc == nil {
 				continue
 			}
 			cli, err := clientv3.New(clientv3.Config{Endpoints: []string{m.client}, DialTimeout: time.Second, Logger: zap.NewNop()})

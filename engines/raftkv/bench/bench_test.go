@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,12 +15,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"coordlab/proctest"
 )
 
 var (
@@ -58,26 +58,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// proc is one member process.
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
 // cluster is three members of one system on loopback.
 type cluster struct {
 	name       string
-	procs      []*proc
+	procs      []*proctest.Process
 	clientURLs []string
 	metricURLs []string
 }
@@ -89,7 +73,7 @@ func startCluster(tb testing.TB, name, bin string, extra []string) *cluster {
 	var ps []ports
 	var ic []string
 	for i := range 3 {
-		p := ports{freePort(tb), freePort(tb), freePort(tb)}
+		p := ports{proctest.FreePort(tb), proctest.FreePort(tb), proctest.FreePort(tb)}
 		ps = append(ps, p)
 		ic = append(ic, fmt.Sprintf("%s%d=http://127.0.0.1:%d", name, i, p.peer))
 	}
@@ -109,16 +93,14 @@ func startCluster(tb testing.TB, name, bin string, extra []string) *cluster {
 			"--log-level", "error",
 		}
 		args = append(args, extra...)
-		cmd := exec.Command(bin, args...)
-		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		var o proctest.Options
 		if os.Getenv("BENCH_LOG") != "" {
-			cmd.Stderr = os.Stderr
+			o.Output = os.Stderr
 		}
-		if err := cmd.Start(); err != nil {
-			tb.Fatalf("start %s: %v", bin, err)
+		pr, err := proctest.Launch(bin, args, o)
+		if err != nil {
+			tb.Fatal(err)
 		}
-		pr := &proc{cmd: cmd, done: make(chan struct{})}
-		go func() { _ = cmd.Wait(); close(pr.done) }()
 		c.procs = append(c.procs, pr)
 		c.clientURLs = append(c.clientURLs, cu)
 		c.metricURLs = append(c.metricURLs, mu)
@@ -146,15 +128,7 @@ func startCluster(tb testing.TB, name, bin string, extra []string) *cluster {
 
 func (c *cluster) stop() {
 	for _, p := range c.procs {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	for _, p := range c.procs {
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
+		p.Stop(10 * time.Second)
 	}
 }
 

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +12,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"coordlab/proctest"
 )
 
 const (
@@ -38,18 +38,9 @@ func needTools(t *testing.T) {
 // freePorts returns n loopback ports that were free a moment ago.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("free port: %v", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
+	ports, err := proctest.FreePorts("127.0.0.1", n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ports
 }
@@ -63,7 +54,7 @@ type member struct {
 	logPath   string
 	bin       string
 	args      []string
-	cmd       *exec.Cmd
+	proc      *proctest.Process // nil when down
 }
 
 func (m *member) start(t *testing.T) {
@@ -72,23 +63,20 @@ func (m *member) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.cmd = exec.Command(m.bin, m.args...)
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
-	if err := m.cmd.Start(); err != nil {
-		logf.Close()
+	m.proc, err = proctest.Launch(m.bin, m.args, proctest.Options{Output: logf})
+	logf.Close() // the child holds its own descriptor
+	if err != nil {
 		t.Fatalf("start %s: %v", m.name, err)
 	}
-	logf.Close() // the child holds its own descriptor
 }
 
 // stop kills the member (SIGKILL) and reaps it.
 func (m *member) stop() {
-	if m.cmd == nil || m.cmd.Process == nil {
+	if m.proc == nil {
 		return
 	}
-	_ = m.cmd.Process.Kill()
-	_ = m.cmd.Wait()
-	m.cmd = nil
+	m.proc.Kill()
+	m.proc = nil
 }
 
 // cluster is a set of members of one system ("raftkv" or "etcd").

@@ -22,6 +22,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"coordlab/engines/zab/server/servertest"
+	"coordlab/proctest"
 )
 
 var (
@@ -90,7 +91,7 @@ func startZooKeeper(b *testing.B, dir string) *system {
 		}
 		ms = append(ms, m)
 	}
-	var cmds []*exec.Cmd
+	var procs []*proctest.Process
 	var addrs []string
 	for _, m := range ms {
 		d := filepath.Join(dir, "zk", fmt.Sprintf("m%d", m.id))
@@ -110,21 +111,20 @@ func startZooKeeper(b *testing.B, dir string) *system {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cmd := exec.Command(javaPath, "-Xmx512m", "-Dzookeeper.admin.enableServer=false",
-			"-Dlog4j.configuration=file:"+filepath.Join(d, "log4j.properties"),
+		p, err := proctest.Launch(javaPath, []string{"-Xmx512m", "-Dzookeeper.admin.enableServer=false",
+			"-Dlog4j.configuration=file:" + filepath.Join(d, "log4j.properties"),
 			"-cp", strings.Join(append([]string{d}, zkJars...), ":"),
-			"org.apache.zookeeper.server.quorum.QuorumPeerMain", filepath.Join(d, "zoo.cfg"))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
+			"org.apache.zookeeper.server.quorum.QuorumPeerMain", filepath.Join(d, "zoo.cfg")}, proctest.Options{Output: logf})
+		logf.Close() // the child holds its own descriptor
+		if err != nil {
 			b.Fatal(err)
 		}
-		cmds = append(cmds, cmd)
+		procs = append(procs, p)
 		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", m.client))
 	}
 	stop := func() {
-		for _, c := range cmds {
-			c.Process.Kill()
-			c.Wait()
+		for _, p := range procs {
+			p.Kill()
 		}
 	}
 	deadline := time.Now().Add(90 * time.Second)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"coordlab/engines/zab/jute"
+	"coordlab/proctest"
 )
 
 // benchSessions is how many sessions BenchmarkSessionMemory holds open
@@ -93,7 +94,7 @@ func BenchmarkSessionMemory(b *testing.B) {
 		b.StopTimer()
 		cfg := DefaultConfig()
 		cfg.DataDir = b.TempDir()
-		cfg.ClientPort = freePort(b)
+		cfg.ClientPort = proctest.FreePort(b)
 		cfg.MaxClientCnxns = 0
 		s, err := New(cfg)
 		if err != nil {
@@ -141,7 +142,7 @@ func waitServingB(b *testing.B, s *Server) {
 func TestIdleSessionMemory(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
-	cfg.ClientPort = freePort(t)
+	cfg.ClientPort = proctest.FreePort(t)
 	cfg.MaxClientCnxns = 0
 	s, err := New(cfg)
 	if err != nil {

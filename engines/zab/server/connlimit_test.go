@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"coordlab/proctest"
 )
 
 // waitClosedByServer reads c until the server closes it, failing after
@@ -36,7 +38,7 @@ func TestSilentConnectionsAreClosed(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.TickTime = 100 * time.Millisecond
 	cfg.DataDir = t.TempDir()
-	cfg.ClientPort = freePort(t)
+	cfg.ClientPort = proctest.FreePort(t)
 	cfg.SessionlessCnxnTimeout = time.Second
 	cfg.FourLetterWords = []string{"mntr", "srvr"}
 	s, err := New(cfg)
@@ -94,7 +96,7 @@ func TestMaxCnxns(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.TickTime = 100 * time.Millisecond
 	cfg.DataDir = t.TempDir()
-	cfg.ClientPort = freePort(t)
+	cfg.ClientPort = proctest.FreePort(t)
 	cfg.MaxCnxns = 5
 	cfg.FourLetterWords = []string{"ruok"}
 	s, err := New(cfg)

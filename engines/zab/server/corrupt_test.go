@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"coordlab/proctest"
 )
 
 // corruptionFixture is a one-segment log of records with zxids 1..n whose
@@ -179,7 +181,7 @@ func checkCorruptionOutcome(t *testing.T, what string, fx corruptionFixture, vic
 // an error naming the file and offset instead of dropping what follows.
 func TestRestartRefusesCorruptTxnLog(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
+	port := proctest.FreePort(t)
 	cfg := DefaultConfig()
 	cfg.TickTime = 100 * time.Millisecond
 	cfg.DataDir = dir
@@ -245,7 +247,7 @@ func TestRestartWithDamagedSnapshot(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.TickTime = 100 * time.Millisecond
 	cfg.DataDir = dir
-	cfg.ClientPort = freePort(t)
+	cfg.ClientPort = proctest.FreePort(t)
 	cfg.SnapshotTxns = 10
 	start := func() (*Server, error) {
 		s, err := New(cfg)
@@ -314,7 +316,7 @@ func TestRestartRefusesLostEpochFile(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.TickTime = 100 * time.Millisecond
 	cfg.DataDir = dir
-	cfg.ClientPort = freePort(t)
+	cfg.ClientPort = proctest.FreePort(t)
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

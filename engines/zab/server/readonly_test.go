@@ -16,6 +16,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"coordlab/engines/zab/jute"
+	"coordlab/proctest"
 )
 
 func TestTxnLogRollback(t *testing.T) {
@@ -122,7 +123,7 @@ func TestDiskFullReadOnlyThenRecovers(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.TickTime = 100 * time.Millisecond
 	cfg.DataDir = dir
-	cfg.ClientPort = freePort(t)
+	cfg.ClientPort = proctest.FreePort(t)
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

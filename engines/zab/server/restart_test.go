@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"coordlab/proctest"
 )
 
 // TestFullRestartTimeToServe measures how long a 5-member ensemble takes to
@@ -31,7 +33,7 @@ func TestFullRestartTimeToServe(t *testing.T) {
 		c.ID = m.ID
 		c.TickTime = 200 * time.Millisecond // initLimit = 2 s
 		c.DataDir = t.TempDir()
-		c.ClientPort = freePort(t)
+		c.ClientPort = proctest.FreePort(t)
 		c.Servers = ms
 		cfgs = append(cfgs, c)
 	}
@@ -43,7 +45,7 @@ func TestFullRestartTimeToServe(t *testing.T) {
 		// taken by another process meanwhile); the data stays.
 		ms := testMembers(t, 5)
 		for i := range cfgs {
-			cfgs[i].Servers, cfgs[i].ClientPort = ms, freePort(t)
+			cfgs[i].Servers, cfgs[i].ClientPort = ms, proctest.FreePort(t)
 		}
 		start := time.Now()
 		var ss []*Server

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"coordlab/proctest"
 )
 
 type quietZK struct{}
@@ -28,8 +30,8 @@ func startInProcess(t *testing.T, n int, tweak func(*Config)) []*Server {
 		c.ID = m.ID
 		c.TickTime = 100 * time.Millisecond
 		c.DataDir = t.TempDir()
-		c.ClientPort = freePort(t)
-		c.HTTPAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+		c.ClientPort = proctest.FreePort(t)
+		c.HTTPAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(proctest.FreePort(t)))
 		c.AdminAddr = ":0" // no host: loopback
 		c.Servers = ms
 		if tweak != nil {
@@ -290,7 +292,7 @@ func TestInProcessEnsemble(t *testing.T) {
 
 func TestStandaloneRestartKeepsData(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
+	port := proctest.FreePort(t)
 	start := func() *Server {
 		c := DefaultConfig()
 		c.TickTime = 100 * time.Millisecond

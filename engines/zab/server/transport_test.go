@@ -6,23 +6,14 @@ import (
 	"strconv"
 	"testing"
 	"time"
-)
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+	"coordlab/proctest"
+)
 
 func testMembers(t testing.TB, n int) []Member {
 	var ms []Member
 	for i := 1; i <= n; i++ {
-		ms = append(ms, Member{ID: uint64(i), Host: "127.0.0.1", QuorumPort: freePort(t), ElectionPort: freePort(t)})
+		ms = append(ms, Member{ID: uint64(i), Host: "127.0.0.1", QuorumPort: proctest.FreePort(t), ElectionPort: proctest.FreePort(t)})
 	}
 	return ms
 }

@@ -22,9 +22,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"coordlab/proctest"
 )
 
 // Build compiles cmd/zab into dir and returns the binary's path, or
@@ -48,12 +49,11 @@ func Build(dir string) (string, error) {
 
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ps, err := proctest.FreePorts("127.0.0.1", 1)
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ps[0], nil
 }
 
 // Member is one zab process.
@@ -66,8 +66,7 @@ type Member struct {
 	HTTPPort   int
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *proctest.Process // nil when not running
 }
 
 // ClientAddr is host:port of the member's client port.
@@ -142,26 +141,20 @@ func (e *Ensemble) Start(id int) error {
 	m := e.Members[id-1]
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.cmd != nil {
+	if m.proc != nil {
 		return fmt.Errorf("servertest: member %d already running", id)
 	}
 	logf, err := os.OpenFile(m.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(e.Bin, "--config", filepath.Join(m.Dir, "zoo.cfg"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
+	p, err := proctest.Launch(e.Bin, []string{"--config", filepath.Join(m.Dir, "zoo.cfg")}, proctest.Options{Output: logf})
+	if err != nil {
 		logf.Close()
 		return fmt.Errorf("servertest: start member %d: %w", id, err)
 	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		logf.Close()
-		close(done)
-	}()
-	m.cmd, m.done = cmd, done
+	go func() { <-p.Done(); logf.Close() }()
+	m.proc = p
 	return nil
 }
 
@@ -176,27 +169,28 @@ func (e *Ensemble) StartAll() error {
 }
 
 // Kill sends SIGKILL to member id and waits for it to exit.
-func (e *Ensemble) Kill(id int) { e.signal(id, syscall.SIGKILL) }
+func (e *Ensemble) Kill(id int) {
+	if p := e.take(id); p != nil {
+		p.Kill()
+	}
+}
 
-// Stop sends SIGTERM to member id and waits for it to exit.
-func (e *Ensemble) Stop(id int) { e.signal(id, syscall.SIGTERM) }
+// Stop sends SIGTERM to member id and waits for it to exit (SIGKILL after
+// 10 s).
+func (e *Ensemble) Stop(id int) {
+	if p := e.take(id); p != nil {
+		p.Stop(10 * time.Second)
+	}
+}
 
-func (e *Ensemble) signal(id int, sig syscall.Signal) {
+// take marks member id down and returns its process (nil if down).
+func (e *Ensemble) take(id int) *proctest.Process {
 	m := e.Members[id-1]
 	m.mu.Lock()
-	cmd, done := m.cmd, m.done
-	m.cmd = nil
-	m.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(sig)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
+	defer m.mu.Unlock()
+	p := m.proc
+	m.proc = nil
+	return p
 }
 
 // StopAll stops every running member.
@@ -211,7 +205,7 @@ func (e *Ensemble) Running(id int) bool {
 	m := e.Members[id-1]
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.cmd != nil
+	return m.proc != nil
 }
 
 // ClientAddrs lists every member's client address.
