@@ -27,9 +27,10 @@ type call struct {
 // ok reports an OK completion.
 func (c *call) ok() bool { return c.typ == history.OK }
 
-// indexes returns the history indexes of the call's lines.
+// indexes returns the history indexes of the call's lines (one for a
+// nemesis event written as a single line).
 func (c *call) indexes() []int64 {
-	if c.comp == nil {
+	if c.comp == nil || c.comp == c.inv {
 		return []int64{c.inv.Index}
 	}
 	return []int64{c.inv.Index, c.comp.Index}

@@ -83,9 +83,6 @@ func countOps(calls, nemesis []*call) Counts {
 	}
 	for _, n := range nemesis {
 		c.Nemesis += len(n.indexes())
-		if n.comp == n.inv {
-			c.Nemesis--
-		}
 	}
 	return c
 }
