@@ -2,7 +2,6 @@ package reports
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -170,7 +169,7 @@ func FindRuns(root string) ([]string, error) {
 		runs = append(runs, found{d, tf.Started})
 	}
 	if len(runs) == 0 {
-		return nil, errors.New("reports: no run directories (with test.json) in " + root)
+		return nil, fmt.Errorf("%w in %s", ErrNoRuns, root)
 	}
 	sort.SliceStable(runs, func(i, j int) bool {
 		if !runs[i].started.Equal(runs[j].started) {
