@@ -238,7 +238,8 @@ type Options struct {
 	// Workload is register, lock, watch, election or config; "" infers it
 	// from the ops' f.
 	Workload string
-	// TimeLimit bounds the whole analysis; 0 means DefaultTimeLimit. When
+	// TimeLimit bounds the whole analysis; 0 means a run's default check
+	// time limit (runfile.Default().CheckLimit). When
 	// it runs out, unfinished checkers answer Unknown.
 	TimeLimit time.Duration
 	// KeyTimeLimit bounds porcupine on one key (or lock); 0 means
@@ -266,8 +267,5 @@ type Options struct {
 	ShrinkBudget time.Duration
 }
 
-// Defaults for Options.
-const (
-	DefaultTimeLimit   = 60 * time.Second
-	DefaultMemoryLimit = 4 << 30
-)
+// DefaultMemoryLimit is Options.MemoryLimit's default.
+const DefaultMemoryLimit = 4 << 30

@@ -165,7 +165,7 @@ func latencyScatter(r *Run) (Figure, error) {
 			continue
 		}
 		ms := math.Max(pr.LatencyMs(), 0.01) // a log axis cannot show 0
-		byType[pr.Type()] = append(byType[pr.Type()], plotter.XY{X: float64(pr.Invoke.Time) / 1e9, Y: ms})
+		byType[typeName(pr)] = append(byType[typeName(pr)], plotter.XY{X: float64(pr.Invoke.Time) / 1e9, Y: ms})
 	}
 	p.Add(shade{windows: r.Results.Perf.Faults, endS: runEndS(r)})
 	for _, t := range []struct {

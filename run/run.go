@@ -44,7 +44,7 @@ type Outcome struct {
 // an anomaly is not an error: see Outcome.Results.Valid.
 func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	spec := cfg.Spec.WithDefaults()
-	if err := spec.Validate(); err != nil {
+	if err := Validate(spec); err != nil {
 		return out, err
 	}
 	log := cfg.Logger
@@ -79,7 +79,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		return out, fmt.Errorf("run: --nemesis %s on the %s runtime (%s network): %w", spec.Nemesis, rt.Name(), rt.Network(), err)
 	}
 	nodes := cluster.Names(spec.Nodes)
-	sched, err := faults.Generate(spec.Seed, spec.Nemesis, nodes, spec.faultOptions())
+	sched, err := faults.Generate(spec.Seed, spec.Nemesis, nodes, faultOptions(spec))
 	if err != nil {
 		return out, err
 	}
@@ -104,7 +104,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	if err := WriteTest(dir, test); err != nil {
 		return out, err
 	}
-	newClient, err := clientFactory(target.Protocol(), members, spec.readMode())
+	newClient, err := clientFactory(target.Protocol(), members, readMode(spec))
 	if err != nil {
 		return out, err
 	}
@@ -139,7 +139,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	})
 	stopProgress := make(chan struct{})
 	wg.Go(func() { printProgress(progress, clock, stats, player, stopProgress) })
-	wcfg := spec.workloadConfig()
+	wcfg := workloadConfig(spec)
 	wcfg.Logger = log
 	werr := workloads.Run(wctx, wcfg, workloads.Deps{
 		Nodes: nodes, NewClient: newClient, History: h, Clock: clock, Stats: stats, Shared: shared,

@@ -14,6 +14,7 @@ import (
 
 	"coordlab/client"
 	"coordlab/history"
+	"coordlab/runfile"
 )
 
 // Config configures a workload run.
@@ -68,22 +69,23 @@ func Names() []string {
 // About describes a workload for `coordlab list`.
 func About(name string) string { return workloadTable[name].about }
 
-// WithDefaults fills zero fields.
+// WithDefaults fills zero fields with a run's defaults (runfile.Default).
 func (c Config) WithDefaults() Config {
+	d := runfile.Default()
 	if c.Concurrency == 0 {
-		c.Concurrency = 10
+		c.Concurrency = d.Concurrency
 	}
 	if c.Keys == 0 {
-		c.Keys = 5
+		c.Keys = d.Keys
 	}
 	if c.SessionTTL == 0 {
-		c.SessionTTL = 2 * time.Second
+		c.SessionTTL = time.Duration(d.SessionTTL)
 	}
 	if c.Hold == 0 {
-		c.Hold = 200 * time.Millisecond
+		c.Hold = time.Duration(d.Hold)
 	}
 	if c.OpTimeout == 0 {
-		c.OpTimeout = 2 * time.Second
+		c.OpTimeout = time.Duration(d.OpTimeout)
 	}
 	return c
 }

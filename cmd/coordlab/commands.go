@@ -14,6 +14,7 @@ import (
 	"coordlab/cluster/local"
 	"coordlab/faults"
 	"coordlab/run"
+	"coordlab/runfile"
 	"coordlab/workloads"
 )
 
@@ -54,7 +55,7 @@ func newCheckCmd() *cobra.Command {
 			return verdict(cmd.OutOrStdout(), args[0], res)
 		},
 	}
-	cmd.Flags().DurationVar(&limit, "check-time-limit", 60*time.Second, "analysis time budget")
+	cmd.Flags().DurationVar(&limit, "check-time-limit", time.Duration(runfile.Default().CheckLimit), "analysis time budget")
 	return cmd
 }
 
