@@ -48,7 +48,7 @@ func TestPerfLatencyQuantiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := computePerf(calls, nem)
+	p := computePerf(calls, nem, registerJudge)
 	w := p.Latency[history.FWrite]
 	// Write latencies: 1..10 ms and 100 ms (the write after the partition).
 	if w.Count != 11 || !near(w.Mean, (55+100)/11.0) || !near(w.P50, 6) || !near(w.P90, 10) || !near(w.Max, 100) {
@@ -69,7 +69,7 @@ func TestPerfThroughputPerSecond(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := computePerf(calls, nem).Throughput
+	got := computePerf(calls, nem, registerJudge).Throughput
 	want := []Second{
 		{Second: 0, OK: 5},            // writes completing at 11..816 ms
 		{Second: 1, OK: 5},            // 1016..1819 ms
@@ -91,7 +91,7 @@ func TestPerfUnavailabilityPerFault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := computePerf(calls, nem)
+	p := computePerf(calls, nem, registerJudge)
 	if len(p.Faults) != 1 {
 		t.Fatalf("fault windows %+v, want one partition", p.Faults)
 	}
@@ -123,7 +123,7 @@ func TestPerfUnavailabilityNever(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := computePerf(calls, nem)
+	p := computePerf(calls, nem, registerJudge)
 	if len(p.Faults) != 1 || p.Faults[0].EndNs != -1 || p.Faults[0].Node != "n1" {
 		t.Errorf("windows %+v: want one kill of n1, never restarted (end -1)", p.Faults)
 	}

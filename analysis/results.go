@@ -235,9 +235,6 @@ func ReadResults(path string) (Results, error) {
 
 // Options configure Check.
 type Options struct {
-	// Workload is register, lock, watch, election or config; "" infers it
-	// from the ops' f.
-	Workload string
 	// TimeLimit bounds the whole analysis; 0 means a run's default check
 	// time limit (runfile.Default().CheckLimit). When
 	// it runs out, unfinished checkers answer Unknown.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"coordlab/cluster"
 	"coordlab/faults"
 	"coordlab/history"
+	"coordlab/runfile"
 	"coordlab/workloads"
 )
 
@@ -212,7 +214,7 @@ func makeRunDir(s Spec) (string, error) {
 // CheckDir analyses dir/history.jsonl with the workload of dir/test.json
 // and writes dir/results.json.
 func CheckDir(dir string, limit time.Duration) (analysis.Results, error) {
-	t, err := ReadTest(dir)
+	t, err := runfile.Read(dir)
 	if err != nil {
 		return analysis.Results{}, err
 	}
@@ -220,14 +222,18 @@ func CheckDir(dir string, limit time.Duration) (analysis.Results, error) {
 	if err != nil && !errors.Is(err, history.ErrTruncated) {
 		return analysis.Results{}, fmt.Errorf("run: read history: %w", err)
 	}
-	opts := analysis.Options{Workload: t.Spec.Workload, TimeLimit: limit, OutDir: dir, ReadMode: t.Spec.ReadMode}
+	wl, ok := workloads.Lookup(t.Spec.Workload)
+	if !ok {
+		return analysis.Results{}, fmt.Errorf("%w: %s/test.json: workload %q: want one of %s", ErrBadSpec, dir, t.Spec.Workload, strings.Join(workloads.Names(), ", "))
+	}
+	opts := analysis.Options{TimeLimit: limit, OutDir: dir, ReadMode: t.Spec.ReadMode}
 	// ZooKeeper's watches are one-shot triggers: judge them by what they
 	// promise (order, values, the latest state), not by etcd's every-change
 	// guarantee.
 	if tg, err := cluster.NewTarget(t.Spec.Target, cluster.TargetOptions{}); err == nil && tg.Protocol() == cluster.ProtocolZooKeeper {
 		opts.OneShotWatches = true
 	}
-	res := analysis.Check(ops, opts)
+	res := analysis.Check(ops, wl.Judge, opts)
 	if err := res.WriteFile(filepath.Join(dir, "results.json")); err != nil {
 		return res, err
 	}

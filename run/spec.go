@@ -71,11 +71,8 @@ func Validate(s Spec) error {
 	case terr == nil && t.Protocol() == cluster.ProtocolZooKeeper && !mode.ZooKeeper():
 		bad("--read-mode %s: %s speaks the ZooKeeper API: want sync or local", s.ReadMode, s.Target)
 	}
-	if strings.Contains(s.Nemesis, "lock-holder") && s.Workload != "lock" {
-		bad("--nemesis %s: pause-lock-holder needs --workload lock", s.Nemesis)
-	}
-	if s.Unfenced && s.Workload != "lock" {
-		bad("--unfenced: only for --workload lock")
+	if wl, ok := workloads.Lookup(s.Workload); ok && strings.Contains(s.Nemesis, "lock-holder") && !wl.LockHolder {
+		bad("--nemesis %s: pause-lock-holder needs a workload with a lock holder (--workload lock), not %s", s.Nemesis, s.Workload)
 	}
 	if s.Out == "" {
 		bad("--out: want a directory")

@@ -5,8 +5,20 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"coordlab/analysis"
 	"coordlab/history"
 )
+
+var registerWorkload = Workload{
+	Name:  "register",
+	About: "read/write/cas on a few keys; unique values",
+	New:   func(c Config) generator { return &register{cfg: c} },
+	Judge: analysis.Judge{
+		Checkers:  []analysis.Checker{analysis.Linearizable(), analysis.SessionOrder()},
+		Staleness: true,
+		Reads:     analysis.RegisterReads, Writes: analysis.RegisterWrites,
+	},
+}
 
 // register: read, write and cas on Keys independent keys r/0..r/<Keys-1>.
 type register struct{ cfg Config }
