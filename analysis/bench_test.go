@@ -87,9 +87,9 @@ func genRegister(seed uint64, nOps, nKeys, nProcs int, infoFrac float64) []histo
 				if state[k] != nil && *state[k] == *f.op.Old {
 					version++
 					state[k], versions[k], res.Version = f.op.Value, version, version
-					res.Extra = map[string]string{"ok": "true"}
+					res.Applied = history.Bool(true)
 				} else {
-					res.Extra = map[string]string{"ok": "false"}
+					res.Applied = history.Bool(false)
 				}
 			}
 			f.result = res

@@ -45,14 +45,13 @@ func (c *call) res() *history.Op {
 	return c.inv
 }
 
-// casOK reports whether an OK cas succeeded: Extra["ok"] on the completion.
+// casOK reports whether an OK cas succeeded: Applied on the completion.
 // A cas completion without it counts as succeeded (older writers).
 func (c *call) casOK() bool {
-	if c.comp == nil || c.comp.Extra == nil {
+	if c.comp == nil || c.comp.Applied == nil {
 		return true
 	}
-	v, ok := c.comp.Extra["ok"]
-	return !ok || v == "true"
+	return *c.comp.Applied
 }
 
 // value returns the completion's value, else the invoke's.

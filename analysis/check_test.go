@@ -228,7 +228,8 @@ func TestShrinkKeepsWhatACASFailedAgainst(t *testing.T) {
 	add(0, history.OK, "write", s("b"), nil, false, 3, nil)
 	// Legal: the value is b, so a cas from a fails.
 	add(1, history.Invoke, "cas", s("c"), s("a"), false, 4, nil)
-	add(1, history.OK, "cas", s("c"), s("a"), false, 5, map[string]string{"ok": "false"})
+	add(1, history.OK, "cas", s("c"), s("a"), false, 5, nil)
+	ops[len(ops)-1].Applied = history.Bool(false)
 	// The real anomaly: a read of a after b was acknowledged.
 	add(2, history.Invoke, "read", nil, nil, false, 6, nil)
 	add(2, history.OK, "read", s("a"), nil, true, 7, nil)
@@ -261,7 +262,8 @@ func TestUnobservedInfoWrites(t *testing.T) {
 	add(100, history.Invoke, "write", s("x"), nil, false, 2, nil)
 	add(100, history.Info, "write", s("x"), nil, false, 3, nil)
 	add(101, history.Invoke, "cas", s("c"), s("a"), false, 4, nil)
-	add(101, history.OK, "cas", s("c"), s("a"), false, 5, map[string]string{"ok": "false"})
+	add(101, history.OK, "cas", s("c"), s("a"), false, 5, nil)
+	ops[len(ops)-1].Applied = history.Bool(false)
 	// Then 40 processes each leave an indeterminate write behind.
 	for p := 1; p <= 40; p++ {
 		v := s("lost" + strconv.Itoa(p))

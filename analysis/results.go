@@ -249,7 +249,7 @@ type Options struct {
 	// (linearizability-<key>.html); file names in Results are relative to it.
 	OutDir string
 	// ReadMode is the read mode of reads (read, observe, subscribe) whose
-	// invoke records none in Extra["read_mode"]; "" means linearizable.
+	// invoke records none (Op.ReadMode); "" means linearizable.
 	ReadMode string
 	// OneShotWatches says the system's watches are one-shot triggers that
 	// the client re-arms after each event (ZooKeeper's getData/getChildren

@@ -96,7 +96,7 @@ func (g *lock) step(ctx context.Context, w *worker) error {
 	sleep(ctx, g.cfg.Hold)
 	tok := strconv.FormatInt(token, 10)
 	inv := history.Op{F: history.FFencedWrite, Key: lockRegister, Value: history.Str(tok), Version: token,
-		Extra: map[string]string{"fenced": strconv.FormatBool(!g.cfg.Unfenced)}}
+		Fenced: !g.cfg.Unfenced}
 	typ, err = w.do(ctx, inv, false, func(ctx context.Context, d *history.Op) error {
 		if g.cfg.Unfenced {
 			_, err := cl.Put(ctx, lockRegister, tok)

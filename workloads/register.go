@@ -71,7 +71,7 @@ func (g *register) run(ctx context.Context, w *worker, op regOp) error {
 				w.last[op.key] = v.Value
 			}
 			if v.Revision != 0 {
-				d.Extra = withExtra(d.Extra, "revision", strconv.FormatInt(v.Revision, 10))
+				d.Revision = v.Revision
 			}
 			return nil
 		})
@@ -93,7 +93,7 @@ func (g *register) run(ctx context.Context, w *worker, op regOp) error {
 			if err != nil {
 				return err
 			}
-			d.Extra = withExtra(d.Extra, "ok", strconv.FormatBool(ok))
+			d.Applied = history.Bool(ok)
 			d.Version = v.Version
 			if ok {
 				w.last[op.key] = op.value

@@ -103,7 +103,7 @@ func (g *watchLoad) watch(ctx context.Context, w *worker) error {
 				break loop
 			}
 		}
-		d.Extra = withExtra(d.Extra, "ended", ended)
+		d.Ended = ended
 		return nil
 	})
 	w.watchFrom = from

@@ -96,7 +96,7 @@ func TestRegisterValuesUniqueAndWellFormed(t *testing.T) {
 			}
 			seen[*o.Value] = o.Index
 		}
-		if o.F == history.FRead && o.Extra["read_mode"] != "linearizable" {
+		if o.F == history.FRead && o.Type == history.Invoke && o.ReadMode != "linearizable" {
 			t.Fatalf("read %d without read_mode: %+v", o.Index, o)
 		}
 	}
@@ -224,8 +224,8 @@ func TestLockFencedTokensGrow(t *testing.T) {
 				last = o.Version
 			case history.FFencedWrite:
 				writes++
-				if o.Extra["fenced"] == "" {
-					t.Fatalf("fenced-write without extra.fenced: %+v", o)
+				if o.Fenced == unfenced {
+					t.Fatalf("fenced-write with fenced %v, want %v: %+v", o.Fenced, !unfenced, o)
 				}
 			case history.FRelease:
 				releases++
