@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,5 +69,46 @@ func TestReportFolderWithoutRuns(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := execute([]string{"report", empty}, &stdout, &stderr); code != exitFailed || !strings.Contains(stderr.String(), "no run directories") {
 		t.Fatalf("coordlab report %s: exit %d, stderr %q; want 2 naming the missing runs", empty, code, stderr.String())
+	}
+}
+
+// `coordlab check DIR` prints the verdict and writes DIR/report.html.
+func TestCheckWritesReport(t *testing.T) {
+	dirs := copyStoredRuns(t, t.TempDir(), "etcd-linearizable")
+	var stdout, stderr bytes.Buffer
+	code := execute([]string{"check", dirs[0]}, &stdout, &stderr)
+	if code != exitValid || !strings.Contains(stdout.String(), "verdict: valid") {
+		t.Fatalf("check: exit %d, stdout %q, stderr %q; want 0 and the verdict", code, stdout.String(), stderr.String())
+	}
+	page := filepath.Join(dirs[0], "report.html")
+	if _, err := os.Stat(page); err != nil || !strings.Contains(stdout.String(), "report: "+page) {
+		t.Errorf("report.html: %v; stdout %q: want it written and its path printed", err, stdout.String())
+	}
+}
+
+// `coordlab run` prints the verdict and writes report.html into its run
+// directory. It starts a one-member etcd on loopback for two seconds.
+func TestRunWritesReport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd")
+	}
+	if _, err := exec.LookPath("etcd"); err != nil {
+		t.Skip("etcd is not installed (Debian's etcd-server)")
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := execute([]string{"run", "--target", "etcd", "--nodes", "1", "--network", "loopback", "--time-limit", "2s",
+		"--concurrency", "2", "--out", out}, &stdout, &stderr)
+	if code == exitFailed {
+		t.Fatalf("run: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	pages, err := filepath.Glob(filepath.Join(out, "*", "report.html"))
+	if err != nil || len(pages) != 1 {
+		t.Fatalf("report.html in the run dir: %v %v; stdout %q", pages, err, stdout.String())
+	}
+	for _, want := range []string{"verdict: ", "report: " + pages[0]} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout %q: want %q", stdout.String(), want)
+		}
 	}
 }

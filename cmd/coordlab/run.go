@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"coordlab/analysis"
+	"coordlab/reports"
 	"coordlab/run"
 	"coordlab/runfile"
 	"coordlab/workloads"
@@ -20,7 +22,7 @@ func newRunCmd() *cobra.Command {
 	var spec func() run.Spec
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Start a cluster, run a workload under faults, check the history",
+		Short: "Start a cluster, run a workload under faults, check the history, write report.html",
 		Example: `  coordlab run --target etcd --workload register --nemesis partition --read-mode serializable --time-limit 20s
   coordlab run --target zookeeper --workload lock --nemesis pause --seed 7`,
 		Args: cobra.NoArgs,
@@ -33,7 +35,7 @@ func newRunCmd() *cobra.Command {
 				}
 				return &exitError{code: exitFailed, err: err}
 			}
-			return verdict(out, o.Dir, o.Results)
+			return verdict(out, o.Dir, o.Results, renderPage(out, o.Dir))
 		},
 	}
 	spec = specFlags(cmd.Flags())
@@ -75,8 +77,22 @@ func specFlags(f *pflag.FlagSet) func() run.Spec {
 	return func() run.Spec { return s }
 }
 
+// renderPage writes dir/report.html and returns its path; when it cannot,
+// it says why on w and returns "" (the verdict stands without the page).
+func renderPage(w io.Writer, dir string) string {
+	r, err := reports.Load(dir)
+	if err == nil {
+		err = reports.RenderRun(r)
+	}
+	if err != nil {
+		fmt.Fprintf(w, "report: not written: %v\n", err)
+		return ""
+	}
+	return filepath.Join(dir, "report.html")
+}
+
 // verdict prints the outcome and returns the exit status as an error.
-func verdict(w io.Writer, dir string, r analysis.Results) error {
+func verdict(w io.Writer, dir string, r analysis.Results, page string) error {
 	fmt.Fprintf(w, "ops %d (ok %d, fail %d, info %d), nemesis ops %d\n", r.Counts.Ops, r.Counts.OK, r.Counts.Fail, r.Counts.Info, r.Counts.Nemesis)
 	names := make([]string, 0, len(r.Checkers))
 	for n := range r.Checkers {
@@ -95,6 +111,9 @@ func verdict(w io.Writer, dir string, r analysis.Results) error {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "verdict: %s\nrun dir: %s\n", r.Valid, dir)
+	if page != "" {
+		fmt.Fprintf(w, "report: %s\n", page)
+	}
 	switch r.Valid {
 	case analysis.Valid:
 		return nil
