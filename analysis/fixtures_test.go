@@ -138,14 +138,22 @@ func TestFixtures(t *testing.T) {
 	}
 }
 
-// Every workload of the table has fixture histories, a valid one at least.
+// Every workload of the table has fixture histories: <name>-valid.jsonl,
+// which its judge finds valid (and <name>-<kind>.jsonl for the anomalies,
+// checked by TestEveryAnomalyKindIsReportable).
 func TestEveryWorkloadHasFixtures(t *testing.T) {
 	for _, w := range workloads.Table {
-		if _, err := os.Stat(filepath.Join("testdata", w.Name+"-valid.jsonl")); err != nil {
-			t.Errorf("workload %s: no testdata/%s-valid.jsonl: %v", w.Name, w.Name, err)
-		}
 		if len(w.Judge.Checkers) == 0 {
 			t.Errorf("workload %s: no checkers judge it", w.Name)
+		}
+		name := w.Name + "-valid"
+		if _, err := os.Stat(filepath.Join("testdata", name+".jsonl")); err != nil {
+			t.Errorf("workload %s: no testdata/%s.jsonl: %v", w.Name, name, err)
+			continue
+		}
+		res := analysis.Check(readFixture(t, name), judgeOf(t, name), analysis.Options{TimeLimit: 20 * time.Second, OutDir: t.TempDir()})
+		if res.Valid != analysis.Valid {
+			t.Errorf("%s: %v (error %q), want valid; checkers:\n%s", name, res.Valid, res.Error, dump(res))
 		}
 	}
 }
