@@ -67,7 +67,7 @@ type Workload struct {
 }
 
 // Table is every workload, in the order `coordlab list` shows them.
-var Table = []Workload{registerWorkload, lockWorkload, watchWorkload, electionWorkload, configWorkload}
+var Table = []Workload{registerWorkload, casWorkload, lockWorkload, watchWorkload, electionWorkload, configWorkload}
 
 // Lookup returns the workload called name, its Judge naming it.
 func Lookup(name string) (Workload, bool) {
