@@ -9,6 +9,8 @@
 //   - register: read, write and compare-and-set on a few independent keys;
 //     every written value is unique in the run, so checkers can tell writes
 //     apart.
+//   - cas: every thread reads or compare-and-sets one key, from the value
+//     it last saw to a fresh unique value (Jepsen's cas-register).
 //   - lock: acquire a lock with a session, write the fencing token into a
 //     register, release. Fenced (the default), the write is refused when the
 //     register already holds a newer token; unfenced, it is a plain put,
