@@ -87,9 +87,9 @@ func genRegister(seed uint64, nOps, nKeys, nProcs int, infoFrac float64) []histo
 				if state[k] != nil && *state[k] == *f.op.Old {
 					version++
 					state[k], versions[k], res.Version = f.op.Value, version, version
-					res.Extra = map[string]string{"ok": "true"}
+					res.Applied = history.Bool(true)
 				} else {
-					res.Extra = map[string]string{"ok": "false"}
+					res.Applied = history.Bool(false)
 				}
 			}
 			f.result = res
@@ -123,7 +123,7 @@ func cpuTime() time.Duration {
 
 func TestGeneratedHistoryIsValid(t *testing.T) {
 	ops := genRegister(1, 5000, 10, 10, 0.01)
-	res := Check(ops, Options{TimeLimit: 30 * time.Second})
+	res := Check(ops, registerJudge, Options{TimeLimit: 30 * time.Second})
 	if res.Valid != Valid {
 		t.Fatalf("generated linearizable history: %v\n%s", res.Valid, dump(res))
 	}
@@ -140,21 +140,21 @@ func TestGeneratedHistoryIsValid(t *testing.T) {
 			break
 		}
 	}
-	if res := Check(ops, Options{TimeLimit: 30 * time.Second}); res.Valid != Invalid {
+	if res := Check(ops, registerJudge, Options{TimeLimit: 30 * time.Second}); res.Valid != Invalid {
 		t.Fatalf("corrupted history: %v, want invalid", res.Valid)
 	}
 }
 
 func TestBudgetExhaustedIsUnknown(t *testing.T) {
 	ops := genRegister(2, 20000, 4, 20, 0.05)
-	res := Check(ops, Options{TimeLimit: time.Millisecond, KeyTimeLimit: time.Millisecond})
+	res := Check(ops, registerJudge, Options{TimeLimit: time.Millisecond, KeyTimeLimit: time.Millisecond})
 	if res.Valid == Valid {
 		t.Fatalf("a 1 ms budget on 20000 ops gave valid: must be unknown")
 	}
 	if res.Valid == Unknown && res.Checkers["linearizable"].Note == "" {
 		t.Error("unknown without a note saying why")
 	}
-	mem := Check(ops, Options{MemoryLimit: 1})
+	mem := Check(ops, registerJudge, Options{MemoryLimit: 1})
 	if mem.Checkers["linearizable"].Valid != Unknown || mem.Budget.Exhausted != "memory" {
 		t.Fatalf("1-byte memory budget: linearizable %v, exhausted %q; want unknown, memory", mem.Checkers["linearizable"].Valid, mem.Budget.Exhausted)
 	}
@@ -167,7 +167,7 @@ func BenchmarkCheckRegister100k(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		start, cpu0 := time.Now(), cpuTime()
-		res := Check(ops, Options{TimeLimit: time.Minute})
+		res := Check(ops, registerJudge, Options{TimeLimit: time.Minute})
 		if res.Valid != Valid {
 			b.Fatalf("valid = %v: %s", res.Valid, dump(res))
 		}

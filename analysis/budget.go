@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"coordlab/runfile"
 )
 
 // budget is the time and memory the analysis may use. A watchdog goroutine
@@ -28,7 +30,7 @@ const heapMetric = "/memory/classes/heap/objects:bytes"
 func newBudget(opts Options) *budget {
 	tl := opts.TimeLimit
 	if tl <= 0 {
-		tl = DefaultTimeLimit
+		tl = time.Duration(runfile.Default().CheckLimit)
 	}
 	kl := opts.KeyTimeLimit
 	if kl <= 0 {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"coordlab/history"
+	"coordlab/runfile"
 )
 
 // openEnd is the return time of an op that may still take effect (info or
@@ -27,9 +28,10 @@ type call struct {
 // ok reports an OK completion.
 func (c *call) ok() bool { return c.typ == history.OK }
 
-// indexes returns the history indexes of the call's lines.
+// indexes returns the history indexes of the call's lines (one for a
+// nemesis event written as a single line).
 func (c *call) indexes() []int64 {
-	if c.comp == nil {
+	if c.comp == nil || c.comp == c.inv {
 		return []int64{c.inv.Index}
 	}
 	return []int64{c.inv.Index, c.comp.Index}
@@ -43,14 +45,13 @@ func (c *call) res() *history.Op {
 	return c.inv
 }
 
-// casOK reports whether an OK cas succeeded: Extra["ok"] on the completion.
+// casOK reports whether an OK cas succeeded: Applied on the completion.
 // A cas completion without it counts as succeeded (older writers).
 func (c *call) casOK() bool {
-	if c.comp == nil || c.comp.Extra == nil {
+	if c.comp == nil || c.comp.Applied == nil {
 		return true
 	}
-	v, ok := c.comp.Extra["ok"]
-	return !ok || v == "true"
+	return *c.comp.Applied
 }
 
 // value returns the completion's value, else the invoke's.
@@ -111,50 +112,31 @@ func derefOr(p *string, def string) string {
 	return *p
 }
 
-// pairCalls matches each invoke with the next completion of the same process.
-// Nemesis lines are returned separately, paired the same way. A completion
-// without an invoke, or a second invoke while one is open, is an error: the
-// history is malformed and no verdict can be trusted.
+// pairCalls pairs the history's ops (runfile.Pair) into calls, nemesis
+// lines apart. A history that does not pair up is an error: no verdict
+// drawn from it can be trusted.
 func pairCalls(ops []history.Op) (calls, nemesis []*call, err error) {
-	open := map[int]*call{}
-	for i := range ops {
-		op := &ops[i]
-		switch op.Type {
-		case history.Invoke:
-			if prev, ok := open[op.Process]; ok {
-				return nil, nil, fmt.Errorf("analysis: op %d: process %d invokes %s while op %d (%s) is still open: a process runs one op at a time", op.Index, op.Process, op.F, prev.inv.Index, prev.f)
-			}
-			c := &call{inv: op, process: op.Process, f: op.F, key: op.Key, typ: history.Info, start: op.Time, end: openEnd}
-			open[op.Process] = c
-			if op.Process == history.NemesisProcess {
-				nemesis = append(nemesis, c)
-			} else {
-				calls = append(calls, c)
-			}
-		case history.OK, history.Fail, history.Info:
-			c, ok := open[op.Process]
-			if !ok {
-				if op.Process == history.NemesisProcess {
-					// A nemesis event written as a single line.
-					nemesis = append(nemesis, &call{inv: op, comp: op, process: op.Process, f: op.F, key: op.Key, typ: op.Type, start: op.Time, end: op.Time})
-					continue
-				}
-				return nil, nil, fmt.Errorf("analysis: op %d: %s completion of %s by process %d without an invoke", op.Index, op.Type, op.F, op.Process)
-			}
-			if c.f != op.F {
-				return nil, nil, fmt.Errorf("analysis: op %d: process %d completes %s but invoked %s at op %d", op.Index, op.Process, op.F, c.f, c.inv.Index)
-			}
-			if op.Time < c.start {
-				return nil, nil, fmt.Errorf("analysis: op %d: completes at %d before its invoke at %d (op %d)", op.Index, op.Time, c.start, c.inv.Index)
-			}
-			delete(open, op.Process)
-			c.comp, c.typ = op, op.Type
-			if op.Type != history.Info {
-				c.end = op.Time
-			}
-		default:
-			return nil, nil, fmt.Errorf("analysis: op %d: type %v", op.Index, op.Type)
-		}
+	cs, ns, err := runfile.Pair(ops)
+	if err != nil {
+		return nil, nil, fmt.Errorf("analysis: %w", err)
+	}
+	for _, c := range cs {
+		calls = append(calls, newCall(c))
+	}
+	for _, n := range ns {
+		nemesis = append(nemesis, newCall(n))
 	}
 	return calls, nemesis, nil
+}
+
+func newCall(rc runfile.Call) *call {
+	op := rc.Invoke
+	c := &call{inv: op, comp: rc.Done, process: op.Process, f: op.F, key: op.Key, typ: rc.Type(), start: op.Time, end: openEnd}
+	if rc.Done != nil && rc.Done.Type != history.Info {
+		c.end = rc.Done.Time
+	}
+	if rc.Done == rc.Invoke { // a nemesis event written as one line
+		c.end = op.Time
+	}
+	return c
 }

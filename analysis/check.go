@@ -8,17 +8,15 @@ import (
 	"coordlab/history"
 )
 
-// Workloads Check knows.
-var Workloads = []string{"register", "lock", "watch", "election", "config"}
-
-// Check analyses a history and returns the verdict, the anomalies and the
-// performance figures. It never returns Valid for what it could not check:
-// a malformed history, an unknown workload or an exhausted budget give
-// Unknown (with Results.Error or the checker's Note saying why).
-func Check(ops []history.Op, opts Options) (res Results) {
+// Check analyses a history with a workload's judge and returns the
+// verdict, the anomalies and the performance figures. It never returns
+// Valid for what it could not check: a malformed history, a judge without
+// checkers or an exhausted budget give Unknown (with Results.Error or the
+// checker's Note saying why).
+func Check(ops []history.Op, j Judge, opts Options) (res Results) {
 	start := time.Now()
 	b := newBudget(opts)
-	res = Results{Workload: opts.Workload, Checkers: map[string]CheckerResult{}}
+	res = Results{Workload: j.Workload, Checkers: map[string]CheckerResult{}}
 	defer func() {
 		b.close()
 		res.CheckTimeNs = int64(time.Since(start))
@@ -33,30 +31,18 @@ func Check(ops []history.Op, opts Options) (res Results) {
 		return res
 	}
 	res.Counts = countOps(calls, nemesis)
-	if res.Workload == "" {
-		res.Workload = inferWorkload(calls)
+	if len(j.Checkers) == 0 {
+		res.Error = fmt.Sprintf("no checkers for workload %q: nothing judged the history", j.Workload)
 	}
-	workers := runtime.GOMAXPROCS(0)
-	switch res.Workload {
-	case "register":
-		byKey := byKeyCalls(calls, isRegisterF)
-		res.Checkers["linearizable"] = checkLinearizable(b, "linearizable", byKey,
-			registerModel, registerOps, registerWellFormed, opts, workers)
-		res.Checkers["session-order"] = checkSessionOrder(calls)
+	in := &input{calls: calls, nemesis: nemesis, budget: b, opts: opts, workers: runtime.GOMAXPROCS(0)}
+	for _, c := range j.Checkers {
+		res.Checkers[c.Name] = c.run(in)
+	}
+	if j.Staleness {
 		res.Staleness = computeStaleness(calls, opts.ReadMode)
-	case "lock":
-		res.Checkers["lock"] = checkLock(b, calls, opts, workers)
-	case "watch":
-		res.Checkers["watch"] = checkWatch(calls, opts.OneShotWatches)
-	case "election":
-		res.Checkers["election"] = checkElection(calls, opts.ReadMode)
-	case "config":
-		res.Checkers["config"] = checkConfig(calls, nemesis)
-	default:
-		res.Checkers["workload"] = CheckerResult{Valid: Unknown, Note: fmt.Sprintf("unknown workload %q: want one of %v", res.Workload, Workloads)}
 	}
 	b.close() // the budget covers the checkers; perf figures are linear and always computed
-	res.Perf = computePerf(calls, nemesis)
+	res.Perf = computePerf(calls, nemesis, j)
 	for _, c := range res.Checkers {
 		res.Valid = res.Valid.Merge(c.Valid)
 	}
@@ -83,28 +69,6 @@ func countOps(calls, nemesis []*call) Counts {
 	}
 	for _, n := range nemesis {
 		c.Nemesis += len(n.indexes())
-		if n.comp == n.inv {
-			c.Nemesis--
-		}
 	}
 	return c
-}
-
-// inferWorkload picks the workload from the fs present.
-func inferWorkload(calls []*call) string {
-	seen := map[string]bool{}
-	for _, c := range calls {
-		seen[c.f] = true
-	}
-	switch {
-	case seen[history.FAcquire] || seen[history.FFencedWrite]:
-		return "lock"
-	case seen[history.FWatch]:
-		return "watch"
-	case seen[history.FCampaign] || seen[history.FObserve]:
-		return "election"
-	case seen[history.FPublish] || seen[history.FSubscribe]:
-		return "config"
-	}
-	return "register"
 }

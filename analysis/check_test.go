@@ -35,88 +35,13 @@ func kinds(c CheckerResult) []string {
 	return ks
 }
 
-func TestFixtures(t *testing.T) {
-	tests := []struct {
-		fixture string
-		valid   Validity
-		// checker -> its verdict and the anomaly kinds it must report
-		checkers map[string]Validity
-		kinds    map[string][]string
-	}{
-		{"register-valid", Valid, map[string]Validity{"linearizable": Valid, "session-order": Valid}, nil},
-		{"register-stale-read", Invalid, map[string]Validity{"linearizable": Invalid, "session-order": Valid},
-			map[string][]string{"linearizable": {"stale-read"}}},
-		{"register-lost-write", Invalid, map[string]Validity{"linearizable": Invalid},
-			map[string][]string{"linearizable": {"lost-write"}}},
-		{"register-session-violation", Invalid, map[string]Validity{"linearizable": Invalid, "session-order": Invalid},
-			map[string][]string{"session-order": {"read-your-writes"}}},
-		{"lock-valid", Valid, map[string]Validity{"lock": Valid}, nil},
-		{"lock-two-holders", Invalid, map[string]Validity{"lock": Invalid}, map[string][]string{"lock": {"two-holders"}}},
-		{"lock-fenced", Valid, map[string]Validity{"lock": Valid}, nil},
-		{"lock-zero-token", Valid, map[string]Validity{"lock": Valid}, nil},
-		{"lock-fenced-early-write", Valid, map[string]Validity{"lock": Valid}, nil},
-		{"lock-fence-broken", Invalid, map[string]Validity{"lock": Invalid}, map[string][]string{"lock": {"stale-write"}}},
-		{"watch-valid", Valid, map[string]Validity{"watch": Valid}, nil},
-		{"watch-gap", Invalid, map[string]Validity{"watch": Invalid}, map[string][]string{"watch": {"watch-gap"}}},
-		{"watch-reordered", Invalid, map[string]Validity{"watch": Invalid}, map[string][]string{"watch": {"watch-reordered"}}},
-		{"watch-duplicate", Invalid, map[string]Validity{"watch": Invalid}, map[string][]string{"watch": {"watch-duplicate"}}},
-		{"watch-wrong-prev", Invalid, map[string]Validity{"watch": Invalid}, map[string][]string{"watch": {"watch-wrong-prev"}}},
-		{"watch-progress-ahead", Invalid, map[string]Validity{"watch": Invalid}, map[string][]string{"watch": {"watch-progress-ahead"}}},
-		{"watch-incomplete", Invalid, map[string]Validity{"watch": Invalid}, map[string][]string{"watch": {"watch-incomplete"}}},
-		{"watch-compacted-start", Valid, map[string]Validity{"watch": Valid}, nil},
-		{"election-valid", Valid, map[string]Validity{"election": Valid}, nil},
-		{"election-two-leaders", Invalid, map[string]Validity{"election": Invalid}, map[string][]string{"election": {"two-leaders"}}},
-		{"config-valid", Valid, map[string]Validity{"config": Valid}, nil},
-		{"config-backwards", Invalid, map[string]Validity{"config": Invalid}, map[string][]string{"config": {"config-backwards"}}},
-		{"config-not-converged", Invalid, map[string]Validity{"config": Invalid}, map[string][]string{"config": {"config-not-converged"}}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.fixture, func(t *testing.T) {
-			ops := readFixture(t, tc.fixture)
-			dir := t.TempDir()
-			res := Check(ops, Options{TimeLimit: 20 * time.Second, OutDir: dir})
-			if res.Error != "" {
-				t.Fatalf("analysis error: %s", res.Error)
-			}
-			if wantW := strings.SplitN(tc.fixture, "-", 2)[0]; res.Workload != wantW {
-				t.Errorf("inferred workload %q, want %q", res.Workload, wantW)
-			}
-			if res.Valid != tc.valid {
-				t.Errorf("valid = %v, want %v; results:\n%s", res.Valid, tc.valid, dump(res))
-			}
-			for name, want := range tc.checkers {
-				c, ok := res.Checkers[name]
-				if !ok {
-					t.Errorf("checker %q missing", name)
-					continue
-				}
-				if c.Valid != want {
-					t.Errorf("%s: valid = %v, want %v; anomalies %+v note %q", name, c.Valid, want, c.Anomalies, c.Note)
-				}
-				if want == Invalid {
-					for _, a := range c.Anomalies {
-						if len(a.Ops) == 0 || a.Explanation == "" {
-							t.Errorf("%s: anomaly %+v lacks ops or explanation", name, a)
-						}
-						for _, i := range a.Ops {
-							if i < 0 || i >= int64(len(ops)) {
-								t.Errorf("%s: anomaly op index %d out of range", name, i)
-							}
-						}
-					}
-				}
-			}
-			for name, want := range tc.kinds {
-				got := kinds(res.Checkers[name])
-				for _, k := range want {
-					if !slices.Contains(got, k) {
-						t.Errorf("%s: anomaly kinds %v, want %q among them", name, got, k)
-					}
-				}
-			}
-		})
-	}
-}
+// Judges for the internal tests; the workloads table's are tested on every
+// fixture by fixtures_test.go.
+var (
+	registerJudge = Judge{Workload: "register", Checkers: []Checker{Linearizable(), SessionOrder()}, Staleness: true, Reads: RegisterReads, Writes: RegisterWrites}
+	watchJudge    = Judge{Workload: "watch", Checkers: []Checker{Watch()}}
+	electionJudge = Judge{Workload: "election", Checkers: []Checker{Election()}}
+)
 
 func dump(r Results) string {
 	b, _ := json.MarshalIndent(r.Checkers, "", "  ")
@@ -126,7 +51,7 @@ func dump(r Results) string {
 // The split the lab must show on ZooKeeper local reads.
 func TestStaleReadSplitsLinearizabilityFromSessionOrder(t *testing.T) {
 	dir := t.TempDir()
-	res := Check(readFixture(t, "register-stale-read"), Options{OutDir: dir})
+	res := Check(readFixture(t, "register-stale-read"), registerJudge, Options{OutDir: dir})
 	lin, sess := res.Checkers["linearizable"], res.Checkers["session-order"]
 	if lin.Valid != Invalid || sess.Valid != Valid {
 		t.Fatalf("linearizable %v, session-order %v; want invalid and valid", lin.Valid, sess.Valid)
@@ -156,14 +81,14 @@ func TestMalformedHistoryIsUnknown(t *testing.T) {
 	ops := []history.Op{
 		{Index: 0, Process: 0, Type: history.OK, F: "read", Time: 1},
 	}
-	res := Check(ops, Options{})
+	res := Check(ops, registerJudge, Options{})
 	if res.Valid != Unknown || !strings.Contains(res.Error, "without an invoke") {
 		t.Errorf("valid %v error %q; want unknown naming the orphan completion", res.Valid, res.Error)
 	}
 }
 
 func TestEmptyHistoryIsUnknown(t *testing.T) {
-	res := Check(nil, Options{Workload: "watch"})
+	res := Check(nil, Judge{Workload: "watch", Checkers: []Checker{Watch()}}, Options{})
 	if res.Valid != Unknown {
 		t.Errorf("empty watch history: %v, want unknown", res.Valid)
 	}
@@ -186,7 +111,7 @@ func TestValidityJSON(t *testing.T) {
 }
 
 func TestResultsRoundTrip(t *testing.T) {
-	res := Check(readFixture(t, "register-stale-read"), Options{})
+	res := Check(readFixture(t, "register-stale-read"), registerJudge, Options{})
 	path := filepath.Join(t.TempDir(), "results.json")
 	if err := res.WriteFile(path); err != nil {
 		t.Fatal(err)
@@ -207,10 +132,10 @@ func TestResultsRoundTrip(t *testing.T) {
 // A stale observation is an anomaly only for linearizable reads.
 func TestElectionStaleObserveDependsOnReadMode(t *testing.T) {
 	ops := readFixture(t, "election-stale-observe")
-	if got := Check(ops, Options{}).Checkers["election"]; got.Valid != Invalid || !slices.Contains(kinds(got), "stale-leader") {
+	if got := Check(ops, electionJudge, Options{}).Checkers["election"]; got.Valid != Invalid || !slices.Contains(kinds(got), "stale-leader") {
 		t.Errorf("unmarked (linearizable) observe: %v %v, want invalid stale-leader", got.Valid, kinds(got))
 	}
-	if got := Check(ops, Options{ReadMode: "local"}).Checkers["election"]; got.Valid != Valid {
+	if got := Check(ops, electionJudge, Options{ReadMode: "local"}).Checkers["election"]; got.Valid != Valid {
 		t.Errorf("local-mode observe: %v %+v, want valid", got.Valid, got.Anomalies)
 	}
 }
@@ -242,7 +167,7 @@ func TestManyFailingKeys(t *testing.T) {
 		add(1, history.Invoke, "read", key, nil, 0, base+85)
 		add(1, history.OK, "read", key, s("old"), 0, base+86)
 	}
-	res := Check(ops, Options{Workload: "register"})
+	res := Check(ops, registerJudge, Options{})
 	lin := res.Checkers["linearizable"]
 	if lin.Valid != Invalid || len(lin.Anomalies) != 5 {
 		t.Fatalf("valid %v, %d anomalies; want invalid with 5", lin.Valid, len(lin.Anomalies))
@@ -303,11 +228,12 @@ func TestShrinkKeepsWhatACASFailedAgainst(t *testing.T) {
 	add(0, history.OK, "write", s("b"), nil, false, 3, nil)
 	// Legal: the value is b, so a cas from a fails.
 	add(1, history.Invoke, "cas", s("c"), s("a"), false, 4, nil)
-	add(1, history.OK, "cas", s("c"), s("a"), false, 5, map[string]string{"ok": "false"})
+	add(1, history.OK, "cas", s("c"), s("a"), false, 5, nil)
+	ops[len(ops)-1].Applied = history.Bool(false)
 	// The real anomaly: a read of a after b was acknowledged.
 	add(2, history.Invoke, "read", nil, nil, false, 6, nil)
 	add(2, history.OK, "read", s("a"), nil, true, 7, nil)
-	res := Check(ops, Options{})
+	res := Check(ops, registerJudge, Options{})
 	lin := res.Checkers["linearizable"]
 	if lin.Valid != Invalid || len(lin.Anomalies) != 1 {
 		t.Fatalf("%v %+v", lin.Valid, lin.Anomalies)
@@ -336,7 +262,8 @@ func TestUnobservedInfoWrites(t *testing.T) {
 	add(100, history.Invoke, "write", s("x"), nil, false, 2, nil)
 	add(100, history.Info, "write", s("x"), nil, false, 3, nil)
 	add(101, history.Invoke, "cas", s("c"), s("a"), false, 4, nil)
-	add(101, history.OK, "cas", s("c"), s("a"), false, 5, map[string]string{"ok": "false"})
+	add(101, history.OK, "cas", s("c"), s("a"), false, 5, nil)
+	ops[len(ops)-1].Applied = history.Bool(false)
 	// Then 40 processes each leave an indeterminate write behind.
 	for p := 1; p <= 40; p++ {
 		v := s("lost" + strconv.Itoa(p))
@@ -358,7 +285,7 @@ func TestUnobservedInfoWrites(t *testing.T) {
 			t.Errorf("dropped the info write of %s, which an op observed", v)
 		}
 	}
-	if lin := Check(ops, Options{TimeLimit: 10 * time.Second}).Checkers["linearizable"]; lin.Valid != Valid {
+	if lin := Check(ops, registerJudge, Options{TimeLimit: 10 * time.Second}).Checkers["linearizable"]; lin.Valid != Valid {
 		t.Fatalf("linearizable %v %+v, want valid", lin.Valid, lin.Anomalies)
 	}
 }
@@ -366,14 +293,14 @@ func TestUnobservedInfoWrites(t *testing.T) {
 // TestOneShotWatches: ZooKeeper's one-shot watches are not promised every
 // change, so a gap is counted, not reported; everything else still is.
 func TestOneShotWatches(t *testing.T) {
-	gap := Check(readFixture(t, "watch-gap"), Options{TimeLimit: 20 * time.Second, OneShotWatches: true})
+	gap := Check(readFixture(t, "watch-gap"), watchJudge, Options{TimeLimit: 20 * time.Second, OneShotWatches: true})
 	w := gap.Checkers["watch"]
 	if w.Valid != Valid || w.Checked["missed_changes"] == 0 || !strings.Contains(w.Note, "one-shot") {
 		t.Errorf("gap with one-shot watches: valid %v, missed %d, note %q; want valid with missed changes counted",
 			w.Valid, w.Checked["missed_changes"], w.Note)
 	}
 	for _, f := range []string{"watch-reordered", "watch-duplicate", "watch-wrong-prev", "watch-incomplete"} {
-		res := Check(readFixture(t, f), Options{TimeLimit: 20 * time.Second, OneShotWatches: true})
+		res := Check(readFixture(t, f), watchJudge, Options{TimeLimit: 20 * time.Second, OneShotWatches: true})
 		if res.Checkers["watch"].Valid != Invalid {
 			t.Errorf("%s with one-shot watches: %v, want invalid", f, res.Checkers["watch"].Valid)
 		}

@@ -3,7 +3,10 @@
 // the verdict, the anomalies with the ops that show them, and performance
 // figures as results.json (the Results type is its schema).
 //
-// Checkers, by workload:
+// Check takes the history and a Judge: the checkers to run and the ops that
+// read and write. Each workload's Judge lives with the workload, in the
+// workloads table; this package never looks at workload names. The
+// checkers, and the workloads that use them:
 //   - register: linearizability per key (porcupine, register with CAS), the
 //     session-order checker (per process, monotonic reads and
 //     read-your-writes: ZooKeeper's promise for local reads), staleness.

@@ -16,10 +16,8 @@ func linearizableMode(c *call, def string) bool {
 
 // readMode is the op's recorded read mode, else def.
 func readMode(c *call, def string) string {
-	if c.inv.Extra != nil {
-		if m, ok := c.inv.Extra["read_mode"]; ok {
-			return m
-		}
+	if c.inv.ReadMode != "" {
+		return c.inv.ReadMode
 	}
 	return def
 }

@@ -16,7 +16,12 @@ func ExampleCheck() {
 		{Index: 2, Process: 1, Type: history.Invoke, F: "read", Key: "x", Time: 20},
 		{Index: 3, Process: 1, Type: history.OK, F: "read", Key: "x", Time: 30},
 	}
-	res := analysis.Check(ops, analysis.Options{})
+	register := analysis.Judge{
+		Workload: "register",
+		Checkers: []analysis.Checker{analysis.Linearizable(), analysis.SessionOrder()},
+		Reads:    analysis.RegisterReads, Writes: analysis.RegisterWrites,
+	}
+	res := analysis.Check(ops, register, analysis.Options{})
 	fmt.Println(res.Workload, res.Valid)
 	for _, a := range res.Checkers["linearizable"].Anomalies {
 		fmt.Println(a.Kind, a.Ops)

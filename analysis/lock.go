@@ -16,7 +16,7 @@ import (
 // new acquisition may take the lock from a holder that never released it
 // (its lease may have expired; the history cannot say when). What makes a
 // write legal depends on whether the register checks the token:
-//   - fenced (Extra["fenced"]="true"): the register refuses older tokens, so
+//   - fenced (Op.Fenced): the register refuses older tokens, so
 //     an accepted write must carry a token at least as new as every token
 //     already written ("a write by a holder whose token is older than the one
 //     already written" is the anomaly);
@@ -24,7 +24,7 @@ import (
 //     write must come from the current holder with its current token; a
 //     write by an old holder after a new one acquired the lock is two
 //     holders overlapping.
-// A write the fence refused (Fail, or OK with Extra["ok"]="false") had no
+// A write the fence refused (Fail, or OK with Applied false) had no
 // effect and constrains nothing.
 
 type lockState struct {
@@ -113,7 +113,7 @@ func lockModel(abort, aborted *atomic.Bool) porcupine.Model {
 
 // fencedWrite reports whether a write was guarded by its token.
 func isFenced(c *call) bool {
-	return c.inv.Extra != nil && c.inv.Extra["fenced"] == "true"
+	return c.inv.Fenced
 }
 
 // lockWellFormed: every remaining accepted write keeps its writer's

@@ -37,24 +37,6 @@ func recordClamped(h *hdrhistogram.Histogram, v int64) {
 	_ = h.RecordValue(v) // in range by construction
 }
 
-// isWriteF reports the fs that change state, for unavailability.
-func isWriteF(f string) bool {
-	switch f {
-	case history.FWrite, history.FCAS, history.FDelete, history.FPut, history.FPublish,
-		history.FFencedWrite, history.FAcquire, history.FCampaign:
-		return true
-	}
-	return false
-}
-
-func isReadF(f string) bool {
-	switch f {
-	case history.FRead, history.FObserve, history.FSubscribe:
-		return true
-	}
-	return false
-}
-
 // faultEnd maps a fault's start f to its end f.
 func faultEnd(f string) (end, name string, ok bool) {
 	switch {
@@ -69,7 +51,7 @@ func faultEnd(f string) (end, name string, ok bool) {
 	return "", "", false
 }
 
-func computePerf(calls, nemesis []*call) Perf {
+func computePerf(calls, nemesis []*call, j Judge) Perf {
 	p := Perf{Latency: map[string]Quantiles{}, Throughput: []Second{}, Faults: []FaultWindow{}, Unavailability: []Unavailability{}}
 	hists := map[string]*hdrhistogram.Histogram{"all": newLatencyHist()}
 	var seconds []Second
@@ -145,10 +127,10 @@ func computePerf(calls, nemesis []*call) Perf {
 		u := Unavailability{Fault: w.Fault, StartNs: w.StartNs, FirstWriteNs: -1, FirstReadNs: -1, WriteMs: -1, ReadMs: -1}
 		i := sort.Search(len(ok), func(i int) bool { return ok[i].start >= w.StartNs })
 		for _, c := range ok[i:] { // earliest completion among ops invoked after the start
-			if isWriteF(c.f) && (u.FirstWriteNs < 0 || c.end < u.FirstWriteNs) {
+			if j.isWrite(c.f) && (u.FirstWriteNs < 0 || c.end < u.FirstWriteNs) {
 				u.FirstWriteNs, u.WriteMs = c.end, float64(c.end-w.StartNs)/1e6
 			}
-			if isReadF(c.f) && (u.FirstReadNs < 0 || c.end < u.FirstReadNs) {
+			if j.isRead(c.f) && (u.FirstReadNs < 0 || c.end < u.FirstReadNs) {
 				u.FirstReadNs, u.ReadMs = c.end, float64(c.end-w.StartNs)/1e6
 			}
 		}

@@ -235,10 +235,8 @@ func ReadResults(path string) (Results, error) {
 
 // Options configure Check.
 type Options struct {
-	// Workload is register, lock, watch, election or config; "" infers it
-	// from the ops' f.
-	Workload string
-	// TimeLimit bounds the whole analysis; 0 means DefaultTimeLimit. When
+	// TimeLimit bounds the whole analysis; 0 means a run's default check
+	// time limit (runfile.Default().CheckLimit). When
 	// it runs out, unfinished checkers answer Unknown.
 	TimeLimit time.Duration
 	// KeyTimeLimit bounds porcupine on one key (or lock); 0 means
@@ -251,7 +249,7 @@ type Options struct {
 	// (linearizability-<key>.html); file names in Results are relative to it.
 	OutDir string
 	// ReadMode is the read mode of reads (read, observe, subscribe) whose
-	// invoke records none in Extra["read_mode"]; "" means linearizable.
+	// invoke records none (Op.ReadMode); "" means linearizable.
 	ReadMode string
 	// OneShotWatches says the system's watches are one-shot triggers that
 	// the client re-arms after each event (ZooKeeper's getData/getChildren
@@ -266,8 +264,5 @@ type Options struct {
 	ShrinkBudget time.Duration
 }
 
-// Defaults for Options.
-const (
-	DefaultTimeLimit   = 60 * time.Second
-	DefaultMemoryLimit = 4 << 30
-)
+// DefaultMemoryLimit is Options.MemoryLimit's default.
+const DefaultMemoryLimit = 4 << 30

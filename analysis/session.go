@@ -3,7 +3,6 @@ package analysis
 import (
 	"fmt"
 	"sort"
-	"strconv"
 
 	"coordlab/history"
 )
@@ -19,14 +18,10 @@ func observedVersion(c *call) int64 {
 }
 
 func readRevision(c *call) int64 {
-	if c.comp == nil || c.comp.Extra == nil {
+	if c.comp == nil {
 		return 0
 	}
-	r, err := strconv.ParseInt(c.comp.Extra["revision"], 10, 64)
-	if err != nil {
-		return 0
-	}
-	return r
+	return c.comp.Revision
 }
 
 // checkSessionOrder checks, per process, what ZooKeeper promises every

@@ -8,7 +8,7 @@ import (
 	"coordlab/history"
 )
 
-// computeStaleness measures, per read mode (Extra["read_mode"] of the read),
+// computeStaleness measures, per read mode (the read's ReadMode),
 // how far behind each OK read was: the acknowledged writes to its key that
 // completed before the read was invoked and have a version newer than the
 // value read. Versions behind = how many such writes; ms behind = the read's

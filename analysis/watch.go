@@ -205,7 +205,7 @@ func checkWatch(calls []*call, oneShot bool) CheckerResult {
 		// Reliable to the end: a watch that ran until the run ended, and
 		// covered some version at or before a key's final version, must
 		// have delivered that final version (or a later one).
-		if w.ok() && w.comp.Extra["ended"] == "run end" && lo > 0 {
+		if w.ok() && w.comp.Ended == "run end" && lo > 0 {
 			newest := map[string]int64{}
 			for k := range seen {
 				newest[k.key] = max(newest[k.key], k.version)

@@ -18,12 +18,12 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 func goldenOps() []Op {
 	return []Op{
 		{Process: 0, Type: Invoke, F: FWrite, Key: "r/1", Value: Str("1"), Time: 100},
-		{Process: 1, Type: Invoke, F: FRead, Key: "r/1", Time: 110, Extra: map[string]string{"read_mode": "serializable"}},
+		{Process: 1, Type: Invoke, F: FRead, Key: "r/1", Time: 110, ReadMode: "serializable"},
 		{Process: 0, Type: OK, F: FWrite, Key: "r/1", Value: Str("1"), Version: 5, Node: "n1", Time: 200},
-		{Process: 1, Type: OK, F: FRead, Key: "r/1", Value: Str("1"), Found: true, Version: 5, Node: "n2", Time: 210},
+		{Process: 1, Type: OK, F: FRead, Key: "r/1", Value: Str("1"), Found: true, Version: 5, Revision: 7, Node: "n2", Time: 210},
 		{Process: NemesisProcess, Type: Info, F: "start-partition", Node: "n1", Time: 300, Extra: map[string]string{"shape": "isolate-one"}},
 		{Process: 2, Type: Invoke, F: FCAS, Key: "r/1", Old: Str("1"), Value: Str("2"), Time: 310},
-		{Process: 2, Type: OK, F: FCAS, Key: "r/1", Old: Str("1"), Value: Str("2"), Version: 6, Time: 320, Extra: map[string]string{"ok": "true"}},
+		{Process: 2, Type: OK, F: FCAS, Key: "r/1", Old: Str("1"), Value: Str("2"), Version: 6, Time: 320, Applied: Bool(true)},
 		{Process: 3, Type: Invoke, F: FRead, Key: "r/2", Time: 330},
 		{Process: 3, Type: OK, F: FRead, Key: "r/2", Time: 340},
 		{Process: 4, Type: Invoke, F: FWrite, Key: "r/2", Value: Str(""), Time: 350},
@@ -31,7 +31,9 @@ func goldenOps() []Op {
 		{Process: 5, Type: Invoke, F: FWrite, Key: "r/2", Value: Str("x\"y"), Time: 370},
 		{Process: 5, Type: Info, F: FWrite, Key: "r/2", Value: Str("x\"y"), Time: 380, Error: "context deadline exceeded"},
 		{Process: 6, Type: Invoke, F: FWatch, Key: "w/", Version: 4, Time: 390},
-		{Process: 6, Type: OK, F: FWatch, Key: "w/", Time: 400, Events: []Event{
+		{Process: 7, Type: Invoke, F: FFencedWrite, Key: "lock-register", Value: Str("3"), Version: 3, Fenced: true, Time: 401},
+		{Process: 7, Type: OK, F: FFencedWrite, Key: "lock-register", Value: Str("3"), Version: 3, Fenced: true, Time: 402},
+		{Process: 6, Type: OK, F: FWatch, Key: "w/", Time: 400, Ended: "run end", Events: []Event{
 			{Type: EventPut, Key: "w/a", Value: Str("1"), Version: 5, CreateVersion: 5, Created: true, Txn: 5, Time: 395},
 			{Type: EventDelete, Key: "w/a", Version: 6, CreateVersion: 5, PrevValue: Str("1"), Txn: 6, Time: 396},
 			{Type: EventProgress, Version: 6, Time: 397},
@@ -88,6 +90,42 @@ func TestReadGolden(t *testing.T) {
 	}
 	if got[4].Process != NemesisProcess || !got[4].IsNemesis() {
 		t.Errorf("op 4: process %d, want nemesis", got[4].Process)
+	}
+}
+
+// Histories written before the typed fields carried them as Extra
+// strings; they read into the fields.
+func TestReadExtraStrings(t *testing.T) {
+	got, err := Read(filepath.Join("testdata", "golden-extra-strings.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[1].ReadMode != "serializable" || got[1].Extra != nil {
+		t.Errorf("read invoke: read mode %q, extra %v; want serializable, moved out of extra", got[1].ReadMode, got[1].Extra)
+	}
+	if got[6].Applied == nil || !*got[6].Applied || got[6].Extra != nil {
+		t.Errorf("cas: applied %v, extra %v; want true, moved out of extra", got[6].Applied, got[6].Extra)
+	}
+	if got[4].Extra["shape"] != "isolate-one" {
+		t.Errorf("nemesis extra %v: want its parameters kept", got[4].Extra)
+	}
+	old := []byte(`{"index":0,"process":0,"type":"invoke","f":"fenced-write","time_ns":1,"extra":{"fenced":"true","note":"x"}}
+{"index":1,"process":0,"type":"ok","f":"fenced-write","time_ns":2,"extra":{"fenced":"true","ok":"maybe"}}
+{"index":2,"process":1,"type":"ok","f":"read","time_ns":3,"extra":{"revision":"12"}}
+{"index":3,"process":2,"type":"ok","f":"watch","time_ns":4,"extra":{"ended":"channel closed"}}
+`)
+	ops, err := ReadAll(bytes.NewReader(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ops[0].Fenced || ops[0].Extra["note"] != "x" || len(ops[0].Extra) != 1 {
+		t.Errorf("op 0: fenced %v extra %v; want fenced, other keys kept", ops[0].Fenced, ops[0].Extra)
+	}
+	if ops[1].Applied != nil || ops[1].Extra["ok"] != "maybe" {
+		t.Errorf("op 1: applied %v extra %v; want an unparsable ok left in extra", ops[1].Applied, ops[1].Extra)
+	}
+	if ops[2].Revision != 12 || ops[3].Ended != "channel closed" {
+		t.Errorf("revision %d, ended %q; want 12 and channel closed", ops[2].Revision, ops[3].Ended)
 	}
 }
 

@@ -89,14 +89,20 @@ const (
 //
 // Conventions by F (the workloads write them, the checkers rely on them):
 //   - read: Value/Found/Version on OK (Version = mod revision or mzxid of the
-//     value read; Extra["revision"] may hold the store revision of the read).
+//     value read; Revision may hold the store revision of the read), and
+//     ReadMode on the invoke.
 //   - write: Value on invoke and completion; Version on OK is the new version.
-//   - cas: Old and Value on invoke; on OK Extra["ok"] is "true" or "false"
-//     (a CAS that lost is OK, never Fail).
+//   - cas: Old and Value on invoke; on OK Applied says whether it swapped
+//     (a CAS that lost is OK with Applied false, never Fail).
 //   - acquire: Version on OK is the fencing token; fenced-write: Value is the
-//     token written, Version the token of the writer.
+//     token written, Version the token of the writer, Fenced whether the
+//     register checked it.
 //   - campaign: Value the candidate value, Version on OK the term.
-//   - watch: Events holds what the watcher received.
+//   - watch: Events holds what the watcher received, Ended why it stopped.
+//
+// Histories written before these fields existed carried them as strings in
+// Extra ("read_mode", "revision", "ok", "fenced", "ended"); reading such a
+// line moves them into the fields.
 type Op struct {
 	Index   int64             `json:"index"`             // position in the file, assigned by the Writer
 	Process int               `json:"process"`           // logical process; NemesisProcess marshals as "nemesis"
@@ -111,7 +117,19 @@ type Op struct {
 	Node    string            `json:"node,omitempty"`    // member the client talked to; nemesis: targets
 	Time    int64             `json:"time_ns"`           // monotonic ns since run start
 	Error   string            `json:"error,omitempty"`   // why a fail or info
-	Extra   map[string]string `json:"extra,omitempty"`   // nemesis parameters, read mode, etc.
+	Extra   map[string]string `json:"extra,omitempty"`   // nemesis parameters and anything without a field
+	// ReadMode is the read mode a read asked for (linearizable,
+	// serializable, sync, local); "" = not recorded.
+	ReadMode string `json:"read_mode,omitempty"`
+	// Revision is the store revision a read was served at (etcd); 0 unknown.
+	Revision int64 `json:"revision,omitempty"`
+	// Applied is a cas's outcome on OK: true if it swapped; nil unknown.
+	Applied *bool `json:"applied,omitempty"`
+	// Fenced says a fenced-write was guarded by its token.
+	Fenced bool `json:"fenced,omitempty"`
+	// Ended says why a watch stopped: run end, channel closed, error,
+	// compacted.
+	Ended string `json:"ended,omitempty"`
 }
 
 // Event is one thing a watcher received.
@@ -144,20 +162,25 @@ func (o Op) IsNemesis() bool { return o.Process == NemesisProcess }
 
 // opJSON is Op with Process as raw JSON, so NemesisProcess can be "nemesis".
 type opJSON struct {
-	Index   int64             `json:"index"`
-	Process json.RawMessage   `json:"process"`
-	Type    Type              `json:"type"`
-	F       string            `json:"f"`
-	Key     string            `json:"key,omitempty"`
-	Value   *string           `json:"value,omitempty"`
-	Old     *string           `json:"old,omitempty"`
-	Found   bool              `json:"found,omitempty"`
-	Version int64             `json:"version,omitempty"`
-	Events  []Event           `json:"events,omitempty"`
-	Node    string            `json:"node,omitempty"`
-	Time    int64             `json:"time_ns"`
-	Error   string            `json:"error,omitempty"`
-	Extra   map[string]string `json:"extra,omitempty"`
+	Index    int64             `json:"index"`
+	Process  json.RawMessage   `json:"process"`
+	Type     Type              `json:"type"`
+	F        string            `json:"f"`
+	Key      string            `json:"key,omitempty"`
+	Value    *string           `json:"value,omitempty"`
+	Old      *string           `json:"old,omitempty"`
+	Found    bool              `json:"found,omitempty"`
+	Version  int64             `json:"version,omitempty"`
+	Events   []Event           `json:"events,omitempty"`
+	Node     string            `json:"node,omitempty"`
+	Time     int64             `json:"time_ns"`
+	Error    string            `json:"error,omitempty"`
+	Extra    map[string]string `json:"extra,omitempty"`
+	ReadMode string            `json:"read_mode,omitempty"`
+	Revision int64             `json:"revision,omitempty"`
+	Applied  *bool             `json:"applied,omitempty"`
+	Fenced   bool              `json:"fenced,omitempty"`
+	Ended    string            `json:"ended,omitempty"`
 }
 
 var nemesisJSON = json.RawMessage(`"nemesis"`)
@@ -167,7 +190,8 @@ func (o Op) MarshalJSON() ([]byte, error) {
 	if o.Process < NemesisProcess {
 		return nil, fmt.Errorf("history: op %d: process %d: want >= 0 or NemesisProcess", o.Index, o.Process)
 	}
-	j := opJSON{o.Index, nil, o.Type, o.F, o.Key, o.Value, o.Old, o.Found, o.Version, o.Events, o.Node, o.Time, o.Error, o.Extra}
+	j := opJSON{o.Index, nil, o.Type, o.F, o.Key, o.Value, o.Old, o.Found, o.Version, o.Events, o.Node, o.Time, o.Error, o.Extra,
+		o.ReadMode, o.Revision, o.Applied, o.Fenced, o.Ended}
 	if o.Process == NemesisProcess {
 		j.Process = nemesisJSON
 	} else {
@@ -197,6 +221,69 @@ func (o *Op) UnmarshalJSON(b []byte) error {
 	if j.Type == 0 {
 		return fmt.Errorf("history: op %d: missing type: want invoke, ok, fail or info", j.Index)
 	}
-	*o = Op{j.Index, p, j.Type, j.F, j.Key, j.Value, j.Old, j.Found, j.Version, j.Events, j.Node, j.Time, j.Error, j.Extra}
+	*o = Op{j.Index, p, j.Type, j.F, j.Key, j.Value, j.Old, j.Found, j.Version, j.Events, j.Node, j.Time, j.Error, j.Extra,
+		j.ReadMode, j.Revision, j.Applied, j.Fenced, j.Ended}
+	if p != NemesisProcess {
+		o.upgradeExtra()
+	}
 	return nil
 }
+
+// upgradeExtra moves what older histories wrote as Extra strings into the
+// typed fields; a value that does not parse stays in Extra.
+func (o *Op) upgradeExtra() {
+	if len(o.Extra) == 0 {
+		return
+	}
+	take := func(k string, set func(string) bool) {
+		if v, ok := o.Extra[k]; ok && set(v) {
+			delete(o.Extra, k)
+		}
+	}
+	take("read_mode", func(v string) bool {
+		if o.ReadMode == "" {
+			o.ReadMode = v
+		}
+		return true
+	})
+	take("revision", func(v string) bool {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return false
+		}
+		if o.Revision == 0 {
+			o.Revision = n
+		}
+		return true
+	})
+	take("ok", func(v string) bool {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false
+		}
+		if o.Applied == nil {
+			o.Applied = &b
+		}
+		return true
+	})
+	take("fenced", func(v string) bool {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false
+		}
+		o.Fenced = o.Fenced || b
+		return true
+	})
+	take("ended", func(v string) bool {
+		if o.Ended == "" {
+			o.Ended = v
+		}
+		return true
+	})
+	if len(o.Extra) == 0 {
+		o.Extra = nil
+	}
+}
+
+// Bool returns a pointer to b, for Applied.
+func Bool(b bool) *bool { return &b }

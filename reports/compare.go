@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 
 	"coordlab/analysis"
+	"coordlab/runfile"
 )
 
 type compareCell struct {
@@ -241,13 +241,9 @@ func RenderIndex(root string) error {
 		page.Comparison = true
 	}
 	for _, d := range dirs {
-		var tf testFile
-		b, err := os.ReadFile(filepath.Join(d, "test.json"))
+		tf, err := runfile.Read(d)
 		if err != nil {
 			return fmt.Errorf("reports: %w", err)
-		}
-		if err := json.Unmarshal(b, &tf); err != nil {
-			return fmt.Errorf("reports: %s/test.json: %w", d, err)
 		}
 		ir := indexRow{Started: tf.Started.Format("2006-01-02 15:04:05"), Spec: tf.Spec, Name: filepath.Base(d), Verdict: "not checked", Class: "unknown"}
 		if res, err := analysis.ReadResults(filepath.Join(d, "results.json")); err == nil {

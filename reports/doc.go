@@ -17,6 +17,8 @@
 // Caveats:
 //   - The timeline draws at most 20,000 operations; past that it keeps a
 //     regular sample plus every operation an anomaly names, and says so.
-//   - Plots use a log latency axis, so latencies below 0.01 ms are drawn
-//     at 0.01 ms.
+//   - Latency axes are logarithmic (the comparison's percentile plot too,
+//     with percentiles spaced by their nines as HdrHistogram's plots are),
+//     so latencies below 0.01 ms are drawn at 0.01 ms. Legends sit outside
+//     the plot area, on the right.
 package reports

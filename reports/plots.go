@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"math"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -14,6 +15,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 
 	"coordlab/analysis"
 )
@@ -31,7 +33,7 @@ type Figure struct {
 // 10 ms of resolution, short enough that three fit in one screen.
 const (
 	plotW = 26 * vg.Centimeter
-	plotH = 9 * vg.Centimeter
+	plotH = 10 * vg.Centimeter
 )
 
 var (
@@ -74,7 +76,7 @@ func (s shade) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, _ := p.Transforms(&c)
 	sty := draw.TextStyle{
 		Color:   color.Gray{Y: 0x30},
-		Font:    font.From(plot.DefaultFont, vg.Points(9)),
+		Font:    font.From(plot.DefaultFont, vg.Points(shadePt)),
 		XAlign:  draw.XLeft,
 		YAlign:  draw.YTop,
 		Handler: plot.DefaultTextHandler,
@@ -101,21 +103,64 @@ func (s shade) Plot(c draw.Canvas, p *plot.Plot) {
 			label += " " + w.Node
 		}
 		// Stagger labels so adjacent windows stay readable.
-		y := c.Max.Y - vg.Points(2) - vg.Length(i%3)*vg.Points(11)
+		y := c.Max.Y - vg.Points(2) - vg.Length(i%3)*vg.Points(shadePt+2)
 		c.FillText(sty, vg.Point{X: x0 + vg.Points(2), Y: y}, label)
 	}
 }
 
-// newPlot makes a plot with our axis style.
+// Font sizes, in points of the SVG. A plot is drawn about 1.1 times its
+// size on a laptop (1100 px wide for 26 cm), so 12 pt reads as 17 px.
+const (
+	titlePt  = 15
+	labelPt  = 13
+	tickPt   = 12
+	legendPt = 13
+	shadePt  = 11
+)
+
+// newPlot makes a plot with our axis style and font sizes.
 func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
+	p.Title.TextStyle.Font.Size = vg.Points(titlePt)
+	p.Title.Padding = vg.Points(6)
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
-	p.Legend.Top = true
-	p.Legend.Left = false
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font.Size = vg.Points(labelPt)
+		a.Tick.Label.Font.Size = vg.Points(tickPt)
+	}
+	p.Legend.TextStyle.Font.Size = vg.Points(legendPt)
+	p.Legend.Padding = vg.Points(4)
+	p.Legend.Top, p.Legend.Left = true, true
 	p.Add(plotter.NewGrid())
 	return p
+}
+
+// drawWithLegend draws p on c with its legend outside the plot area, in a
+// column on the right, level with the top of the plot area: a legend
+// inside covers lines wherever the data happen to be.
+func drawWithLegend(p *plot.Plot, c draw.Canvas) {
+	c.SetColor(color.White)
+	c.Fill(c.Rectangle.Path())
+	leg := p.Legend
+	p.Legend = plot.NewLegend() // p draws no legend of its own
+	defer func() { p.Legend = leg }()
+	w := leg.Rectangle(c).Size().X
+	if w == 0 {
+		p.Draw(c)
+		return
+	}
+	// Browsers draw the SVG's text in their own sans-serif, up to a fifth
+	// wider than the metrics gonum measures with.
+	w *= 1.2
+	gap := vg.Points(10)
+	p.Draw(draw.Crop(c, 0, -(w + 2*gap), 0, 0))
+	// Level with the plot area: below the title.
+	top := p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding
+	lc := draw.Crop(c, c.Size().X-w-gap, -gap, 0, -top)
+	leg.Top, leg.Left = true, true
+	leg.Draw(lc)
 }
 
 // render turns a plot into a Figure (SVG and PNG). The PNG is compressed
@@ -123,17 +168,15 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 // time of rendering a folder of runs.
 func render(p *plot.Plot, name string) (Figure, error) {
 	f := Figure{Name: name, Title: p.Title.Text}
-	wt, err := p.WriterTo(plotW, plotH, "svg")
-	if err != nil {
-		return f, fmt.Errorf("reports: plot %s: %w", name, err)
-	}
+	sc := vgsvg.New(plotW, plotH)
+	drawWithLegend(p, draw.New(sc))
 	var b bytes.Buffer
-	if _, err := wt.WriteTo(&b); err != nil {
+	if _, err := sc.WriteTo(&b); err != nil {
 		return f, fmt.Errorf("reports: plot %s: %w", name, err)
 	}
 	f.SVG = b.Bytes()
 	img := vgimg.NewWith(vgimg.UseWH(plotW, plotH), vgimg.UseDPI(96))
-	p.Draw(draw.New(img))
+	drawWithLegend(p, draw.New(img))
 	var pb bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
 	if err := enc.Encode(&pb, img.Image()); err != nil {
@@ -156,16 +199,14 @@ func runEndS(r *Run) float64 {
 // fault windows.
 func latencyScatter(r *Run) (Figure, error) {
 	p := newPlot(fmt.Sprintf("Latency of every operation: %s, %s workload", r.Spec.Target, r.Spec.Workload),
-		"time since run start (s)", "latency (ms, log scale)")
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		"time since run start (s)", "latency (ms, log)")
+	logY(p)
 	byType := map[string]plotter.XYs{}
 	for _, pr := range r.Pairs {
 		if pr.Done == nil {
 			continue
 		}
-		ms := math.Max(pr.LatencyMs(), 0.01) // a log axis cannot show 0
-		byType[pr.Type()] = append(byType[pr.Type()], plotter.XY{X: float64(pr.Invoke.Time) / 1e9, Y: ms})
+		byType[typeName(pr)] = append(byType[typeName(pr)], plotter.XY{X: float64(pr.Invoke.Time) / 1e9, Y: lg(pr.LatencyMs())})
 	}
 	p.Add(shade{windows: r.Results.Perf.Faults, endS: runEndS(r)})
 	for _, t := range []struct {
@@ -188,7 +229,7 @@ func latencyScatter(r *Run) (Figure, error) {
 	}
 	p.X.Min, p.X.Max = 0, runEndS(r)
 	if len(byType) == 0 { // nothing completed: keep the axes valid
-		p.Y.Min, p.Y.Max = 0.1, 1000
+		p.Y.Min, p.Y.Max = lg(0.1), lg(1000)
 	}
 	return render(p, "latency")
 }
@@ -203,7 +244,7 @@ func quantile(sorted []float64, q float64) float64 {
 }
 
 // quantileSeries buckets OK ops by the second they completed in and
-// returns p50, p99 and max latency per second.
+// returns p50, p99 and max latency per second, as lg(ms) for a logY plot.
 func quantileSeries(r *Run) (p50, p99, pmax plotter.XYs) {
 	buckets := map[int][]float64{}
 	for _, pr := range r.Pairs {
@@ -222,9 +263,9 @@ func quantileSeries(r *Run) (p50, p99, pmax plotter.XYs) {
 		xs := buckets[s]
 		sort.Float64s(xs)
 		x := float64(s) + 0.5
-		p50 = append(p50, plotter.XY{X: x, Y: math.Max(quantile(xs, 0.5), 0.01)})
-		p99 = append(p99, plotter.XY{X: x, Y: math.Max(quantile(xs, 0.99), 0.01)})
-		pmax = append(pmax, plotter.XY{X: x, Y: math.Max(xs[len(xs)-1], 0.01)})
+		p50 = append(p50, plotter.XY{X: x, Y: lg(quantile(xs, 0.5))})
+		p99 = append(p99, plotter.XY{X: x, Y: lg(quantile(xs, 0.99))})
+		pmax = append(pmax, plotter.XY{X: x, Y: lg(xs[len(xs)-1])})
 	}
 	return p50, p99, pmax
 }
@@ -249,9 +290,8 @@ func addLine(p *plot.Plot, name string, xys plotter.XYs, col color.Color, dashed
 
 // latencyQuantiles plots p50, p99 and max latency of OK ops per second.
 func latencyQuantiles(r *Run) (Figure, error) {
-	p := newPlot("Latency quantiles per second (ok operations)", "time since run start (s)", "latency (ms, log scale)")
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p := newPlot("Latency quantiles per second (ok operations)", "time since run start (s)", "latency (ms, log)")
+	logY(p)
 	p.Add(shade{windows: r.Results.Perf.Faults, endS: runEndS(r)})
 	p50, p99, pmax := quantileSeries(r)
 	for _, s := range []struct {
@@ -265,7 +305,7 @@ func latencyQuantiles(r *Run) (Figure, error) {
 	}
 	p.X.Min, p.X.Max = 0, runEndS(r)
 	if len(p50) == 0 {
-		p.Y.Min, p.Y.Max = 0.1, 1000
+		p.Y.Min, p.Y.Max = lg(0.1), lg(1000)
 	}
 	return render(p, "quantiles")
 }
@@ -338,6 +378,42 @@ func unavailability(r *Run) (Figure, error) {
 	return render(p, "unavailability")
 }
 
+// Latency axes are logarithmic. gonum's LogScale centres an axis label on
+// the arithmetic middle of the range, which on a log axis sits near the top
+// and pushes the plot area down; so a latency plot draws lg(ms) on a linear
+// axis whose ticks are labelled in ms at each decade.
+
+// lg is the y of a latency on a logY plot; a log axis cannot show 0, so
+// latencies under 0.01 ms are drawn at 0.01 ms.
+func lg(ms float64) float64 { return math.Log10(math.Max(ms, 0.01)) }
+
+// logY makes p's y axis a log latency axis (values from lg).
+func logY(p *plot.Plot) { p.Y.Tick.Marker = decadeTicks{} }
+
+// decadeTicks label each decade (major) and its 2..9 multiples (minor) of
+// an axis holding log10 values.
+type decadeTicks struct{}
+
+// A range of under two decades also labels the 2s and 5s.
+func (decadeTicks) Ticks(min, max float64) []plot.Tick {
+	var ts []plot.Tick
+	few := max-min < 2
+	for k := math.Floor(min); k <= math.Ceil(max); k++ {
+		for m := 1.0; m < 10; m++ {
+			v := k + math.Log10(m)
+			if v < min || v > max {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if m == 1 || (few && (m == 2 || m == 5)) {
+				t.Label = strconv.FormatFloat(m*math.Pow(10, k), 'g', 6, 64)
+			}
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
 // RunFigures are the plots of a run page, in page order.
 func RunFigures(r *Run) ([]Figure, error) {
 	var out []Figure
@@ -356,9 +432,8 @@ func RunFigures(r *Run) ([]Figure, error) {
 // fault windows of the first run shaded (the schedule is the same), and the
 // latency quantiles side by side.
 func compareFigures(group string, runs []*Run) ([]Figure, error) {
-	lat := newPlot("p99 latency per second: "+group, "time since run start (s)", "p99 latency (ms, log scale)")
-	lat.Y.Scale = plot.LogScale{}
-	lat.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	lat := newPlot("p99 latency per second: "+group, "time since run start (s)", "p99 latency (ms, log)")
+	logY(lat)
 	thr := newPlot("Throughput (ok ops/s): "+group, "time since run start (s)", "ok operations (ops/s)")
 	end := 1.0
 	for _, r := range runs {
@@ -385,7 +460,7 @@ func compareFigures(group string, runs []*Run) ([]Figure, error) {
 	lat.X.Min, lat.X.Max, thr.X.Min, thr.X.Max = 0, end, 0, end
 	thr.Y.Min = 0
 	if !anyLat {
-		lat.Y.Min, lat.Y.Max = 0.1, 1000
+		lat.Y.Min, lat.Y.Max = lg(0.1), lg(1000)
 	}
 	slug := slugify(group)
 	f1, err := render(lat, "cmp-"+slug+"-p99")
@@ -397,29 +472,75 @@ func compareFigures(group string, runs []*Run) ([]Figure, error) {
 		return nil, err
 	}
 
-	// Bars grow from zero, which a log axis cannot show: this one is linear.
-	q := newPlot("Latency quantiles (ok operations): "+group, "quantile", "latency (ms)")
-	names := []string{"p50", "p90", "p99", "p99.9", "max"}
-	bw := vg.Points(math.Max(4, 60/float64(max(len(runs), 1))))
-	for i, r := range runs {
-		l := r.Results.Perf.Latency["all"]
-		vals := plotter.Values{l.P50, l.P90, l.P99, l.P999, l.Max}
-		b, err := plotter.NewBarChart(vals, bw)
-		if err != nil {
-			return nil, err
-		}
-		b.Color = seriesColors[i%len(seriesColors)]
-		b.Offset = bw * vg.Length(float64(i)-float64(len(runs)-1)/2)
-		q.Add(b)
-		q.Legend.Add(label(r), b)
+	q, err := percentilePlot("Latency by percentile (ok operations): "+group, runs)
+	if err != nil {
+		return nil, err
 	}
-	q.NominalX(names...)
-	q.Y.Min = 0
 	f3, err := render(q, "cmp-"+slug+"-quantiles")
 	if err != nil {
 		return nil, err
 	}
 	return []Figure{f1, f2, f3}, nil
+}
+
+// percentiles are the quantiles results.json keeps, where a percentile
+// plot puts them: x = log10(1/(1-q)), as HdrHistogram's plots do, so each
+// nine gets the same room; max sits one decade past p99.9.
+var percentiles = []struct {
+	name string
+	x    float64
+	of   func(analysis.Quantiles) float64
+}{
+	{"50%", math.Log10(2), func(q analysis.Quantiles) float64 { return q.P50 }},
+	{"90%", 1, func(q analysis.Quantiles) float64 { return q.P90 }},
+	{"99%", 2, func(q analysis.Quantiles) float64 { return q.P99 }},
+	{"99.9%", 3, func(q analysis.Quantiles) float64 { return q.P999 }},
+	{"max", 4, func(q analysis.Quantiles) float64 { return q.Max }},
+}
+
+// percentileTicks label the percentile axis at the quantiles only.
+type percentileTicks struct{}
+
+func (percentileTicks) Ticks(min, max float64) []plot.Tick {
+	var ts []plot.Tick
+	for _, p := range percentiles {
+		ts = append(ts, plot.Tick{Value: p.x, Label: p.name})
+	}
+	return ts
+}
+
+// percentilePlot draws each run's latency at the percentiles (log latency
+// axis: a p99.9 of seconds must not flatten a p50 of a millisecond).
+func percentilePlot(title string, runs []*Run) (*plot.Plot, error) {
+	q := newPlot(title, "percentile (log scale of 1/(1-q))", "latency (ms, log)")
+	q.X.Tick.Marker = percentileTicks{}
+	logY(q)
+	drawn := false
+	for i, r := range runs {
+		l := r.Results.Perf.Latency["all"]
+		if l.Count == 0 {
+			continue
+		}
+		var xys plotter.XYs
+		for _, p := range percentiles {
+			xys = append(xys, plotter.XY{X: p.x, Y: lg(p.of(l))})
+		}
+		col := seriesColors[i%len(seriesColors)]
+		line, points, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, err
+		}
+		line.LineStyle.Color, line.LineStyle.Width = col, vg.Points(1.5)
+		points.GlyphStyle.Color, points.GlyphStyle.Radius, points.GlyphStyle.Shape = col, vg.Points(3), draw.CircleGlyph{}
+		q.Add(line, points)
+		q.Legend.Add(label(r), line, points)
+		drawn = true
+	}
+	q.X.Min, q.X.Max = 0.2, 4.1
+	if !drawn {
+		q.Y.Min, q.Y.Max = lg(0.1), lg(1000)
+	}
+	return q, nil
 }
 
 // label names a run in a legend: its target and runtime.

@@ -239,13 +239,62 @@ func TestChromium(t *testing.T) {
 				t.Errorf("operation links: %d (want ≥ %d), unresolved %d (want 0)", links, c.minLinks, bad)
 			}
 			shot := filepath.Join(artifacts, strings.ReplaceAll(strings.TrimSuffix(c.page, ".html"), "/", "-")+".png")
-			runChromium(t, chromium, "--hide-scrollbars", "--window-size=1280,2400", "--screenshot="+shot, "file://"+page)
+			runChromium(t, chromium, "--hide-scrollbars", "--window-size=1366,2400", "--screenshot="+shot, "file://"+page)
 			if st, err := os.Stat(shot); err != nil || st.Size() < 10000 {
 				t.Errorf("screenshot %s: %v (size %v)", shot, err, st)
 			}
 			t.Logf("screenshot: %s", shot)
 		})
 	}
+}
+
+// plotHarness shows one plot as the pages do: the page's style, the plot
+// at the width the page gives it.
+const plotHarness = `<!DOCTYPE html><html><head><style>%s</style></head><body><img class="plot" src="%s"></body></html>`
+
+// TestChromiumPlots screenshots every plot of the run pages and the
+// comparison in headless Chromium at a laptop's width (1366 px), one PNG
+// per plot under results/artifacts/plots/, for a person to look at.
+func TestChromiumPlots(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium not found under CI=true: scripts/setup.sh installs Debian's chromium")
+		}
+		t.Skip("chromium not installed (apt-get install chromium)")
+	}
+	root := copyRuns(t, "etcd-serializable", "etcd-linearizable")
+	renderAll(t, root)
+	artifacts, err := filepath.Abs(filepath.Join("..", "results", "artifacts", "plots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	svgs, err := filepath.Glob(filepath.Join(root, "*", "plots", "*.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmp, _ := filepath.Glob(filepath.Join(root, "plots", "*.svg"))
+	svgs = append(svgs, cmp...)
+	if len(svgs) < 8+3 {
+		t.Fatalf("plots: %v, want 4 per run page and 3 on the comparison", svgs)
+	}
+	for _, svg := range svgs {
+		rel, _ := filepath.Rel(root, svg)
+		name := strings.ReplaceAll(strings.TrimSuffix(rel, ".svg"), string(filepath.Separator), "-")
+		h := filepath.Join(root, "plot-"+name+".html")
+		if err := os.WriteFile(h, []byte(fmt.Sprintf(plotHarness, css(), "file://"+svg)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		shot := filepath.Join(artifacts, name+".png")
+		runChromium(t, chromium, "--hide-scrollbars", "--allow-file-access-from-files", "--window-size=1366,460", "--screenshot="+shot, "file://"+h)
+		if st, err := os.Stat(shot); err != nil || st.Size() < 5000 {
+			t.Errorf("screenshot %s: %v (size %v)", shot, err, st)
+		}
+	}
+	t.Logf("%d plot screenshots in %s", len(svgs), artifacts)
 }
 
 func runChromium(t *testing.T, bin string, args ...string) string {

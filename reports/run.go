@@ -389,16 +389,16 @@ func timeline(r *Run, highlight map[int64]bool) (template.HTML, string) {
 				end = p.Done.Time
 			}
 			top, h := y(p.Invoke.Time)-22, math.Max(2, float64(end-p.Invoke.Time)/1e9*tlPxPerS)
-			cls := p.Type()
+			cls := typeName(p)
 			if highlight[p.Invoke.Index] || (p.Done != nil && highlight[p.Done.Index]) {
 				cls += " hl"
 			}
-			v := viewOp(p.Invoke)
+			v := viewOp(*p.Invoke)
 			if p.Done != nil {
 				v = viewOp(*p.Done)
 			}
 			title := fmt.Sprintf("op %d: p%d %s %s %s %s (%s) %.1f ms %s", p.Invoke.Index, pid, p.Invoke.F, v.Key, v.Value,
-				p.Type(), v.Node, p.LatencyMs(), v.Error)
+				typeName(p), v.Node, p.LatencyMs(), v.Error)
 			fmt.Fprintf(&b, `<div class="op %s" id="op-%d" style="top:%.0fpx;height:%.0fpx" title="%s">%s %s`, cls,
 				p.Invoke.Index, top, h, html.EscapeString(title), html.EscapeString(p.Invoke.F), html.EscapeString(v.Value))
 			if p.Done != nil {
@@ -428,4 +428,12 @@ func fmtExtra(m map[string]string) string {
 		parts = append(parts, k+"="+m[k])
 	}
 	return strings.Join(parts, " ")
+}
+
+// typeName is the completion type (ok, fail, info), or "pending".
+func typeName(p Pair) string {
+	if p.Pending() {
+		return "pending"
+	}
+	return p.Done.Type.String()
 }

@@ -4,9 +4,11 @@
 // schedule, the history streamed to history.jsonl, and the analysis that
 // writes results.json.
 //
-// The run directory holds test.json, history.jsonl, results.json (and any
-// files the checkers write), and nodes/<name>/ with each member's data and
-// output.log. Check re-runs the analysis of a stored run.
+// The run directory holds test.json (its schema and the defaults of a Spec
+// are package runfile's), history.jsonl, results.json (and any files the
+// checkers write), and nodes/<name>/ with each member's data and
+// output.log; `coordlab run` adds report.html. CheckDir re-runs the
+// analysis of a stored run with the judge of its workload.
 //
 // Order of a run: sweep leftovers of dead runs; validate; make the run dir;
 // generate the schedule; write test.json; start the cluster (ready = every

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"coordlab/cluster"
 	"coordlab/faults"
 	"coordlab/history"
+	"coordlab/runfile"
 	"coordlab/workloads"
 )
 
@@ -45,7 +47,7 @@ type Outcome struct {
 // an anomaly is not an error: see Outcome.Results.Valid.
 func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	spec := cfg.Spec.WithDefaults()
-	if err := spec.Validate(); err != nil {
+	if err := Validate(spec); err != nil {
 		return out, err
 	}
 	log := cfg.Logger
@@ -81,7 +83,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		return out, fmt.Errorf("run: --nemesis %s on the %s runtime (%s network): %w", spec.Nemesis, rt.Name(), rt.Network(), err)
 	}
 	nodes := cluster.Names(spec.Nodes)
-	sched, err := faults.Generate(spec.Seed, spec.Nemesis, nodes, spec.faultOptions())
+	sched, err := faults.Generate(spec.Seed, spec.Nemesis, nodes, faultOptions(spec))
 	if err != nil {
 		return out, err
 	}
@@ -106,7 +108,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	if err := WriteTest(dir, test); err != nil {
 		return out, err
 	}
-	newClient, err := clientFactory(target.Protocol(), members, spec.readMode())
+	newClient, err := clientFactory(target.Protocol(), members, readMode(spec))
 	if err != nil {
 		return out, err
 	}
@@ -141,7 +143,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	})
 	stopProgress := make(chan struct{})
 	wg.Go(func() { printProgress(progress, clock, stats, player, stopProgress) })
-	wcfg := spec.workloadConfig()
+	wcfg := workloadConfig(spec)
 	wcfg.Logger = log
 	werr := workloads.Run(wctx, wcfg, workloads.Deps{
 		Nodes: nodes, NewClient: newClient, History: h, Clock: clock, Stats: stats, Shared: shared,
@@ -229,7 +231,7 @@ func makeRunDir(s Spec) (string, error) {
 // CheckDir analyses dir/history.jsonl with the workload of dir/test.json
 // and writes dir/results.json.
 func CheckDir(dir string, limit time.Duration) (analysis.Results, error) {
-	t, err := ReadTest(dir)
+	t, err := runfile.Read(dir)
 	if err != nil {
 		return analysis.Results{}, err
 	}
@@ -237,14 +239,18 @@ func CheckDir(dir string, limit time.Duration) (analysis.Results, error) {
 	if err != nil && !errors.Is(err, history.ErrTruncated) {
 		return analysis.Results{}, fmt.Errorf("run: read history: %w", err)
 	}
-	opts := analysis.Options{Workload: t.Spec.Workload, TimeLimit: limit, OutDir: dir, ReadMode: t.Spec.ReadMode}
+	wl, ok := workloads.Lookup(t.Spec.Workload)
+	if !ok {
+		return analysis.Results{}, fmt.Errorf("%w: %s/test.json: workload %q: want one of %s", ErrBadSpec, dir, t.Spec.Workload, strings.Join(workloads.Names(), ", "))
+	}
+	opts := analysis.Options{TimeLimit: limit, OutDir: dir, ReadMode: t.Spec.ReadMode}
 	// ZooKeeper's watches are one-shot triggers: judge them by what they
 	// promise (order, values, the latest state), not by etcd's every-change
 	// guarantee.
 	if tg, err := cluster.NewTarget(t.Spec.Target, cluster.TargetOptions{}); err == nil && tg.Protocol() == cluster.ProtocolZooKeeper {
 		opts.OneShotWatches = true
 	}
-	res := analysis.Check(ops, opts)
+	res := analysis.Check(ops, wl.Judge, opts)
 	if err := res.WriteFile(filepath.Join(dir, "results.json")); err != nil {
 		return res, err
 	}

@@ -11,7 +11,7 @@ import (
 
 func TestSpecValidate(t *testing.T) {
 	ok := Spec{Target: "etcd", Workload: "register"}.WithDefaults()
-	if err := ok.Validate(); err != nil {
+	if err := Validate(ok); err != nil {
 		t.Fatalf("default etcd register spec: %v", err)
 	}
 	cases := []struct {
@@ -33,7 +33,7 @@ func TestSpecValidate(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			s := ok
 			c.edit(&s)
-			err := s.Validate()
+			err := Validate(s)
 			if !errors.Is(err, ErrBadSpec) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Validate = %v, want ErrBadSpec naming %q", err, c.want)
 			}

@@ -19,14 +19,15 @@ import (
 	"os"
 
 	"coordlab/run"
+	"coordlab/runfile"
 )
 
 // Suite is a suite file.
 type Suite struct {
 	Name  string `json:"name"`
 	About string `json:"about,omitempty"`
-	// Defaults apply to every run; fields a group or run does not set come
-	// from here, then from run.Spec's own defaults.
+	// Defaults apply to every run; a field the file does not set keeps
+	// runfile.Default's value, the same as `coordlab run` without its flag.
 	Defaults run.Spec `json:"defaults"`
 	Groups   []Group  `json:"groups"`
 }
@@ -58,7 +59,7 @@ func Load(path string) (Suite, error) {
 	if err != nil {
 		return Suite{}, fmt.Errorf("suite: %w", err)
 	}
-	var s Suite
+	s := Suite{Defaults: runfile.Default()}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
@@ -82,7 +83,7 @@ func (s Suite) Validate() error {
 		}
 	}
 	for _, r := range s.Expand() {
-		if err := r.Spec.WithDefaults().Validate(); err != nil {
+		if err := run.Validate(r.Spec.WithDefaults()); err != nil {
 			errs = append(errs, fmt.Errorf("groups[%d] %s/%s/%s: %w", r.Group, r.Spec.Target, r.Spec.Workload, r.Spec.Nemesis, err))
 		}
 	}

@@ -6,10 +6,22 @@ import (
 	"sync/atomic"
 	"time"
 
+	"coordlab/analysis"
 	"coordlab/history"
 )
 
 const configKey = "config"
+
+var configWorkload = Workload{
+	Name:  "config",
+	About: "a publisher writes versions, subscribers read them",
+	New:   func(c Config) generator { return &configCenter{cfg: c} },
+	Judge: analysis.Judge{
+		Checkers: []analysis.Checker{analysis.ConfigCenter()},
+		Reads:    []string{history.FSubscribe},
+		Writes:   []string{history.FPublish},
+	},
+}
 
 // configCenter: thread 0 publishes versions 1, 2, 3... of a configuration
 // (the value is the version number); the other threads subscribe by reading

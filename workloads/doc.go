@@ -1,9 +1,16 @@
 // Package workloads drives a cluster with the uses coordination services
-// exist for and records every operation in the history:
+// exist for and records every operation in the history. A workload is one
+// value (Workload: its name, generator, final reads, minimum concurrency
+// and the Judge of checkers that judge its history), in a file of its own,
+// listed in Table; adding one is that file, a line in Table and its fixture
+// histories in analysis/testdata (<name>-valid.jsonl at least). The
+// workloads:
 //
 //   - register: read, write and compare-and-set on a few independent keys;
 //     every written value is unique in the run, so checkers can tell writes
 //     apart.
+//   - cas: every thread reads or compare-and-sets one key, from the value
+//     it last saw to a fresh unique value (Jepsen's cas-register).
 //   - lock: acquire a lock with a session, write the fencing token into a
 //     register, release. Fenced (the default), the write is refused when the
 //     register already holds a newer token; unfenced, it is a plain put,

@@ -6,11 +6,24 @@ import (
 	"strconv"
 	"time"
 
+	"coordlab/analysis"
 	"coordlab/client"
 	"coordlab/history"
 )
 
 const electionName = "election"
+
+var electionWorkload = Workload{
+	Name:           "election",
+	About:          "campaign, observe, resign",
+	New:            func(c Config) generator { return &election{cfg: c} },
+	MinConcurrency: 2,
+	Judge: analysis.Judge{
+		Checkers: []analysis.Checker{analysis.Election()},
+		Reads:    []string{history.FObserve},
+		Writes:   []string{history.FCampaign},
+	},
+}
 
 // election: even threads are candidates (campaign, hold, resign), odd
 // threads observe the leader.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"coordlab/analysis"
 	"coordlab/history"
 )
 
@@ -14,6 +15,20 @@ const (
 	lockName     = "lock"
 	lockRegister = "lock-register"
 )
+
+var lockWorkload = Workload{
+	Name:           "lock",
+	About:          "acquire, write the fencing token into a register, release",
+	New:            func(c Config) generator { return &lock{cfg: c} },
+	MinConcurrency: 2,
+	Fencing:        true,
+	LockHolder:     true,
+	Judge: analysis.Judge{
+		Checkers: []analysis.Checker{analysis.Lock()},
+		Reads:    []string{history.FRead},
+		Writes:   []string{history.FAcquire, history.FFencedWrite},
+	},
+}
 
 // lock: acquire with a session, hold, write the fencing token into a
 // register, release.
@@ -81,7 +96,7 @@ func (g *lock) step(ctx context.Context, w *worker) error {
 	sleep(ctx, g.cfg.Hold)
 	tok := strconv.FormatInt(token, 10)
 	inv := history.Op{F: history.FFencedWrite, Key: lockRegister, Value: history.Str(tok), Version: token,
-		Extra: map[string]string{"fenced": strconv.FormatBool(!g.cfg.Unfenced)}}
+		Fenced: !g.cfg.Unfenced}
 	typ, err = w.do(ctx, inv, false, func(ctx context.Context, d *history.Op) error {
 		if g.cfg.Unfenced {
 			_, err := cl.Put(ctx, lockRegister, tok)

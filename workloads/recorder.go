@@ -29,7 +29,7 @@ func (r *recorder) call(ctx context.Context, process int, node string, inv histo
 	f func(ctx context.Context, done *history.Op) error) (history.Type, error) {
 	inv.Process, inv.Node, inv.Type = process, node, history.Invoke
 	if inv.F == history.FRead && r.readMode != 0 {
-		inv.Extra = withExtra(inv.Extra, "read_mode", r.readMode.String())
+		inv.ReadMode = r.readMode.String()
 	}
 	done := inv
 	done.Extra = cloneExtra(inv.Extra)
@@ -61,15 +61,6 @@ func (r *recorder) call(ctx context.Context, process int, node string, inv histo
 		return 0, err
 	}
 	return done.Type, nil
-}
-
-func withExtra(m map[string]string, k, v string) map[string]string {
-	m = cloneExtra(m)
-	if m == nil {
-		m = map[string]string{}
-	}
-	m[k] = v
-	return m
 }
 
 func cloneExtra(m map[string]string) map[string]string {

@@ -5,8 +5,20 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"coordlab/analysis"
 	"coordlab/history"
 )
+
+var registerWorkload = Workload{
+	Name:  "register",
+	About: "read/write/cas on a few keys; unique values",
+	New:   func(c Config) generator { return &register{cfg: c} },
+	Judge: analysis.Judge{
+		Checkers:  []analysis.Checker{analysis.Linearizable(), analysis.SessionOrder()},
+		Staleness: true,
+		Reads:     analysis.RegisterReads, Writes: analysis.RegisterWrites,
+	},
+}
 
 // register: read, write and cas on Keys independent keys r/0..r/<Keys-1>.
 type register struct{ cfg Config }
@@ -59,7 +71,7 @@ func (g *register) run(ctx context.Context, w *worker, op regOp) error {
 				w.last[op.key] = v.Value
 			}
 			if v.Revision != 0 {
-				d.Extra = withExtra(d.Extra, "revision", strconv.FormatInt(v.Revision, 10))
+				d.Revision = v.Revision
 			}
 			return nil
 		})
@@ -81,7 +93,7 @@ func (g *register) run(ctx context.Context, w *worker, op regOp) error {
 			if err != nil {
 				return err
 			}
-			d.Extra = withExtra(d.Extra, "ok", strconv.FormatBool(ok))
+			d.Applied = history.Bool(ok)
 			d.Version = v.Version
 			if ok {
 				w.last[op.key] = op.value

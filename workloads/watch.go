@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"coordlab/analysis"
 	"coordlab/client"
 	"coordlab/history"
 )
@@ -14,6 +15,17 @@ const watchPrefix = "w/"
 // watchDrain is how long watchers keep receiving after the writers stop.
 const watchDrain = 2 * time.Second
 
+var watchWorkload = Workload{
+	Name:  "watch",
+	About: "writers on a prefix, watchers record every event",
+	New:   newWatch,
+	Judge: analysis.Judge{
+		Checkers: []analysis.Checker{analysis.Watch()},
+		Reads:    []string{history.FRead},
+		Writes:   []string{history.FPut, history.FDelete},
+	},
+}
+
 // watchLoad: threads 0..W-1 watch the prefix w/ (W = max(1, Concurrency/4));
 // the others put (90%) or delete (10%) keys under it with unique values.
 type watchLoad struct {
@@ -21,7 +33,7 @@ type watchLoad struct {
 	watchers int
 }
 
-func newWatch(cfg Config) workload {
+func newWatch(cfg Config) generator {
 	return &watchLoad{cfg: cfg, watchers: max(1, cfg.Concurrency/4)}
 }
 
@@ -91,7 +103,7 @@ func (g *watchLoad) watch(ctx context.Context, w *worker) error {
 				break loop
 			}
 		}
-		d.Extra = withExtra(d.Extra, "ended", ended)
+		d.Ended = ended
 		return nil
 	})
 	w.watchFrom = from

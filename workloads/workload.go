@@ -12,8 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"coordlab/analysis"
 	"coordlab/client"
 	"coordlab/history"
+	"coordlab/runfile"
 )
 
 // Config configures a workload run.
@@ -43,47 +45,74 @@ type Config struct {
 	Logger *slog.Logger `json:"-"`
 }
 
-// workloadTable: name -> description and constructor.
-var workloadTable = map[string]struct {
-	about string
-	make  func(cfg Config) workload
-}{
-	"register": {"read/write/cas on a few keys; unique values", func(c Config) workload { return &register{cfg: c} }},
-	"lock":     {"acquire, write the fencing token into a register, release", func(c Config) workload { return &lock{cfg: c} }},
-	"watch":    {"writers on a prefix, watchers record every event", func(c Config) workload { return newWatch(c) }},
-	"election": {"campaign, observe, resign", func(c Config) workload { return &election{cfg: c} }},
-	"config":   {"a publisher writes versions, subscribers read them", func(c Config) workload { return &configCenter{cfg: c} }},
+// Workload is one kind of load, whole: what it does to a cluster and how
+// its history is judged. Each lives in a file of its own; Table lists them.
+type Workload struct {
+	// Name is what --workload and test.json call it.
+	Name string
+	// About describes it for `coordlab list`.
+	About string
+	// New makes one run's generator: its steps and its final reads.
+	New func(cfg Config) generator
+	// MinConcurrency is the threads it needs (holders must compete); 0 is 1.
+	MinConcurrency int
+	// Fencing says the lock's fencing can be switched off (--unfenced).
+	Fencing bool
+	// LockHolder says it exposes the lock holder to the nemesis
+	// (pause-lock-holder).
+	LockHolder bool
+	// Judge is the checkers that judge its history and the ops that read
+	// and write, for the performance figures.
+	Judge analysis.Judge
+}
+
+// Table is every workload, in the order `coordlab list` shows them.
+var Table = []Workload{registerWorkload, casWorkload, lockWorkload, watchWorkload, electionWorkload, configWorkload}
+
+// Lookup returns the workload called name, its Judge naming it.
+func Lookup(name string) (Workload, bool) {
+	for _, w := range Table {
+		if w.Name == name {
+			w.Judge.Workload = w.Name
+			return w, true
+		}
+	}
+	return Workload{}, false
 }
 
 // Names lists the workloads, sorted.
 func Names() []string {
 	var out []string
-	for n := range workloadTable {
-		out = append(out, n)
+	for _, w := range Table {
+		out = append(out, w.Name)
 	}
 	sort.Strings(out)
 	return out
 }
 
 // About describes a workload for `coordlab list`.
-func About(name string) string { return workloadTable[name].about }
+func About(name string) string {
+	w, _ := Lookup(name)
+	return w.About
+}
 
-// WithDefaults fills zero fields.
+// WithDefaults fills zero fields with a run's defaults (runfile.Default).
 func (c Config) WithDefaults() Config {
+	d := runfile.Default()
 	if c.Concurrency == 0 {
-		c.Concurrency = 10
+		c.Concurrency = d.Concurrency
 	}
 	if c.Keys == 0 {
-		c.Keys = 5
+		c.Keys = d.Keys
 	}
 	if c.SessionTTL == 0 {
-		c.SessionTTL = 2 * time.Second
+		c.SessionTTL = time.Duration(d.SessionTTL)
 	}
 	if c.Hold == 0 {
-		c.Hold = 200 * time.Millisecond
+		c.Hold = time.Duration(d.Hold)
 	}
 	if c.OpTimeout == 0 {
-		c.OpTimeout = 2 * time.Second
+		c.OpTimeout = time.Duration(d.OpTimeout)
 	}
 	return c
 }
@@ -91,7 +120,8 @@ func (c Config) WithDefaults() Config {
 // Validate checks the configuration (after WithDefaults).
 func (c Config) Validate() error {
 	var errs []error
-	if _, ok := workloadTable[c.Workload]; !ok {
+	wl, ok := Lookup(c.Workload)
+	if !ok {
 		errs = append(errs, fmt.Errorf("%w %q: want one of %s", ErrUnknownWorkload, c.Workload, strings.Join(Names(), ", ")))
 	}
 	if c.Concurrency < 1 || c.Concurrency > 10000 {
@@ -109,8 +139,11 @@ func (c Config) Validate() error {
 	if c.OpTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("workloads: --op-timeout: want > 0, got %s", c.OpTimeout))
 	}
-	if (c.Workload == "lock" || c.Workload == "election") && c.Concurrency < 2 {
-		errs = append(errs, fmt.Errorf("workloads: %s: want --concurrency >= 2 so holders compete, got %d", c.Workload, c.Concurrency))
+	if ok && c.Concurrency < wl.MinConcurrency {
+		errs = append(errs, fmt.Errorf("workloads: %s: want --concurrency >= %d so holders compete, got %d", c.Workload, wl.MinConcurrency, c.Concurrency))
+	}
+	if ok && c.Unfenced && !wl.Fencing {
+		errs = append(errs, fmt.Errorf("workloads: --unfenced: %s has no fencing to switch off", c.Workload))
 	}
 	return errors.Join(errs...)
 }
@@ -200,11 +233,11 @@ func (s *Shared) clearHolder(process int) {
 	}
 }
 
-// workload is one kind of load. step runs one action for thread w (one op
+// generator is one run of a workload. step runs one action for thread w (one op
 // or a short sequence, like acquire/write/release); final runs after the
 // time limit with a fresh context (final reads). Both return only a history
 // write error, which stops the run.
-type workload interface {
+type generator interface {
 	step(ctx context.Context, w *worker) error
 	final(ctx context.Context, w *worker) error
 }
@@ -230,7 +263,8 @@ func Run(ctx context.Context, cfg Config, d Deps, finalTimeout time.Duration) er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	wl := workloadTable[cfg.Workload].make(cfg)
+	wl, _ := Lookup(cfg.Workload) // Validate found it
+	gen := wl.New(cfg)
 	rec := &recorder{h: d.History, clock: d.Clock, stats: d.Stats, readMode: cfg.ReadMode}
 	workers := make([]*worker, cfg.Concurrency)
 	for t := range workers {
@@ -252,7 +286,7 @@ func Run(ctx context.Context, cfg Config, d Deps, finalTimeout time.Duration) er
 	}
 	for _, w := range workers {
 		wg.Go(func() {
-			if err := w.loop(ctx, wl); err != nil {
+			if err := w.loop(ctx, gen); err != nil {
 				fail(err)
 			}
 		})
@@ -269,7 +303,7 @@ func Run(ctx context.Context, cfg Config, d Deps, finalTimeout time.Duration) er
 	defer fcancel()
 	for _, w := range workers {
 		wg.Go(func() {
-			if err := wl.final(fctx, w); err != nil {
+			if err := gen.final(fctx, w); err != nil {
 				fail(err)
 			}
 		})
@@ -305,7 +339,7 @@ type worker struct {
 }
 
 // loop runs steps until ctx ends, pacing them at Concurrency/Rate.
-func (w *worker) loop(ctx context.Context, wl workload) error {
+func (w *worker) loop(ctx context.Context, wl generator) error {
 	var every time.Duration
 	if w.cfg.Rate > 0 {
 		every = time.Duration(float64(time.Second) * float64(w.cfg.Concurrency) / w.cfg.Rate)

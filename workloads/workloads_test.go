@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"coordlab/analysis"
 	"coordlab/client"
 	"coordlab/history"
 )
@@ -96,7 +97,7 @@ func TestRegisterValuesUniqueAndWellFormed(t *testing.T) {
 			}
 			seen[*o.Value] = o.Index
 		}
-		if o.F == history.FRead && o.Extra["read_mode"] != "linearizable" {
+		if o.F == history.FRead && o.Type == history.Invoke && o.ReadMode != "linearizable" {
 			t.Fatalf("read %d without read_mode: %+v", o.Index, o)
 		}
 	}
@@ -224,8 +225,8 @@ func TestLockFencedTokensGrow(t *testing.T) {
 				last = o.Version
 			case history.FFencedWrite:
 				writes++
-				if o.Extra["fenced"] == "" {
-					t.Fatalf("fenced-write without extra.fenced: %+v", o)
+				if o.Fenced == unfenced {
+					t.Fatalf("fenced-write with fenced %v, want %v: %+v", o.Fenced, !unfenced, o)
 				}
 			case history.FRelease:
 				releases++
@@ -335,5 +336,27 @@ func TestToEvent(t *testing.T) {
 		if got := toEvent(c.in, 5); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("toEvent(%+v) = %+v, want %+v", c.in, got, c.want)
 		}
+	}
+}
+
+// TestEveryWorkloadIsJudgedValid runs each workload of the table against
+// the in-memory store (linearizable, one copy) and judges its history with
+// the workload's own judge: a correct store must get a valid verdict, so a
+// workload whose ops its checkers misread fails here.
+func TestEveryWorkloadIsJudgedValid(t *testing.T) {
+	for _, w := range Table {
+		t.Run(w.Name, func(t *testing.T) {
+			cfg := Config{Workload: w.Name, Concurrency: 4, Rate: 400, Seed: 3, Hold: time.Millisecond}
+			ops := runFor(t, cfg, newMemStore(), 300*time.Millisecond)
+			wellFormed(t, ops)
+			j, _ := Lookup(w.Name)
+			res := analysis.Check(ops, j.Judge, analysis.Options{TimeLimit: 30 * time.Second})
+			if res.Workload != w.Name || res.Valid != analysis.Valid {
+				for n, c := range res.Checkers {
+					t.Logf("%s: %v %q %+v", n, c.Valid, c.Note, c.Anomalies)
+				}
+				t.Fatalf("workload %q: verdict %v (error %q), want valid on a linearizable store", res.Workload, res.Valid, res.Error)
+			}
+		})
 	}
 }

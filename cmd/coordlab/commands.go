@@ -16,6 +16,7 @@ import (
 	"coordlab/cluster/local"
 	"coordlab/faults"
 	"coordlab/run"
+	"coordlab/runfile"
 	"coordlab/workloads"
 )
 
@@ -46,17 +47,17 @@ func newCheckCmd() *cobra.Command {
 	var limit time.Duration
 	cmd := &cobra.Command{
 		Use:   "check DIR",
-		Short: "Re-run the analysis of a stored run directory (writes results.json)",
+		Short: "Re-run the analysis of a stored run directory (writes results.json and report.html)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := run.CheckDir(args[0], limit)
 			if err != nil {
 				return &exitError{code: exitFailed, err: err}
 			}
-			return verdict(cmd.OutOrStdout(), args[0], res)
+			return verdict(cmd.OutOrStdout(), args[0], res, renderPage(cmd.OutOrStdout(), args[0]))
 		},
 	}
-	cmd.Flags().DurationVar(&limit, "check-time-limit", 60*time.Second, "analysis time budget")
+	cmd.Flags().DurationVar(&limit, "check-time-limit", time.Duration(runfile.Default().CheckLimit), "analysis time budget")
 	return cmd
 }
 

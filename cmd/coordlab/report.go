@@ -59,7 +59,13 @@ It reads only the files a run leaves behind; nothing is re-run.`,
 				} else {
 					fmt.Fprintln(cmd.OutOrStdout(), filepath.Join(out, "comparison.html"))
 				}
-				roots = append(roots, out)
+				// The index beside the comparison lists the runs --out
+				// holds; an --out of its own, with no runs, gets none.
+				if _, err := reports.FindRuns(out); err == nil {
+					roots = append(roots, out)
+				} else if !errors.Is(err, reports.ErrNoRuns) {
+					errs = append(errs, err)
+				}
 			}
 			for _, root := range uniq(roots) {
 				if _, err := os.Stat(root); err != nil {
