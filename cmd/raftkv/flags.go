@@ -20,6 +20,7 @@ type options struct {
 	member            raftkv.Config
 	listenClientURLs  []string
 	listenMetricsURLs []string
+	adminListenURL    string // "" when --admin-listen-url is absent
 	logger            *slog.Logger
 	logLevel          *slog.LevelVar
 	enablePprof       bool
@@ -40,7 +41,8 @@ func parseFlags(args []string) (*options, error) {
 	ict := fs.String("initial-cluster-token", "etcd-cluster", "Initial cluster token for the etcd cluster during bootstrap.")
 	hb := fs.Uint("heartbeat-interval", 100, "Time (in milliseconds) of a heartbeat interval.")
 	et := fs.Uint("election-timeout", 1000, "Time (in milliseconds) for an election to timeout.")
-	lmu := fs.String("listen-metrics-urls", "", "List of URLs to listen on for the metrics, health and admin endpoints.")
+	lmu := fs.String("listen-metrics-urls", "", "List of URLs to listen on for the metrics and health endpoints.")
+	alu := fs.String("admin-listen-url", "", "URL to listen on for the lab's fault endpoint POST /admin/clock (lease clock skew), e.g. http://127.0.0.1:2382. Unauthenticated: keep it on loopback or a lab-only network. Off when empty; never served on the client, peer or metrics URLs.")
 	mrb := fs.Uint("max-request-bytes", 1572864, "Maximum client request size in bytes the server will accept.")
 	sc := fs.Uint64("snapshot-count", 100000, "Number of committed transactions to trigger a snapshot to disk.")
 	logger := fs.String("logger", "zap", "Logger: 'zap' (structured; raftkv logs with log/slog JSON) or 'capnslog' (text).")
@@ -104,6 +106,16 @@ func parseFlags(args []string) (*options, error) {
 		if o.listenMetricsURLs, err = urlList("--listen-metrics-urls", *lmu); err != nil {
 			return nil, err
 		}
+	}
+	if *alu != "" {
+		us, err := urlList("--admin-listen-url", *alu)
+		if err != nil {
+			return nil, err
+		}
+		if len(us) != 1 {
+			return nil, fmt.Errorf("--admin-listen-url: want one URL, got %d", len(us))
+		}
+		o.adminListenURL = us[0]
 	}
 	icStr := *ic
 	if icStr == "" {

@@ -43,15 +43,26 @@ func run(args []string) error {
 		closeAll(clientLns)
 		return err
 	}
-	s, err := raftkv.New(o.member)
-	if err != nil {
+	var adminLns []net.Listener
+	if o.adminListenURL != "" {
+		if adminLns, err = listenAll("--admin-listen-url", []string{o.adminListenURL}); err != nil {
+			closeAll(clientLns)
+			closeAll(metricsLns)
+			return err
+		}
+	}
+	closeLns := func() {
 		closeAll(clientLns)
 		closeAll(metricsLns)
+		closeAll(adminLns)
+	}
+	s, err := raftkv.New(o.member)
+	if err != nil {
+		closeLns()
 		return oneLine(err)
 	}
 	if err := s.Start(); err != nil {
-		closeAll(clientLns)
-		closeAll(metricsLns)
+		closeLns()
 		return oneLine(err)
 	}
 	opts := append(v3rpc.ServerOptions(s),
@@ -72,7 +83,7 @@ func run(args []string) error {
 	}
 	var wg sync.WaitGroup
 	var httpSrvs []*http.Server
-	serveHTTP := func(ln net.Listener) {
+	serveHTTP := func(ln net.Listener, h http.Handler) {
 		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 		httpSrvs = append(httpSrvs, hs)
@@ -95,12 +106,20 @@ func run(args []string) error {
 			defer wg.Done()
 			sn.run()
 		}()
-		serveHTTP(sn.http)
+		serveHTTP(sn.http, h)
 	}
 	for _, ln := range metricsLns {
-		serveHTTP(ln)
+		serveHTTP(ln, h)
+	}
+	// The fault endpoint gets a listener and a handler of its own: nothing
+	// on the client or metrics URLs can reach it.
+	for _, ln := range adminLns {
+		serveHTTP(ln, s.AdminHandler())
 	}
 	log.Info("serving client requests", "listen_client_urls", o.listenClientURLs, "listen_metrics_urls", o.listenMetricsURLs)
+	if o.adminListenURL != "" {
+		log.Warn("serving the unauthenticated fault endpoint /admin/clock", "admin_listen_url", o.adminListenURL)
+	}
 
 	sigc := make(chan os.Signal, 1)
 	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)

@@ -62,12 +62,18 @@
 // serves a joining member; POST /lease/renew and /lease/ttl forward lease
 // keep-alives and time-to-live queries from followers to the leader.
 //
-// # HTTP on the client and metrics URLs
+// # HTTP on the client and metrics URLs, and the admin URL
 //
 // HTTPHandler serves /health ({"health":"true","reason":""} when a leader is
-// known), /metrics (raftkv_* names modelled on etcd's), /version and the lab's
-// clock endpoint: POST /admin/clock {"offset":"-3s"} shifts this member's lease
-// clock (GET shows the offset), which is how clock-skew faults reach leases.
+// known), /metrics (raftkv_* names modelled on etcd's) and /version, as etcd
+// does on its client and metrics URLs.
+//
+// AdminHandler serves the lab's clock endpoint: POST /admin/clock
+// {"offset":"-3s"} shifts this member's lease clock (GET shows the offset),
+// which is how clock-skew faults reach leases. It is unauthenticated and can
+// expire every lease, so it is served only on its own listener
+// (cmd/raftkv --admin-listen-url, off unless given), never on the client,
+// peer or metrics URLs.
 //
 // # Caveats
 //

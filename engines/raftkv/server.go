@@ -519,7 +519,8 @@ func (s *Server) AppliedIndex() uint64 { return s.appliedIndex.Load() }
 // Gatherer exposes the metrics for /metrics.
 func (s *Server) Gatherer() prometheus.Gatherer { return s.gather }
 
-// ClockOffset and SetClockOffset shift the lease clock (POST /admin/clock).
+// ClockOffset and SetClockOffset shift the lease clock (POST /admin/clock on
+// AdminHandler).
 func (s *Server) ClockOffset() time.Duration     { return s.clock.Offset() }
 func (s *Server) SetClockOffset(d time.Duration) { s.clock.SetOffset(d) }
 
