@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -335,6 +336,14 @@ func (s *Server) restart() error {
 	}
 	s.id = m.MemberID
 	st, err := s.openWAL()
+	if errors.Is(err, wal.ErrCorrupt) {
+		// Starting from a shortened log would lose acknowledged writes (and
+		// break what this member promised its peers): the member's copy is
+		// gone, the cluster still has it.
+		return fmt.Errorf("member %x (%s) cannot start: %w; on a healthy member run `etcdctl member remove %x`, then delete %s, "+
+			"run `etcdctl member add %s --peer-urls=%s` and start this member again with --initial-cluster-state existing",
+			s.id, s.cfg.Name, err, s.id, s.cfg.DataDir, s.cfg.Name, strings.Join(s.cfg.PeerURLs, ","))
+	}
 	if err != nil {
 		return err
 	}
