@@ -44,6 +44,7 @@ func parseFlags(args []string) (*options, error) {
 	lmu := fs.String("listen-metrics-urls", "", "List of URLs to listen on for the metrics and health endpoints.")
 	alu := fs.String("admin-listen-url", "", "URL to listen on for the lab's fault endpoint POST /admin/clock (lease clock skew), e.g. http://127.0.0.1:2382. Unauthenticated: keep it on loopback or a lab-only network. Off when empty; never served on the client, peer or metrics URLs.")
 	mrb := fs.Uint("max-request-bytes", 1572864, "Maximum client request size in bytes the server will accept.")
+	qbb := fs.Int64("quota-backend-bytes", 0, "Raise alarms when backend size exceeds the given quota (0 defaults to low space quota).")
 	sc := fs.Uint64("snapshot-count", 100000, "Number of committed transactions to trigger a snapshot to disk.")
 	logger := fs.String("logger", "zap", "Logger: 'zap' (structured; raftkv logs with log/slog JSON) or 'capnslog' (text).")
 	level := fs.String("log-level", "info", "Log level: debug, info, warn, error.")
@@ -144,6 +145,7 @@ func parseFlags(args []string) (*options, error) {
 	c.TickInterval = time.Duration(*hb) * time.Millisecond
 	c.ElectionTicks = int(*et / *hb)
 	c.SnapshotCount = *sc
+	c.QuotaBackendBytes = *qbb
 	c.MaxRequestBytes = int(*mrb)
 	if *bbi < 0 {
 		return nil, fmt.Errorf("--backend-batch-interval: want >= 0, got %v", *bbi)

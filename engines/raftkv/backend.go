@@ -3,6 +3,7 @@ package raftkv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"time"
@@ -211,16 +212,16 @@ func (s *Server) RemoveMember(ctx context.Context, id uint64) ([]*pb.Member, err
 func (s *Server) Status() *pb.StatusResponse {
 	h := s.Header()
 	st := s.Store()
-	var size int64
+	var size, inUse int64
 	if st != nil {
 		h.Revision = st.Rev()
-		size = st.Size()
+		size, inUse = st.Size(), st.SizeInUse()
 	}
 	return &pb.StatusResponse{
 		Header:           h,
 		Version:          Version,
 		DbSize:           size,
-		DbSizeInUse:      size,
+		DbSizeInUse:      inUse,
 		Leader:           s.lead.Load(),
 		RaftIndex:        s.committedIndex.Load(),
 		RaftTerm:         s.term.Load(),
@@ -267,4 +268,43 @@ func (s *Server) publish() {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// Alarm replicates r through raft, as etcd does for every action, and
+// returns the store's answer (v3rpc.Alarmer).
+func (s *Server) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	resp, err := s.Propose(ctx, &pb.InternalRaftRequest{Alarm: r})
+	if err != nil {
+		return nil, err
+	}
+	ar, ok := resp.(*pb.AlarmResponse)
+	if !ok {
+		return nil, fmt.Errorf("raftkv: alarm request answered %T", resp)
+	}
+	return ar, nil
+}
+
+// Alarms lists the alarms active on this member's store.
+func (s *Server) Alarms() []*pb.AlarmMember {
+	st := s.Store()
+	if st == nil {
+		return nil
+	}
+	return st.Alarms()
+}
+
+// QuotaAvailable reports whether a write adding about cost bytes keeps the
+// store's bytes in use under the quota. etcd compares the file size, which
+// its defragment shrinks; raftkv's Defragment does not rewrite the file, so
+// the quota counts what is in use: deleting and compacting frees room.
+func (s *Server) QuotaAvailable(cost int) bool {
+	q := s.cfg.QuotaBackendBytes
+	switch {
+	case q < 0:
+		return true
+	case q == 0:
+		q = DefaultQuotaBackendBytes
+	}
+	st := s.Store()
+	return st == nil || st.SizeInUse()+int64(cost) < q
 }

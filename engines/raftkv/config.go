@@ -128,6 +128,15 @@ type Config struct {
 	// Commit() (etcd's backend batch interval). 0 commits after every batch.
 	// Default 0.
 	BatchInterval time.Duration
+	// QuotaBackendBytes is --quota-backend-bytes: a put, txn with a put or
+	// lease grant that would take the store's bytes in use (Store.SizeInUse)
+	// past it raises the NOSPACE alarm and fails with etcd's "database space
+	// exceeded". 0 means DefaultQuotaBackendBytes (2 GiB, etcd's default); a
+	// negative value disables the quota (as etcd).
+	QuotaBackendBytes int64
+	// WALSegmentBytes is the preallocated size of one WAL segment file.
+	// Default 64 MiB (etcd's). Tests on small file systems lower it.
+	WALSegmentBytes int64
 	// Logger receives state changes; nil discards.
 	Logger *slog.Logger
 	// Clock is the lease clock; nil means the wall clock.
@@ -137,6 +146,9 @@ type Config struct {
 	// Registerer receives the Prometheus metrics; nil means a private registry.
 	Registerer prometheus.Registerer
 }
+
+// DefaultQuotaBackendBytes is etcd's default --quota-backend-bytes, 2 GiB.
+const DefaultQuotaBackendBytes = 2 << 30
 
 // DefaultConfig returns etcd's defaults on loopback.
 func DefaultConfig() Config {
@@ -246,6 +258,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PeerSendQueue <= 0 || c.RecvQueue <= 0 {
 		bad("PeerSendQueue and RecvQueue: want > 0, got %d and %d", c.PeerSendQueue, c.RecvQueue)
+	}
+	if c.WALSegmentBytes < 0 {
+		bad("WALSegmentBytes: want >= 0 (0: 64 MiB), got %d", c.WALSegmentBytes)
 	}
 	if c.BatchInterval < 0 {
 		bad("BatchInterval: want >= 0, got %v", c.BatchInterval)

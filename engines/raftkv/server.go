@@ -230,7 +230,7 @@ func (s *Server) mvccConfig() mvcc.Config {
 }
 
 func (s *Server) openWAL() (*wal.State, error) {
-	w, st, err := wal.Open(s.walDir, wal.Config{Logger: s.cfg.Logger, OnSync: func(d time.Duration) {
+	w, st, err := wal.Open(s.walDir, wal.Config{SegmentBytes: s.cfg.WALSegmentBytes, Logger: s.cfg.Logger, OnSync: func(d time.Duration) {
 		s.metrics.walFsync.Observe(d.Seconds())
 	}})
 	if err != nil {
