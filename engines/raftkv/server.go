@@ -97,6 +97,8 @@ type Server struct {
 
 	lessor *lessor
 	reqIDs *idGen
+
+	raisingNoSpace atomic.Bool // a proposal of this member's NOSPACE alarm is under way
 }
 
 // proposal is a normal entry or a conf change on its way to the loop.
