@@ -133,6 +133,12 @@ func run(args []string) error {
 			log.Warn("this member was removed from the cluster; exiting")
 			exitErr = nil
 		}
+		if errors.Is(exitErr, raftkv.ErrWALFailed) {
+			// Fenced, not dead: keep answering reads (and refusing writes)
+			// until the operator restarts it after freeing space.
+			sig := <-sigc
+			log.Info("received signal; shutting down", "signal", sig.String())
+		}
 	}
 	gs.Stop()
 	for _, hs := range httpSrvs {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"syscall"
 	"time"
 
 	"coordlab/engines/raftkv/mvcc"
@@ -50,6 +51,12 @@ func (s *Server) Propose(ctx context.Context, req *pb.InternalRaftRequest) (prot
 // proposal raft drops (no leader yet, leadership transfer) is retried after the
 // next leader change or a tick, until the request timeout.
 func (s *Server) proposeAndWait(ctx context.Context, p proposal) (applyResult, error) {
+	select {
+	case <-s.donec:
+		// Not handed to raft: a definite refusal.
+		return applyResult{}, s.stoppedErr()
+	default:
+	}
 	if s.committedIndex.Load() > s.appliedIndex.Load()+s.cfg.MaxApplyLag {
 		return applyResult{}, rpctypes.ErrGRPCRequestTooManyRequests
 	}
@@ -125,6 +132,21 @@ func (s *Server) proposeAndWait(ctx context.Context, p proposal) (applyResult, e
 		}
 		retry.Stop()
 	}
+}
+
+// stoppedErr answers a request that never reached raft because the loop has
+// exited: NOSPACE when the WAL could not be written for lack of space (the
+// error clients know means "writes refused, free space"), else etcd's
+// "server stopped".
+func (s *Server) stoppedErr() error {
+	if err := s.Err(); errors.Is(err, ErrWALFailed) && isNoSpaceErr(err) {
+		return rpctypes.ErrGRPCNoSpace
+	}
+	return rpctypes.ErrGRPCStopped
+}
+
+func isNoSpaceErr(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // timeoutErr is etcd's error for a request that did not finish in time.
@@ -227,7 +249,17 @@ func (s *Server) Status() *pb.StatusResponse {
 		RaftTerm:         s.term.Load(),
 		RaftAppliedIndex: s.appliedIndex.Load(),
 		IsLearner:        s.isLearner(),
+		Errors:           s.statusErrors(),
 	}
+}
+
+// statusErrors names why this member stopped taking part in raft, if it did
+// on a storage error (etcdctl endpoint status prints it).
+func (s *Server) statusErrors() []string {
+	if err := s.Err(); err != nil && !errors.Is(err, ErrRemoved) {
+		return []string{err.Error()}
+	}
+	return nil
 }
 
 func (s *Server) isLearner() bool {
