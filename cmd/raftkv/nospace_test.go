@@ -82,6 +82,17 @@ func TestQuotaBackendBytesProcess(t *testing.T) {
 	if out, err := etcdctl(t, m.client, "compact", fmt.Sprint(st.Header.Revision), "--physical"); err != nil {
 		t.Fatalf("etcdctl compact: %v %s", err, out)
 	}
+	// The freed room shows in dbSizeInUse after the next backend commit.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		st, err := cli.Status(ctx, m.client)
+		if err == nil && st.DbSizeInUse < 256<<10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %v (err %v): dbSizeInUse not below 256 KiB 15s after deleting and compacting everything", st, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if out, err := etcdctl(t, m.client, "alarm", "disarm"); err != nil || !strings.Contains(out, "alarm:NOSPACE") {
 		t.Fatalf("etcdctl alarm disarm: %v %s", err, out)
 	}
