@@ -123,11 +123,11 @@ func TestAdminListenURLFlag(t *testing.T) {
 		t.Fatalf("two admin URLs: err %v, want 'want one URL'", err)
 	}
 	o, err := parseFlags([]string{"--admin-listen-url", "http://127.0.0.1:2382"})
-	if err != nil || o.adminListenURL != "http://127.0.0.1:2382" {
-		t.Fatalf("parseFlags: %v, adminListenURL %q", err, o.adminListenURL)
+	if err != nil || o.member.AdminListenURL != "http://127.0.0.1:2382" {
+		t.Fatalf("parseFlags: %v, adminListenURL %q", err, o.member.AdminListenURL)
 	}
 	o, err = parseFlags(nil)
-	if err != nil || o.adminListenURL != "" {
-		t.Fatalf("default: %v, adminListenURL %q, want empty (off)", err, o.adminListenURL)
+	if err != nil || o.member.AdminListenURL != "" {
+		t.Fatalf("default: %v, adminListenURL %q, want empty (off)", err, o.member.AdminListenURL)
 	}
 }

@@ -14,16 +14,12 @@ import (
 	"coordlab/engines/raftkv"
 )
 
-// options is everything the flags set: the member's Config plus what the
-// process serves around it.
+// options is everything the flags set: the member's Config plus the
+// process's logging.
 type options struct {
-	member            raftkv.Config
-	listenClientURLs  []string
-	listenMetricsURLs []string
-	adminListenURL    string // "" when --admin-listen-url is absent
-	logger            *slog.Logger
-	logLevel          *slog.LevelVar
-	enablePprof       bool
+	member   raftkv.Config
+	logger   *slog.Logger
+	logLevel *slog.LevelVar
 }
 
 // parseFlags reads etcd's flags (names, defaults and units as etcd 3.4).
@@ -66,7 +62,7 @@ func parseFlags(args []string) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: every setting is a --flag", fs.Arg(0))
 	}
-	o := &options{enablePprof: *pprofOn}
+	o := &options{}
 	var lv slog.LevelVar
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		return nil, fmt.Errorf("--log-level: want debug, info, warn or error, got %q", *level)
@@ -100,14 +96,15 @@ func parseFlags(args []string) (*options, error) {
 	if c.ClientURLs, err = urlList("--advertise-client-urls", *acu); err != nil {
 		return nil, err
 	}
-	if o.listenClientURLs, err = urlList("--listen-client-urls", *lcu); err != nil {
+	if c.ListenClientURLs, err = urlList("--listen-client-urls", *lcu); err != nil {
 		return nil, err
 	}
 	if *lmu != "" {
-		if o.listenMetricsURLs, err = urlList("--listen-metrics-urls", *lmu); err != nil {
+		if c.ListenMetricsURLs, err = urlList("--listen-metrics-urls", *lmu); err != nil {
 			return nil, err
 		}
 	}
+	c.EnablePprof = *pprofOn
 	if *alu != "" {
 		us, err := urlList("--admin-listen-url", *alu)
 		if err != nil {
@@ -116,7 +113,7 @@ func parseFlags(args []string) (*options, error) {
 		if len(us) != 1 {
 			return nil, fmt.Errorf("--admin-listen-url: want one URL, got %d", len(us))
 		}
-		o.adminListenURL = us[0]
+		c.AdminListenURL = us[0]
 	}
 	icStr := *ic
 	if icStr == "" {

@@ -88,6 +88,24 @@ type Config struct {
 	// ClientURLs are the advertised client URLs (--advertise-client-urls),
 	// published in the member list.
 	ClientURLs []string
+	// ListenClientURLs are where Run serves etcd's v3 gRPC API and the HTTP
+	// endpoints (/health, /metrics, /version) (--listen-client-urls).
+	// Default http://localhost:2379.
+	ListenClientURLs []string
+	// ClientListeners, if set, are served as client URLs too (tests pass
+	// listeners on free ports).
+	ClientListeners []net.Listener
+	// ListenMetricsURLs are extra URLs for the HTTP endpoints only
+	// (--listen-metrics-urls). Default none.
+	ListenMetricsURLs []string
+	// AdminListenURL serves the lab's fault endpoint POST /admin/clock, and
+	// nothing else (--admin-listen-url). It is unauthenticated and can expire
+	// every lease, so it is off when empty (the default) and never served on
+	// the client, peer or metrics URLs.
+	AdminListenURL string
+	// EnablePprof serves /debug/pprof on the client and metrics URLs
+	// (--enable-pprof).
+	EnablePprof bool
 	// InitialCluster is --initial-cluster, grouped by name.
 	InitialCluster []InitialMember
 	// ClusterState is --initial-cluster-state. Default new.
@@ -158,6 +176,7 @@ func DefaultConfig() Config {
 		PeerURLs:               []string{"http://localhost:2380"},
 		ListenPeerURLs:         []string{"http://localhost:2380"},
 		ClientURLs:             []string{"http://localhost:2379"},
+		ListenClientURLs:       []string{"http://localhost:2379"},
 		InitialCluster:         []InitialMember{{Name: "default", PeerURLs: []string{"http://localhost:2380"}}},
 		ClusterState:           ClusterStateNew,
 		ClusterToken:           "etcd-cluster",
@@ -211,6 +230,11 @@ func (c *Config) Validate() error {
 		checkURLs("--listen-peer-urls", c.ListenPeerURLs, true)
 	}
 	checkURLs("--advertise-client-urls", c.ClientURLs, false)
+	checkURLs("--listen-client-urls", c.ListenClientURLs, false)
+	checkURLs("--listen-metrics-urls", c.ListenMetricsURLs, false)
+	if c.AdminListenURL != "" {
+		checkURLs("--admin-listen-url", []string{c.AdminListenURL}, true)
+	}
 	if len(c.InitialCluster) == 0 {
 		bad("--initial-cluster: must name at least this member")
 	}

@@ -4,6 +4,15 @@
 // lease timers. The state machine is mvcc.Store; the etcd v3 gRPC services
 // (package v3rpc) run on top of Server, which implements v3rpc.Backend.
 //
+// # Running a member
+//
+// Run(ctx, cfg) is a whole raftkv process: it listens on the client, metrics
+// and admin URLs of cfg, starts the Server, serves etcd's v3 gRPC API (package
+// v3rpc) and the HTTP endpoints on them, and stops everything when ctx ends.
+// cmd/raftkv is flags -> Config -> Validate -> Run; tests and benchmarks start
+// members in-process with NewMember and Serve. New and Start give the bare
+// Server (raft, storage, peers) without client listeners.
+//
 // # Goroutines and the order of effects
 //
 // Raft runs with AsyncStorageWrites. Three goroutines share the work, each
