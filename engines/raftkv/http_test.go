@@ -23,8 +23,17 @@ func TestClockEndpointOnlyOnAdminHandler(t *testing.T) {
 	if rec := post(s.HTTPHandler(), `{"offset":"2h"}`); rec.Code != http.StatusNotFound {
 		t.Fatalf("POST /admin/clock on HTTPHandler: status %d (%s), want 404", rec.Code, rec.Body)
 	}
+	// Nor on the peer URL, over the real listener.
+	resp, err := http.Post(c.cfgs[0].PeerURLs[0]+"/admin/clock", "application/json", strings.NewReader(`{"offset":"2h"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("POST /admin/clock on the peer URL: status %d, want 404", resp.StatusCode)
+	}
 	if got := s.ClockOffset(); got != 0 {
-		t.Fatalf("after POST on HTTPHandler the lease clock offset is %v, want 0", got)
+		t.Fatalf("after POSTs on HTTPHandler and the peer URL the lease clock offset is %v, want 0", got)
 	}
 
 	rec := post(s.AdminHandler(), `{"offset":"-3s"}`)
