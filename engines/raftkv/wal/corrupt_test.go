@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	raftpb "go.etcd.io/raft/v3/raftpb"
@@ -225,5 +226,58 @@ func TestTornLastRecordEveryByte(t *testing.T) {
 			}
 			c.checkDamaged(t, what, img, rec)
 		}
+	}
+}
+
+// Damage to the last record of a segment that is not the last one is not a
+// torn tail: later segments hold records written after it.
+func TestCorruptionEndOfEarlierSegment(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{SegmentBytes: 4096}
+	w, _ := mustOpen(t, dir, cfg)
+	data := string(make([]byte, 900))
+	type rec struct {
+		seg int
+		off int64
+	}
+	var recs []rec
+	for i := uint64(1); i <= 12; i++ {
+		before := w.Segments()
+		off := w.off
+		mustSave(t, w, nil, []*raftpb.Entry{ent(1, i, data)}, nil)
+		if w.Segments() != before {
+			off = -1 // opened a new segment (after its header); not needed here
+		}
+		recs = append(recs, rec{w.Segments() - 1, off})
+	}
+	w.Close()
+	names, err := segmentNames(dir)
+	if err != nil || len(names) < 3 {
+		t.Fatalf("segments %v (%v), want at least 3", names, err)
+	}
+	// The last record of the first segment: the one before the first record of segment 1.
+	var lastOfFirst int64 = -1
+	for i, r := range recs {
+		if r.seg == 1 {
+			lastOfFirst = recs[i-1].off
+			break
+		}
+	}
+	path := filepath.Join(dir, names[0])
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[lastOfFirst+20] ^= 0x01
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = Open(dir, cfg)
+	var ce *CorruptError
+	if !errors.As(err, &ce) || ce.File != path || ce.Offset != lastOfFirst {
+		t.Fatalf("Open: %v, want a *CorruptError at %s offset %d", err, path, lastOfFirst)
+	}
+	if !strings.Contains(err.Error(), "not the last") {
+		t.Fatalf("error %q does not say the segment is not the last", err)
 	}
 }
