@@ -14,15 +14,12 @@ import (
 	"coordlab/engines/raftkv"
 )
 
-// options is everything the flags set: the member's Config plus what the
-// process serves around it.
+// options is everything the flags set: the member's Config plus the
+// process's logging.
 type options struct {
-	member            raftkv.Config
-	listenClientURLs  []string
-	listenMetricsURLs []string
-	logger            *slog.Logger
-	logLevel          *slog.LevelVar
-	enablePprof       bool
+	member   raftkv.Config
+	logger   *slog.Logger
+	logLevel *slog.LevelVar
 }
 
 // parseFlags reads etcd's flags (names, defaults and units as etcd 3.4).
@@ -40,8 +37,10 @@ func parseFlags(args []string) (*options, error) {
 	ict := fs.String("initial-cluster-token", "etcd-cluster", "Initial cluster token for the etcd cluster during bootstrap.")
 	hb := fs.Uint("heartbeat-interval", 100, "Time (in milliseconds) of a heartbeat interval.")
 	et := fs.Uint("election-timeout", 1000, "Time (in milliseconds) for an election to timeout.")
-	lmu := fs.String("listen-metrics-urls", "", "List of URLs to listen on for the metrics, health and admin endpoints.")
+	lmu := fs.String("listen-metrics-urls", "", "List of URLs to listen on for the metrics and health endpoints.")
+	alu := fs.String("admin-listen-url", "", "URL to listen on for the lab's fault endpoint POST /admin/clock (lease clock skew), e.g. http://127.0.0.1:2382. Unauthenticated: keep it on loopback or a lab-only network. Off when empty; never served on the client, peer or metrics URLs.")
 	mrb := fs.Uint("max-request-bytes", 1572864, "Maximum client request size in bytes the server will accept.")
+	qbb := fs.Int64("quota-backend-bytes", 0, "Raise alarms when backend size exceeds the given quota (0 defaults to low space quota).")
 	sc := fs.Uint64("snapshot-count", 100000, "Number of committed transactions to trigger a snapshot to disk.")
 	logger := fs.String("logger", "zap", "Logger: 'zap' (structured; raftkv logs with log/slog JSON) or 'capnslog' (text).")
 	level := fs.String("log-level", "info", "Log level: debug, info, warn, error.")
@@ -63,7 +62,7 @@ func parseFlags(args []string) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: every setting is a --flag", fs.Arg(0))
 	}
-	o := &options{enablePprof: *pprofOn}
+	o := &options{}
 	var lv slog.LevelVar
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		return nil, fmt.Errorf("--log-level: want debug, info, warn or error, got %q", *level)
@@ -97,13 +96,24 @@ func parseFlags(args []string) (*options, error) {
 	if c.ClientURLs, err = urlList("--advertise-client-urls", *acu); err != nil {
 		return nil, err
 	}
-	if o.listenClientURLs, err = urlList("--listen-client-urls", *lcu); err != nil {
+	if c.ListenClientURLs, err = urlList("--listen-client-urls", *lcu); err != nil {
 		return nil, err
 	}
 	if *lmu != "" {
-		if o.listenMetricsURLs, err = urlList("--listen-metrics-urls", *lmu); err != nil {
+		if c.ListenMetricsURLs, err = urlList("--listen-metrics-urls", *lmu); err != nil {
 			return nil, err
 		}
+	}
+	c.EnablePprof = *pprofOn
+	if *alu != "" {
+		us, err := urlList("--admin-listen-url", *alu)
+		if err != nil {
+			return nil, err
+		}
+		if len(us) != 1 {
+			return nil, fmt.Errorf("--admin-listen-url: want one URL, got %d", len(us))
+		}
+		c.AdminListenURL = us[0]
 	}
 	icStr := *ic
 	if icStr == "" {
@@ -132,6 +142,7 @@ func parseFlags(args []string) (*options, error) {
 	c.TickInterval = time.Duration(*hb) * time.Millisecond
 	c.ElectionTicks = int(*et / *hb)
 	c.SnapshotCount = *sc
+	c.QuotaBackendBytes = *qbb
 	c.MaxRequestBytes = int(*mrb)
 	if *bbi < 0 {
 		return nil, fmt.Errorf("--backend-batch-interval: want >= 0, got %v", *bbi)

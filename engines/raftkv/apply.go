@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"time"
+
+	"coordlab/engines/raftkv/mvcc"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -34,26 +37,30 @@ type applyState struct {
 	entryIndex uint64
 	dirty      bool // the store has applied entries not yet Commit()ted
 	lastCommit time.Time
+	// commitFailing: the last store commit failed (logged once per episode);
+	// retryAt: no commit before then.
+	commitFailing bool
+	retryAt       time.Time
 }
 
 // applyLoop is raft's LocalApplyThread: it applies committed entries to the
 // store, wakes their proposers, answers reads, commits the store per batch
 // (or per BatchInterval) and takes snapshots.
 func (s *Server) applyLoop() {
-	var tick <-chan time.Time
-	if s.cfg.BatchInterval > 0 {
-		t := time.NewTicker(s.cfg.BatchInterval)
-		defer t.Stop()
-		tick = t.C
+	// The ticker commits batches older than BatchInterval when no entry
+	// comes, and retries a failed commit.
+	period := s.cfg.BatchInterval
+	if period <= 0 {
+		period = commitRetryInterval
 	}
+	t := time.NewTicker(period)
+	defer t.Stop()
 	s.ap.lastCommit = time.Now()
 	for {
 		select {
 		case <-s.applyq.C():
-		case <-tick:
-			if s.ap.dirty && time.Since(s.ap.lastCommit) >= s.cfg.BatchInterval {
-				s.commitStore()
-			}
+		case <-t.C:
+			s.maybeCommit()
 			continue
 		case <-s.donec:
 			if s.ap.dirty {
@@ -67,10 +74,11 @@ func (s *Server) applyLoop() {
 				continue
 			}
 			if it.commit {
-				if s.ap.dirty {
-					s.commitStore()
+				var err error
+				if s.ap.dirty && !s.commitStore() {
+					err = rpctypes.ErrGRPCNoSpace
 				}
-				it.done <- nil
+				it.done <- err
 				continue
 			}
 			if !s.apply(it.msg.GetEntries()) {
@@ -78,13 +86,26 @@ func (s *Server) applyLoop() {
 			}
 			s.deliver(it.msg.GetResponses())
 		}
-		if s.ap.dirty && (s.cfg.BatchInterval == 0 || time.Since(s.ap.lastCommit) >= s.cfg.BatchInterval) {
-			s.commitStore()
-		}
+		s.maybeCommit()
 		if err := s.maybeSnapshot(); err != nil {
 			s.fatal(err)
 			return
 		}
+	}
+}
+
+// commitRetryInterval is how long after a failed store commit the next is tried.
+const commitRetryInterval = time.Second
+
+// maybeCommit commits the store when it holds applied entries and the batch
+// interval has passed (always, with no interval), but not sooner than
+// commitRetryInterval after a failed commit.
+func (s *Server) maybeCommit() {
+	if !s.ap.dirty || time.Now().Before(s.ap.retryAt) {
+		return
+	}
+	if s.cfg.BatchInterval == 0 || time.Since(s.ap.lastCommit) >= s.cfg.BatchInterval {
+		s.commitStore()
 	}
 }
 
@@ -121,15 +142,128 @@ func (s *Server) apply(ents []*raftpb.Entry) bool {
 	return true
 }
 
-func (s *Server) commitStore() {
+// commitStore makes the applied entries durable in the store and reports
+// whether it did. A failed commit (a full disk, most often) does not stop the
+// member: see onCommitFailed.
+func (s *Server) commitStore() bool {
 	start := time.Now()
 	if err := s.Store().Commit(); err != nil {
-		// The WAL still holds every entry: a restart replays them.
-		panic(fmt.Sprintf("raftkv: store commit at applied index %d: %v", s.appliedIndex.Load(), err))
+		s.onCommitFailed(err)
+		return false
 	}
 	s.metrics.backendCommit.Observe(time.Since(start).Seconds())
 	s.ap.lastCommit = time.Now()
 	s.ap.dirty = false
+	if s.ap.commitFailing {
+		s.ap.commitFailing = false
+		s.log.Warn("store commit succeeded again; writes stay refused until the NOSPACE alarm is disarmed (etcdctl alarm disarm)",
+			"db", s.dbPath, "applied", s.appliedIndex.Load())
+	}
+	return true
+}
+
+// onCommitFailed handles a store commit that failed. Nothing acknowledged is
+// lost: every applied entry is in the WAL, which a restart replays. bbolt has
+// rolled its transaction back, so the store on disk is at its last commit
+// while its memory is ahead; it is reopened from disk and the entries since
+// that commit are applied again from the raft log (in memory only, until a
+// commit succeeds), so reads keep answering everything applied. The NOSPACE
+// alarm is raised through raft, as etcd raises it over quota: every member
+// then refuses puts, txns with puts and lease grants, while reads, deletes
+// and compactions go on. Commits are retried every commitRetryInterval; the
+// alarm stays until an operator frees space and disarms it.
+func (s *Server) onCommitFailed(err error) {
+	s.ap.retryAt = time.Now().Add(commitRetryInterval)
+	select {
+	case <-s.donec:
+		// Stopping: the WAL replays the rest at the next start.
+		s.log.Error("store commit failed while stopping; the next start replays the raft log", "db", s.dbPath, "err", err)
+		return
+	default:
+	}
+	if !s.ap.commitFailing {
+		s.ap.commitFailing = true
+		s.log.Error("store commit failed; raising the NOSPACE alarm: writes are refused, reads are served. "+
+			"Free space for "+s.cfg.DataDir+", then run `etcdctl alarm disarm`",
+			"db", s.dbPath, "applied", s.appliedIndex.Load(), "err", err)
+	}
+	s.raiseNoSpace()
+	if rerr := s.reloadStore(); rerr != nil {
+		s.fatal(fmt.Errorf("store commit failed (%v) and the store could not be reloaded: %w", err, rerr))
+	}
+}
+
+// reloadStore reopens the store from its last commit and applies again the
+// entries the apply thread applied since then.
+func (s *Server) reloadStore() error {
+	s.storeMu.Lock()
+	if err := s.store.Close(); err != nil {
+		s.storeMu.Unlock()
+		return fmt.Errorf("close store: %w", err)
+	}
+	st, err := mvcc.Open(s.dbPath, s.mvccConfig())
+	if err != nil {
+		s.store = nil
+		s.storeMu.Unlock()
+		return err
+	}
+	s.store = st
+	s.storeMu.Unlock()
+	lo, hi := st.ConsistentIndex()+1, s.ap.entryIndex
+	if lo > hi {
+		s.ap.dirty = false
+		return nil
+	}
+	ents, err := s.ms.Entries(lo, hi+1, math.MaxUint64)
+	if err != nil {
+		return fmt.Errorf("raft log entries %d..%d to apply again: %w", lo, hi, err)
+	}
+	for _, e := range ents {
+		if e.GetType() != raftpb.EntryNormal || len(e.Data) == 0 {
+			continue // conf changes and empty entries never reach the store
+		}
+		req := &pb.InternalRaftRequest{}
+		if err := proto.Unmarshal(e.Data, req); err != nil {
+			return fmt.Errorf("entry %d: %w", e.GetIndex(), err)
+		}
+		if req.ClusterMemberAttrSet != nil {
+			continue
+		}
+		// The response went out at the first apply; this one is the same
+		// (Apply is deterministic) and has no one to go to.
+		_, _ = st.Apply(e.GetIndex(), req)
+	}
+	s.ap.dirty = true
+	s.log.Info("store reloaded from its last commit and the raft log", "store_index", lo-1, "applied", hi)
+	return nil
+}
+
+// raiseNoSpace proposes this member's NOSPACE alarm unless it is active or a
+// proposal of it is under way.
+func (s *Server) raiseNoSpace() {
+	for _, a := range s.Alarms() {
+		if a.MemberID == s.id && a.Alarm == pb.AlarmType_NOSPACE {
+			return
+		}
+	}
+	if !s.raisingNoSpace.CompareAndSwap(false, true) {
+		return
+	}
+	s.goFunc(func() {
+		defer s.raisingNoSpace.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+		defer cancel()
+		go func() {
+			select {
+			case <-s.stopc:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		if _, err := s.Alarm(ctx, &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: s.id, Alarm: pb.AlarmType_NOSPACE}); err != nil {
+			s.log.Warn("raising the NOSPACE alarm failed; retrying at the next failed commit", "err", err)
+		}
+	})
 }
 
 func (s *Server) applyNormal(e *raftpb.Entry) {
@@ -284,8 +418,11 @@ func (s *Server) maybeSnapshot() error {
 	if last, err := s.ms.LastIndex(); err != nil || applied > last {
 		return nil
 	}
-	// The store must hold everything up to applied before the log is compacted.
-	s.commitStore()
+	// The store must hold everything up to applied before the log is
+	// compacted (a failed commit keeps the log: it is applied again from it).
+	if s.ap.dirty && !s.commitStore() {
+		return nil
+	}
 	snap, err := s.ms.CreateSnapshot(applied, s.ap.confState, s.members.marshal())
 	if err != nil {
 		if err == raft.ErrSnapOutOfDate {

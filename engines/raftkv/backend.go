@@ -3,8 +3,10 @@ package raftkv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
+	"syscall"
 	"time"
 
 	"coordlab/engines/raftkv/mvcc"
@@ -49,6 +51,12 @@ func (s *Server) Propose(ctx context.Context, req *pb.InternalRaftRequest) (prot
 // proposal raft drops (no leader yet, leadership transfer) is retried after the
 // next leader change or a tick, until the request timeout.
 func (s *Server) proposeAndWait(ctx context.Context, p proposal) (applyResult, error) {
+	select {
+	case <-s.donec:
+		// Not handed to raft: a definite refusal.
+		return applyResult{}, s.stoppedErr()
+	default:
+	}
 	if s.committedIndex.Load() > s.appliedIndex.Load()+s.cfg.MaxApplyLag {
 		return applyResult{}, rpctypes.ErrGRPCRequestTooManyRequests
 	}
@@ -124,6 +132,21 @@ func (s *Server) proposeAndWait(ctx context.Context, p proposal) (applyResult, e
 		}
 		retry.Stop()
 	}
+}
+
+// stoppedErr answers a request that never reached raft because the loop has
+// exited: NOSPACE when the WAL could not be written for lack of space (the
+// error clients know means "writes refused, free space"), else etcd's
+// "server stopped".
+func (s *Server) stoppedErr() error {
+	if err := s.Err(); errors.Is(err, ErrWALFailed) && isNoSpaceErr(err) {
+		return rpctypes.ErrGRPCNoSpace
+	}
+	return rpctypes.ErrGRPCStopped
+}
+
+func isNoSpaceErr(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // timeoutErr is etcd's error for a request that did not finish in time.
@@ -211,22 +234,32 @@ func (s *Server) RemoveMember(ctx context.Context, id uint64) ([]*pb.Member, err
 func (s *Server) Status() *pb.StatusResponse {
 	h := s.Header()
 	st := s.Store()
-	var size int64
+	var size, inUse int64
 	if st != nil {
 		h.Revision = st.Rev()
-		size = st.Size()
+		size, inUse = st.Size(), st.SizeInUse()
 	}
 	return &pb.StatusResponse{
 		Header:           h,
 		Version:          Version,
 		DbSize:           size,
-		DbSizeInUse:      size,
+		DbSizeInUse:      inUse,
 		Leader:           s.lead.Load(),
 		RaftIndex:        s.committedIndex.Load(),
 		RaftTerm:         s.term.Load(),
 		RaftAppliedIndex: s.appliedIndex.Load(),
 		IsLearner:        s.isLearner(),
+		Errors:           s.statusErrors(),
 	}
+}
+
+// statusErrors names why this member stopped taking part in raft, if it did
+// on a storage error (etcdctl endpoint status prints it).
+func (s *Server) statusErrors() []string {
+	if err := s.Err(); err != nil && !errors.Is(err, ErrRemoved) {
+		return []string{err.Error()}
+	}
+	return nil
 }
 
 func (s *Server) isLearner() bool {
@@ -267,4 +300,43 @@ func (s *Server) publish() {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// Alarm replicates r through raft, as etcd does for every action, and
+// returns the store's answer (v3rpc.Alarmer).
+func (s *Server) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	resp, err := s.Propose(ctx, &pb.InternalRaftRequest{Alarm: r})
+	if err != nil {
+		return nil, err
+	}
+	ar, ok := resp.(*pb.AlarmResponse)
+	if !ok {
+		return nil, fmt.Errorf("raftkv: alarm request answered %T", resp)
+	}
+	return ar, nil
+}
+
+// Alarms lists the alarms active on this member's store.
+func (s *Server) Alarms() []*pb.AlarmMember {
+	st := s.Store()
+	if st == nil {
+		return nil
+	}
+	return st.Alarms()
+}
+
+// QuotaAvailable reports whether a write adding about cost bytes keeps the
+// store's bytes in use under the quota. etcd compares the file size, which
+// its defragment shrinks; raftkv's Defragment does not rewrite the file, so
+// the quota counts what is in use: deleting and compacting frees room.
+func (s *Server) QuotaAvailable(cost int) bool {
+	q := s.cfg.QuotaBackendBytes
+	switch {
+	case q < 0:
+		return true
+	case q == 0:
+		q = DefaultQuotaBackendBytes
+	}
+	st := s.Store()
+	return st == nil || st.SizeInUse()+int64(cost) < q
 }

@@ -6,7 +6,8 @@ import (
 )
 
 // skewClock is the lease clock: a base Clock shifted by an offset that the
-// lab's clock-skew fault sets through POST /admin/clock.
+// lab's clock-skew fault sets through POST /admin/clock on the admin listener
+// (Server.AdminHandler).
 type skewClock struct {
 	base   Clock
 	offset atomic.Int64 // nanoseconds

@@ -88,6 +88,24 @@ type Config struct {
 	// ClientURLs are the advertised client URLs (--advertise-client-urls),
 	// published in the member list.
 	ClientURLs []string
+	// ListenClientURLs are where Run serves etcd's v3 gRPC API and the HTTP
+	// endpoints (/health, /metrics, /version) (--listen-client-urls).
+	// Default http://localhost:2379.
+	ListenClientURLs []string
+	// ClientListeners, if set, are served as client URLs too (tests pass
+	// listeners on free ports).
+	ClientListeners []net.Listener
+	// ListenMetricsURLs are extra URLs for the HTTP endpoints only
+	// (--listen-metrics-urls). Default none.
+	ListenMetricsURLs []string
+	// AdminListenURL serves the lab's fault endpoint POST /admin/clock, and
+	// nothing else (--admin-listen-url). It is unauthenticated and can expire
+	// every lease, so it is off when empty (the default) and never served on
+	// the client, peer or metrics URLs.
+	AdminListenURL string
+	// EnablePprof serves /debug/pprof on the client and metrics URLs
+	// (--enable-pprof).
+	EnablePprof bool
 	// InitialCluster is --initial-cluster, grouped by name.
 	InitialCluster []InitialMember
 	// ClusterState is --initial-cluster-state. Default new.
@@ -128,6 +146,15 @@ type Config struct {
 	// Commit() (etcd's backend batch interval). 0 commits after every batch.
 	// Default 0.
 	BatchInterval time.Duration
+	// QuotaBackendBytes is --quota-backend-bytes: a put, txn with a put or
+	// lease grant that would take the store's bytes in use (Store.SizeInUse)
+	// past it raises the NOSPACE alarm and fails with etcd's "database space
+	// exceeded". 0 means DefaultQuotaBackendBytes (2 GiB, etcd's default); a
+	// negative value disables the quota (as etcd).
+	QuotaBackendBytes int64
+	// WALSegmentBytes is the preallocated size of one WAL segment file.
+	// Default 64 MiB (etcd's). Tests on small file systems lower it.
+	WALSegmentBytes int64
 	// Logger receives state changes; nil discards.
 	Logger *slog.Logger
 	// Clock is the lease clock; nil means the wall clock.
@@ -138,6 +165,9 @@ type Config struct {
 	Registerer prometheus.Registerer
 }
 
+// DefaultQuotaBackendBytes is etcd's default --quota-backend-bytes, 2 GiB.
+const DefaultQuotaBackendBytes = 2 << 30
+
 // DefaultConfig returns etcd's defaults on loopback.
 func DefaultConfig() Config {
 	return Config{
@@ -146,6 +176,7 @@ func DefaultConfig() Config {
 		PeerURLs:               []string{"http://localhost:2380"},
 		ListenPeerURLs:         []string{"http://localhost:2380"},
 		ClientURLs:             []string{"http://localhost:2379"},
+		ListenClientURLs:       []string{"http://localhost:2379"},
 		InitialCluster:         []InitialMember{{Name: "default", PeerURLs: []string{"http://localhost:2380"}}},
 		ClusterState:           ClusterStateNew,
 		ClusterToken:           "etcd-cluster",
@@ -199,6 +230,11 @@ func (c *Config) Validate() error {
 		checkURLs("--listen-peer-urls", c.ListenPeerURLs, true)
 	}
 	checkURLs("--advertise-client-urls", c.ClientURLs, false)
+	checkURLs("--listen-client-urls", c.ListenClientURLs, false)
+	checkURLs("--listen-metrics-urls", c.ListenMetricsURLs, false)
+	if c.AdminListenURL != "" {
+		checkURLs("--admin-listen-url", []string{c.AdminListenURL}, true)
+	}
 	if len(c.InitialCluster) == 0 {
 		bad("--initial-cluster: must name at least this member")
 	}
@@ -246,6 +282,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PeerSendQueue <= 0 || c.RecvQueue <= 0 {
 		bad("PeerSendQueue and RecvQueue: want > 0, got %d and %d", c.PeerSendQueue, c.RecvQueue)
+	}
+	if c.WALSegmentBytes < 0 {
+		bad("WALSegmentBytes: want >= 0 (0: 64 MiB), got %d", c.WALSegmentBytes)
 	}
 	if c.BatchInterval < 0 {
 		bad("BatchInterval: want >= 0, got %v", c.BatchInterval)

@@ -5,6 +5,15 @@
 // (package v3rpc) run on top of Server, which implements v3rpc.Backend and
 // its optional StoreSnapshotter and LeaderTransferer.
 //
+// # Running a member
+//
+// Run(ctx, cfg) is a whole raftkv process: it listens on the client, metrics
+// and admin URLs of cfg, starts the Server, serves etcd's v3 gRPC API (package
+// v3rpc) and the HTTP endpoints on them, and stops everything when ctx ends.
+// cmd/raftkv is flags -> Config -> Validate -> Run; tests and benchmarks start
+// members in-process with NewMember and Serve. New and Start give the bare
+// Server (raft, storage, peers) without client listeners.
+//
 // # Goroutines and the order of effects
 //
 // Raft runs with AsyncStorageWrites. Three goroutines share the work, each
@@ -77,12 +86,44 @@
 // serves a joining member; POST /lease/renew and /lease/ttl forward lease
 // keep-alives and time-to-live queries from followers to the leader.
 //
-// # HTTP on the client and metrics URLs
+// # HTTP on the client and metrics URLs, and the admin URL
 //
 // HTTPHandler serves /health ({"health":"true","reason":""} when a leader is
-// known), /metrics (raftkv_* names modelled on etcd's), /version and the lab's
-// clock endpoint: POST /admin/clock {"offset":"-3s"} shifts this member's lease
-// clock (GET shows the offset), which is how clock-skew faults reach leases.
+// known), /metrics (raftkv_* names modelled on etcd's) and /version, as etcd
+// does on its client and metrics URLs.
+//
+// AdminHandler serves the lab's clock endpoint: POST /admin/clock
+// {"offset":"-3s"} shifts this member's lease clock (GET shows the offset),
+// which is how clock-skew faults reach leases. It is unauthenticated and can
+// expire every lease, so it is served only on its own listener
+// (cmd/raftkv --admin-listen-url, off unless given), never on the client,
+// peer or metrics URLs.
+//
+// # A full disk, and the space quota
+//
+// As etcd, --quota-backend-bytes (Config.QuotaBackendBytes, 2 GiB by default)
+// caps the store: a write that would pass it raises the NOSPACE alarm through
+// raft, and while it is active every member refuses puts, txns with puts and
+// lease grants with "etcdserver: mvcc: database space exceeded", and serves
+// reads, deletes, revokes and compactions. `etcdctl alarm list` and
+// `etcdctl alarm disarm` work; `etcdctl endpoint status` shows the alarm.
+//
+// A disk that really fills up is handled by where the write failed:
+//
+//   - the store's commit (bbolt): the member raises NOSPACE like the quota
+//     does, reopens the store at its last commit and applies again the entries
+//     since then from the raft log (they are all in the WAL: nothing
+//     acknowledged is lost, and reads see them), and retries the commit every
+//     second. Free space, then `etcdctl alarm disarm`: writes work again.
+//   - the WAL (a write, an fsync, a new segment): the batch is never
+//     acknowledged and the member is fenced: its raft loop stops (the others
+//     go on without it, as if it had crashed), writes on it answer NOSPACE,
+//     serializable reads keep being served, Status shows the error. It does
+//     not retry the WAL, since after a failed fsync the kernel may report a
+//     later fsync as done for pages it dropped. Free space and restart it:
+//     the WAL replays what it holds and raft catches up from the leader.
+//
+// etcd itself exits on both (a fatal log line).
 //
 // # Caveats
 //
@@ -93,6 +134,10 @@
 //     and v3rpc re-opens them on Backend.Store().
 //   - The whole store is buffered in memory to send a snapshot; fine for lab
 //     sizes, not for multi-GB stores.
+//   - The quota is checked against the store's size as of its last commit
+//     (once per BatchInterval), so a burst of writes can overshoot it by what
+//     one interval holds; and it counts bytes in use, not the file size, since
+//     Defragment does not shrink the file.
 //   - No TLS, no auth, no strict reconfiguration check (etcd refuses member
 //     add/remove that would lose quorum of started members; raftkv does not).
 //   - A member removed while it was down learns it only when a peer refuses its

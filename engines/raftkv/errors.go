@@ -15,3 +15,9 @@ var ErrClusterIDMismatch = errors.New("raftkv: peer belongs to a different clust
 
 // ErrDataDir is wrapped by errors about an unusable data directory.
 var ErrDataDir = errors.New("raftkv: unusable data dir")
+
+// ErrWALFailed wraps the loop's exit error when the raft log could not be
+// written or fsynced. The member no longer takes part in raft and answers
+// writes with an error, but still serves serializable reads; free space for
+// the data dir (or fix the disk) and restart it.
+var ErrWALFailed = errors.New("raftkv: the raft log (WAL) could not be written")

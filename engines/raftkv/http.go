@@ -10,12 +10,13 @@ import (
 )
 
 // HTTPHandler serves what etcd serves over HTTP on its client and metrics
-// URLs, plus the lab's clock endpoint:
+// URLs, and nothing more:
 //
 //	GET  /health        {"health":"true","reason":""} with 200 when a leader is known, else 503
 //	GET  /metrics       Prometheus metrics (raftkv_*)
 //	GET  /version       {"etcdserver":"3.5.0","etcdcluster":"3.5.0"}
-//	POST /admin/clock   {"offset":"-3s"} shifts this member's lease clock; GET shows it
+//
+// The lab's clock endpoint is not here: see AdminHandler.
 func (s *Server) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", s.serveHealth)
@@ -23,6 +24,20 @@ func (s *Server) HTTPHandler() http.Handler {
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"etcdserver": Version, "etcdcluster": Version})
 	})
+	return mux
+}
+
+// AdminHandler serves the lab's fault endpoint, which etcd does not have:
+//
+//	POST /admin/clock   {"offset":"-3s"} shifts this member's lease clock; GET shows it
+//
+// It has no authentication and one POST can expire every lease of the
+// cluster (and delete the keys attached to them) when this member leads, so
+// it must be served only on a listener of its own, reachable by the lab and
+// nobody else (cmd/raftkv: --admin-listen-url, off by default; never on the
+// client, peer or metrics URLs).
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
 	mux.HandleFunc("/admin/clock", s.serveClock)
 	return mux
 }

@@ -1,6 +1,7 @@
 package raftkv
 
 import (
+	"errors"
 	"fmt"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -56,7 +57,14 @@ func (s *Server) run() {
 			s.failAll(rpctypes.ErrGRPCStopped)
 			return
 		case <-s.fatalc:
-			s.log.Error("raft loop stopped on a storage error", "err", s.fatalErr)
+			if errors.Is(s.fatalErr, ErrWALFailed) {
+				s.log.Error("raft loop stopped: the WAL could not be written; nothing after the last fsync was acknowledged. "+
+					"This member no longer takes part in raft: writes are refused, serializable reads are still served. "+
+					"Free space for "+s.cfg.DataDir+" (or fix the disk), then restart this member",
+					"wal", s.walDir, "err", s.fatalErr)
+			} else {
+				s.log.Error("raft loop stopped on a storage error", "err", s.fatalErr)
+			}
 			s.loopErr = s.fatalErr
 			s.failAll(rpctypes.ErrGRPCStopped)
 			return

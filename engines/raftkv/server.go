@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,6 +97,8 @@ type Server struct {
 
 	lessor *lessor
 	reqIDs *idGen
+
+	raisingNoSpace atomic.Bool // a proposal of this member's NOSPACE alarm is under way
 }
 
 // proposal is a normal entry or a conf change on its way to the loop.
@@ -229,7 +232,7 @@ func (s *Server) mvccConfig() mvcc.Config {
 }
 
 func (s *Server) openWAL() (*wal.State, error) {
-	w, st, err := wal.Open(s.walDir, wal.Config{Logger: s.cfg.Logger, OnSync: func(d time.Duration) {
+	w, st, err := wal.Open(s.walDir, wal.Config{SegmentBytes: s.cfg.WALSegmentBytes, Logger: s.cfg.Logger, OnSync: func(d time.Duration) {
 		s.metrics.walFsync.Observe(d.Seconds())
 	}})
 	if err != nil {
@@ -335,6 +338,14 @@ func (s *Server) restart() error {
 	}
 	s.id = m.MemberID
 	st, err := s.openWAL()
+	if errors.Is(err, wal.ErrCorrupt) {
+		// Starting from a shortened log would lose acknowledged writes (and
+		// break what this member promised its peers): the member's copy is
+		// gone, the cluster still has it.
+		return fmt.Errorf("member %x (%s) cannot start: %w; on a healthy member run `etcdctl member remove %x`, then delete %s, "+
+			"run `etcdctl member add %s --peer-urls=%s` and start this member again with --initial-cluster-state existing",
+			s.id, s.cfg.Name, err, s.id, s.cfg.DataDir, s.cfg.Name, strings.Join(s.cfg.PeerURLs, ","))
+	}
 	if err != nil {
 		return err
 	}
@@ -519,7 +530,8 @@ func (s *Server) AppliedIndex() uint64 { return s.appliedIndex.Load() }
 // Gatherer exposes the metrics for /metrics.
 func (s *Server) Gatherer() prometheus.Gatherer { return s.gather }
 
-// ClockOffset and SetClockOffset shift the lease clock (POST /admin/clock).
+// ClockOffset and SetClockOffset shift the lease clock (POST /admin/clock on
+// AdminHandler).
 func (s *Server) ClockOffset() time.Duration     { return s.clock.Offset() }
 func (s *Server) SetClockOffset(d time.Duration) { s.clock.SetOffset(d) }
 

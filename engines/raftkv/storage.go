@@ -25,6 +25,16 @@ type syncedVote struct{ term, vote uint64 }
 // Readys' worth) to the WAL with one fsync, mirrors it into the MemoryStorage,
 // and only then delivers the responses (MsgAppResp, votes, the local
 // MsgStorageAppendResp) that vouch for it.
+//
+// When the WAL cannot be written or fsynced (a full disk, an I/O error), the
+// responses of that batch are never sent, so nothing in it is acknowledged,
+// and the member is fenced: the raft loop stops (the others carry on
+// without it, as if it had crashed), new writes answer NOSPACE (or "server
+// stopped" for other errors), and serializable reads keep being served from
+// the store. It does not retry: after a failed fsync the kernel may have
+// dropped the unwritten pages and a retry could report success for data
+// that is not on disk. A restart, once space is freed, replays what the WAL
+// really holds and catches up from the leader.
 func (s *Server) appendLoop() {
 	for {
 		select {
@@ -52,7 +62,7 @@ func (s *Server) persist(items []appendItem) error {
 	for _, it := range items {
 		if it.snap != nil {
 			if err := s.w.Save(it.snap, nil, nil, false); err != nil {
-				return err
+				return walFailed(err)
 			}
 			needSync = true
 			release = max(release, it.snap.GetMetadata().GetIndex())
@@ -71,13 +81,13 @@ func (s *Server) persist(items []appendItem) error {
 			}
 		}
 		if err := s.w.Save(snap, m.Entries, hs, false); err != nil {
-			return err
+			return walFailed(err)
 		}
 		if snap != nil {
 			// Durable before the store is replaced, so a crash in between
 			// restarts from the snapshot file.
 			if err := s.w.Sync(); err != nil {
-				return err
+				return walFailed(err)
 			}
 			if err := s.ms.ApplySnapshot(snap); err != nil {
 				return fmt.Errorf("raft storage: apply snapshot: %w", err)
@@ -120,7 +130,7 @@ func (s *Server) persist(items []appendItem) error {
 	}
 	if needSync {
 		if err := s.w.Sync(); err != nil {
-			return err
+			return walFailed(err)
 		}
 		s.metrics.walSyncedEntries.Observe(float64(nEnts))
 	}
@@ -129,12 +139,16 @@ func (s *Server) persist(items []appendItem) error {
 	}
 	if release > 0 {
 		if err := s.w.ReleaseTo(release); err != nil {
-			return err
+			return walFailed(err)
 		}
 	}
 	s.deliver(resps)
 	return nil
 }
+
+// walFailed marks an error of the WAL itself (a write, fsync, new segment
+// or release that failed): see ErrWALFailed.
+func walFailed(err error) error { return fmt.Errorf("%w: %w", ErrWALFailed, err) }
 
 // deliver routes storage responses: to the loop when they are for this member,
 // over the network otherwise.

@@ -12,10 +12,11 @@ import (
 // Apply applies one committed raft entry at index to the store and returns its response
 // (a *pb.RangeResponse, *pb.PutResponse, *pb.DeleteRangeResponse, *pb.TxnResponse,
 // *pb.CompactionResponse, *pb.LeaseGrantResponse, *pb.LeaseRevokeResponse or
-// *pb.LeaseCheckpointResponse) with only Header.Revision set, or an etcd error
+// *pb.LeaseCheckpointResponse, *pb.AlarmResponse) with only Header.Revision set, or an etcd error
 // (ErrCompacted, ErrFutureRev, ErrLeaseNotFound, ErrLeaseExist, ErrKeyNotFound,
 // ErrDuplicateKey, ...). An error leaves the key space unchanged: every check runs
-// before the first write, as in etcd.
+// before the first write, as in etcd. While a NOSPACE alarm is active a put, a txn
+// with a put or a lease grant fails with ErrNoSpace (etcd's capped applier).
 //
 // Entries with index <= ConsistentIndex() were applied before and are skipped: Apply
 // returns (nil, nil). A nil req only advances ConsistentIndex (for entries that carry no
@@ -40,7 +41,14 @@ func (s *Store) Apply(index uint64, req *pb.InternalRaftRequest) (proto.Message,
 	if req == nil {
 		return nil, nil
 	}
+	if s.noSpace() {
+		if err := cappedErr(req); err != nil {
+			return nil, err
+		}
+	}
 	switch {
+	case req.Alarm != nil:
+		return msg(s.applyAlarm(req.Alarm))
 	case req.Range != nil:
 		return msg(s.rangeLocked(req.Range, s.rev))
 	case req.Put != nil:

@@ -93,6 +93,8 @@
 //     must not modify them.
 //   - A watcher's goroutine is the only goroutine the store starts. Store.Close stops
 //     them all and waits.
-//   - Auth, alarms and cluster-version requests are not implemented: Apply returns
-//     ErrUnsupported for them (after advancing the consistent index).
+//   - Auth and cluster-version requests are not implemented: Apply returns
+//     ErrUnsupported for them (after advancing the consistent index). Alarms are:
+//     they live in the alarm bucket (etcd's), and while NOSPACE is active Apply
+//     refuses puts, txns with puts and lease grants with ErrNoSpace.
 package mvcc

@@ -32,9 +32,9 @@ func TestConsistentIndexSkipsReplay(t *testing.T) {
 	if resp, err := h.s.Apply(7, &pb.InternalRaftRequest{Put: &pb.PutRequest{Key: []byte("k"), Lease: 9}}); resp != nil || !errors.Is(err, ErrLeaseNotFound) {
 		t.Fatalf("put with unknown lease = %#v, %v", resp, err)
 	}
-	_, err := h.s.Apply(8, &pb.InternalRaftRequest{Alarm: &pb.AlarmRequest{}})
+	_, err := h.s.Apply(8, &pb.InternalRaftRequest{AuthEnable: &pb.AuthEnableRequest{}})
 	if !errors.Is(err, ErrUnsupported) || h.s.ConsistentIndex() != 8 {
-		t.Fatalf("alarm: %v, ci %d; want ErrUnsupported and ci 8", err, h.s.ConsistentIndex())
+		t.Fatalf("auth enable: %v, ci %d; want ErrUnsupported and ci 8", err, h.s.ConsistentIndex())
 	}
 }
 

@@ -29,13 +29,16 @@ var (
 	ErrEmptyKey = rpctypes.ErrGRPCEmptyKey
 	// ErrInvalidSortOption: a range with an unknown sort order or target.
 	ErrInvalidSortOption = rpctypes.ErrGRPCInvalidSortOption
+	// ErrNoSpace: a NOSPACE alarm is active and the request would add data
+	// ("etcdserver: mvcc: database space exceeded").
+	ErrNoSpace = rpctypes.ErrGRPCNoSpace
 )
 
 // Errors of the store itself (not sent to clients as etcd errors).
 var (
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("mvcc: store closed")
-	// ErrUnsupported: Apply got a request kind the store does not implement (auth, alarms,
+	// ErrUnsupported: Apply got a request kind the store does not implement (auth,
 	// cluster version, ...). The entry still counts as applied.
 	ErrUnsupported = errors.New("mvcc: unsupported request")
 	// ErrTooManyWatchers: Config.MaxWatchers watchers are open already.

@@ -70,11 +70,13 @@ type Store struct {
 	compactRev int64 // last compaction revision, 0 if none
 	ci         uint64
 	leases     map[int64]*leaseState
+	alarms     map[alarmKey]struct{}
 
 	hub hub
 	w   wtxn // the write txn in progress (reused)
 
-	size atomic.Int64 // db size in bytes after the last commit
+	size      atomic.Int64 // db size in bytes after the last commit
+	sizeInUse atomic.Int64 // size less the free pages, after the last commit
 }
 
 // Open opens or creates the store file at path (bbolt) and rebuilds the key index and the
@@ -106,10 +108,11 @@ func Open(path string, cfg Config) (*Store, error) {
 		idx:    newKeyTree(),
 		rev:    1,
 		leases: make(map[int64]*leaseState),
+		alarms: make(map[alarmKey]struct{}),
 	}
 	s.hub.init(s)
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{keyBucket, metaBucket, leaseBucket} {
+		for _, b := range [][]byte{keyBucket, metaBucket, leaseBucket, alarmBucket} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -167,6 +170,9 @@ func (s *Store) rebuild(tx *bolt.Tx) error {
 			return err
 		}
 		s.leases[l.id] = l
+	}
+	if err := s.loadAlarms(tx.Bucket(alarmBucket)); err != nil {
+		return err
 	}
 	var attachErr error
 	s.idx.each(func(ki *keyIndex) {
@@ -271,14 +277,24 @@ func (s *Store) commitLocked() error {
 		return fmt.Errorf("mvcc: commit %s: %w", s.path, err)
 	}
 	s.size.Store(size)
+	s.storeInUse(size)
 	return nil
 }
 
 func (s *Store) updateSize() {
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		s.size.Store(tx.Size())
+		s.storeInUse(tx.Size())
 		return nil
 	})
+}
+
+// storeInUse records size less bbolt's free and pending pages (etcd's
+// SizeInUse).
+func (s *Store) storeInUse(size int64) {
+	st := s.db.Stats()
+	free := int64(st.FreePageN+st.PendingPageN) * int64(s.db.Info().PageSize)
+	s.sizeInUse.Store(max(size-free, 0))
 }
 
 // Close stops every watcher (their channels close), discards writes applied since the
@@ -330,6 +346,11 @@ func (s *Store) CompactRev() int64 {
 
 // Size is the database size in bytes as of the last Commit (etcd's dbSize).
 func (s *Store) Size() int64 { return s.size.Load() }
+
+// SizeInUse is Size less the pages bbolt has free for reuse (etcd's
+// DbSizeInUse): what deleting and compacting can bring down, since the file
+// itself never shrinks.
+func (s *Store) SizeInUse() int64 { return s.sizeInUse.Load() }
 
 // view runs fn with the key and lease buckets as of every applied write: the open write
 // txn if there is one, else a fresh read txn. Caller holds mu (shared or exclusive).

@@ -51,8 +51,11 @@
 //   - No learners: MemberAdd --learner and MemberPromote answer
 //     codes.Unimplemented; so do MemberUpdate and Downgrade, and MoveLeader
 //     unless the Backend is a LeaderTransferer (raftkv.Server is).
-//   - Alarms are never raised: Alarm GET lists none, ACTIVATE/DEACTIVATE
-//     answer codes.Unimplemented.
+//   - Alarms and the space quota need a Backend that is an Alarmer
+//     (raftkv.Server is): then Put, Txn with puts and LeaseGrant over quota
+//     raise NOSPACE and answer etcd's "database space exceeded", Alarm goes
+//     through raft and Status lists alarms in Errors. Otherwise Alarm GET
+//     lists none and ACTIVATE/DEACTIVATE answer codes.Unimplemented.
 //   - Defragment succeeds without rewriting the bbolt file (the file does
 //     not shrink).
 //   - Snapshot's RemainingBytes is an estimate from Store.Size; the data and

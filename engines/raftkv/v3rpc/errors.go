@@ -19,7 +19,8 @@ var (
 	ErrAuthNotSupported = status.Error(codes.Unimplemented, "etcdserver: authentication is not supported by raftkv")
 	// ErrLearnerNotSupported answers MemberPromote: raftkv has no learners.
 	ErrLearnerNotSupported = status.Error(codes.Unimplemented, "etcdserver: learner members are not supported by raftkv")
-	// ErrAlarmNotSupported answers alarm ACTIVATE/DEACTIVATE: raftkv raises no alarms.
+	// ErrAlarmNotSupported answers alarm ACTIVATE/DEACTIVATE on a Backend that
+	// is not an Alarmer.
 	ErrAlarmNotSupported = status.Error(codes.Unimplemented, "etcdserver: alarms are not supported by raftkv")
 )
 

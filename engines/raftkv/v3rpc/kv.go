@@ -79,6 +79,9 @@ func (s *kvServer) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, 
 	if err := checkPut(r); err != nil {
 		return nil, err
 	}
+	if err := checkQuota(ctx, s.b, costPut(r)); err != nil {
+		return nil, err
+	}
 	resp, err := propose[*pb.PutResponse](ctx, s.b, &pb.InternalRaftRequest{Put: r})
 	if err != nil {
 		return nil, err
@@ -115,6 +118,9 @@ func (s *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 		return nil, err
 	}
 	if _, _, err := checkIntervals(r.Failure); err != nil {
+		return nil, err
+	}
+	if err := checkQuota(ctx, s.b, costTxn(r)); err != nil {
 		return nil, err
 	}
 	resp, err := propose[*pb.TxnResponse](ctx, s.b, &pb.InternalRaftRequest{Txn: r})

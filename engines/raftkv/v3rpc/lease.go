@@ -25,6 +25,9 @@ func (s *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (
 	if r.TTL > MaxLeaseTTL {
 		return nil, rpctypes.ErrGRPCLeaseTTLTooLarge
 	}
+	if err := checkQuota(ctx, s.b, leaseOverhead); err != nil {
+		return nil, err
+	}
 	resp, err := propose[*pb.LeaseGrantResponse](ctx, s.b, &pb.InternalRaftRequest{LeaseGrant: r})
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"hash"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc"
 )
 
@@ -16,15 +17,40 @@ type maintenanceServer struct {
 	cfg Config
 }
 
+// Status fills Errors as etcd does: "etcdserver: no leader" without a leader,
+// then each active alarm (etcdctl endpoint status prints them in its ERRORS
+// column).
 func (s *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*pb.StatusResponse, error) {
 	resp := s.b.Status()
 	resp.Header = fillHeader(s.b, resp.Header)
+	if resp.Leader == 0 {
+		resp.Errors = append(resp.Errors, rpctypes.ErrNoLeader.Error())
+	}
+	if a, ok := s.b.(Alarmer); ok {
+		for _, m := range a.Alarms() {
+			resp.Errors = append(resp.Errors, alarmString(m))
+		}
+	}
 	return resp, nil
 }
 
-// Alarm lists no alarms: raftkv has no space quota and no corruption check,
-// so nothing ever raises one. Activating or deactivating one is refused.
+// alarmString is how etcd 3.4 prints an AlarmMember (gogoproto's compact
+// text), e.g. "memberID:10276657743932975437 alarm:NOSPACE ".
+func alarmString(m *pb.AlarmMember) string {
+	return fmt.Sprintf("memberID:%d alarm:%s ", m.MemberID, m.Alarm)
+}
+
+// Alarm is etcd's Maintenance.Alarm when the Backend is an Alarmer: every
+// action goes through raft. Otherwise no alarm exists and none can be set.
 func (s *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	if a, ok := s.b.(Alarmer); ok {
+		resp, err := a.Alarm(ctx, r)
+		if err != nil {
+			return nil, toGRPC(err)
+		}
+		resp.Header = fillHeader(s.b, resp.Header)
+		return resp, nil
+	}
 	if r.Action != pb.AlarmRequest_GET {
 		return nil, ErrAlarmNotSupported
 	}

@@ -21,14 +21,32 @@
 //
 // Open replays every segment in order: a snapshot record drops the entries it
 // covers, an entry with index i drops any entries >= i it replaces (a follower's
-// log being overwritten). A record that is cut short or fails its CRC at the tail
-// of the last segment is a torn write from a crash: it and everything after it is
-// zeroed and writing resumes there. A bad record anywhere else is corruption and
-// Open fails with a *CorruptError naming the file and offset.
+// log being overwritten). A zero length ends a segment only when every byte
+// after it is zero too.
+//
+// A record that cannot be read (cut short, a length running past the end of the
+// file, a CRC mismatch, a zero length with data after it) is a torn write from a
+// crash only if it is in the last segment and no valid record follows it
+// anywhere in that segment (Open scans every later offset for a record whose
+// length fits, whose CRC matches and whose body decodes): it and everything
+// after it is zeroed and writing resumes there. Anything else is corruption of
+// records that may have been acknowledged (a flipped bit in a length field
+// mid-log must not be read as the end of the log), and Open fails with a
+// *CorruptError naming the file, the offset and the recovery: remove this
+// member's data dir and re-add it from its peers.
 //
 // # Caveats
 //
 //   - Only one process may open a directory; Open takes no lock file.
 //   - Save is not safe for concurrent use: the raft loop is the only writer.
 //   - Records larger than Config.SegmentBytes are refused (ErrRecordTooLarge).
+//   - A crash that persists a later page of an unsynced write but not an
+//     earlier one (possible on power loss, not on a process crash) leaves a
+//     valid record after a torn one; Open refuses it as corruption. That is
+//     the safe side: those records were never fsynced nor acknowledged, but
+//     the scan cannot tell them from acknowledged ones.
+//   - Damage to the last record of the log looks like a torn write and drops
+//     that record even if it had been fsynced (etcd instead refuses a CRC
+//     mismatch unless the record holds a zeroed sector). Every earlier record
+//     is kept or Open refuses.
 package wal

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -150,15 +151,28 @@ func Open(dir string, cfg Config) (*WAL, *State, error) {
 }
 
 // replay reads seg into st and returns the offset where valid records end.
+//
+// A record that cannot be read (header or body cut short, a length running
+// past the end of the file, a CRC mismatch, or a zero length with data after
+// it) is a torn tail only when it is in the last segment and nothing valid
+// follows it: a crash can leave a partial last write, but it cannot leave a
+// good record after a bad one that was written before it. Anything else is
+// corruption of data that may have been acknowledged, and Open refuses to
+// go on rather than discard it (a truncated log would lose acknowledged
+// writes, or, in a cluster, contradict what this member promised its peers).
 func (w *WAL) replay(seg *segment, st *State, last bool) (int64, error) {
 	data, err := os.ReadFile(seg.path)
 	if err != nil {
 		return 0, fmt.Errorf("wal: read %s: %w", seg.path, err)
 	}
 	var off int64
-	torn := func(reason string) (int64, error) {
+	bad := func(reason string) (int64, error) {
+		if next := nextValidRecord(data, off+1); next >= 0 {
+			return 0, &CorruptError{File: seg.path, Offset: off,
+				Reason: fmt.Sprintf("%s, and a valid record follows at offset %d", reason, next)}
+		}
 		if !last {
-			return 0, &CorruptError{File: seg.path, Offset: off, Reason: reason}
+			return 0, &CorruptError{File: seg.path, Offset: off, Reason: reason + " in a segment that is not the last"}
 		}
 		w.cfg.Logger.Warn("wal: torn tail repaired", "file", seg.path, "offset", off, "reason", reason)
 		if err := zeroFrom(seg.path, off, w.cfg.SegmentBytes); err != nil {
@@ -171,21 +185,25 @@ func (w *WAL) replay(seg *segment, st *State, last bool) (int64, error) {
 			if restZero(data[off:]) {
 				return off, nil
 			}
-			return torn("record header cut short")
+			return bad("record header cut short")
 		}
 		n := int64(binary.LittleEndian.Uint32(data[off:]))
 		if n == 0 {
-			return off, nil
+			// The end of the written part, if everything after is the
+			// preallocated zeros; else a length field lost mid-log.
+			if restZero(data[off:]) {
+				return off, nil
+			}
+			return bad("zero record length with data after it")
 		}
-		if off+8+n > int64(len(data)) {
-			return torn(fmt.Sprintf("record of %d bytes runs past the end of the file", n))
+		// A record is never longer than the bytes left in its file (a
+		// segment is preallocated to hold every record written to it).
+		if n > int64(len(data))-off-8 {
+			return bad(fmt.Sprintf("record length %d runs past the end of the file (%d bytes left)", n, int64(len(data))-off-8))
 		}
 		body := data[off+8 : off+8+n]
 		if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(data[off+4:]) {
-			if last && restZero(data[off+8+n:]) {
-				return torn("CRC mismatch in the last record")
-			}
-			return 0, &CorruptError{File: seg.path, Offset: off, Reason: "CRC mismatch"}
+			return bad(fmt.Sprintf("CRC mismatch in a record of length %d", n))
 		}
 		if err := applyRecord(st, seg, body); err != nil {
 			return 0, &CorruptError{File: seg.path, Offset: off, Reason: err.Error()}
@@ -194,11 +212,55 @@ func (w *WAL) replay(seg *segment, st *State, last bool) (int64, error) {
 	}
 }
 
+// nextValidRecord returns the offset of the first record at or after from
+// whose length fits, whose CRC matches and whose body decodes, or -1. Random
+// bytes pass all three with negligible probability; records written by Save
+// always do.
+func nextValidRecord(data []byte, from int64) int64 {
+	size := int64(len(data))
+	for p := from; p+headerBytes <= size; p++ {
+		n := int64(binary.LittleEndian.Uint32(data[p:]))
+		if n == 0 || n > size-p-8 {
+			continue
+		}
+		body := data[p+8 : p+8+n]
+		if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(data[p+4:]) {
+			continue
+		}
+		if validBody(body) {
+			return p
+		}
+	}
+	return -1
+}
+
+// validBody reports whether body is a record type and payload replay could
+// decode.
+func validBody(body []byte) bool {
+	typ, p := body[0], body[1:]
+	var err error
+	switch typ {
+	case recEntry:
+		_, err = decodeEntry(p)
+	case recHardState:
+		_, err = decodeHardState(p)
+	case recSnapshot:
+		err = proto.Unmarshal(p, &raftpb.Snapshot{})
+	default:
+		return false
+	}
+	return err == nil
+}
+
+var zeroPage [4096]byte
+
 func restZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
+	for len(b) > 0 {
+		k := min(len(b), len(zeroPage))
+		if !bytes.Equal(b[:k], zeroPage[:k]) {
 			return false
 		}
+		b = b[k:]
 	}
 	return true
 }

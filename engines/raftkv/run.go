@@ -1,0 +1,218 @@
+package raftkv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"net/url"
+	"sync"
+	"time"
+
+	"coordlab/engines/raftkv/v3rpc"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+)
+
+// Member is a Server with what a raftkv process serves around it: etcd's v3
+// gRPC API and HTTP endpoints on the client URLs, the HTTP endpoints on the
+// metrics URLs, and the lab's fault endpoint on the admin URL. cmd/raftkv is
+// flags -> Config -> Run; tests and benchmarks start members in-process the
+// same way (NewMember, then Serve in a goroutine).
+type Member struct {
+	cfg        Config
+	s          *Server
+	clientLns  []net.Listener
+	metricsLns []net.Listener
+	adminLns   []net.Listener
+}
+
+// Run starts the member described by cfg and serves it until ctx ends (then
+// it stops cleanly and returns nil), the member is removed from the cluster
+// (nil), or its raft loop fails (the error). A member fenced by a WAL it
+// cannot write (ErrWALFailed) keeps serving reads until ctx ends, and Run then
+// returns that error.
+func Run(ctx context.Context, cfg Config) error {
+	m, err := NewMember(cfg)
+	if err != nil {
+		return err
+	}
+	return m.Serve(ctx)
+}
+
+// NewMember listens on cfg's client, metrics and admin URLs, opens the
+// member's data dir and starts its raft loop; Serve serves the listeners.
+func NewMember(cfg Config) (*Member, error) {
+	if len(cfg.ListenClientURLs) == 0 && len(cfg.ClientListeners) == 0 {
+		return nil, errors.New("--listen-client-urls: need at least one URL")
+	}
+	m := &Member{cfg: cfg}
+	var err error
+	if m.clientLns, err = listenAll("--listen-client-urls", cfg.ListenClientURLs, cfg.ClientListeners); err != nil {
+		return nil, err
+	}
+	if m.metricsLns, err = listenAll("--listen-metrics-urls", cfg.ListenMetricsURLs, nil); err != nil {
+		m.closeListeners()
+		return nil, err
+	}
+	if cfg.AdminListenURL != "" {
+		if m.adminLns, err = listenAll("--admin-listen-url", []string{cfg.AdminListenURL}, nil); err != nil {
+			m.closeListeners()
+			return nil, err
+		}
+	}
+	if m.s, err = New(cfg); err != nil {
+		m.closeListeners()
+		return nil, err
+	}
+	if err := m.s.Start(); err != nil {
+		m.closeListeners()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Server is the member's raft server.
+func (m *Member) Server() *Server { return m.s }
+
+// ClientAddrs are the addresses the client listeners are bound to (useful
+// with port 0).
+func (m *Member) ClientAddrs() []string {
+	var out []string
+	for _, ln := range m.clientLns {
+		out = append(out, ln.Addr().String())
+	}
+	return out
+}
+
+func (m *Member) closeListeners() {
+	for _, lns := range [][]net.Listener{m.clientLns, m.metricsLns, m.adminLns} {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	}
+}
+
+// Serve serves the member's listeners until ctx ends or the member stops
+// (see Run), then stops the gRPC and HTTP servers and the member and
+// returns once every goroutine it started has exited.
+func (m *Member) Serve(ctx context.Context) error {
+	s, log := m.s, m.s.log
+	opts := append(v3rpc.ServerOptions(s),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: false}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Hour, Timeout: 20 * time.Second}),
+	)
+	gs := grpc.NewServer(opts...)
+	v3rpc.Register(gs, s)
+	var h http.Handler = s.HTTPHandler()
+	if m.cfg.EnablePprof {
+		mux := http.NewServeMux()
+		mux.Handle("/", h)
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		h = mux
+	}
+	var wg sync.WaitGroup
+	var httpSrvs []*http.Server
+	serveHTTP := func(ln net.Listener, h http.Handler) {
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		httpSrvs = append(httpSrvs, hs)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = hs.Serve(ln)
+		}()
+	}
+	var sniffers []*sniffer
+	for _, ln := range m.clientLns {
+		sn := newSniffer(ln)
+		sniffers = append(sniffers, sn)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_ = gs.Serve(sn.grpc)
+		}()
+		go func() {
+			defer wg.Done()
+			sn.run()
+		}()
+		serveHTTP(sn.http, h)
+	}
+	for _, ln := range m.metricsLns {
+		serveHTTP(ln, h)
+	}
+	// The fault endpoint gets a listener and a handler of its own: nothing
+	// on the client or metrics URLs can reach it.
+	for _, ln := range m.adminLns {
+		serveHTTP(ln, s.AdminHandler())
+	}
+	log.Info("serving client requests", "listen_client_urls", m.ClientAddrs(), "listen_metrics_urls", m.cfg.ListenMetricsURLs)
+	if m.cfg.AdminListenURL != "" {
+		log.Warn("serving the unauthenticated fault endpoint /admin/clock", "admin_listen_url", m.cfg.AdminListenURL)
+	}
+
+	var exitErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "cause", context.Cause(ctx))
+	case <-s.Done():
+		exitErr = s.Err()
+		if errors.Is(exitErr, ErrRemoved) {
+			log.Warn("this member was removed from the cluster; exiting")
+			exitErr = nil
+		}
+		if errors.Is(exitErr, ErrWALFailed) {
+			// Fenced, not dead: keep answering reads (and refusing writes)
+			// until the operator restarts it after freeing space.
+			<-ctx.Done()
+			log.Info("shutting down", "cause", context.Cause(ctx))
+		}
+	}
+	gs.Stop()
+	for _, hs := range httpSrvs {
+		_ = hs.Close()
+	}
+	for _, sn := range sniffers {
+		sn.close()
+	}
+	for _, ln := range m.metricsLns {
+		_ = ln.Close()
+	}
+	for _, ln := range m.adminLns {
+		_ = ln.Close()
+	}
+	s.Stop()
+	wg.Wait()
+	return exitErr
+}
+
+// listenAll listens on every URL (and adds the given listeners).
+func listenAll(flagName string, urls []string, given []net.Listener) ([]net.Listener, error) {
+	lns := append([]net.Listener(nil), given...)
+	closeAll := func() {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	}
+	for _, u := range urls {
+		pu, err := url.Parse(u)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("%s: %v", flagName, err)
+		}
+		ln, err := net.Listen("tcp", pu.Host)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("%s %s: %v", flagName, u, err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
