@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"strconv"
 
 	"coordlab/analysis"
@@ -31,6 +32,9 @@ type compareRow struct {
 	UnavailR       float64
 	BaseThroughput float64
 	BaseP99        float64
+	// Unlike is set when the run differs from the group's base in more
+	// than the target: no ratio is shown for it.
+	Unlike bool
 }
 
 type unavailRow struct {
@@ -42,6 +46,9 @@ type unavailRow struct {
 type compareGroup struct {
 	ID      string
 	Name    string
+	// Unlike lists how runs of the group differ in anything but the
+	// target (and read mode): their ratios are not shown.
+	Unlike  []string
 	Base    string        // label of the run the group's ratios are against
 	Cells   []compareCell // one per target, in Targets order
 	Rows    []compareRow
@@ -66,6 +73,37 @@ func groupKey(r *Run) string {
 		k += " · unfenced"
 	}
 	return k
+}
+
+// unlike lists what, besides the target and its read mode, differs between
+// two runs' specs and the lab that ran them: a comparison means something
+// only when the runtime, cluster size, load, fault schedule and duration
+// are the same.
+func unlike(a, b *Run) []string {
+	var d []string
+	diff := func(name string, x, y any) {
+		if x != y {
+			d = append(d, fmt.Sprintf("%s (%v vs %v)", name, y, x))
+		}
+	}
+	sa, sb := a.Spec, b.Spec
+	diff("runtime", sa.Runtime, sb.Runtime)
+	if sa.Runtime == "local" && sb.Runtime == "local" {
+		diff("network", a.Network, b.Network)
+	}
+	diff("nodes", sa.Nodes, sb.Nodes)
+	diff("time limit", sa.TimeLimit, sb.TimeLimit)
+	diff("concurrency", sa.Concurrency, sb.Concurrency)
+	diff("rate", sa.Rate, sb.Rate)
+	diff("keys", sa.Keys, sb.Keys)
+	diff("nemesis interval", sa.Interval, sb.Interval)
+	diff("nemesis duration", sa.FaultFor, sb.FaultFor)
+	diff("loss percent", sa.LossPercent, sb.LossPercent)
+	diff("session TTL", sa.SessionTTL, sb.SessionTTL)
+	diff("hold", sa.Hold, sb.Hold)
+	diff("op timeout", sa.OpTimeout, sb.OpTimeout)
+	diff("coordlab's Go", a.Versions["go"], b.Versions["go"])
+	return d
 }
 
 func anomalyCount(res analysis.Results) int {
@@ -154,6 +192,10 @@ func RenderComparison(runs []*Run, out, baseline string) error {
 		for _, r := range rs {
 			cr := row(out, r)
 			cr.BaseThroughput, cr.BaseP99 = baseRow.Throughput, baseRow.Lat.P99
+			if d := unlike(base, r); len(d) > 0 {
+				cr.Unlike = true
+				g.Unlike = append(g.Unlike, fmt.Sprintf("%s differs from %s in %s", label(r), label(base), strings.Join(d, ", ")))
+			}
 			g.Rows = append(g.Rows, cr)
 		}
 		nFaults := 0

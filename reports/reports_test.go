@@ -91,7 +91,7 @@ func TestRenderedHTML(t *testing.T) {
 		{"etcd-linearizable/report.html", "Valid: no anomaly in", 4, false,
 			[]string{"linearizable", "session-order"}, []string{`class="anomaly"`}},
 		{"comparison.html", "", 3, false,
-			[]string{"etcd (serializable)", "etcd (linearizable)", "register · nemesis partition · seed 1", "etcd-serializable/report.html"}, nil},
+			[]string{"etcd (serializable)", "etcd (linearizable)", "register · nemesis partition · seed 1", "etcd-serializable/report.html"}, []string{"not like with like", "not comparable"}},
 		{"index.html", "", 0, false, []string{"etcd-serializable/report.html", "etcd-linearizable/report.html", "invalid", "valid"}, nil},
 	}
 	for _, c := range cases {
@@ -327,5 +327,35 @@ func BenchmarkReport20Runs(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		renderAll(b, root)
+	}
+}
+
+// TestComparisonMarksUnlikeRuns: runs of one group that differ in more than
+// the target (here the runtime and the rate) get no ratio, and the page
+// says loudly what differs.
+func TestComparisonMarksUnlikeRuns(t *testing.T) {
+	root := copyRuns(t, "etcd-serializable", "etcd-linearizable")
+	p := filepath.Join(root, "etcd-serializable", "test.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), `"runtime": "local"`, `"runtime": "docker"`, 1)
+	s = strings.Replace(s, `"rate": 200`, `"rate": 150`, 1)
+	if s == string(b) || !strings.Contains(s, `"runtime": "docker"`) || !strings.Contains(s, `"rate": 150`) {
+		t.Fatalf("test.json did not have the fields this test edits:\n%s", b)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	renderAll(t, root)
+	page, err := os.ReadFile(filepath.Join(root, "comparison.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"not like with like", "runtime (docker vs local)", "rate (150 vs 200)", "not comparable"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("comparison.html lacks %q", want)
+		}
 	}
 }
