@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"strconv"
+	"strings"
 
 	"coordlab/analysis"
 	"coordlab/runfile"
@@ -44,8 +44,8 @@ type unavailRow struct {
 }
 
 type compareGroup struct {
-	ID      string
-	Name    string
+	ID   string
+	Name string
 	// Unlike lists how runs of the group differ in anything but the
 	// target (and read mode): their ratios are not shown.
 	Unlike  []string
