@@ -554,3 +554,16 @@ func TestRaftkvLatency(t *testing.T) {
 		t.Fatalf("verdict %s (%+v), want valid", o.Results.Valid, o.Results.Checkers)
 	}
 }
+
+// TestDockerLatency: the latency fault's delayers open their sockets in
+// the containers' namespaces (/proc/<pid>/ns/net) as well.
+func TestDockerLatency(t *testing.T) {
+	needDocker(t)
+	s := latencySpec("raftkv")
+	s.Runtime = "docker"
+	o := e2eRun(t, s, nil)
+	checkLatency(t, o.Dir, 3)
+	if o.Results.Valid != analysis.Valid {
+		t.Fatalf("verdict %s (%+v), want valid", o.Results.Valid, o.Results.Checkers)
+	}
+}
