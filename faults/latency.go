@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"coordlab/cluster"
@@ -90,26 +91,41 @@ func (l Latency) Start(ctx context.Context, env Env) (Undo, error) {
 		return nil, err
 	}
 	names := slices.Compact(slices.Sorted(slices.Values(env.On)))
-	var ds []*netdelay.Delayer
-	closeAll := func() error {
-		var errs []error
-		for i, d := range ds {
-			if err := d.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("latency on %s: %w", names[i], err))
+	// One delayer per member, opened (and closed) side by side: each
+	// runs iptables in its member's namespace, which is slow on a busy
+	// machine.
+	ds := make([]*netdelay.Delayer, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Go(func() {
+			p, err := env.Runtime.Netns(ctx, n)
+			if err == nil {
+				ds[i], err = netdelay.Open(p, cfg)
 			}
-		}
-		return errors.Join(errs...)
+			if err != nil {
+				errs[i] = fmt.Errorf("latency on %s: %w", n, err)
+			}
+		})
 	}
-	for _, n := range names {
-		p, err := env.Runtime.Netns(ctx, n)
-		if err == nil {
-			var d *netdelay.Delayer
-			if d, err = netdelay.Open(p, cfg); err == nil {
-				ds = append(ds, d)
-				continue
+	wg.Wait()
+	closeAll := func() error {
+		cerrs := make([]error, len(names))
+		var wg sync.WaitGroup
+		for i, d := range ds {
+			if d != nil {
+				wg.Go(func() {
+					if err := d.Close(); err != nil {
+						cerrs[i] = fmt.Errorf("latency on %s: %w", names[i], err)
+					}
+				})
 			}
 		}
-		return nil, errors.Join(fmt.Errorf("latency on %s: %w", n, err), closeAll())
+		wg.Wait()
+		return errors.Join(cerrs...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, errors.Join(err, closeAll())
 	}
 	undo := func(ctx context.Context) error {
 		// Delayers first: removing the marks changes the namespace's

@@ -145,8 +145,9 @@ func newNSRuntime(t *testing.T) *nsRuntime {
 }
 
 // TestLatencyInNamespaces: latency on n1 delays what n1 sends n2, so a
-// round trip from n2 to a server on n1 gains at least delay-jitter; the
-// undo leaves neither marks, steering rule nor bound queue behind.
+// round trip from n2 to a server on n1 gains at least delay-jitter, and
+// on both members at least twice that; the undo leaves neither marks,
+// steering rule nor bound queue behind.
 func TestLatencyInNamespaces(t *testing.T) {
 	rt := newNSRuntime(t)
 	env := Env{Runtime: rt, Firewall: cluster.NewFirewall(rt), Target: "test", Nodes: []string{"n1", "n2"}, On: []string{"n1"}}
@@ -191,24 +192,35 @@ func TestLatencyInNamespaces(t *testing.T) {
 	}
 	roundTrip()
 
-	l := Latency{On: On{Targets: []string{"n1"}}, Delay: Duration(50 * time.Millisecond), Jitter: Duration(10 * time.Millisecond), Links: LinksPeers}
-	undo, err := l.Start(context.Background(), env)
-	if err != nil {
-		if undo != nil {
-			undo(context.Background())
+	for _, c := range []struct {
+		on    []string
+		links string
+		hops  int // delayed packets in one round trip
+	}{
+		{[]string{"n1"}, LinksPeers, 1},
+		// Both ends, one named twice: one delayer each.
+		{[]string{"n2", "n1", "n2"}, LinksAll, 2},
+	} {
+		l := Latency{Delay: Duration(50 * time.Millisecond), Jitter: Duration(10 * time.Millisecond), Links: c.links}
+		env.On = c.on
+		undo, err := l.Start(context.Background(), env)
+		if err != nil {
+			if undo != nil {
+				undo(context.Background())
+			}
+			t.Fatal(err)
 		}
-		t.Fatal(err)
-	}
-	least := time.Hour
-	for range 8 {
-		least = min(least, roundTrip())
-	}
-	t.Logf("latency %s ± %s on n1: shortest round trip from n2 %s", time.Duration(l.Delay), time.Duration(l.Jitter), least)
-	if want := time.Duration(l.Delay - l.Jitter); least < want {
-		t.Errorf("shortest round trip %s, want at least %s", least, want)
-	}
-	if err := undo(context.Background()); err != nil {
-		t.Fatalf("undo: %v", err)
+		least := time.Hour
+		for range 8 {
+			least = min(least, roundTrip())
+		}
+		t.Logf("latency %s ± %s on %v: shortest round trip %s", time.Duration(l.Delay), time.Duration(l.Jitter), c.on, least)
+		if want := time.Duration(c.hops) * time.Duration(l.Delay-l.Jitter); least < want {
+			t.Errorf("on %v: shortest round trip %s, want at least %s", c.on, least, want)
+		}
+		if err := undo(context.Background()); err != nil {
+			t.Fatalf("undo: %v", err)
+		}
 	}
 	roundTrip()
 	for n, ns := range rt.ns {
