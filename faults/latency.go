@@ -53,7 +53,7 @@ func (Latency) Kind() string { return "latency" }
 
 func (Latency) Requires(c cluster.Capabilities) error {
 	if !c.Firewall {
-		return fmt.Errorf("latency acts inside each member's own network namespace: %s", c.Why)
+		return fmt.Errorf("the delay acts inside each member's own network namespace: %s", c.Why)
 	}
 	return netdelay.Supported()
 }

@@ -45,7 +45,7 @@ func TestLatencyParameters(t *testing.T) {
 		t.Errorf("a refused start touched the firewall: %q", got)
 	}
 	err = Latency{}.Requires(cluster.Capabilities{Kill: true, Why: "partitions and loss need network namespaces, which need root: run as root"})
-	if err == nil || !strings.Contains(err.Error(), "latency acts inside each member's own network namespace") || !strings.Contains(err.Error(), "root") {
+	if err == nil || !strings.Contains(err.Error(), "the delay acts inside each member's own network namespace") || !strings.Contains(err.Error(), "root") {
 		t.Errorf("Requires without namespaces = %v, want it to say latency needs them and why", err)
 	}
 }
