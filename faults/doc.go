@@ -36,8 +36,8 @@
 // stop (extra.undo says so), and Player.Refused counts such errors so the
 // run can print them. A fault in force when the run ends is undone before
 // Play returns. Final then undoes every kind the run used on every member:
-// heal, stop loss, resume, restart; it runs even when the schedule was cut
-// short.
+// heal, stop loss and latency, resume, restart; it runs even when the
+// schedule was cut short.
 //
 // Caveats:
 //   - Partitions and loss share each member's one nft table
