@@ -160,7 +160,7 @@ func (g Grudge) String() string {
 
 // Runtime runs the members of one cluster and offers the primitives faults
 // are made of: signal a member, restart it, load a firewall script into its
-// network namespace, reach its admin endpoint. It knows no fault: package
+// network namespace, name that namespace, reach its admin endpoint. It knows no fault: package
 // faults composes these. Members are named "n1".."nN". A Runtime is used for
 // one cluster: Start once, then faults, then Stop (which may be called twice
 // and always removes everything the runtime created). Its methods are safe
@@ -186,6 +186,13 @@ type Runtime interface {
 	// runtime keeps it in force across a restart. ErrUnsupported when the
 	// members have no namespace of their own.
 	Firewall(ctx context.Context, name, script string) error
+	// Netns is a path naming the member's network namespace
+	// ("/var/run/netns/<name>", "/proc/<pid>/ns/net"), for code that enters
+	// it (setns) to open a socket there, as the latency fault's delayer
+	// does. It names the namespace the member has now: a docker restart
+	// makes a new one. ErrUnsupported when the members have no namespace
+	// of their own.
+	Netns(ctx context.Context, name string) (string, error)
 	// AdminURL is the base URL ("http://10.77.3.1:2390") at which the lab
 	// reaches a member's admin endpoint; ErrNoAdmin when the member serves
 	// none (the real etcd and ZooKeeper, or TargetOptions.Admin unset).

@@ -11,14 +11,16 @@
 // leader, and offers the primitives faults are made of (package faults
 // composes them): Signal (kill, stop, cont), Restart with the same data,
 // Firewall (replace the nft table `inet coordlab` in a member's network
-// namespace) and AdminURL (where the lab reaches a member's admin endpoint,
+// namespace), Netns (the path of that namespace, for code that opens a
+// socket inside it) and AdminURL (where the lab reaches a member's admin endpoint,
 // which our engines serve on a listener of their own when
 // TargetOptions.Admin asks for it).
 //
-// Firewall is the one state both partitions and loss live in: per member,
-// the addresses it drops (a partition given as a grudge, destination member
-// -> the members whose packets it drops, as in Jepsen) and the share of
-// peer packets it loses. It renders each member's whole table (NFTScript)
+// Firewall is the one state partitions, loss and latency live in: per
+// member, the addresses it drops (a partition given as a grudge,
+// destination member -> the members whose packets it drops, as in Jepsen),
+// the share of peer packets it loses, and which packets it sends get the
+// mark a user-space delayer queues (Steer; package netdelay). It renders each member's whole table (NFTScript)
 // and installs it where it changed, so a runtime only ever loads scripts.
 //
 // Caveats:

@@ -8,10 +8,11 @@ import (
 	"sync"
 )
 
-// Firewall is the partition and the packet loss in force on one cluster:
-// for each member, the addresses whose packets it drops and the share of
-// its peers' packets it loses. Both live in the member's one nft table, so
-// every change renders the whole table (NFTScript) and installs it with
+// Firewall is the partition, the packet loss and the delay steer in force
+// on one cluster: for each member, the addresses whose packets it drops,
+// the share of its peers' packets it loses, and which packets it sends get
+// the mark a delayer queues. All live in the member's one nft table, so
+// every change renders the whole table (Table.Script) and installs it with
 // Runtime.Firewall. One Firewall per cluster; safe for concurrent use.
 type Firewall struct {
 	rt Runtime
@@ -19,6 +20,8 @@ type Firewall struct {
 	mu   sync.Mutex
 	drop map[string][]string // member -> source addresses it drops
 	loss map[string]int      // member -> percent of peer packets dropped
+	// steer is which outgoing packets each member marks for a delayer.
+	steer map[string]Steer
 	// installed is the script last installed per member; a member whose
 	// script would not change is left alone, so healing a cluster that was
 	// never partitioned asks nothing of the runtime.
@@ -27,7 +30,7 @@ type Firewall struct {
 
 // NewFirewall returns the firewall of rt's cluster, with nothing in force.
 func NewFirewall(rt Runtime) *Firewall {
-	return &Firewall{rt: rt, drop: map[string][]string{}, loss: map[string]int{}, installed: map[string]string{}}
+	return &Firewall{rt: rt, drop: map[string][]string{}, loss: map[string]int{}, steer: map[string]Steer{}, installed: map[string]string{}}
 }
 
 // Partition replaces the partition in force with g (loss stays).
@@ -78,6 +81,23 @@ func (f *Firewall) Loss(ctx context.Context, percent int, names []string) error 
 	return f.applyLocked(ctx, ms)
 }
 
+// Steer makes the named members mark the packets s selects (the zero
+// Steer stops it); partition and loss stay.
+func (f *Firewall) Steer(ctx context.Context, s Steer, names []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ms := f.rt.Members()
+	for _, n := range names {
+		if !slices.ContainsFunc(ms, func(m Member) bool { return m.Name == n }) {
+			return fmt.Errorf("%w %q in delay", ErrUnknownMember, n)
+		}
+	}
+	for _, n := range names {
+		f.steer[n] = s
+	}
+	return f.applyLocked(ctx, ms)
+}
+
 // applyLocked installs each member's table where it changed. f.mu is held.
 func (f *Firewall) applyLocked(ctx context.Context, ms []Member) error {
 	var errs []error
@@ -88,7 +108,7 @@ func (f *Firewall) applyLocked(ctx context.Context, ms []Member) error {
 				peers = append(peers, o.Host)
 			}
 		}
-		script := NFTScript(f.drop[m.Name], f.loss[m.Name], peers)
+		script := Table{Drop: f.drop[m.Name], LossPercent: f.loss[m.Name], Peers: peers, Steer: f.steer[m.Name]}.Script()
 		last, ok := f.installed[m.Name]
 		if !ok {
 			last = NFTScript(nil, 0, peers) // a new namespace has no table

@@ -20,7 +20,7 @@ func (r *scriptRuntime) Members() []Member { return r.members }
 func (r *scriptRuntime) Firewall(_ context.Context, name, script string) error {
 	var rules []string
 	for _, l := range strings.Split(script, "\n") {
-		if l = strings.TrimSpace(l); strings.HasPrefix(l, "ip saddr") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "ip saddr") || strings.Contains(l, "meta mark set") {
 			rules = append(rules, l)
 		}
 	}
@@ -53,6 +53,15 @@ func TestFirewall(t *testing.T) {
 		{func() error { return fw.Heal(ctx) },
 			[]string{"n1 []", "n3 [ip saddr { 10.0.0.1, 10.0.0.2 } numgen random mod 100 < 10 drop]"}},
 		{func() error { return fw.Loss(ctx, 0, []string{"n3"}) }, []string{"n3 []"}},
+		// A steer joins the partition in the same table, and leaves it.
+		{func() error { return fw.Partition(ctx, Grudge{"n1": {"n2"}, "n2": {"n1"}}) },
+			[]string{"n1 [ip saddr { 10.0.0.2 } drop]", "n2 [ip saddr { 10.0.0.1 } drop]"}},
+		{func() error { return fw.Steer(ctx, Steer{Mark: 9, Peers: true}, []string{"n1", "n3"}) },
+			[]string{"n1 [ip saddr { 10.0.0.2 } drop; oifname != \"lo\" ip daddr { 10.0.0.2, 10.0.0.3 } meta mark set 0x9]",
+				"n3 [oifname != \"lo\" ip daddr { 10.0.0.1, 10.0.0.2 } meta mark set 0x9]"}},
+		{func() error { return fw.Steer(ctx, Steer{}, []string{"n1", "n3"}) },
+			[]string{"n1 [ip saddr { 10.0.0.2 } drop]", "n3 []"}},
+		{func() error { return fw.Heal(ctx) }, []string{"n1 []", "n2 []"}},
 	}
 	for i, s := range steps {
 		rt.calls = nil
@@ -65,6 +74,9 @@ func TestFirewall(t *testing.T) {
 	}
 	if err := fw.Partition(ctx, Grudge{"n9": {"n1"}}); !errors.Is(err, ErrUnknownMember) {
 		t.Errorf("partition naming n9 = %v, want ErrUnknownMember", err)
+	}
+	if err := fw.Steer(ctx, Steer{Mark: 1, Peers: true}, []string{"n9"}); !errors.Is(err, ErrUnknownMember) {
+		t.Errorf("steer on n9 = %v, want ErrUnknownMember", err)
 	}
 	if err := fw.Loss(ctx, 10, []string{"n9"}); !errors.Is(err, ErrUnknownMember) {
 		t.Errorf("loss on n9 = %v, want ErrUnknownMember", err)

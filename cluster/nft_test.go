@@ -53,3 +53,40 @@ func TestDropSources(t *testing.T) {
 		t.Errorf("unknown member: got %v, want an error naming n4", err)
 	}
 }
+
+func TestTableSteer(t *testing.T) {
+	peers := []string{"10.77.1.2", "10.77.1.3"}
+	cases := []struct {
+		name  string
+		table Table
+		want  []string
+		not   []string
+	}{
+		{"peers", Table{Peers: peers, Steer: Steer{Mark: 0x4c4154, Peers: true}},
+			[]string{"type filter hook output priority -10", `oifname != "lo" ip daddr { 10.77.1.2, 10.77.1.3 } meta mark set 0x4c4154`},
+			[]string{"chain in"}},
+		{"clients", Table{Peers: peers, Steer: Steer{Mark: 7, Clients: true}},
+			[]string{`oifname != "lo" ip daddr != { 10.77.1.2, 10.77.1.3 } meta mark set 0x7`}, nil},
+		{"both", Table{Peers: peers, Steer: Steer{Mark: 7, Peers: true, Clients: true}},
+			[]string{`oifname != "lo" meta mark set 0x7`}, []string{"daddr"}},
+		{"with a partition", Table{Drop: []string{"10.77.1.3"}, Peers: peers, Steer: Steer{Mark: 7, Peers: true}},
+			[]string{"ip saddr { 10.77.1.3 } drop", "ip daddr { 10.77.1.2, 10.77.1.3 } meta mark set 0x7"}, nil},
+		{"no mark marks nothing", Table{Peers: peers, Steer: Steer{Peers: true}}, nil, []string{"table inet coordlab {"}},
+		{"no peers to mark", Table{Steer: Steer{Mark: 7, Peers: true}}, nil, []string{"table inet coordlab {"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := c.table.Script()
+			for _, w := range c.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("script lacks %q:\n%s", w, s)
+				}
+			}
+			for _, w := range c.not {
+				if strings.Contains(s, w) {
+					t.Errorf("script has %q:\n%s", w, s)
+				}
+			}
+		})
+	}
+}

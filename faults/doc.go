@@ -15,8 +15,8 @@
 // A spec is a comma list of packages: partition (any partition shape),
 // partition-isolate-one, partition-isolate-leader,
 // partition-isolate-follower, partition-halves, partition-majorities-ring,
-// partition-bridge, kill, pause, pause-lock-holder, loss, clock, all, or
-// none.
+// partition-bridge, kill, pause, pause-lock-holder, loss, latency,
+// latency-clients, clock, all, or none.
 // Generate is a pure function of (seed, spec, members, timing): the same
 // seed gives the same Schedule, which is plain data (saved in test.json, each
 // fault as {"kind":..., its parameters}) and can be replayed on any runtime.
@@ -36,8 +36,8 @@
 // stop (extra.undo says so), and Player.Refused counts such errors so the
 // run can print them. A fault in force when the run ends is undone before
 // Play returns. Final then undoes every kind the run used on every member:
-// heal, stop loss, resume, restart; it runs even when the schedule was cut
-// short.
+// heal, stop loss and latency, resume, restart; it runs even when the
+// schedule was cut short.
 //
 // Caveats:
 //   - Partitions and loss share each member's one nft table
@@ -48,4 +48,11 @@
 //     majority is the whole cluster); Validate says so.
 //   - Pause uses SIGSTOP/SIGCONT in the local runtime and the cgroup freezer
 //     in Docker (recorded as extra.mechanism).
+//   - Latency delays packets in user space (package netdelay: the
+//     member's table marks them, an NFQUEUE steering rule queues them, a
+//     delayer in the lab holds them), since the kernel has no netem. It is
+//     one-way, on the packets a target sends, in order (jitter never
+//     reorders). A docker member restarted while it is in force comes back
+//     in a new namespace without a delayer: its packets pass undelayed
+//     (the steering rule's bypass) until the fault ends.
 package faults

@@ -116,12 +116,13 @@ type entry struct {
 	packages []Package
 }
 
-// table lists the faults. Its order is Final's: the network heals before
-// paused members resume and killed ones restart, and clocks are reset last,
-// once every member answers.
+// table lists the faults. Its order is Final's: the network (partitions,
+// loss, latency) heals before paused members resume and killed ones
+// restart, and clocks are reset last, once every member answers.
 var table = []entry{
 	{func() Fault { return new(Partition) }, partitionPackages},
 	{func() Fault { return new(Loss) }, lossPackages},
+	{func() Fault { return new(Latency) }, latencyPackages},
 	{func() Fault { return new(Pause) }, pausePackages},
 	{func() Fault { return new(Kill) }, killPackages},
 	{func() Fault { return new(Clock) }, clockPackages},

@@ -146,6 +146,9 @@ type fakeRuntime struct {
 	noLeader int
 	// admin maps member -> admin URL; absent members serve none.
 	admin map[string]string
+	// netns maps member -> network namespace path; absent members have
+	// none.
+	netns map[string]string
 }
 
 func (f *fakeRuntime) do(call string) error {
@@ -197,6 +200,12 @@ func (f *fakeRuntime) AdminURL(n string) (string, error) {
 		return u, nil
 	}
 	return "", fmt.Errorf("%w: fake %s", cluster.ErrNoAdmin, n)
+}
+func (f *fakeRuntime) Netns(_ context.Context, n string) (string, error) {
+	if p, ok := f.netns[n]; ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("%w: fake %s has no namespace", cluster.ErrUnsupported, n)
 }
 func (f *fakeRuntime) Leader(context.Context) (string, error) {
 	f.mu.Lock()

@@ -252,8 +252,8 @@ func (p *Player) start(ctx context.Context, f Fault) (undo Undo, began time.Dura
 }
 
 // Final undoes every fault the kinds can leave behind, on every member,
-// in table order: heal, stop loss, resume, restart, reset clocks. Each is
-// recorded (extra.final=true). It uses its own context, bounded by
+// in table order: heal, stop loss and latency, resume, restart, reset
+// clocks. Each is recorded (extra.final=true). It uses its own context, bounded by
 // timeout, so it runs after a cancelled run too.
 func (p *Player) Final(ctx context.Context, kinds []string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)

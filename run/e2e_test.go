@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -444,4 +445,125 @@ func TestDockerClockSkew(t *testing.T) {
 	s.Runtime = "docker"
 	o := e2eRun(t, s, nil)
 	applied(t, o.Dir, "start-clock")
+}
+
+// latencySpec: register under latency, 2 s apart, 4 s each. Seed 2 puts
+// every window on all members (100 ms, 10 ms and 25 ms, ±20%).
+func latencySpec(target string) Spec {
+	return Spec{Target: target, Workload: "register", Nemesis: "latency", ReadMode: "linearizable", Seed: 2,
+		TimeLimit: Duration(20 * time.Second), Interval: Duration(2 * time.Second), FaultFor: Duration(4 * time.Second),
+		Rate: 100, Concurrency: 5}
+}
+
+// latencyWindow is one applied latency fault: from its start's ok to its
+// stop's invoke, with its parameters.
+type latencyWindow struct {
+	from, to      int64
+	nodes         int
+	delay, jitter time.Duration
+	writes        []time.Duration
+}
+
+// checkLatency checks that every latency start was applied with its
+// parameters in the history, and that each write done entirely inside a
+// window on all members took at least 2×(delay-jitter): a write commits
+// only after the leader's append and a follower's answer, each delayed as
+// it leaves its member. It logs write latency percentiles inside and
+// outside the windows.
+func checkLatency(t *testing.T, dir string, members int) {
+	t.Helper()
+	ops, err := history.Read(filepath.Join(dir, "history.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws []*latencyWindow
+	var open *latencyWindow
+	invoked := map[int]history.Op{}
+	var outside []time.Duration
+	for _, o := range ops {
+		switch {
+		case o.IsNemesis() && o.F == "start-latency" && o.Type == history.OK:
+			d, derr := time.ParseDuration(o.Extra["delay"])
+			j, jerr := time.ParseDuration(o.Extra["jitter"])
+			if derr != nil || jerr != nil || o.Extra["links"] != "peers" || o.Extra["mechanism"] != "nfqueue" {
+				t.Errorf("start-latency without its parameters: %+v", o.Extra)
+			}
+			open = &latencyWindow{from: o.Time, to: -1, nodes: len(strings.Split(o.Node, ",")), delay: d, jitter: j}
+			ws = append(ws, open)
+		case o.IsNemesis() && o.F == "start-latency" && o.Type == history.Info:
+			t.Errorf("latency refused on %s: %s", o.Node, o.Error)
+		case o.IsNemesis() && o.F == "stop-latency" && o.Type == history.Invoke && open != nil:
+			open.to, open = o.Time, nil
+		case o.IsNemesis():
+		case o.Type == history.Invoke:
+			invoked[o.Process] = o
+		case o.F == history.FWrite && o.Type == history.OK:
+			inv := invoked[o.Process]
+			lat := time.Duration(o.Time - inv.Time)
+			in := false
+			for _, w := range ws {
+				if inv.Time >= w.from && (w.to < 0 || o.Time <= w.to) {
+					w.writes, in = append(w.writes, lat), true
+				}
+			}
+			if !in {
+				outside = append(outside, lat)
+			}
+		}
+	}
+	if len(ws) == 0 {
+		t.Fatalf("no latency applied in %s", dir)
+	}
+	t.Logf("writes outside latency windows: %s", pcts(outside))
+	for _, w := range ws {
+		t.Logf("writes under %s ± %s on %d members: %s", w.delay, w.jitter, w.nodes, pcts(w.writes))
+		if w.nodes != members {
+			continue
+		}
+		floor := 2 * (w.delay - w.jitter)
+		for _, l := range w.writes {
+			if l < floor {
+				t.Errorf("a write under %s ± %s on every member took %s, less than %s: the delay was not applied", w.delay, w.jitter, l, floor)
+				break
+			}
+		}
+	}
+}
+
+// pcts renders the count and p50/p90/p99 of durations.
+func pcts(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	p := func(q float64) time.Duration {
+		return s[min(len(s)-1, int(q*float64(len(s))))].Round(100 * time.Microsecond)
+	}
+	return fmt.Sprintf("n=%d p50=%s p90=%s p99=%s", len(s), p(0.5), p(0.9), p(0.99))
+}
+
+// TestRaftkvLatency: --nemesis latency on raftkv in the local runtime: the
+// history stays valid, every latency start is applied with its
+// parameters, and writes under it are slower by at least the delay.
+func TestRaftkvLatency(t *testing.T) {
+	needOurs(t)
+	o := e2eRun(t, latencySpec("raftkv"), nil)
+	checkLatency(t, o.Dir, 3)
+	if o.Results.Valid != analysis.Valid {
+		t.Fatalf("verdict %s (%+v), want valid", o.Results.Valid, o.Results.Checkers)
+	}
+}
+
+// TestDockerLatency: the latency fault's delayers open their sockets in
+// the containers' namespaces (/proc/<pid>/ns/net) as well.
+func TestDockerLatency(t *testing.T) {
+	needDocker(t)
+	s := latencySpec("raftkv")
+	s.Runtime = "docker"
+	o := e2eRun(t, s, nil)
+	checkLatency(t, o.Dir, 3)
+	if o.Results.Valid != analysis.Valid {
+		t.Fatalf("verdict %s (%+v), want valid", o.Results.Valid, o.Results.Checkers)
+	}
 }

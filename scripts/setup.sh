@@ -11,6 +11,7 @@ command -v etcdctl >/dev/null 2>&1 || pkgs+=(etcd-client)
 [ -x /usr/share/zookeeper/bin/zkServer.sh ] || pkgs+=(zookeeper)
 command -v nft >/dev/null 2>&1 || pkgs+=(nftables)
 command -v ip >/dev/null 2>&1 || pkgs+=(iproute2)
+command -v iptables-legacy >/dev/null 2>&1 || pkgs+=(iptables) # the latency fault's NFQUEUE steering rule
 command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
 
 if [ ${#pkgs[@]} -gt 0 ]; then

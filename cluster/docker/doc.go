@@ -26,5 +26,8 @@
 //     re-installs the member's last firewall script before it returns.
 //   - Real etcd and ZooKeeper are not containerized (there is no image to
 //     pull and none is built); they run in the local runtime.
-//   - Partitions and loss need root (nsenter); kill and pause do not.
+//   - Partitions, loss and latency need root (nsenter, setns); kill and
+//     pause do not. Netns names the namespace of the container's current
+//     process (/proc/<pid>/ns/net): a restart makes a new one, which the
+//     latency fault's delayer does not follow.
 package docker

@@ -477,6 +477,31 @@ func (r *Runtime) applyLocked(ctx context.Context, m *member) error {
 	return nil
 }
 
+// Netns is the path of the network namespace of the member's running
+// container (/proc/<pid>/ns/net); a restart makes a new one.
+func (r *Runtime) Netns(ctx context.Context, name string) (string, error) {
+	if c := r.Capabilities(); !c.Firewall {
+		return "", fmt.Errorf("%w: network namespace: %s", cluster.ErrUnsupported, c.Why)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, err := r.get(name)
+	if err != nil {
+		return "", err
+	}
+	if !m.up {
+		return "", fmt.Errorf("docker: %s is down: its container has no network namespace", name)
+	}
+	info, err := r.api.ContainerInspect(ctx, m.ctr.GetContainerID(), client.ContainerInspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("docker: inspect %s: %w", name, err)
+	}
+	if st := info.Container.State; st != nil && st.Pid != 0 {
+		return "/proc/" + strconv.Itoa(st.Pid) + "/ns/net", nil
+	}
+	return "", fmt.Errorf("docker: %s has no running process", name)
+}
+
 // AdminURL is the member's admin endpoint at its container address.
 func (r *Runtime) AdminURL(name string) (string, error) {
 	r.mu.Lock()

@@ -23,7 +23,8 @@
 // Signal sends SIGKILL, SIGSTOP or SIGCONT to the member's process group,
 // Restart starts the same command on the same data, Firewall loads the
 // script into the member's namespace (which outlives its process, so a
-// restart keeps it), and AdminURL is the member's address and admin port
+// restart keeps it), Netns is that namespace's path
+// (/var/run/netns/clab<run>n<i>), and AdminURL is the member's address and admin port
 // (2390, or a free port on loopback) when the target serves one. Each member's stdout and stderr go to nodes/<name>/output.log
 // and its data to nodes/<name>/data under the run directory.
 //

@@ -504,6 +504,21 @@ func (r *Runtime) Firewall(ctx context.Context, name, script string) error {
 	return nil
 }
 
+// Netns is the path of the member's network namespace, which outlives its
+// process.
+func (r *Runtime) Netns(_ context.Context, name string) (string, error) {
+	if r.mode != ModeNetns {
+		return "", fmt.Errorf("%w: network namespace: %s", cluster.ErrUnsupported, r.Capabilities().Why)
+	}
+	r.mu.Lock()
+	m, err := r.get(name)
+	r.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	return "/var/run/netns/" + m.ns, nil
+}
+
 // AdminURL is the member's admin endpoint, reached through the host veth
 // (netns) or on loopback.
 func (r *Runtime) AdminURL(name string) (string, error) {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,6 +77,9 @@ func TestLoopbackRefusesPartition(t *testing.T) {
 	if !errors.Is(err, cluster.ErrUnsupported) || !strings.Contains(err.Error(), "root") {
 		t.Fatalf("Firewall on loopback = %v, want ErrUnsupported naming root", err)
 	}
+	if _, err := r.Netns(context.Background(), "n1"); !errors.Is(err, cluster.ErrUnsupported) || !strings.Contains(err.Error(), "root") {
+		t.Fatalf("Netns on loopback = %v, want ErrUnsupported naming root", err)
+	}
 	if c := r.Capabilities(); c.Firewall || !c.Kill || !c.Pause || c.PauseBy != "sigstop" {
 		t.Fatalf("loopback capabilities = %+v", c)
 	}
@@ -111,6 +115,19 @@ func putEventually(t *testing.T, c *clientv3.Client, key, val string) {
 			t.Fatalf("put %s via %v: %v", key, c.Endpoints(), err)
 		}
 	}
+}
+
+// sameNetns says whether two paths name the same network namespace.
+func sameNetns(t *testing.T, a, b string) bool {
+	t.Helper()
+	var sa, sb syscall.Stat_t
+	if err := syscall.Stat(a, &sa); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Stat(b, &sb); err != nil {
+		t.Fatal(err)
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 // TestEtcdNetns starts a real 3-member etcd in network namespaces,
@@ -149,6 +166,15 @@ func TestEtcdNetns(t *testing.T) {
 	}
 	c1, c2 := etcdClient(t, ms[0]), etcdClient(t, ms[1])
 	putEventually(t, c1, "k", "before")
+
+	// Netns names the namespace the member's process runs in.
+	p, err := r.Netns(ctx, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sameNetns(t, p, fmt.Sprintf("/proc/%d/ns/net", r.byName["n1"].proc.cmd.Process.Pid)); !got {
+		t.Fatalf("Netns(n1) = %s, not the namespace n1's process runs in", p)
+	}
 
 	// Isolate n1.
 	g := cluster.Grudge{"n1": {"n2", "n3"}, "n2": {"n1"}, "n3": {"n1"}}
