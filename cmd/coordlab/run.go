@@ -59,7 +59,7 @@ func specFlags(f *pflag.FlagSet) func() run.Spec {
 	f.StringVar(&s.Network, "network", d.Network, "local runtime networking: auto (netns as root), netns, loopback")
 	f.IntVar(&s.Nodes, "nodes", d.Nodes, "cluster size: 3 or 5")
 	f.StringVar(&s.Workload, "workload", d.Workload, strings.Join(workloads.Names(), ", "))
-	f.StringVar(&s.Nemesis, "nemesis", d.Nemesis, "none, partition, kill, pause, loss, clock, partition-<shape>, all, or a comma list (see `coordlab list`)")
+	f.StringVar(&s.Nemesis, "nemesis", d.Nemesis, "none, partition, kill, pause, loss, clock, latency, partition-<shape>, all, or a comma list (see `coordlab list`)")
 	dur(&s.TimeLimit, "time-limit", "how long the workload runs")
 	f.IntVar(&s.Concurrency, "concurrency", d.Concurrency, "worker threads (logical processes at a time)")
 	f.Float64Var(&s.Rate, "rate", d.Rate, "total operations per second (0 = unlimited)")
