@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,15 @@ type clientConn struct {
 	hasReadOnly bool
 	closing     bool // closeSession received or connect refused: no further requests
 	auth        []jute.Id
+}
+
+// addAuth adds an id the connection authenticated as, once: a client
+// re-sends its addauth packets when it reconnects, and ZooKeeper's
+// ServerCnxn.addAuthInfo keeps each id once too. Loop-owned.
+func (cc *clientConn) addAuth(id jute.Id) {
+	if !slices.Contains(cc.auth, id) {
+		cc.auth = append(cc.auth, id)
+	}
 }
 
 // close closes the socket once; the reader and any writer then end.
@@ -335,6 +345,11 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		}
 		nextID++
 		cc := &clientConn{id: nextID, c: c, ip: ip, logger: s.logger, done: make(chan struct{}), maxQueue: s.cfg.ClientQueueLen, spawn: s.spawnConn}
+		if ip != "" {
+			// As ZooKeeper's server connections: every connection is
+			// authenticated as ip:<remote address>, which ip ACLs match.
+			cc.auth = []jute.Id{{Scheme: "ip", ID: ip}}
+		}
 		cc.received.total.Store(&s.metrics.clientReceived)
 		cc.sent.total.Store(&s.metrics.clientSent)
 		s.connWG.Add(1)

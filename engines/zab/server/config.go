@@ -2,6 +2,8 @@ package server
 
 import (
 	"bufio"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -131,6 +133,15 @@ type Config struct {
 	// pending requests (zab.clientQueueLen). Default 4096. A client that
 	// exceeds it is disconnected.
 	ClientQueueLen int
+	// SuperDigest makes one digest identity the superuser, which passes
+	// every ACL check: "user:base64(sha1(user:password))", the id a client's
+	// `addauth digest user:password` must yield exactly. It is ZooKeeper's
+	// zookeeper.DigestAuthenticationProvider.superDigest system property:
+	// read as a -D option from the SERVER_JVMFLAGS and JVMFLAGS environment
+	// (as zkServer.sh passes them), as the zoo.cfg key
+	// DigestAuthenticationProvider.superDigest (with or without the
+	// "zookeeper." prefix) or --super-digest. Default off.
+	SuperDigest string
 	// Logger receives the server's logs; nil discards.
 	Logger *slog.Logger
 }
@@ -262,6 +273,11 @@ func (c *Config) Validate() error {
 	if c.ClientQueueLen <= 0 {
 		bad("zab.clientQueueLen: want > 0, got %d", c.ClientQueueLen)
 	}
+	if c.SuperDigest != "" {
+		if msg := checkSuperDigest(c.SuperDigest); msg != "" {
+			bad("%s", msg)
+		}
+	}
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 			bad("zab.httpAddress: want host:port, got %q", c.HTTPAddr)
@@ -298,6 +314,22 @@ func (c *Config) Validate() error {
 	// One line, naming every broken setting.
 	return fmt.Errorf("%w: %s", ErrConfig, strings.Join(errs, "; "))
 }
+
+// checkSuperDigest returns what is wrong with a superDigest value, or "".
+// ZooKeeper compares it with the digest id of each addauth, so a value that
+// is not user:base64(sha1) would silently never match.
+func checkSuperDigest(v string) string {
+	user, sum, ok := strings.Cut(v, ":")
+	raw, err := base64.StdEncoding.DecodeString(sum)
+	if ok && user != "" && err == nil && len(raw) == sha1.Size {
+		return ""
+	}
+	return fmt.Sprintf("DigestAuthenticationProvider.superDigest: want user:base64(sha1(\"user:password\")), e.g. super:%s for super:secret "+
+		"(printf %%s super:secret | openssl dgst -binary -sha1 | base64), got %q", superDigestExample, v)
+}
+
+// superDigestExample is the digest of "super:secret".
+const superDigestExample = "lK75jTNcA+U9vtVEw5vB51mj/w4="
 
 // AdminListenAddr is the address the /admin/clock listener binds: AdminAddr
 // with 127.0.0.1 for a missing host. Empty when AdminAddr is.
@@ -544,9 +576,26 @@ var settings = []setting{
 		c.ClientQueueLen, err = positiveInt(v)
 		return err
 	}},
+	{superDigestKey, "super-digest", "superuser digest id user:base64(sha1(user:password)), passes every ACL check (default off)", func(c *Config, v string) error {
+		c.SuperDigest = strings.TrimSpace(v)
+		return nil
+	}},
 }
 
+// superDigestKey is the zoo.cfg key of Config.SuperDigest; ZooKeeper's
+// system property adds the "zookeeper." prefix.
+const superDigestKey = "DigestAuthenticationProvider.superDigest"
+
+// propertySettings are the settings ZooKeeper reads as Java system
+// properties: their keys are also accepted with the "zookeeper." prefix
+// (the property's name), in zoo.cfg and as -D options in SERVER_JVMFLAGS
+// and JVMFLAGS.
+var propertySettings = []string{superDigestKey}
+
 func findSetting(key string) *setting {
+	if k, ok := strings.CutPrefix(key, "zookeeper."); ok && slices.Contains(propertySettings, k) {
+		key = k
+	}
 	for i := range settings {
 		if settings[i].key == key {
 			return &settings[i]
@@ -804,6 +853,12 @@ func LoadConfig(args []string, stderr io.Writer) (Config, []string, error) {
 	}
 	c := DefaultConfig()
 	var ignored []string
+	// System properties first: zoo.cfg and flags override them.
+	for _, env := range []string{"SERVER_JVMFLAGS", "JVMFLAGS"} {
+		if err := applyJVMFlags(&c, env, os.Getenv(env), &ignored); err != nil {
+			return c, ignored, err
+		}
+	}
 	if *cfgPath != "" {
 		f, err := os.Open(*cfgPath)
 		if err != nil {
@@ -856,6 +911,27 @@ func LoadConfig(args []string, stderr io.Writer) (Config, []string, error) {
 		}
 	}
 	return c, ignored, nil
+}
+
+// applyJVMFlags applies the -Dzookeeper.* system properties of a JVM
+// option string (the value of the environment variable name) as zoo.cfg
+// keys, as a ZooKeeper started by zkServer.sh would see them. Other options
+// (-Xmx, -Dlog4j..., ...) are the JVM's and are skipped; zookeeper.*
+// properties zab does not use are listed as ignored, and the security
+// refusals apply to them as to zoo.cfg.
+func applyJVMFlags(c *Config, name, flags string, ignored *[]string) error {
+	for _, tok := range strings.Fields(flags) {
+		tok = strings.Trim(tok, `"'`)
+		prop, ok := strings.CutPrefix(tok, "-D")
+		if !ok || !strings.HasPrefix(prop, "zookeeper.") {
+			continue
+		}
+		key, value, _ := strings.Cut(prop, "=")
+		if err := setKey(c, key, value, ignored); err != nil {
+			return fmt.Errorf("%w: %s: -D%v", ErrConfig, name, err)
+		}
+	}
+	return nil
 }
 
 // cfgHas reports whether the zoo.cfg at path sets key. Read errors count as

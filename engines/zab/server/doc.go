@@ -49,6 +49,22 @@
 // leader prepares writes and session creations and proposes them; touches it
 // only records. Each log entry holds one encoded znode.Txn.
 //
+// # Access
+//
+// ACLs are ZooKeeper 3.8's, checked on every operation with the permission
+// ZooKeeper checks (package znode): READ for getData, getChildren,
+// getAllChildrenNumber and a multi's check; WRITE for setData; CREATE and
+// DELETE on the parent for create and delete; ADMIN for setACL; READ or
+// ADMIN for getACL, which shows digest hashes only with ADMIN; none for
+// exists, sync and watches. A failed check is NOAUTH (-102). Each
+// connection is authenticated as ip:<remote address> from the start, which
+// ip ACLs (an address or a CIDR prefix, ip:10.0.0.0/8) match; addauth
+// digest user:password adds digest:user:base64(sha1), which the auth scheme
+// in an ACL stands for (InvalidACL for a session without one). When the
+// digest equals DigestAuthenticationProvider.superDigest (Config.SuperDigest)
+// the connection is the superuser, which passes every check. A follower
+// forwards the connection's ids with each write, so the leader checks them.
+//
 // # Carrying out a Ready
 //
 // The loop follows zab.Ready's order with two refinements. Committed entries

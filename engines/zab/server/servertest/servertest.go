@@ -87,6 +87,9 @@ type Options struct {
 	TickTime int
 	// Extra zoo.cfg lines.
 	Extra []string
+	// Env is added to each member's environment ("KEY=value"), e.g.
+	// SERVER_JVMFLAGS with -D system properties as zkServer.sh passes them.
+	Env []string
 }
 
 // Ensemble is N zab members on loopback.
@@ -151,6 +154,9 @@ func (e *Ensemble) Start(id int) error {
 	}
 	cmd := exec.Command(e.Bin, "--config", filepath.Join(m.Dir, "zoo.cfg"))
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if len(e.opts.Env) > 0 {
+		cmd.Env = append(os.Environ(), e.opts.Env...)
+	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("servertest: start member %d: %w", id, err)
