@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -309,8 +310,12 @@ func (s *Server) deliverClient(ev clientEvent) bool {
 	}
 }
 
-// acceptLoop accepts client connections, enforcing maxClientCnxns per IP.
-func (s *Server) acceptLoop(ln net.Listener) {
+// acceptLoop accepts client connections, enforcing maxClientCnxns per IP
+// (counted across the plaintext and TLS ports). With tc, each connection is
+// a TLS server connection: the handshake runs on its first read, within
+// the sessionless timeout, and one that fails (no or a bad client
+// certificate) closes it. Everything after is the plaintext path.
+func (s *Server) acceptLoop(ln net.Listener, tc *tls.Config) {
 	var nextID uint64
 	for {
 		c, err := ln.Accept()
@@ -340,8 +345,11 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			c.Close()
 			continue
 		}
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetNoDelay(true)
+		if tcp, ok := c.(*net.TCPConn); ok {
+			tcp.SetNoDelay(true)
+		}
+		if tc != nil {
+			c = tls.Server(c, tc)
 		}
 		nextID++
 		cc := &clientConn{id: nextID, c: c, ip: ip, logger: s.logger, done: make(chan struct{}), maxQueue: s.cfg.ClientQueueLen, spawn: s.spawnConn}
