@@ -49,6 +49,7 @@ type clientConn struct {
 	hasReadOnly bool
 	closing     bool // closeSession received or connect refused: no further requests
 	auth        []jute.Id
+	early       []clientEvent // requests sent while connecting, for replayEarly
 }
 
 // addAuth adds an id the connection authenticated as, once: a client
@@ -129,8 +130,8 @@ func (cc *clientConn) writeLoop() {
 		cc.sent.Add(int64(n))
 		if closeAfter {
 			// Let the client read the reply before the FIN; then close.
-			if tc, ok := cc.c.(*net.TCPConn); ok {
-				tc.CloseWrite()
+			if tc, ok := cc.c.(interface{ CloseWrite() error }); ok {
+				tc.CloseWrite() // TCP FIN, or TLS close_notify
 			}
 			cc.close()
 			return
@@ -184,7 +185,13 @@ func (s *Server) readLoop(cc *clientConn) {
 	}
 	first, err := r.Peek(4)
 	if err != nil {
-		s.noteSessionless(cc, err)
+		if !s.noteSessionless(cc, err) {
+			if _, ok := cc.c.(*tls.Conn); ok && !errors.Is(err, io.EOF) {
+				// A refused client certificate, a client speaking
+				// plaintext or no common protocol: say why.
+				cc.logger.Warn("TLS handshake failed; closing client connection", "remote", cc.c.RemoteAddr().String(), "err", err)
+			}
+		}
 		return
 	}
 	if isFourLetterWord(first) {
