@@ -286,3 +286,39 @@ func TestACLAuthSchemeAndRefusals(t *testing.T) {
 		t.Fatalf("auth ACL of the superuser: %v, want digest %s only", acl, superSecret)
 	}
 }
+
+// TestACLThroughFollower: a follower forwards its client's ids (ip,
+// digest, super) with each write, so the leader's checks see the client,
+// not the follower.
+func TestACLThroughFollower(t *testing.T) {
+	ss := startInProcess(t, 3, func(c *Config) { c.SuperDigest = superSecret })
+	leader := waitLeader(t, ss)
+	var follower *Server
+	for _, s := range ss {
+		if s != leader {
+			follower = s
+			break
+		}
+	}
+	addr := follower.cfg.ClientAddr()
+	anon := aclClient(t, addr)
+	super := aclClient(t, addr, "super:secret")
+	if _, err := anon.Create("/lo", nil, 0, []zk.ACL{{Perms: zk.PermAll, Scheme: "ip", ID: "127.0.0.0/8"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.Set("/lo", []byte("x"), -1); err != nil {
+		t.Fatalf("ip ACL matching the client, through a follower: %v", err)
+	}
+	if _, err := super.Create("/ten", nil, 0, []zk.ACL{{Perms: zk.PermAll, Scheme: "ip", ID: "10.0.0.0/8"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.Set("/ten", []byte("x"), -1); !errors.Is(err, zk.ErrNoAuth) {
+		t.Fatalf("ip ACL not matching the client, through a follower: %v, want ErrNoAuth", err)
+	}
+	if _, err := super.Set("/ten", []byte("x"), -1); err != nil {
+		t.Fatalf("superuser through a follower: %v", err)
+	}
+	if _, err := anon.Create("/ten/kid", nil, 0, zk.WorldACL(zk.PermAll)); !errors.Is(err, zk.ErrNoAuth) {
+		t.Fatalf("create below a parent without CREATE for the client: %v, want ErrNoAuth", err)
+	}
+}
