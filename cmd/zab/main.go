@@ -35,12 +35,20 @@
 // Settings ZooKeeper knows but zab does not use (admin.*, autopurge.*, ...)
 // are accepted with one warning line; an unknown setting or a bad value
 // exits 1 with one line naming it. So does a setting that asks for
-// protection zab does not give: secureClientPort, ssl.*, sslQuorum=true,
-// portUnification=true, an authProvider.N other than digest or ip,
-// quorum.auth.*Sasl=true, sessionRequireClientSASLAuth=true and
-// enforce.auth.enabled=true (zab serves plaintext and enforces no
-// authentication; starting anyway would fail open). Their "false" values
-// are fine. ZAB_LOG_LEVEL=debug|info|warn|error sets
+// protection zab does not give: sslQuorum=true and ssl.quorum.* (keep the
+// quorum and election ports on a network only the members reach),
+// portUnification=true, ssl.crl/ssl.ocsp=true, an authProvider.N other
+// than digest or ip, quorum.auth.*Sasl=true, sessionRequireClientSASLAuth=true
+// and enforce.auth.enabled=true (starting anyway would fail open). Their
+// "false" values are fine.
+//
+// TLS for clients is ZooKeeper 3.8's: secureClientPort with
+// ssl.keyStore.* and ssl.trustStore.* (PEM or PKCS12), ssl.clientAuth
+// (need by default), ssl.protocol, ssl.enabledProtocols, ssl.ciphersuites
+// and ssl.hostnameVerification. The superuser's digest is read from
+// -Dzookeeper.DigestAuthenticationProvider.superDigest=super:<base64 sha1>
+// in SERVER_JVMFLAGS or JVMFLAGS, as zkServer.sh passes it, or from
+// zoo.cfg. ZAB_LOG_LEVEL=debug|info|warn|error sets
 // the log level.
 package main
 

@@ -24,18 +24,29 @@ func TestRunConfigErrors(t *testing.T) {
 		args     []string
 		wantErr  string
 		wantWarn string // substring of the single warning line; "" = no warning
+		env      string // SERVER_JVMFLAGS
 	}{
-		{"unknown setting", []string{"--config", write("a.cfg", "dataDir=DIR\nfoo=1\n")}, "a.cfg:2: foo: unknown setting", ""},
-		{"invalid value", []string{"--config", write("b.cfg", "dataDir=DIR\nsyncLimit=-1\n")}, "syncLimit: want a positive integer", ""},
-		{"unknown flag", []string{"--tick-tme", "5"}, "flag provided but not defined: -tick-tme", ""},
+		{"unknown setting", []string{"--config", write("a.cfg", "dataDir=DIR\nfoo=1\n")}, "a.cfg:2: foo: unknown setting", "", ""},
+		{"invalid value", []string{"--config", write("b.cfg", "dataDir=DIR\nsyncLimit=-1\n")}, "syncLimit: want a positive integer", "", ""},
+		{"unknown flag", []string{"--tick-tme", "5"}, "flag provided but not defined: -tick-tme", "", ""},
 		{"ignored settings then invalid", []string{"--config", write("c.cfg", "admin.serverPort=8080\nautopurge.purgeInterval=1\nsnapCount=5\n")},
-			"dataDir: required", "settings=admin.serverPort,autopurge.purgeInterval,snapCount"},
+			"dataDir: required", "settings=admin.serverPort,autopurge.purgeInterval,snapCount", ""},
 		{"protection asked for", []string{"--config", write("d.cfg", "dataDir=DIR\nquorum.auth.enableSasl=true\n")},
-			"d.cfg:2: quorum.auth.enableSasl=true: SASL authentication between members is not supported by zab yet", ""},
-		{"missing config file", []string{"--config", filepath.Join(dir, "nope.cfg")}, "--config: open", ""},
+			"d.cfg:2: quorum.auth.enableSasl=true: SASL authentication between members is not supported by zab yet", "", ""},
+		{"missing config file", []string{"--config", filepath.Join(dir, "nope.cfg")}, "--config: open", "", ""},
+		{"TLS between members", []string{"--config", write("e.cfg", "dataDir=DIR\nsslQuorum=true\n")},
+			"e.cfg:2: sslQuorum=true: TLS between members is not supported by zab yet (keep the quorum and election ports on a network only the members reach)", "", ""},
+		{"TLS client port without a key store", []string{"--config", write("f.cfg", "dataDir=DIR\nsecureClientPort=2281\n")},
+			"ssl.keyStore.location: required with secureClientPort", "", ""},
+		{"missing key store file", []string{"--config", write("g.cfg", "dataDir=DIR\nsecureClientPort=2281\nssl.keyStore.location=DIR/ks.jks\n")},
+			"ssl.keyStore.location: open", "", ""},
+		{"superDigest from SERVER_JVMFLAGS", []string{"--data-dir", dir}, `DigestAuthenticationProvider.superDigest: want user:base64(sha1("user:password"))`, "",
+			"-Xmx1g -Dzookeeper.DigestAuthenticationProvider.superDigest=super:secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("SERVER_JVMFLAGS", tt.env)
+			t.Setenv("JVMFLAGS", "")
 			var stderr bytes.Buffer
 			err := run(tt.args, &stderr)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

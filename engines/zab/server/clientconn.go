@@ -2,10 +2,12 @@ package server
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +49,16 @@ type clientConn struct {
 	hasReadOnly bool
 	closing     bool // closeSession received or connect refused: no further requests
 	auth        []jute.Id
+	early       []clientEvent // requests sent while connecting, for replayEarly
+}
+
+// addAuth adds an id the connection authenticated as, once: a client
+// re-sends its addauth packets when it reconnects, and ZooKeeper's
+// ServerCnxn.addAuthInfo keeps each id once too. Loop-owned.
+func (cc *clientConn) addAuth(id jute.Id) {
+	if !slices.Contains(cc.auth, id) {
+		cc.auth = append(cc.auth, id)
+	}
 }
 
 // close closes the socket once; the reader and any writer then end.
@@ -118,8 +130,8 @@ func (cc *clientConn) writeLoop() {
 		cc.sent.Add(int64(n))
 		if closeAfter {
 			// Let the client read the reply before the FIN; then close.
-			if tc, ok := cc.c.(*net.TCPConn); ok {
-				tc.CloseWrite()
+			if tc, ok := cc.c.(interface{ CloseWrite() error }); ok {
+				tc.CloseWrite() // TCP FIN, or TLS close_notify
 			}
 			cc.close()
 			return
@@ -173,7 +185,13 @@ func (s *Server) readLoop(cc *clientConn) {
 	}
 	first, err := r.Peek(4)
 	if err != nil {
-		s.noteSessionless(cc, err)
+		if !s.noteSessionless(cc, err) {
+			if _, ok := cc.c.(*tls.Conn); ok && !errors.Is(err, io.EOF) {
+				// A refused client certificate, a client speaking
+				// plaintext or no common protocol: say why.
+				cc.logger.Warn("TLS handshake failed; closing client connection", "remote", cc.c.RemoteAddr().String(), "err", err)
+			}
+		}
 		return
 	}
 	if isFourLetterWord(first) {
@@ -299,8 +317,12 @@ func (s *Server) deliverClient(ev clientEvent) bool {
 	}
 }
 
-// acceptLoop accepts client connections, enforcing maxClientCnxns per IP.
-func (s *Server) acceptLoop(ln net.Listener) {
+// acceptLoop accepts client connections, enforcing maxClientCnxns per IP
+// (counted across the plaintext and TLS ports). With tc, each connection is
+// a TLS server connection: the handshake runs on its first read, within
+// the sessionless timeout, and one that fails (no or a bad client
+// certificate) closes it. Everything after is the plaintext path.
+func (s *Server) acceptLoop(ln net.Listener, tc *tls.Config) {
 	var nextID uint64
 	for {
 		c, err := ln.Accept()
@@ -330,11 +352,19 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			c.Close()
 			continue
 		}
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetNoDelay(true)
+		if tcp, ok := c.(*net.TCPConn); ok {
+			tcp.SetNoDelay(true)
+		}
+		if tc != nil {
+			c = tls.Server(c, tc)
 		}
 		nextID++
 		cc := &clientConn{id: nextID, c: c, ip: ip, logger: s.logger, done: make(chan struct{}), maxQueue: s.cfg.ClientQueueLen, spawn: s.spawnConn}
+		if ip != "" {
+			// As ZooKeeper's server connections: every connection is
+			// authenticated as ip:<remote address>, which ip ACLs match.
+			cc.auth = []jute.Id{{Scheme: "ip", ID: ip}}
+		}
 		cc.received.total.Store(&s.metrics.clientReceived)
 		cc.sent.total.Store(&s.metrics.clientSent)
 		s.connWG.Add(1)

@@ -2,6 +2,8 @@ package server
 
 import (
 	"bufio"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -131,6 +133,30 @@ type Config struct {
 	// pending requests (zab.clientQueueLen). Default 4096. A client that
 	// exceeds it is disconnected.
 	ClientQueueLen int
+	// SecureClientPort is the TLS client port (secureClientPort,
+	// --secure-client-port), served with SSL on the same request path as
+	// ClientPort. 0 (the default) serves no TLS. When zoo.cfg sets it and no
+	// clientPort, as ZooKeeper, only the TLS port is served (ClientPort 0).
+	SecureClientPort int
+	// SecureClientPortAddress is its bind address (secureClientPortAddress,
+	// --secure-client-port-address). Default ClientPortAddress.
+	SecureClientPortAddress string
+	// ServerCnxnFactory is ZooKeeper's connection factory class
+	// (serverCnxnFactory), accepted for compatibility: empty or
+	// org.apache.zookeeper.server.NettyServerCnxnFactory (which ZooKeeper
+	// requires for TLS), or NIOServerCnxnFactory without secureClientPort.
+	ServerCnxnFactory string
+	// SSL is the secure client port's TLS (ssl.* keys).
+	SSL ClientTLS
+	// SuperDigest makes one digest identity the superuser, which passes
+	// every ACL check: "user:base64(sha1(user:password))", the id a client's
+	// `addauth digest user:password` must yield exactly. It is ZooKeeper's
+	// zookeeper.DigestAuthenticationProvider.superDigest system property:
+	// read as a -D option from the SERVER_JVMFLAGS and JVMFLAGS environment
+	// (as zkServer.sh passes them), as the zoo.cfg key
+	// DigestAuthenticationProvider.superDigest (with or without the
+	// "zookeeper." prefix) or --super-digest. Default off.
+	SuperDigest string
 	// Logger receives the server's logs; nil discards.
 	Logger *slog.Logger
 }
@@ -187,6 +213,24 @@ func (c *Config) ClientAddr() string {
 	return net.JoinHostPort(c.ClientPortAddress, strconv.Itoa(c.ClientPort))
 }
 
+// SecureClientAddr is secureClientPortAddress:secureClientPort.
+func (c *Config) SecureClientAddr() string {
+	return net.JoinHostPort(c.secureHost(), strconv.Itoa(c.SecureClientPort))
+}
+
+func (c *Config) secureHost() string {
+	if c.SecureClientPortAddress != "" {
+		return c.SecureClientPortAddress
+	}
+	return c.ClientPortAddress
+}
+
+// ZooKeeper's connection factories (serverCnxnFactory).
+const (
+	nettyFactory = "org.apache.zookeeper.server.NettyServerCnxnFactory"
+	nioFactory   = "org.apache.zookeeper.server.NIOServerCnxnFactory"
+)
+
 // Self returns this member's server line, if any.
 func (c *Config) Self() (Member, bool) {
 	for _, m := range c.Servers {
@@ -223,8 +267,28 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("dataDir: required (set dataDir= in zoo.cfg or --data-dir)")
 	}
-	if c.ClientPort <= 0 || c.ClientPort > 65535 {
+	if c.ClientPort < 0 || c.ClientPort > 65535 || c.ClientPort == 0 && c.SecureClientPort == 0 {
 		bad("clientPort: want 1..65535, got %d", c.ClientPort)
+	}
+	if c.SecureClientPort < 0 || c.SecureClientPort > 65535 {
+		bad("secureClientPort: want 1..65535, got %d", c.SecureClientPort)
+	}
+	switch c.ServerCnxnFactory {
+	case "", nettyFactory:
+	case nioFactory:
+		if c.SecureClientPort != 0 {
+			bad("serverCnxnFactory=%s: ZooKeeper's NIO factory has no TLS, so secureClientPort needs serverCnxnFactory=%s (or no serverCnxnFactory)", nioFactory, nettyFactory)
+		}
+	default:
+		bad("serverCnxnFactory: want %s or %s, got %q", nettyFactory, nioFactory, c.ServerCnxnFactory)
+	}
+	if c.SecureClientPort != 0 {
+		if c.SecureClientPort == c.ClientPort && hostsOverlap(c.secureHost(), c.ClientPortAddress) {
+			bad("secureClientPort: %d is also clientPort; give TLS a port of its own", c.SecureClientPort)
+		}
+		if _, err := c.serverTLS(); err != nil {
+			bad("%v", err)
+		}
 	}
 	if c.ClientPortAddress == "" {
 		bad("clientPortAddress: must not be empty")
@@ -261,6 +325,11 @@ func (c *Config) Validate() error {
 	}
 	if c.ClientQueueLen <= 0 {
 		bad("zab.clientQueueLen: want > 0, got %d", c.ClientQueueLen)
+	}
+	if c.SuperDigest != "" {
+		if msg := checkSuperDigest(c.SuperDigest); msg != "" {
+			bad("%s", msg)
+		}
 	}
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
@@ -299,6 +368,22 @@ func (c *Config) Validate() error {
 	return fmt.Errorf("%w: %s", ErrConfig, strings.Join(errs, "; "))
 }
 
+// checkSuperDigest returns what is wrong with a superDigest value, or "".
+// ZooKeeper compares it with the digest id of each addauth, so a value that
+// is not user:base64(sha1) would silently never match.
+func checkSuperDigest(v string) string {
+	user, sum, ok := strings.Cut(v, ":")
+	raw, err := base64.StdEncoding.DecodeString(sum)
+	if ok && user != "" && err == nil && len(raw) == sha1.Size {
+		return ""
+	}
+	return fmt.Sprintf("DigestAuthenticationProvider.superDigest: want user:base64(sha1(\"user:password\")), e.g. super:%s for super:secret "+
+		"(printf %%s super:secret | openssl dgst -binary -sha1 | base64), got %q", superDigestExample, v)
+}
+
+// superDigestExample is the digest of "super:secret".
+const superDigestExample = "lK75jTNcA+U9vtVEw5vB51mj/w4="
+
 // AdminListenAddr is the address the /admin/clock listener binds: AdminAddr
 // with 127.0.0.1 for a missing host. Empty when AdminAddr is.
 func (c *Config) AdminListenAddr() string {
@@ -336,6 +421,9 @@ func (c *Config) checkAdminAddr() string {
 	}
 	type other struct{ name, host, port string }
 	others := []other{{"clientPort", c.ClientPortAddress, strconv.Itoa(c.ClientPort)}}
+	if c.SecureClientPort != 0 {
+		others = append(others, other{"secureClientPort", c.secureHost(), strconv.Itoa(c.SecureClientPort)})
+	}
 	if c.HTTPAddr != "" {
 		if hh, hp, err := net.SplitHostPort(c.HTTPAddr); err == nil {
 			others = append(others, other{"zab.httpAddress", hh, hp})
@@ -372,8 +460,8 @@ var fourLetterWordsKnown = []string{"cons", "crst", "dirs", "dump", "envi", "gtm
 var ignoredExact = []string{
 	"standaloneEnabled", "reconfigEnabled", "preAllocSize", "snapCount", "globalOutstandingLimit",
 	"leaderServes", "cnxTimeout", "quorumListenOnAllIPs", "syncEnabled", "electionAlg", "peerType",
-	"dynamicConfigFile", "skipACL", "forceSync", "secureClientPortAddress",
-	"serverCnxnFactory", "sslQuorum", "portUnification", "localSessionsEnabled",
+	"dynamicConfigFile", "skipACL", "forceSync",
+	"sslQuorum", "portUnification", "localSessionsEnabled",
 	"localSessionsUpgradingEnabled", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize",
 	"snapSizeLimitInKb", "txnLogSizeLimitInKb", "fsync.warningthresholdms",
 	"connectToLearnerMasterLimit", "electionPortBindRetry", "clientPortListenBacklog",
@@ -385,7 +473,7 @@ var ignoredExact = []string{
 var ignoredPrefixes = []string{
 	"admin.", "autopurge.", "metricsProvider.", "4lw.", "ssl.", "zookeeper.", "authProvider.",
 	"quorum.", "group.", "weight.", "jute.", "netty.", "multiAddress.", "client.", "sslQuorum",
-	"serverCnxnFactory", "learner.", "observer.",
+	"learner.", "observer.",
 }
 
 // setting is one zoo.cfg key and its flag.
@@ -544,9 +632,133 @@ var settings = []setting{
 		c.ClientQueueLen, err = positiveInt(v)
 		return err
 	}},
+	{"secureClientPort", "secure-client-port", "TLS client port (default off)", func(c *Config, v string) (err error) {
+		c.SecureClientPort, err = port(v)
+		return err
+	}},
+	{"secureClientPortAddress", "secure-client-port-address", "TLS client bind address (default clientPortAddress)", func(c *Config, v string) error {
+		if v = strings.TrimSpace(v); v == "" {
+			return fmt.Errorf("want an address, got empty")
+		}
+		c.SecureClientPortAddress = v
+		return nil
+	}},
+	{"serverCnxnFactory", "server-cnxn-factory", "ZooKeeper's connection factory class, for compatibility", func(c *Config, v string) error {
+		c.ServerCnxnFactory = strings.TrimSpace(v)
+		return nil
+	}},
+	{"ssl.keyStore.location", "ssl-keystore", "TLS key store: key and certificate chain, PEM or PKCS12", func(c *Config, v string) error {
+		c.SSL.KeyStoreLocation = strings.TrimSpace(v)
+		return nil
+	}},
+	{"ssl.keyStore.password", "ssl-keystore-password", "TLS key store password", func(c *Config, v string) error {
+		c.SSL.KeyStorePassword = v
+		return nil
+	}},
+	{"ssl.keyStore.passwordPath", "ssl-keystore-password-path", "file holding the TLS key store password", func(c *Config, v string) (err error) {
+		c.SSL.KeyStorePassword, err = readPasswordPath("ssl.keyStore.passwordPath", strings.TrimSpace(v))
+		return err
+	}},
+	{"ssl.keyStore.type", "ssl-keystore-type", "PEM or PKCS12 (default: from the file name)", func(c *Config, v string) error {
+		c.SSL.KeyStoreType = strings.TrimSpace(v)
+		return nil
+	}},
+	{"ssl.trustStore.location", "ssl-truststore", "CAs of client certificates, PEM or PKCS12", func(c *Config, v string) error {
+		c.SSL.TrustStoreLocation = strings.TrimSpace(v)
+		return nil
+	}},
+	{"ssl.trustStore.password", "ssl-truststore-password", "TLS trust store password", func(c *Config, v string) error {
+		c.SSL.TrustStorePassword = v
+		return nil
+	}},
+	{"ssl.trustStore.passwordPath", "ssl-truststore-password-path", "file holding the TLS trust store password", func(c *Config, v string) (err error) {
+		c.SSL.TrustStorePassword, err = readPasswordPath("ssl.trustStore.passwordPath", strings.TrimSpace(v))
+		return err
+	}},
+	{"ssl.trustStore.type", "ssl-truststore-type", "PEM or PKCS12 (default: from the file name)", func(c *Config, v string) error {
+		c.SSL.TrustStoreType = strings.TrimSpace(v)
+		return nil
+	}},
+	{"ssl.clientAuth", "ssl-client-auth", "none, want or need a client certificate (default need)", func(c *Config, v string) error {
+		v = strings.TrimSpace(v)
+		if _, err := clientAuthMode(v); err != nil {
+			return errors.New("want none, want or need, got " + strconv.Quote(v))
+		}
+		c.SSL.ClientAuth = v
+		return nil
+	}},
+	{"ssl.protocol", "ssl-protocol", "TLSv1.2, TLSv1.3 or TLS (default TLSv1.2)", func(c *Config, v string) error {
+		c.SSL.Protocol = strings.TrimSpace(v)
+		return nil
+	}},
+	{"ssl.enabledProtocols", "ssl-enabled-protocols", "comma-separated TLS versions (default ssl.protocol)", func(c *Config, v string) error {
+		c.SSL.EnabledProtocols = commaList(v)
+		return nil
+	}},
+	{"ssl.ciphersuites", "ssl-ciphersuites", "comma-separated cipher suites (default Go's secure ones)", func(c *Config, v string) error {
+		c.SSL.CipherSuites = commaList(v)
+		return nil
+	}},
+	{"ssl.hostnameVerification", "ssl-hostname-verification", "check client certificates against the client's address (default true)", func(c *Config, v string) error {
+		on, err := parseBool(v)
+		if !on {
+			c.SSL.NoHostnameVerification = true
+		}
+		return err
+	}},
+	{"ssl.clientHostnameVerification", "ssl-client-hostname-verification", "as ssl.hostnameVerification, for client certificates only (default true)", func(c *Config, v string) error {
+		on, err := parseBool(v)
+		if !on {
+			c.SSL.NoHostnameVerification = true
+		}
+		return err
+	}},
+	{superDigestKey, "super-digest", "superuser digest id user:base64(sha1(user:password)), passes every ACL check (default off)", func(c *Config, v string) error {
+		c.SuperDigest = strings.TrimSpace(v)
+		return nil
+	}},
+}
+
+// superDigestKey is the zoo.cfg key of Config.SuperDigest; ZooKeeper's
+// system property adds the "zookeeper." prefix.
+const superDigestKey = "DigestAuthenticationProvider.superDigest"
+
+// propertySettings are the settings ZooKeeper reads as Java system
+// properties: their keys are also accepted with the "zookeeper." prefix
+// (the property's name), in zoo.cfg and as -D options in SERVER_JVMFLAGS
+// and JVMFLAGS.
+var propertySettings = []string{
+	superDigestKey, "serverCnxnFactory",
+	"ssl.keyStore.location", "ssl.keyStore.password", "ssl.keyStore.passwordPath", "ssl.keyStore.type",
+	"ssl.trustStore.location", "ssl.trustStore.password", "ssl.trustStore.passwordPath", "ssl.trustStore.type",
+	"ssl.clientAuth", "ssl.protocol", "ssl.enabledProtocols", "ssl.ciphersuites",
+	"ssl.hostnameVerification", "ssl.clientHostnameVerification",
+}
+
+func commaList(v string) []string {
+	var out []string
+	for w := range strings.SplitSeq(v, ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return true, fmt.Errorf("want true or false, got %q", v)
 }
 
 func findSetting(key string) *setting {
+	if k, ok := strings.CutPrefix(key, "zookeeper."); ok && slices.Contains(propertySettings, k) {
+		key = k
+	}
 	for i := range settings {
 		if settings[i].key == key {
 			return &settings[i]
@@ -645,12 +857,13 @@ func setKey(c *Config, key, value string, ignored *[]string) error {
 	return fmt.Errorf("%s: unknown setting (not a ZooKeeper or zab setting; check the spelling)", key)
 }
 
-// zab serves the client and quorum ports in plaintext and knows only the
-// digest and ip authentication schemes. A setting that asks ZooKeeper for
-// more (TLS, SASL, refusing unauthenticated sessions) must stop zab from
-// starting: warning and serving without the protection asked for would fail
-// open. Explicit "off" values are accepted (and ignored, with the warning of
-// every ignored setting).
+// zab serves clients in plaintext (clientPort) and with TLS
+// (secureClientPort), and members in plaintext; it knows the digest and ip
+// authentication schemes. A setting that asks ZooKeeper for more (TLS
+// between members, SASL, refusing unauthenticated sessions, certificate
+// revocation checks) must stop zab from starting: warning and serving
+// without the protection asked for would fail open. Explicit "off" values
+// are accepted (and ignored, with the warning of every ignored setting).
 const (
 	notSupported = "not supported by zab yet"
 	orZooKeeper  = "or run ZooKeeper"
@@ -660,14 +873,20 @@ const (
 // (ZooKeeper also reads a key with a "zookeeper." prefix as the same system
 // property), and what true would ask for.
 var boolSecurity = map[string]string{
-	"sslQuorum":                      "TLS between members is " + notSupported,
-	"portUnification":                "TLS on the client port is " + notSupported,
+	"sslQuorum":                      "TLS between members is " + notSupported + " (keep the quorum and election ports on a network only the members reach)",
+	"portUnification":                "TLS and plaintext on one client port is " + notSupported + " (serve TLS on secureClientPort)",
 	"quorum.auth.enableSasl":         "SASL authentication between members is " + notSupported,
 	"quorum.auth.learnerRequireSasl": "SASL authentication between members is " + notSupported,
 	"quorum.auth.serverRequireSasl":  "SASL authentication between members is " + notSupported,
 	"sessionRequireClientSASLAuth":   "SASL client authentication is " + notSupported,
 	"enforce.auth.enabled":           "refusing sessions without an authenticated scheme (enforce.auth.schemes) is " + notSupported,
+	"ssl.crl":                        "checking client certificates against revocation lists is " + notSupported,
+	"ssl.ocsp":                       "checking client certificates with OCSP is " + notSupported,
 }
+
+// sslIgnored are ssl.* settings that ask for nothing zab must give: Java
+// tuning with no Go counterpart.
+var sslIgnored = []string{"ssl.sslProvider", "ssl.handshakeDetectionTimeoutMillis"}
 
 // builtinAuthProviders are authProvider.N values zab already provides.
 var builtinAuthProviders = []string{
@@ -690,14 +909,24 @@ func refuseUnprotected(key, value string) error {
 		return fmt.Errorf("%s: want true or false, got %q (%s)", key, value, what)
 	}
 	switch {
-	case k == "secureClientPort":
-		return fmt.Errorf("%s: a TLS client port is %s; remove secureClientPort (zab serves clients in plaintext on clientPort), %s", key, notSupported, orZooKeeper)
-	case strings.HasPrefix(k, "ssl."):
+	case k != key && (k == "secureClientPort" || k == "secureClientPortAddress"):
+		// Not a system property in ZooKeeper: it would serve no TLS.
+		return fmt.Errorf("%s: ZooKeeper does not read this name; the zoo.cfg key is %s", key, k)
+	case strings.HasPrefix(k, "ssl.quorum."):
 		switch strings.ToLower(v) {
 		case "", "false", "none":
 			return nil // an option turned off asks for nothing
 		}
-		return fmt.Errorf("%s: TLS is %s (zab serves plaintext only); remove the ssl.* settings, %s", key, notSupported, orZooKeeper)
+		return fmt.Errorf("%s: TLS between members is %s (zab serves TLS to clients only, on secureClientPort); remove the ssl.quorum.* settings and keep the quorum and election ports on a network only the members reach, %s", key, notSupported, orZooKeeper)
+	case strings.HasPrefix(k, "ssl."):
+		if findSetting(key) != nil || slices.Contains(sslIgnored, k) {
+			return nil
+		}
+		switch strings.ToLower(v) {
+		case "", "false", "none":
+			return nil
+		}
+		return fmt.Errorf("%s: this TLS setting is %s (zab honours ssl.keyStore.*, ssl.trustStore.*, ssl.clientAuth, ssl.protocol, ssl.enabledProtocols, ssl.ciphersuites and ssl.hostnameVerification); remove it, %s", key, notSupported, orZooKeeper)
 	case strings.HasPrefix(k, "authProvider."):
 		if slices.Contains(builtinAuthProviders, v) {
 			return nil
@@ -804,6 +1033,12 @@ func LoadConfig(args []string, stderr io.Writer) (Config, []string, error) {
 	}
 	c := DefaultConfig()
 	var ignored []string
+	// System properties first: zoo.cfg and flags override them.
+	for _, env := range []string{"SERVER_JVMFLAGS", "JVMFLAGS"} {
+		if err := applyJVMFlags(&c, env, os.Getenv(env), &ignored); err != nil {
+			return c, ignored, err
+		}
+	}
 	if *cfgPath != "" {
 		f, err := os.Open(*cfgPath)
 		if err != nil {
@@ -844,6 +1079,11 @@ func LoadConfig(args []string, stderr io.Writer) (Config, []string, error) {
 			c.ID = id
 		}
 	}
+	// As ZooKeeper: with secureClientPort and no clientPort, only the TLS
+	// port is served.
+	if c.SecureClientPort != 0 && !set["client-port"] && !cfgHas(*cfgPath, "clientPort") {
+		c.ClientPort = 0
+	}
 	// A member's `;clientAddr:port` gives the client port when neither the
 	// file nor a flag set clientPort/clientPortAddress.
 	if self, ok := c.Self(); ok && self.ClientAddr != "" {
@@ -856,6 +1096,27 @@ func LoadConfig(args []string, stderr io.Writer) (Config, []string, error) {
 		}
 	}
 	return c, ignored, nil
+}
+
+// applyJVMFlags applies the -Dzookeeper.* system properties of a JVM
+// option string (the value of the environment variable name) as zoo.cfg
+// keys, as a ZooKeeper started by zkServer.sh would see them. Other options
+// (-Xmx, -Dlog4j..., ...) are the JVM's and are skipped; zookeeper.*
+// properties zab does not use are listed as ignored, and the security
+// refusals apply to them as to zoo.cfg.
+func applyJVMFlags(c *Config, name, flags string, ignored *[]string) error {
+	for _, tok := range strings.Fields(flags) {
+		tok = strings.Trim(tok, `"'`)
+		prop, ok := strings.CutPrefix(tok, "-D")
+		if !ok || !strings.HasPrefix(prop, "zookeeper.") {
+			continue
+		}
+		key, value, _ := strings.Cut(prop, "=")
+		if err := setKey(c, key, value, ignored); err != nil {
+			return fmt.Errorf("%w: %s: -D%v", ErrConfig, name, err)
+		}
+	}
+	return nil
 }
 
 // cfgHas reports whether the zoo.cfg at path sets key. Read errors count as

@@ -13,7 +13,9 @@
 //   - the peer transport: one TCP connection per pair of members on the
 //     server.N quorum port, dialed by the smaller id from its own address,
 //     carrying marshalled zab.Messages in FIFO order, with bounded queues;
-//   - the client listener (clientPortAddress:clientPort): jute frames, the
+//   - the client listeners: plaintext (clientPortAddress:clientPort) and,
+//     with secureClientPort, TLS (secureClientPortAddress:secureClientPort),
+//     on one request path: jute frames, the
 //     four-letter words ruok, srvr, stat, mntr and conf (whitelisted),
 //     maxClientCnxns per IP and maxCnxns in total (a connection over either
 //     is closed at accept, counted in mntr's zk_connection_rejected), and
@@ -48,6 +50,40 @@
 // raw jute request), a batch of session touches, or a session creation. The
 // leader prepares writes and session creations and proposes them; touches it
 // only records. Each log entry holds one encoded znode.Txn.
+//
+// # Access
+//
+// ACLs are ZooKeeper 3.8's, checked on every operation with the permission
+// ZooKeeper checks (package znode): READ for getData, getChildren,
+// getAllChildrenNumber and a multi's check; WRITE for setData; CREATE and
+// DELETE on the parent for create and delete; ADMIN for setACL; READ or
+// ADMIN for getACL, which shows digest hashes only with ADMIN; none for
+// exists, sync and watches. A failed check is NOAUTH (-102). Each
+// connection is authenticated as ip:<remote address> from the start, which
+// ip ACLs (an address or a CIDR prefix, ip:10.0.0.0/8) match; addauth
+// digest user:password adds digest:user:base64(sha1), which the auth scheme
+// in an ACL stands for (InvalidACL for a session without one). When the
+// digest equals DigestAuthenticationProvider.superDigest (Config.SuperDigest)
+// the connection is the superuser, which passes every check. A follower
+// forwards the connection's ids with each write, so the leader checks them.
+//
+// TLS on secureClientPort takes ZooKeeper 3.8's settings (Config.SSL):
+// PEM or PKCS12 key and trust stores (a JKS store is refused with the
+// keytool command that converts it), ssl.clientAuth need (the default),
+// want or none, ssl.protocol / ssl.enabledProtocols (TLSv1.2 by default, as
+// 3.8), ssl.ciphersuites, and hostname verification of client
+// certificates against the client's address. Without clientPort only the
+// TLS port is served. A failed handshake (no certificate, one from another
+// CA, one that does not name the client) closes the connection within
+// nio.sessionlessCnxnTimeout and is logged with its reason.
+//
+// The quorum port is not protected: members talk plaintext and do not
+// authenticate each other, and sslQuorum, ssl.quorum.* and quorum SASL
+// stop the server at start rather than be ignored. Anyone who can reach a
+// member's quorum port can take part in elections and feed it txns, so
+// bind server.N addresses to a network only the members reach (a private
+// network or VLAN, or firewall rules admitting only the other members'
+// addresses to the quorum and election ports).
 //
 // # Carrying out a Ready
 //
@@ -167,9 +203,11 @@
 //     records that were never acknowledged. The start then refuses (the
 //     log cannot tell them from acknowledged ones) and the member needs the
 //     dataDir recovery its error describes.
-//   - No TLS and no enforced authentication: client and quorum traffic is
-//     plaintext, clients authenticate with digest (or match ip ACLs) only
-//     if they choose to. zoo.cfg settings that ask for more (secureClientPort,
-//     ssl.*, SASL, enforce.auth.enabled=true) are refused at start rather
+//   - No TLS between members and no enforced authentication: quorum
+//     traffic is plaintext (see Access for how to protect it), and clients
+//     authenticate (digest, a client certificate) only if they choose to;
+//     client certificates give no x509 ACL id. zoo.cfg settings that ask
+//     for more (sslQuorum, ssl.quorum.*, SASL, enforce.auth.enabled=true,
+//     ssl.crl/ssl.ocsp, other authProviders) are refused at start rather
 //     than ignored.
 package server

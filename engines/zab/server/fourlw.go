@@ -116,7 +116,11 @@ func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
 		}
 	case "conf":
 		c := &s.cfg
-		fmt.Fprintf(&b, "clientPort=%d\nsecureClientPort=-1\n", c.ClientPort)
+		secure := c.SecureClientPort
+		if secure == 0 {
+			secure = -1 // ZooKeeper's value without a secure port
+		}
+		fmt.Fprintf(&b, "clientPort=%d\nsecureClientPort=%d\n", c.ClientPort, secure)
 		fmt.Fprintf(&b, "dataDir=%s\ndataDirSize=%d\n", c.DataDir, dirSize(c.DataDir))
 		fmt.Fprintf(&b, "dataLogDir=%s\ndataLogSize=%d\n", c.LogDir(), dirSize(filepath.Join(c.LogDir(), logSubdir)))
 		fmt.Fprintf(&b, "tickTime=%d\nmaxClientCnxns=%d\n", c.TickTime.Milliseconds(), c.MaxClientCnxns)

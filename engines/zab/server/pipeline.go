@@ -63,7 +63,18 @@ func (s *Server) forgetConn(cc *clientConn) {
 func (s *Server) onRequest(ev clientEvent) {
 	st := &s.st
 	cc := ev.conn
-	if cc.session == 0 || cc.connecting || cc.closing {
+	if cc.connecting && !cc.closing {
+		// Sent behind the ConnectRequest: held until the session is set
+		// up (replayEarly), within the connection's queue bound.
+		if len(cc.early) >= cc.maxQueue {
+			cc.logger.Warn("client sent too many requests before its session was set up; closing connection", "remote", cc.c.RemoteAddr().String(), "queue", cc.maxQueue)
+			cc.close()
+			return
+		}
+		cc.early = append(cc.early, ev)
+		return
+	}
+	if cc.session == 0 || cc.closing {
 		return
 	}
 	ls := st.sessions[cc.session]
@@ -201,6 +212,7 @@ func (s *Server) onApplied(zxid zab.Zxid, txn *znode.Txn, res znode.Result) {
 		ls := st.sessions[id]
 		ls.conn = cc
 		cc.send(jute.AppendFrame(nil, &jute.ConnectResponse{TimeOut: txn.Timeout, SessionID: id, Passwd: sessionPassword(id), HasReadOnly: cc.hasReadOnly}), false)
+		s.replayEarly(cc)
 		return
 	case znode.TxnCloseSession:
 		delete(st.tracker, id)

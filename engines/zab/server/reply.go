@@ -173,7 +173,12 @@ func (s *Server) read(cc *clientConn, ev clientEvent) (jute.Record, jute.Code) {
 			cc.closing = true
 			return nil, jute.ZAUTHFAILED
 		}
-		cc.auth = append(cc.auth, id)
+		if s.cfg.SuperDigest != "" && id.ID == s.cfg.SuperDigest {
+			// DigestAuthenticationProvider.superDigest: the superuser
+			// passes every ACL check.
+			cc.addAuth(jute.Id{Scheme: "super"})
+		}
+		cc.addAuth(id)
 		return nil, jute.ZOK
 	case jute.OpWhoAmI:
 		out := &jute.WhoAmIResponse{}

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,7 +34,9 @@ type Server struct {
 	tree      *znode.Tree
 	transport *Transport // nil for a standalone member
 
-	clientLn     net.Listener
+	clientLn     net.Listener // nil when only the TLS port is served
+	secureLn     net.Listener // secureClientPort, nil without TLS
+	tlsConfig    *tls.Config
 	httpLn       net.Listener
 	httpSrv      *http.Server
 	adminLn      net.Listener // /admin/clock, nil unless AdminAddr is set
@@ -116,11 +119,24 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.transport = tr
 	}
-	ln, err := net.Listen("tcp", cfg.ClientAddr())
-	if err != nil {
-		return nil, fmt.Errorf("zab: listen on client address %s: %w", cfg.ClientAddr(), err)
+	if cfg.ClientPort != 0 {
+		ln, err := net.Listen("tcp", cfg.ClientAddr())
+		if err != nil {
+			return nil, fmt.Errorf("zab: listen on client address %s: %w", cfg.ClientAddr(), err)
+		}
+		s.clientLn = ln
 	}
-	s.clientLn = ln
+	if cfg.SecureClientPort != 0 {
+		tc, err := cfg.serverTLS()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		ln, err := net.Listen("tcp", cfg.SecureClientAddr())
+		if err != nil {
+			return nil, fmt.Errorf("zab: listen on secure client address %s (secureClientPort): %w", cfg.SecureClientAddr(), err)
+		}
+		s.secureLn, s.tlsConfig = ln, tc
+	}
 	if cfg.HTTPAddr != "" {
 		hl, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
@@ -263,7 +279,12 @@ func (s *Server) Start() {
 			s.loopErr = err
 		}
 	})
-	s.goFunc(func() { s.acceptLoop(s.clientLn) })
+	if s.clientLn != nil {
+		s.goFunc(func() { s.acceptLoop(s.clientLn, nil) })
+	}
+	if s.secureLn != nil {
+		s.goFunc(func() { s.acceptLoop(s.secureLn, s.tlsConfig) })
+	}
 	if s.httpSrv != nil {
 		s.goFunc(func() {
 			if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -278,11 +299,26 @@ func (s *Server) Start() {
 			}
 		})
 	}
-	s.logger.Info("serving", "client", s.clientLn.Addr().String(), "http", s.cfg.HTTPAddr, "admin", s.AdminAddr(), "members", len(s.cfg.Servers))
+	s.logger.Info("serving", "client", s.ClientAddr(), "secure_client", s.SecureClientAddr(), "http", s.cfg.HTTPAddr, "admin", s.AdminAddr(), "members", len(s.cfg.Servers))
 }
 
-// ClientAddr is the bound client address.
-func (s *Server) ClientAddr() string { return s.clientLn.Addr().String() }
+// ClientAddr is the bound plaintext client address, or "" when only the
+// TLS port is served.
+func (s *Server) ClientAddr() string {
+	if s.clientLn == nil {
+		return ""
+	}
+	return s.clientLn.Addr().String()
+}
+
+// SecureClientAddr is the bound TLS client address (secureClientPort), or
+// "" without TLS.
+func (s *Server) SecureClientAddr() string {
+	if s.secureLn == nil {
+		return ""
+	}
+	return s.secureLn.Addr().String()
+}
 
 // AdminAddr is the bound address of /admin/clock, or "" when it is off.
 func (s *Server) AdminAddr() string {
@@ -298,7 +334,12 @@ func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
 		s.stopping.Store(true)
 		close(s.stopCh)
-		s.clientLn.Close()
+		if s.clientLn != nil {
+			s.clientLn.Close()
+		}
+		if s.secureLn != nil {
+			s.secureLn.Close()
+		}
 		if s.httpSrv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			s.httpSrv.Shutdown(ctx)
@@ -328,6 +369,9 @@ func (s *Server) closeResources() {
 	}
 	if s.clientLn != nil {
 		s.clientLn.Close()
+	}
+	if s.secureLn != nil {
+		s.secureLn.Close()
 	}
 	if s.httpLn != nil {
 		s.httpLn.Close()

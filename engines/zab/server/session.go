@@ -100,6 +100,7 @@ func (s *Server) onConnect(cc *clientConn, req *jute.ConnectRequest) {
 func (s *Server) refuseSession(cc *clientConn) {
 	cc.session = 0
 	cc.closing = true
+	cc.early = nil
 	cc.send(jute.AppendFrame(nil, &jute.ConnectResponse{Passwd: make([]byte, 16), HasReadOnly: cc.hasReadOnly}), true)
 }
 
@@ -144,6 +145,19 @@ func (s *Server) attachSession(cc *clientConn, req *jute.ConnectRequest) {
 	st.sessions[req.SessionID] = &localSession{id: req.SessionID, timeout: toMs, conn: cc}
 	s.touch(req.SessionID)
 	cc.send(jute.AppendFrame(nil, &jute.ConnectResponse{TimeOut: toMs, SessionID: req.SessionID, Passwd: sessionPassword(req.SessionID), HasReadOnly: cc.hasReadOnly}), false)
+	s.replayEarly(cc)
+}
+
+// replayEarly starts the requests a client sent behind its ConnectRequest
+// without waiting for the answer (Java's Netty client does), now that the
+// session is attached: ZooKeeper stops reading such a connection until
+// the session is set up, so they are served, in order, after it.
+func (s *Server) replayEarly(cc *clientConn) {
+	early := cc.early
+	cc.early = nil
+	for _, ev := range early {
+		s.onRequest(ev)
+	}
 }
 
 // touch records client activity on a session: the leader moves its

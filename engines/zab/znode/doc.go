@@ -76,6 +76,7 @@
 //     time) are understood; any other scheme in an ACL is ZINVALIDACL. An
 //     id with scheme "super" in the caller's auth bypasses ACL checks; ip
 //     ACLs match an ip:<address> id the server adds for the connection.
+//     GetACL without ADMIN shows digest ids as digest:user:x, as 3.8.
 //   - Quotas, /zookeeper/config contents, reconfig and local sessions are
 //     not modelled. Clients may create nodes below /zookeeper; deleting
 //     /zookeeper, /zookeeper/quota or /zookeeper/config is ZBADARGUMENTS,

@@ -168,6 +168,9 @@ func (t *Tree) Children(path string, auth []jute.Id, watch ConnID) ([]string, ju
 }
 
 // GetACL returns a node's ACL (a copy) and Stat; it needs READ or ADMIN.
+// A caller without ADMIN gets digest ids with the password hash replaced by
+// "x" (digest:user:x), as ZooKeeper 3.8's FinalRequestProcessor answers, so
+// READ does not hand out hashes to guess passwords against.
 func (t *Tree) GetACL(path string, auth []jute.Id) ([]jute.ACL, jute.Stat, error) {
 	n, err := t.get(path)
 	if err != nil {
@@ -176,7 +179,17 @@ func (t *Tree) GetACL(path string, auth []jute.Id) ([]jute.ACL, jute.Stat, error
 	if !checkACL(n.acl, jute.PermRead|jute.PermAdmin, auth) {
 		return nil, jute.Stat{}, ErrNoAuth
 	}
-	return slices.Clone(n.acl), n.fullStat(), nil
+	acl := slices.Clone(n.acl)
+	if !checkACL(n.acl, jute.PermAdmin, auth) {
+		for i, a := range acl {
+			if a.ID.Scheme == "digest" {
+				if user, _, ok := strings.Cut(a.ID.ID, ":"); ok {
+					acl[i].ID.ID = user + ":x"
+				}
+			}
+		}
+	}
+	return acl, n.fullStat(), nil
 }
 
 // AllChildrenNumber counts all nodes below path (getAllChildrenNumber).

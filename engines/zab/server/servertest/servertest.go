@@ -86,6 +86,9 @@ type Options struct {
 	TickTime int
 	// Extra zoo.cfg lines.
 	Extra []string
+	// Env is added to each member's environment ("KEY=value"), e.g.
+	// SERVER_JVMFLAGS with -D system properties as zkServer.sh passes them.
+	Env []string
 }
 
 // Ensemble is N zab members on loopback.
@@ -148,7 +151,11 @@ func (e *Ensemble) Start(id int) error {
 	if err != nil {
 		return err
 	}
-	p, err := proctest.Launch(e.Bin, []string{"--config", filepath.Join(m.Dir, "zoo.cfg")}, proctest.Options{Output: logf})
+	var env []string
+	if len(e.opts.Env) > 0 {
+		env = append(os.Environ(), e.opts.Env...)
+	}
+	p, err := proctest.Launch(e.Bin, []string{"--config", filepath.Join(m.Dir, "zoo.cfg")}, proctest.Options{Output: logf, Env: env})
 	if err != nil {
 		logf.Close()
 		return fmt.Errorf("servertest: start member %d: %w", id, err)
