@@ -166,8 +166,8 @@ type soaker struct {
 }
 
 type settledKey struct {
-	prefix, key, value string
-	acked              bool // value was an acknowledged write's
+	rel, value string // key under base(), its value after its round
+	acked      bool   // value was an acknowledged write's
 }
 
 // Run soaks one engine and returns its result. The error is a failure of
@@ -270,9 +270,9 @@ func (s *soaker) round(ctx context.Context, r int) error {
 	if s.cfg.pattern != "" {
 		pattern = s.cfg.pattern
 	}
-	prefix := fmt.Sprintf("soak/r%d/", r)
+	prefix := s.base() + fmt.Sprintf("r%d/", r)
 	if s.cfg.Engine == "zab" {
-		prefix = fmt.Sprintf("/soak/r%d", r)
+		prefix = s.base() + fmt.Sprintf("/r%d", r)
 	}
 	histPath := filepath.Join(s.cfg.Dir, fmt.Sprintf("round-%03d.jsonl", r))
 	hw, err := history.Create(histPath)
@@ -374,8 +374,11 @@ func checkerSummary(res analysis.Results) string {
 
 // fault lets the load run, kills per pattern, waits, restarts the killed
 // members on their data directories and waits until every member serves.
+// The kill lands 1 to 2.5 s into the load and the members stay down 0.5 to
+// 2 s (chosen by the seed), so rounds hit different phases of the engines'
+// work (elections, snapshots, a sync in progress).
 func (s *soaker) fault(ctx context.Context, pattern string) ([]string, error) {
-	if err := sleep(ctx, 1500*time.Millisecond); err != nil {
+	if err := sleep(ctx, time.Second+time.Duration(s.rng.Int64N(int64(1500*time.Millisecond)))); err != nil {
 		return nil, err
 	}
 	ms := s.cl.members()
@@ -398,11 +401,15 @@ func (s *soaker) fault(ctx context.Context, pattern string) ([]string, error) {
 		if err := ms[i].exited(); err != nil {
 			return nil, err
 		}
-		ms[i].kill()
 		names = append(names, ms[i].name)
 		down = append(down, ms[i])
 	}
-	if err := sleep(ctx, time.Second); err != nil {
+	var wg sync.WaitGroup
+	for _, m := range down { // at once: no member outlives another by a wait
+		wg.Go(m.kill)
+	}
+	wg.Wait()
+	if err := sleep(ctx, 500*time.Millisecond+time.Duration(s.rng.Int64N(int64(1500*time.Millisecond)))); err != nil {
 		return names, err
 	}
 	if s.cfg.beforeRestart != nil {
@@ -546,6 +553,15 @@ func lostWrites(ws []write, key string, final string, found bool) []write {
 	return lost
 }
 
+// base is the prefix (etcd) or root znode (zab) under which every round's
+// keys live: round r's key k is "r<r>/k" under it.
+func (s *soaker) base() string {
+	if s.cfg.Engine == "zab" {
+		return "/soak"
+	}
+	return "soak/"
+}
+
 // checkDurable reads every key of this round and of earlier rounds through
 // every member and counts the losses; it returns this round's.
 func (s *soaker) checkDurable(ctx context.Context, r int, prefix string, ops []history.Op) (int, error) {
@@ -562,21 +578,33 @@ func (s *soaker) checkDurable(ctx context.Context, r int, prefix string, ops []h
 	lostSet := map[string]bool{} // key + value: one loss however many members miss it
 	settled := map[string]settledKey{}
 	for _, m := range s.cl.members() {
-		read := func(prefix, key string) (client.Versioned, error) {
+		var c client.Client // one per member, made anew after an error
+		read := func(rel string) (client.Versioned, error) {
 			var v client.Versioned
 			err := retry(ctx, func(ctx context.Context) error {
-				c, err := s.cl.newClient(ctx, m.name, prefix)
-				if err != nil {
-					return err
+				if c == nil {
+					cl, err := s.cl.newClient(ctx, m.name, s.base())
+					if err != nil {
+						return err
+					}
+					c = cl
 				}
-				defer c.Close()
-				v, err = c.Get(ctx, key)
+				var err error
+				if v, err = c.Get(ctx, rel); err != nil {
+					c.Close()
+					c = nil
+				}
 				return err
 			})
 			return v, err
 		}
+		defer func() {
+			if c != nil {
+				c.Close()
+			}
+		}()
 		for _, k := range sorted {
-			v, err := read(prefix, k)
+			v, err := read(fmt.Sprintf("r%d/%s", r, k))
 			if err != nil {
 				return 0, fmt.Errorf("%s: read %s%s: %w", m.name, prefix, k, err)
 			}
@@ -592,20 +620,20 @@ func (s *soaker) checkDurable(ctx context.Context, r int, prefix string, ops []h
 				for _, w := range ws {
 					acked = acked || (w.key == k && w.acked && w.value == v.Value)
 				}
-				settled[k] = settledKey{prefix: prefix, key: k, value: v.Value, acked: acked}
+				settled[k] = settledKey{rel: fmt.Sprintf("r%d/%s", r, k), value: v.Value, acked: acked}
 			}
 		}
 		for _, sk := range s.settled {
-			v, err := read(sk.prefix, sk.key)
+			v, err := read(sk.rel)
 			if err != nil {
-				return 0, fmt.Errorf("%s: read %s%s: %w", m.name, sk.prefix, sk.key, err)
+				return 0, fmt.Errorf("%s: read %s: %w", m.name, sk.rel, err)
 			}
 			if !v.Found || v.Value != sk.value {
-				id := sk.prefix + sk.key + "\x00" + sk.value
+				id := sk.rel + "\x00" + sk.value
 				if !lostSet[id] {
 					lostSet[id] = true
-					s.problem("round %d: key %s%s of an earlier round held %q (acknowledged: %v), %s now shows found=%v value=%q",
-						r, sk.prefix, sk.key, sk.value, sk.acked, m.name, v.Found, v.Value)
+					s.problem("round %d: key %s of an earlier round held %q (acknowledged: %v), %s now shows found=%v value=%q",
+						r, sk.rel, sk.value, sk.acked, m.name, v.Found, v.Value)
 				}
 			}
 		}

@@ -14,13 +14,18 @@ import (
 )
 
 // binDir holds raftkv and zab: $COORDLAB_BIN, else ../bin when make build
-// wrote both, else a fresh build in a temporary directory.
+// wrote both (make test builds first; a bare go test may use an older
+// build there), else a fresh build in a temporary directory.
 var binDir string
 
 func TestMain(m *testing.M) {
 	code := func() int {
 		if b := os.Getenv("COORDLAB_BIN"); b != "" {
 			binDir = b
+			return m.Run()
+		}
+		if b, err := filepath.Abs("../bin"); err == nil && executable(filepath.Join(b, "raftkv")) && executable(filepath.Join(b, "zab")) {
+			binDir = b // make test builds bin/ first
 			return m.Run()
 		}
 		dir, err := os.MkdirTemp("", "soak-bin")
@@ -40,6 +45,11 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.Exit(code)
+}
+
+func executable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
 
 // ops builds a history from (process, type, f, key, value, applied) rows,
