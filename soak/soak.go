@@ -319,8 +319,13 @@ func (s *soaker) round(ctx context.Context, r int) error {
 		return err
 	}
 
-	if err := s.compareDigests(ctx, r); err != nil {
+	agree, err := s.compareDigests(ctx, r)
+	if err != nil {
 		return err
+	}
+	digests := "digests agree"
+	if !agree {
+		digests = "DIGESTS DISAGREE"
 	}
 	lost, err := s.checkDurable(ctx, r, prefix, ops)
 	if err != nil {
@@ -332,13 +337,13 @@ func (s *soaker) round(ctx context.Context, r int) error {
 	if res.Valid != analysis.Valid {
 		s.res.CheckerFailures++
 		verdict = res.Valid.String()
-		s.problem("round %d: register checkers: %s %s (history %s)", r, res.Valid, checkerSummary(res), histPath)
+		s.problem("round %d: register checkers: %s (history %s)", r, checkerSummary(res), histPath)
 	}
 	acked, info := countWrites(ops)
 	s.res.AckedWrites += acked
 	s.res.Indeterminate += info
-	fmt.Fprintf(s.cfg.Log, "%s round %d: killed %s (%s); acknowledged writes %d, indeterminate %d, lost %d; digests agree; checkers %s\n",
-		s.cfg.Engine, r, pattern, strings.Join(killed, ","), acked, info, lost, verdict)
+	fmt.Fprintf(s.cfg.Log, "%s round %d: killed %s (%s); acknowledged writes %d, indeterminate %d, lost %d; %s; checkers %s\n",
+		s.cfg.Engine, r, pattern, strings.Join(killed, ","), acked, info, lost, digests, verdict)
 	return nil
 }
 
@@ -426,8 +431,8 @@ func (s *soaker) fault(ctx context.Context, pattern string) ([]string, error) {
 }
 
 // compareDigests waits until every member gives a digest and they agree;
-// digests that still disagree after quietLimit are a mismatch.
-func (s *soaker) compareDigests(ctx context.Context, r int) error {
+// digests that still disagree after the quiet limit are a mismatch (false).
+func (s *soaker) compareDigests(ctx context.Context, r int) (bool, error) {
 	deadline := time.Now().Add(s.cfg.quiet)
 	var last []string
 	var lastErr error
@@ -436,7 +441,7 @@ func (s *soaker) compareDigests(ctx context.Context, r int) error {
 		if err == nil {
 			last = ds
 			if allEqual(ds) {
-				return nil
+				return true, nil
 			}
 		} else {
 			lastErr = err
@@ -445,11 +450,11 @@ func (s *soaker) compareDigests(ctx context.Context, r int) error {
 			break
 		}
 		if err := sleep(ctx, 250*time.Millisecond); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if last == nil {
-		return fmt.Errorf("no digest from every member within %s: %w", s.cfg.quiet, lastErr)
+		return false, fmt.Errorf("no digest from every member within %s: %w", s.cfg.quiet, lastErr)
 	}
 	s.res.HashMismatches++
 	var b strings.Builder
@@ -457,7 +462,7 @@ func (s *soaker) compareDigests(ctx context.Context, r int) error {
 		fmt.Fprintf(&b, " %s=[%s]", s.cl.members()[i].name, d)
 	}
 	s.problem("round %d: members' digests disagree after %s quiet:%s", r, s.cfg.quiet, b.String())
-	return nil
+	return false, nil
 }
 
 func allEqual(ds []string) bool {

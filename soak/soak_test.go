@@ -220,13 +220,13 @@ func TestDigests(t *testing.T) {
 	ms := []*member{{name: "n1"}, {name: "n2"}, {name: "n3"}}
 	// Members catching up agree in the end: no mismatch.
 	s := &soaker{cfg: Config{Engine: "zab"}.withDefaults(), cl: &fakeCluster{ms: ms, calls: [][]string{{"a", "b", "b"}, {"b", "b", "b"}}}}
-	if err := s.compareDigests(context.Background(), 0); err != nil || s.res.HashMismatches != 0 {
-		t.Fatalf("converging digests: err %v, mismatches %d: want none", err, s.res.HashMismatches)
+	if ok, err := s.compareDigests(context.Background(), 0); !ok || err != nil || s.res.HashMismatches != 0 {
+		t.Fatalf("converging digests: agree %v, err %v, mismatches %d: want agreement", ok, err, s.res.HashMismatches)
 	}
 	// Digests that never agree are one mismatch, naming each member's.
 	s = &soaker{cfg: Config{Engine: "zab", quiet: time.Second}.withDefaults(), cl: &fakeCluster{ms: ms, calls: [][]string{{"a", "a", "c"}}}}
-	if err := s.compareDigests(context.Background(), 3); err != nil || s.res.HashMismatches != 1 {
-		t.Fatalf("diverged digests: err %v, mismatches %d: want one", err, s.res.HashMismatches)
+	if ok, err := s.compareDigests(context.Background(), 3); ok || err != nil || s.res.HashMismatches != 1 {
+		t.Fatalf("diverged digests: agree %v, err %v, mismatches %d: want one mismatch", ok, err, s.res.HashMismatches)
 	}
 	if p := strings.Join(s.res.Problems, "\n"); !strings.Contains(p, "round 3") || !strings.Contains(p, "n3=[c]") {
 		t.Fatalf("problem %q: want the round and n3's digest", p)
