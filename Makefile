@@ -6,7 +6,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 export TESTCONTAINERS_HOST_OVERRIDE := 127.0.0.1
 unexport TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX
 
-.PHONY: all setup build test vet bench bench-raftkv bench-zab images clean
+.PHONY: all setup build test vet bench bench-raftkv bench-zab images soak clean
 
 all: build
 
@@ -40,6 +40,13 @@ bench-raftkv: setup build
 
 bench-zab: setup build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./engines/zab/bench/
+
+# Rounds of SIGKILL under write load on both engines, shared time bounded
+# by SOAK_TIME (e.g. make soak SOAK_TIME=3m); exits non-zero on any lost
+# acknowledged write, digest mismatch or checker failure (docs/SOAK.md).
+SOAK_TIME ?= 15m
+soak: build
+	$(BIN)/coordlab soak --bin-dir $(BIN) --time $(SOAK_TIME)
 
 clean:
 	rm -rf $(BIN)
