@@ -25,6 +25,7 @@ import (
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"coordlab/cluster"
+	"coordlab/images"
 )
 
 // Labels put on every container and network a run creates, so that Sweep
@@ -41,10 +42,18 @@ type Config struct {
 	// path, so the target's generated configuration is valid inside too and
 	// the data can be read after the run.
 	Dir string
-	// Images maps a target name (raftkv, zab) to its image
-	// ("coordlab/raftkv:<hash>"). Missing entries default to
-	// "coordlab/<target>:latest", which `make images` tags.
+	// Images maps a target name to its image ("coordlab/raftkv:<hash>").
+	// For a target with no entry, Start builds the image of a reference
+	// system (etcd, zookeeper) from this machine's Debian packages unless
+	// its content-hash tag exists (images.Build), and runs
+	// "coordlab/<engine>:latest" for our engines, which `make images` and
+	// `coordlab bench` tag from the binaries of `make build`.
 	Images map[string]string
+	// DockerDir holds the Dockerfiles (<name>.Dockerfile) that building a
+	// reference image needs. Empty means the "docker" directory of the
+	// working directory or of its nearest parent that has one, else the
+	// one beside the directory of the coordlab executable (bin/../docker).
+	DockerDir string
 	// ReadyTimeout bounds Start and Restart. Default 60s.
 	ReadyTimeout time.Duration
 	// Logger gets state changes; nil discards.
@@ -181,11 +190,66 @@ func (r *Runtime) Members() []cluster.Member {
 	return out
 }
 
-func (r *Runtime) image(t cluster.Target) string {
-	if img := r.cfg.Images[t.Name()]; img != "" {
-		return img
+// reference reports whether t is a reference system, run from an image of
+// this machine's Debian package with the local runtime's command line.
+func reference(t cluster.Target) bool { return slices.Contains(images.References, t.Name()) }
+
+// image returns the image to run t in, building a reference system's image
+// when its content-hash tag is missing.
+func (r *Runtime) image(ctx context.Context, t cluster.Target) (string, error) {
+	name := t.Name()
+	img := r.cfg.Images[name]
+	switch {
+	case img != "":
+	case reference(t):
+		dir := r.cfg.DockerDir
+		if dir == "" {
+			var err error
+			if dir, err = findDockerDir(name); err != nil {
+				return "", err
+			}
+		}
+		tag, built, err := images.Build(ctx, name, images.Options{DockerDir: dir})
+		if err != nil {
+			return "", fmt.Errorf("docker: the %s image: %w", name, err)
+		}
+		if built {
+			r.log.Info("image built", "image", tag)
+		}
+		return tag, nil
+	default:
+		img = images.Latest(name)
 	}
-	return "coordlab/" + t.Name() + ":latest"
+	if _, err := r.api.ImageInspect(ctx, img); err != nil {
+		return "", fmt.Errorf("%w: %s: run `make images` (images are built here, never pulled): %v", ErrNoImage, img, err)
+	}
+	return img, nil
+}
+
+// findDockerDir finds the directory holding name's Dockerfile: "docker" in
+// the working directory or its nearest parent that has one, else beside
+// the executable's directory (bin/coordlab in the repository).
+func findDockerDir(name string) (string, error) {
+	has := func(d string) bool {
+		st, err := os.Stat(filepath.Join(d, name+".Dockerfile"))
+		return err == nil && !st.IsDir()
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			if has(filepath.Join(d, "docker")) {
+				return filepath.Join(d, "docker"), nil
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if d := filepath.Join(filepath.Dir(filepath.Dir(exe)), "docker"); has(d) {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("%w: docker/%s.Dockerfile is in neither the working directory, its parents, nor beside the executable's directory: run coordlab from the repository, or build the image with `make images`", ErrNoImage, name)
 }
 
 // Start creates the network and one container per member, and returns once
@@ -194,12 +258,9 @@ func (r *Runtime) Start(ctx context.Context, t cluster.Target, n int) (_ []clust
 	if n < 1 {
 		return nil, fmt.Errorf("docker: nodes: want at least 1, got %d", n)
 	}
-	if t.Name() != "raftkv" && t.Name() != "zab" {
-		return nil, fmt.Errorf("%w: the docker runtime runs our engines (raftkv, zab); run %s with --runtime local", cluster.ErrUnsupported, t.Name())
-	}
-	img := r.image(t)
-	if _, err := r.api.ImageInspect(ctx, img); err != nil {
-		return nil, fmt.Errorf("%w: %s: run `make images` (images are built here, never pulled): %v", ErrNoImage, img, err)
+	img, err := r.image(ctx, t)
+	if err != nil {
+		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -244,7 +305,7 @@ func (r *Runtime) Start(ctx context.Context, t cluster.Target, n int) (_ []clust
 		if err != nil {
 			return nil, err
 		}
-		ctr, err := r.createContainer(ctx, img, m, cmd.Args)
+		ctr, err := r.createContainer(ctx, img, m, t, cmd)
 		if err != nil {
 			return nil, err
 		}
@@ -257,7 +318,7 @@ func (r *Runtime) Start(ctx context.Context, t cluster.Target, n int) (_ []clust
 	if err := cluster.WaitReady(rctx, t, all, all); err != nil {
 		return nil, fmt.Errorf("docker: %w%s (member logs under %s)", err, r.exitedLocked(ctx), filepath.Join(r.cfg.Dir, "nodes"))
 	}
-	r.log.Info("cluster up", "target", t.Name(), "nodes", n, "subnet", subnet.String())
+	r.log.Info("cluster up", "target", t.Name(), "image", img, "nodes", n, "subnet", subnet.String())
 	return slices.Clone(all), nil
 }
 
@@ -300,18 +361,36 @@ func (r *Runtime) createNetwork(ctx context.Context) (netip.Prefix, error) {
 	return netip.Prefix{}, fmt.Errorf("docker: create network: %w", last)
 }
 
-func (r *Runtime) createContainer(ctx context.Context, img string, m cluster.Member, args []string) (testcontainers.Container, error) {
+// createContainer starts m's container. Our engines' images run their
+// binary as entrypoint with cmd's arguments. A reference system's image
+// holds the host's files at their host paths, so it runs cmd as the local
+// runtime does: cmd.Path as entrypoint, the same arguments, the same
+// environment (HOME, cmd.Env; the image's default JDK_JAVA_OPTIONS is
+// cleared, the heap being on the command line).
+func (r *Runtime) createContainer(ctx context.Context, img string, m cluster.Member, t cluster.Target, cmd cluster.Command) (testcontainers.Container, error) {
 	ip := netip.MustParseAddr(m.Host)
+	env := map[string]string{"HOME": m.Dir}
+	var entrypoint []string
+	if reference(t) {
+		entrypoint = []string{cmd.Path}
+		env["JDK_JAVA_OPTIONS"] = ""
+	}
+	for _, kv := range cmd.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
 	logf, err := os.Create(m.LogPath())
 	if err != nil {
 		return nil, fmt.Errorf("docker: %s log: %w", m.Name, err)
 	}
 	req := testcontainers.ContainerRequest{
-		Image:    img,
-		Cmd:      args,
-		Name:     "clab-" + r.runID + "-" + m.Name,
-		Labels:   map[string]string{LabelRun: r.runID, LabelOwner: strconv.Itoa(os.Getpid())},
-		Networks: []string{r.net.Name},
+		Image:      img,
+		Entrypoint: entrypoint,
+		Cmd:        cmd.Args,
+		Env:        env,
+		Name:       "clab-" + r.runID + "-" + m.Name,
+		Labels:     map[string]string{LabelRun: r.runID, LabelOwner: strconv.Itoa(os.Getpid())},
+		Networks:   []string{r.net.Name},
 		NetworkAliases: map[string][]string{
 			r.net.Name: {m.Name},
 		},
