@@ -166,6 +166,9 @@ func (nopLogger) Printf(string, ...any) {}
 func TestPartitionLeader(t *testing.T) {
 	for _, name := range []string{"raftkv", "zab", "etcd", "zookeeper"} {
 		t.Run(name, func(t *testing.T) {
+			// Each cluster has its own network and run id; in parallel
+			// the four take the time of the slowest (ZooKeeper's JVMs).
+			t.Parallel()
 			start := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
