@@ -486,6 +486,10 @@ func TestDockerRuntimeReferences(t *testing.T) {
 					t.Errorf("docker %s: the run left %q behind (%v)", what[0], out, err)
 				}
 			}
+			// The firewall lives in the containers' namespaces only.
+			if out, err := exec.Command("nft", "list", "tables").Output(); err != nil || strings.Contains(string(out), "coordlab") {
+				t.Errorf("nft list tables on the host: %q (%v), want no coordlab table", out, err)
+			}
 		})
 	}
 }

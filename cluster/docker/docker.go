@@ -60,7 +60,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Runtime runs one cluster of our engines as containers on a private
+// Runtime runs one cluster of any target as containers on a private
 // network of their own. Faults: SIGKILL and restart of the same container
 // (same writable layer, same bind-mounted data), docker pause/unpause (cgroup
 // freezer), and partitions and loss with nft inside each container's network
@@ -249,7 +249,7 @@ func findDockerDir(name string) (string, error) {
 			return d, nil
 		}
 	}
-	return "", fmt.Errorf("%w: docker/%s.Dockerfile is in neither the working directory, its parents, nor beside the executable's directory: run coordlab from the repository, or build the image with `make images`", ErrNoImage, name)
+	return "", fmt.Errorf("%w: building it needs docker/%s.Dockerfile, which is in neither the working directory, its parents, nor beside the executable's directory: run coordlab from the repository", ErrNoImage, name)
 }
 
 // Start creates the network and one container per member, and returns once
