@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
@@ -84,6 +85,7 @@ type Runtime struct {
 type member struct {
 	m      cluster.Member
 	ctr    testcontainers.Container
+	log    memberLog
 	up     bool
 	paused bool
 	// firewall is the nft script last installed; a restart (a new
@@ -305,13 +307,21 @@ func (r *Runtime) Start(ctx context.Context, t cluster.Target, n int) (_ []clust
 		if err != nil {
 			return nil, err
 		}
+		logf, err := os.Create(m.LogPath())
+		if err != nil {
+			return nil, fmt.Errorf("docker: %s log: %w", m.Name, err)
+		}
 		ctr, err := r.createContainer(ctx, img, m, t, cmd)
 		if err != nil {
+			logf.Close()
 			return nil, err
 		}
-		mem := &member{m: m, ctr: ctr, up: true}
+		mem := &member{m: m, ctr: ctr, up: true, log: memberLog{f: logf}}
 		r.mems = append(r.mems, mem)
 		r.byName[m.Name] = mem
+		if err := r.followLog(ctx, mem); err != nil {
+			return nil, err
+		}
 	}
 	rctx, cancel := context.WithTimeout(ctx, r.cfg.ReadyTimeout)
 	defer cancel()
@@ -379,10 +389,6 @@ func (r *Runtime) createContainer(ctx context.Context, img string, m cluster.Mem
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
-	logf, err := os.Create(m.LogPath())
-	if err != nil {
-		return nil, fmt.Errorf("docker: %s log: %w", m.Name, err)
-	}
 	req := testcontainers.ContainerRequest{
 		Image:      img,
 		Entrypoint: entrypoint,
@@ -400,29 +406,70 @@ func (r *Runtime) createContainer(ctx context.Context, img string, m cluster.Mem
 				ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: ip}
 			}
 		},
-		LogConsumerCfg: &testcontainers.LogConsumerConfig{Consumers: []testcontainers.LogConsumer{&fileLog{f: logf}}},
 	}
 	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
 	if err != nil {
 		if ctr != nil {
 			ctr.Terminate(context.WithoutCancel(ctx))
 		}
-		logf.Close()
 		return nil, fmt.Errorf("docker: start %s: %w", m.Name, err)
 	}
 	return ctr, nil
 }
 
-// fileLog copies a container's stdout and stderr into its member log.
-type fileLog struct {
-	mu sync.Mutex
-	f  *os.File
+// memberLog copies a member container's stdout and stderr into its log
+// file: one follower per start of the container, each from that start
+// on, so that a restarted member's earlier output is not copied again.
+type memberLog struct {
+	f      *os.File
+	cancel context.CancelFunc // ends the current follower
+	done   chan struct{}      // closed when the current follower ends
 }
 
-func (l *fileLog) Accept(lg testcontainers.Log) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.f.Write(lg.Content)
+// followLog starts copying the output of m's container from its current
+// start on, after the previous follower (whose stream ended with the
+// killed container) has finished writing.
+func (r *Runtime) followLog(ctx context.Context, m *member) error {
+	m.log.end(2 * time.Second)
+	id := m.ctr.GetContainerID()
+	info, err := r.api.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("docker: inspect %s: %w", m.m.Name, err)
+	}
+	since := ""
+	if st := info.Container.State; st != nil {
+		since = st.StartedAt
+	}
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	rc, err := r.api.ContainerLogs(lctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Since: since})
+	if err != nil {
+		cancel()
+		return fmt.Errorf("docker: follow the output of %s: %w", m.m.Name, err)
+	}
+	done := make(chan struct{})
+	go func(f *os.File) {
+		defer close(done)
+		defer rc.Close()
+		stdcopy.StdCopy(f, f, rc) // ends when the container stops or cancel is called
+	}(m.log.f)
+	m.log.cancel, m.log.done = cancel, done
+	return nil
+}
+
+// end waits up to d for the current follower to reach the end of its
+// stream (the container stopped), then cancels it and waits until it has
+// written its last byte.
+func (l *memberLog) end(d time.Duration) {
+	if l.done == nil {
+		return
+	}
+	select {
+	case <-l.done:
+	case <-time.After(d):
+	}
+	l.cancel()
+	<-l.done
+	l.cancel, l.done = nil, nil
 }
 
 func (r *Runtime) get(name string) (*member, error) {
@@ -493,7 +540,7 @@ func (r *Runtime) Restart(ctx context.Context, name string) error {
 		return fmt.Errorf("docker: restart %s: %w", name, err)
 	}
 	m.up = true
-	err = r.applyLocked(ctx, m)
+	err = errors.Join(r.followLog(ctx, m), r.applyLocked(ctx, m))
 	t, all := r.target, r.membersLocked()
 	r.mu.Unlock()
 	if err != nil {
@@ -626,6 +673,10 @@ func (r *Runtime) Stop(ctx context.Context) error {
 		if err := m.ctr.Terminate(ctx, testcontainers.StopTimeout(2*time.Second)); err != nil {
 			errs = append(errs, fmt.Errorf("docker: remove %s: %w", m.m.Name, err))
 		}
+		r.mu.Lock() // a Restart under way follows the log under the lock
+		m.log.end(2 * time.Second)
+		m.log.f.Close()
+		r.mu.Unlock()
 	}
 	if nw != nil {
 		if err := nw.Remove(ctx); err != nil {

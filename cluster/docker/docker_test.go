@@ -164,6 +164,7 @@ func (nopLogger) Printf(string, ...any) {}
 // takes writes again; a killed member restarts with its data, its
 // firewall re-installed, and serves again.
 func TestPartitionLeader(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"raftkv", "zab", "etcd", "zookeeper"} {
 		t.Run(name, func(t *testing.T) {
 			// Each cluster has its own network and run id; in parallel
@@ -400,4 +401,40 @@ func nftTable(t *testing.T, r *Runtime, name string) string {
 		t.Fatalf("nft list table in %s: %v\n%s", name, err, out)
 	}
 	return string(out)
+}
+
+// TestRestartLogsOnce: a member's log holds the output of each start of
+// its container once; following the container again after a restart must
+// not copy the earlier starts' output again.
+func TestRestartLogsOnce(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	etcd, err := cluster.NewTarget("etcd", cluster.TargetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRuntime(t)
+	ms, err := r.Start(ctx, etcd, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := r.Signal(ctx, ms[0].Name, cluster.SignalKill); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Restart(ctx, ms[0].Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.ReadFile(ms[0].LogPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(log), "starting an etcd server"); n != 3 {
+		t.Fatalf("the log of 3 starts says \"starting an etcd server\" %d times, want 3", n)
+	}
 }
