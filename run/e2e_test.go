@@ -567,3 +567,51 @@ func TestDockerLatency(t *testing.T) {
 		t.Fatalf("verdict %s (%+v), want valid", o.Results.Valid, o.Results.Checkers)
 	}
 }
+
+// needDockerReference skips without a Docker engine or the reference
+// system's Debian package (failing under CI=true). The docker runtime
+// builds the reference image itself from that package.
+func needDockerReference(t *testing.T, name string) {
+	t.Helper()
+	needTarget(t, name)
+	need(t, exec.Command("docker", "info").Run() == nil, "a Docker engine (docker info)")
+}
+
+// TestDockerRuntimeReferences: the real etcd and ZooKeeper as containers,
+// from the images the docker runtime builds out of this machine's
+// packages, under partitions: every partition is applied inside the
+// containers' namespaces, linearizable (etcd) and sync (ZooKeeper) reads
+// stay valid, and the run leaves no container or network behind.
+func TestDockerRuntimeReferences(t *testing.T) {
+	for _, tc := range []struct{ target, mode string }{{"etcd", "linearizable"}, {"zookeeper", "sync"}} {
+		t.Run(tc.target, func(t *testing.T) {
+			needDockerReference(t, tc.target)
+			s := partitionSpec(tc.target, "partition", tc.mode)
+			s.Runtime = "docker"
+			start := time.Now()
+			o := e2eRun(t, s, nil)
+			t.Logf("%s in docker: run and check in %s", tc.target, time.Since(start).Round(time.Millisecond))
+			applied(t, o.Dir, "start-partition")
+			if o.Results.Valid != analysis.Valid {
+				t.Errorf("verdict %s (%+v), want valid", o.Results.Valid, o.Results.Checkers)
+			}
+			test, err := ReadTest(o.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if test.RunID == "" || test.Network != "bridge" {
+				t.Fatalf("test.json: run id %q, network %q: want the docker runtime's", test.RunID, test.Network)
+			}
+			for _, what := range [][]string{{"ps", "-aq"}, {"network", "ls", "-q"}} {
+				out, err := exec.Command("docker", append(what, "--filter", "label=coordlab.run="+test.RunID)...).Output()
+				if err != nil || strings.TrimSpace(string(out)) != "" {
+					t.Errorf("docker %s: the run left %q behind (%v)", what[0], out, err)
+				}
+			}
+			// The firewall lives in the containers' namespaces only.
+			if out, err := exec.Command("nft", "list", "tables").Output(); err != nil || strings.Contains(string(out), "coordlab") {
+				t.Errorf("nft list tables on the host: %q (%v), want no coordlab table", out, err)
+			}
+		})
+	}
+}

@@ -25,7 +25,7 @@ type Duration = runfile.Duration
 // Runtimes the lab has.
 var Runtimes = map[string]string{
 	"local":  "members as processes: own network namespaces as root (all faults), loopback otherwise (kill, pause)",
-	"docker": "our engines (raftkv, zab) as containers built by `make images`, on a private network (all faults as root)",
+	"docker": "every target as a container (our engines' images from `make images`, etcd's and ZooKeeper's built from the host's packages), on a private network (all faults as root)",
 }
 
 // Validate checks the spec (after WithDefaults); each message names the

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
@@ -25,6 +26,7 @@ import (
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"coordlab/cluster"
+	"coordlab/images"
 )
 
 // Labels put on every container and network a run creates, so that Sweep
@@ -41,17 +43,25 @@ type Config struct {
 	// path, so the target's generated configuration is valid inside too and
 	// the data can be read after the run.
 	Dir string
-	// Images maps a target name (raftkv, zab) to its image
-	// ("coordlab/raftkv:<hash>"). Missing entries default to
-	// "coordlab/<target>:latest", which `make images` tags.
+	// Images maps a target name to its image ("coordlab/raftkv:<hash>").
+	// For a target with no entry, Start builds the image of a reference
+	// system (etcd, zookeeper) from this machine's Debian packages unless
+	// its content-hash tag exists (images.Build), and runs
+	// "coordlab/<engine>:latest" for our engines, which `make images` and
+	// `coordlab bench` tag from the binaries of `make build`.
 	Images map[string]string
+	// DockerDir holds the Dockerfiles (<name>.Dockerfile) that building a
+	// reference image needs. Empty means the "docker" directory of the
+	// working directory or of its nearest parent that has one, else the
+	// one beside the directory of the coordlab executable (bin/../docker).
+	DockerDir string
 	// ReadyTimeout bounds Start and Restart. Default 60s.
 	ReadyTimeout time.Duration
 	// Logger gets state changes; nil discards.
 	Logger *slog.Logger
 }
 
-// Runtime runs one cluster of our engines as containers on a private
+// Runtime runs one cluster of any target as containers on a private
 // network of their own. Faults: SIGKILL and restart of the same container
 // (same writable layer, same bind-mounted data), docker pause/unpause (cgroup
 // freezer), and partitions and loss with nft inside each container's network
@@ -75,6 +85,7 @@ type Runtime struct {
 type member struct {
 	m      cluster.Member
 	ctr    testcontainers.Container
+	log    memberLog
 	up     bool
 	paused bool
 	// firewall is the nft script last installed; a restart (a new
@@ -181,11 +192,66 @@ func (r *Runtime) Members() []cluster.Member {
 	return out
 }
 
-func (r *Runtime) image(t cluster.Target) string {
-	if img := r.cfg.Images[t.Name()]; img != "" {
-		return img
+// reference reports whether t is a reference system, run from an image of
+// this machine's Debian package with the local runtime's command line.
+func reference(t cluster.Target) bool { return slices.Contains(images.References, t.Name()) }
+
+// image returns the image to run t in, building a reference system's image
+// when its content-hash tag is missing.
+func (r *Runtime) image(ctx context.Context, t cluster.Target) (string, error) {
+	name := t.Name()
+	img := r.cfg.Images[name]
+	switch {
+	case img != "":
+	case reference(t):
+		dir := r.cfg.DockerDir
+		if dir == "" {
+			var err error
+			if dir, err = findDockerDir(name); err != nil {
+				return "", err
+			}
+		}
+		tag, built, err := images.Build(ctx, name, images.Options{DockerDir: dir})
+		if err != nil {
+			return "", fmt.Errorf("docker: the %s image: %w", name, err)
+		}
+		if built {
+			r.log.Info("image built", "image", tag)
+		}
+		return tag, nil
+	default:
+		img = images.Latest(name)
 	}
-	return "coordlab/" + t.Name() + ":latest"
+	if _, err := r.api.ImageInspect(ctx, img); err != nil {
+		return "", fmt.Errorf("%w: %s: run `make images` (images are built here, never pulled): %v", ErrNoImage, img, err)
+	}
+	return img, nil
+}
+
+// findDockerDir finds the directory holding name's Dockerfile: "docker" in
+// the working directory or its nearest parent that has one, else beside
+// the executable's directory (bin/coordlab in the repository).
+func findDockerDir(name string) (string, error) {
+	has := func(d string) bool {
+		st, err := os.Stat(filepath.Join(d, name+".Dockerfile"))
+		return err == nil && !st.IsDir()
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			if has(filepath.Join(d, "docker")) {
+				return filepath.Join(d, "docker"), nil
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if d := filepath.Join(filepath.Dir(filepath.Dir(exe)), "docker"); has(d) {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("%w: building it needs docker/%s.Dockerfile, which is in neither the working directory, its parents, nor beside the executable's directory: run coordlab from the repository", ErrNoImage, name)
 }
 
 // Start creates the network and one container per member, and returns once
@@ -194,12 +260,9 @@ func (r *Runtime) Start(ctx context.Context, t cluster.Target, n int) (_ []clust
 	if n < 1 {
 		return nil, fmt.Errorf("docker: nodes: want at least 1, got %d", n)
 	}
-	if t.Name() != "raftkv" && t.Name() != "zab" {
-		return nil, fmt.Errorf("%w: the docker runtime runs our engines (raftkv, zab); run %s with --runtime local", cluster.ErrUnsupported, t.Name())
-	}
-	img := r.image(t)
-	if _, err := r.api.ImageInspect(ctx, img); err != nil {
-		return nil, fmt.Errorf("%w: %s: run `make images` (images are built here, never pulled): %v", ErrNoImage, img, err)
+	img, err := r.image(ctx, t)
+	if err != nil {
+		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -244,20 +307,28 @@ func (r *Runtime) Start(ctx context.Context, t cluster.Target, n int) (_ []clust
 		if err != nil {
 			return nil, err
 		}
-		ctr, err := r.createContainer(ctx, img, m, cmd.Args)
+		logf, err := os.Create(m.LogPath())
 		if err != nil {
+			return nil, fmt.Errorf("docker: %s log: %w", m.Name, err)
+		}
+		ctr, err := r.createContainer(ctx, img, m, t, cmd)
+		if err != nil {
+			logf.Close()
 			return nil, err
 		}
-		mem := &member{m: m, ctr: ctr, up: true}
+		mem := &member{m: m, ctr: ctr, up: true, log: memberLog{f: logf}}
 		r.mems = append(r.mems, mem)
 		r.byName[m.Name] = mem
+		if err := r.followLog(ctx, mem); err != nil {
+			return nil, err
+		}
 	}
 	rctx, cancel := context.WithTimeout(ctx, r.cfg.ReadyTimeout)
 	defer cancel()
 	if err := cluster.WaitReady(rctx, t, all, all); err != nil {
 		return nil, fmt.Errorf("docker: %w%s (member logs under %s)", err, r.exitedLocked(ctx), filepath.Join(r.cfg.Dir, "nodes"))
 	}
-	r.log.Info("cluster up", "target", t.Name(), "nodes", n, "subnet", subnet.String())
+	r.log.Info("cluster up", "target", t.Name(), "image", img, "nodes", n, "subnet", subnet.String())
 	return slices.Clone(all), nil
 }
 
@@ -300,18 +371,32 @@ func (r *Runtime) createNetwork(ctx context.Context) (netip.Prefix, error) {
 	return netip.Prefix{}, fmt.Errorf("docker: create network: %w", last)
 }
 
-func (r *Runtime) createContainer(ctx context.Context, img string, m cluster.Member, args []string) (testcontainers.Container, error) {
+// createContainer starts m's container. Our engines' images run their
+// binary as entrypoint with cmd's arguments. A reference system's image
+// holds the host's files at their host paths, so it runs cmd as the local
+// runtime does: cmd.Path as entrypoint, the same arguments, the same
+// environment (HOME, cmd.Env; the image's default JDK_JAVA_OPTIONS is
+// cleared, the heap being on the command line).
+func (r *Runtime) createContainer(ctx context.Context, img string, m cluster.Member, t cluster.Target, cmd cluster.Command) (testcontainers.Container, error) {
 	ip := netip.MustParseAddr(m.Host)
-	logf, err := os.Create(m.LogPath())
-	if err != nil {
-		return nil, fmt.Errorf("docker: %s log: %w", m.Name, err)
+	env := map[string]string{"HOME": m.Dir}
+	var entrypoint []string
+	if reference(t) {
+		entrypoint = []string{cmd.Path}
+		env["JDK_JAVA_OPTIONS"] = ""
+	}
+	for _, kv := range cmd.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
 	}
 	req := testcontainers.ContainerRequest{
-		Image:    img,
-		Cmd:      args,
-		Name:     "clab-" + r.runID + "-" + m.Name,
-		Labels:   map[string]string{LabelRun: r.runID, LabelOwner: strconv.Itoa(os.Getpid())},
-		Networks: []string{r.net.Name},
+		Image:      img,
+		Entrypoint: entrypoint,
+		Cmd:        cmd.Args,
+		Env:        env,
+		Name:       "clab-" + r.runID + "-" + m.Name,
+		Labels:     map[string]string{LabelRun: r.runID, LabelOwner: strconv.Itoa(os.Getpid())},
+		Networks:   []string{r.net.Name},
 		NetworkAliases: map[string][]string{
 			r.net.Name: {m.Name},
 		},
@@ -321,29 +406,70 @@ func (r *Runtime) createContainer(ctx context.Context, img string, m cluster.Mem
 				ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: ip}
 			}
 		},
-		LogConsumerCfg: &testcontainers.LogConsumerConfig{Consumers: []testcontainers.LogConsumer{&fileLog{f: logf}}},
 	}
 	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
 	if err != nil {
 		if ctr != nil {
 			ctr.Terminate(context.WithoutCancel(ctx))
 		}
-		logf.Close()
 		return nil, fmt.Errorf("docker: start %s: %w", m.Name, err)
 	}
 	return ctr, nil
 }
 
-// fileLog copies a container's stdout and stderr into its member log.
-type fileLog struct {
-	mu sync.Mutex
-	f  *os.File
+// memberLog copies a member container's stdout and stderr into its log
+// file: one follower per start of the container, each from that start
+// on, so that a restarted member's earlier output is not copied again.
+type memberLog struct {
+	f      *os.File
+	cancel context.CancelFunc // ends the current follower
+	done   chan struct{}      // closed when the current follower ends
 }
 
-func (l *fileLog) Accept(lg testcontainers.Log) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.f.Write(lg.Content)
+// followLog starts copying the output of m's container from its current
+// start on, after the previous follower (whose stream ended with the
+// killed container) has finished writing.
+func (r *Runtime) followLog(ctx context.Context, m *member) error {
+	m.log.end(2 * time.Second)
+	id := m.ctr.GetContainerID()
+	info, err := r.api.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("docker: inspect %s: %w", m.m.Name, err)
+	}
+	since := ""
+	if st := info.Container.State; st != nil {
+		since = st.StartedAt
+	}
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	rc, err := r.api.ContainerLogs(lctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Since: since})
+	if err != nil {
+		cancel()
+		return fmt.Errorf("docker: follow the output of %s: %w", m.m.Name, err)
+	}
+	done := make(chan struct{})
+	go func(f *os.File) {
+		defer close(done)
+		defer rc.Close()
+		stdcopy.StdCopy(f, f, rc) // ends when the container stops or cancel is called
+	}(m.log.f)
+	m.log.cancel, m.log.done = cancel, done
+	return nil
+}
+
+// end waits up to d for the current follower to reach the end of its
+// stream (the container stopped), then cancels it and waits until it has
+// written its last byte.
+func (l *memberLog) end(d time.Duration) {
+	if l.done == nil {
+		return
+	}
+	select {
+	case <-l.done:
+	case <-time.After(d):
+	}
+	l.cancel()
+	<-l.done
+	l.cancel, l.done = nil, nil
 }
 
 func (r *Runtime) get(name string) (*member, error) {
@@ -414,7 +540,7 @@ func (r *Runtime) Restart(ctx context.Context, name string) error {
 		return fmt.Errorf("docker: restart %s: %w", name, err)
 	}
 	m.up = true
-	err = r.applyLocked(ctx, m)
+	err = errors.Join(r.followLog(ctx, m), r.applyLocked(ctx, m))
 	t, all := r.target, r.membersLocked()
 	r.mu.Unlock()
 	if err != nil {
@@ -572,6 +698,10 @@ func (r *Runtime) Stop(ctx context.Context) error {
 		if err := m.ctr.Terminate(ctx, testcontainers.StopTimeout(2*time.Second)); err != nil {
 			errs = append(errs, fmt.Errorf("docker: remove %s: %w", m.m.Name, err))
 		}
+		r.mu.Lock() // a Restart under way follows the log under the lock
+		m.log.end(2 * time.Second)
+		m.log.f.Close()
+		r.mu.Unlock()
 	}
 	if nw != nil {
 		if err := nw.Remove(ctx); err != nil {
