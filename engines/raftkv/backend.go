@@ -99,13 +99,19 @@ func (s *Server) proposeAndWait(ctx context.Context, p proposal) (applyResult, e
 		case <-s.donec:
 			return fail(rpctypes.ErrGRPCStopped)
 		}
+		// The proposal is in raft's hands: it may commit even if this member
+		// loses its leader now, so a timeout is indeterminate, never "no
+		// leader" (which clients take to mean the request was not proposed).
 		var res applyResult
 		select {
 		case res = <-ch:
 		case <-ctx.Done():
-			return fail(ctxErr())
+			if ctx.Err() == context.DeadlineExceeded {
+				return fail(s.proposedTimeoutErr())
+			}
+			return fail(ctx.Err())
 		case <-timer.C:
-			return fail(s.timeoutErr(start))
+			return fail(s.proposedTimeoutErr())
 		case <-s.donec:
 			return fail(rpctypes.ErrGRPCStopped)
 		}
@@ -149,7 +155,25 @@ func isNoSpaceErr(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
-// timeoutErr is etcd's error for a request that did not finish in time.
+// proposedTimeoutErr is etcd's error for a proposal raft accepted that did
+// not apply in time: whether it will commit is unknown. With no leader it is
+// etcd's "possibly due to previous leader failure" timeout; both are
+// Unavailable "timed out" errors, which clients treat as indeterminate.
+func (s *Server) proposedTimeoutErr() error {
+	select {
+	case <-s.donec:
+		return rpctypes.ErrGRPCStopped
+	default:
+	}
+	if s.lead.Load() == raft.None {
+		return rpctypes.ErrGRPCTimeoutDueToLeaderFail
+	}
+	return rpctypes.ErrGRPCTimeout
+}
+
+// timeoutErr is etcd's error for a request that did not finish in time and
+// was never proposed (or only dropped by raft): with no leader, "no leader",
+// which says the request surely did not happen.
 func (s *Server) timeoutErr(start time.Time) error {
 	if s.lead.Load() == raft.None {
 		return rpctypes.ErrGRPCNoLeader
