@@ -277,7 +277,7 @@ func (s *Server) bootstrap() error {
 		}
 		tr := newTransport(&Server{cfg: cfg, log: cfg.Logger}, localIPOf(cfg.PeerURLs))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		rep, err := fetchMembers(ctx, tr.client, urls)
+		rep, err := fetchMembers(ctx, tr.client, urls, cfg.PeerURLs)
 		cancel()
 		tr.client.CloseIdleConnections()
 		if err != nil {

@@ -584,29 +584,58 @@ func (t *transport) serveMembers(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(membersReply{ClusterID: t.s.members.clusterID(), Members: t.s.members.list()})
 }
 
-// fetchMembers asks each URL in turn for the cluster's members (joining with
-// --initial-cluster-state existing).
-func fetchMembers(ctx context.Context, client *http.Client, urls []string) (membersReply, error) {
-	var errs []error
-	for _, u := range urls {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+pathMembers, nil)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+// fetchMembers asks the URLs for the cluster's members (joining with
+// --initial-cluster-state existing) and returns the first reply that lists
+// a member with peer URLs self. A member add is applied on each member in
+// its own time, so a peer may not list the new member yet: the others are
+// asked, then all of them again every 200ms, until ctx ends; then the last
+// reply is returned as it is (the caller says what is missing), or an
+// error when no peer answered at all.
+func fetchMembers(ctx context.Context, client *http.Client, urls []string, self []string) (membersReply, error) {
+	var (
+		last    membersReply
+		answers int
+		errs    []error
+	)
+	for {
+		for _, u := range urls {
+			rep, err := fetchMembersFrom(ctx, client, u)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			answers++
+			last = rep
+			for _, m := range rep.Members {
+				if sameURLs(m.PeerURLs, self) {
+					return rep, nil
+				}
+			}
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		select {
+		case <-ctx.Done():
+			if answers > 0 {
+				return last, nil
+			}
+			return membersReply{}, fmt.Errorf("no peer answered %s: %w", pathMembers, errors.Join(errs...))
+		case <-time.After(200 * time.Millisecond):
 		}
-		var rep membersReply
-		err = json.NewDecoder(resp.Body).Decode(&rep)
-		resp.Body.Close()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", u, err))
-			continue
-		}
-		return rep, nil
 	}
-	return membersReply{}, fmt.Errorf("no peer answered %s: %w", pathMembers, errors.Join(errs...))
+}
+
+func fetchMembersFrom(ctx context.Context, client *http.Client, u string) (membersReply, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+pathMembers, nil)
+	if err != nil {
+		return membersReply{}, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return membersReply{}, err
+	}
+	defer resp.Body.Close()
+	var rep membersReply
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		return membersReply{}, fmt.Errorf("%s: %w", u, err)
+	}
+	return rep, nil
 }
