@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -93,6 +94,7 @@ func newTransport(s *Server, localIP net.IP) *transport {
 		peers: map[uint64]*peer{}, stopc: make(chan struct{})}
 	t.client = &http.Client{Transport: &http.Transport{
 		DialContext:         d.DialContext,
+		TLSClientConfig:     s.peerTLS.client,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
 	}}
@@ -368,6 +370,20 @@ func (t *transport) dialStream(p *peer) (net.Conn, error) {
 	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+	}
+	if u.Scheme == "https" {
+		if t.s.peerTLS.client == nil {
+			conn.Close()
+			return nil, fmt.Errorf("peer URL %s is https but this member has no --peer-cert-file/--peer-key-file", p.url())
+		}
+		cfg := t.s.peerTLS.client.Clone()
+		cfg.ServerName = u.Hostname()
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("TLS handshake with peer %x at %s: %w", p.id, u.Host, err)
+		}
+		conn = tc
 	}
 	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
 	req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\n%s: %x\r\n%s: %x\r\n%s: %x\r\n\r\n",
