@@ -186,9 +186,6 @@ func urlList(flagName, s string) ([]string, error) {
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			return nil, fmt.Errorf("%s: %q is not a URL like http://127.0.0.1:2379", flagName, p)
 		}
-		if u.Scheme == "https" {
-			return nil, fmt.Errorf("%s: %q: TLS is not supported, use http://", flagName, p)
-		}
 		out = append(out, p)
 	}
 	if len(out) == 0 {
