@@ -105,6 +105,25 @@
 // TLS handshake then demands a certificate signed by --peer-trusted-ca-file
 // before any request is read.
 //
+// # TLS
+//
+// Config.ClientTLS and Config.PeerTLS are etcd's --cert-file, --key-file,
+// --trusted-ca-file, --client-cert-auth, --auto-tls and their --peer-*
+// twins; an https:// URL without a certificate is refused with etcd's
+// message. A secure client (or metrics) URL is one HTTP server with ALPN h2
+// and http/1.1, as etcd serves it: HTTP/2 requests with a gRPC content type
+// go to the gRPC server, everything else to HTTPHandler, so etcdctl,
+// clientv3, curl and Prometheus all use the same URL (a plain client URL
+// instead sniffs the HTTP/2 preface and hands raw connections to gRPC,
+// which is faster). The peer URL speaks HTTP/1.1 over TLS, so the stream is
+// still a hijacked connection; a member presents its peer certificate when
+// it dials others and verifies theirs with --peer-trusted-ca-file. With
+// --client-cert-auth / --peer-client-cert-auth the handshake fails for a
+// connection without a certificate signed by the trusted CA. --auto-tls and
+// --peer-auto-tls write a self-signed certificate in <data-dir>/fixtures
+// and, as etcd, peers then skip verification: the traffic is encrypted, not
+// authenticated.
+//
 // # HTTP on the client and metrics URLs, and the admin URL
 //
 // HTTPHandler serves /health ({"health":"true","reason":""} when a leader is
