@@ -300,6 +300,11 @@ func (s *Server) forwardLease(ctx context.Context, lead uint64, path string, req
 	case http.StatusOK:
 		return proto.Unmarshal(b, resp)
 	case http.StatusNotFound:
+		if r.Header.Get(hdrRefused) != "" {
+			// The leader does not know us yet (we joined and it has not
+			// applied that): ask again.
+			return errForwardRetry
+		}
 		return rpctypes.ErrGRPCLeaseNotFound
 	default:
 		return errForwardRetry

@@ -4,14 +4,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
 
 // openStream sends the stream request line and headers by hand, as a peer
@@ -186,5 +192,34 @@ func TestLaggingMemberCatchesUpFromLeaderItDoesNotKnow(t *testing.T) {
 	mustGet(t, c.servers[lagger], "led-by", "new")
 	if _, ok := c.servers[lagger].members.get(m.ID); !ok {
 		t.Fatalf("the lagging member caught up but does not list the new leader %x", m.ID)
+	}
+}
+
+// A leader's 404 that refuses us as a sender it does not know (we joined and
+// it has not applied that yet) means "ask again", not "no such lease".
+func TestForwardLeaseTellsRefusalFromLeaseNotFound(t *testing.T) {
+	c := newTestCluster(t, 1, nil)
+	s := c.servers[0]
+	c.waitLeader()
+	var refuse atomic.Bool
+	refuse.Store(true)
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse.Load() {
+			w.Header().Set(hdrRefused, "sender-unknown")
+		}
+		http.Error(w, "not found", http.StatusNotFound)
+	}))
+	defer fake.Close()
+	const fakeID = 0x99
+	s.members.add(member{ID: fakeID, Name: "fake", PeerURLs: []string{fake.URL}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp := &pb.LeaseKeepAliveResponse{}
+	if err := s.forwardLease(ctx, fakeID, pathLeaseRenew, &pb.LeaseKeepAliveRequest{ID: 1}, resp); !errors.Is(err, errForwardRetry) {
+		t.Fatalf("forward answered by a refusal: %v, want errForwardRetry", err)
+	}
+	refuse.Store(false)
+	if err := s.forwardLease(ctx, fakeID, pathLeaseRenew, &pb.LeaseKeepAliveRequest{ID: 1}, resp); !errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) {
+		t.Fatalf("forward answered by lease not found: %v, want ErrGRPCLeaseNotFound", err)
 	}
 }

@@ -259,3 +259,95 @@ func TestTLSConfigErrors(t *testing.T) {
 		t.Fatalf("New with missing certificate files: %v, want an error naming --cert-file", err)
 	}
 }
+
+// A member joins a TLS cluster (GET /members, then raft and lease traffic
+// over TLS); one whose peer certificate comes from another CA cannot even
+// learn the members.
+func TestTLSJoin(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t, dir, "cluster")
+	other := testcerts.NewCA(t, dir, "other")
+	ms := startTLSCluster(t, 3, ca)
+	var lead *Server
+	waitFor(t, "a leader", func() bool {
+		for _, tm := range ms {
+			if s := tm.m.Server(); s.Leader() == s.ID() {
+				lead = s
+				return true
+			}
+		}
+		return false
+	})
+
+	joinCfg := func(name string, pair testcerts.Pair, caFile string) Config {
+		peer := freeListener(t)
+		peerURL := "https://" + peer.Addr().String()
+		initial := append([]InitialMember(nil), ms[0].cfg.InitialCluster...)
+		initial = append(initial, InitialMember{Name: name, PeerURLs: []string{peerURL}})
+		cfg := memberConfig(t, name, peerURL, initial, t.TempDir())
+		cfg.ClusterState = ClusterStateExisting
+		cfg.PeerListener = peer
+		cfg.ListenClientURLs = nil
+		cfg.ClientListeners = []net.Listener{freeListener(t)}
+		cfg.PeerTLS = TLSInfo{CertFile: pair.CertFile, KeyFile: pair.KeyFile, TrustedCAFile: caFile, ClientCertAuth: true}
+		return cfg
+	}
+
+	rogue := joinCfg("rogue", other.Issue(t, "rogue-peer"), other.CertFile)
+	if _, err := NewMember(rogue); err == nil || !strings.Contains(err.Error(), "join existing cluster") {
+		t.Fatalf("joining with another CA's certificate: %v, want the join refused", err)
+	}
+	rogue.PeerListener.Close()
+	for _, l := range rogue.ClientListeners {
+		l.Close()
+	}
+
+	cfg := joinCfg("t3", ca.Issue(t, "peer3"), ca.CertFile)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := lead.AddMember(ctx, cfg.PeerURLs, false); err != nil {
+		t.Fatalf("AddMember: %v", err)
+	}
+	waitFor(t, "every member applies the add", func() bool {
+		for _, tm := range ms {
+			if len(tm.m.Server().Members()) != 4 {
+				return false
+			}
+		}
+		return true
+	})
+	m, err := NewMember(cfg)
+	if err != nil {
+		t.Fatalf("NewMember(t3): %v", err)
+	}
+	sctx, scancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(sctx) }()
+	defer func() {
+		scancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve(t3): %v", err)
+		}
+	}()
+	waitFor(t, "a put through the joined member", func() bool {
+		_, err := put(ctx, m.Server(), "joined", "over-tls")
+		return err == nil
+	})
+	mustGet(t, lead, "joined", "over-tls")
+	// A lease keep-alive from the joined member is forwarded to the leader
+	// over the peer TLS.
+	if m.Server().Leader() != m.Server().ID() {
+		cli, err := clientv3.New(clientv3.Config{Endpoints: m.ClientAddrs(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cli.Close()
+		g, err := cli.Grant(ctx, 30)
+		if err != nil {
+			t.Fatalf("grant: %v", err)
+		}
+		if _, err := cli.KeepAliveOnce(ctx, g.ID); err != nil {
+			t.Fatalf("keep-alive through a follower over peer TLS: %v", err)
+		}
+	}
+}

@@ -43,6 +43,9 @@ const (
 	hdrCluster = "X-Raftkv-Cluster-Id"
 	hdrTo      = "X-Raftkv-To"
 	hdrURLs    = "X-Raftkv-Peer-Urls"
+	// hdrRefused marks a 404 that refuses the sender, not one that answers
+	// the request (a lease that does not exist).
+	hdrRefused = "X-Raftkv-Refused"
 
 	// maxRemotes bounds the peers added for senders we do not know yet.
 	maxRemotes = 8
@@ -584,6 +587,7 @@ func (t *transport) checkPeer(w http.ResponseWriter, r *http.Request, allowUnkno
 	if _, ok := t.s.members.get(from); !ok && !allowUnknown {
 		t.log.Warn("refused a peer request from a sender that is not a member", "remote", r.RemoteAddr,
 			"path", r.URL.Path, "from", fmt.Sprintf("%x", from))
+		w.Header().Set(hdrRefused, "sender-unknown")
 		http.Error(w, fmt.Sprintf("sender %x not found among the members of cluster %x", from, ours), http.StatusNotFound)
 		return 0, false
 	}
