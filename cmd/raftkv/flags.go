@@ -50,6 +50,16 @@ func parseFlags(args []string) (*options, error) {
 	// this much of it).
 	bbi := fs.Duration("backend-batch-interval", time.Second, "Maximum time before committing the backend transaction (etcd's batch interval; etcd's default is 100ms).")
 	pprofOn := fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server at /debug/pprof on the client and metrics URLs.")
+	certFile := fs.String("cert-file", "", "Path to the client server TLS cert file.")
+	keyFile := fs.String("key-file", "", "Path to the client server TLS key file.")
+	caFile := fs.String("trusted-ca-file", "", "Path to the client server TLS trusted CA cert file.")
+	clientCertAuth := fs.Bool("client-cert-auth", false, "Enable client cert authentication.")
+	autoTLS := fs.Bool("auto-tls", false, "Client TLS using generated certificates.")
+	peerCertFile := fs.String("peer-cert-file", "", "Path to the peer server TLS cert file.")
+	peerKeyFile := fs.String("peer-key-file", "", "Path to the peer server TLS key file.")
+	peerCAFile := fs.String("peer-trusted-ca-file", "", "Path to the peer server TLS trusted CA file.")
+	peerClientCertAuth := fs.Bool("peer-client-cert-auth", false, "Enable peer client cert authentication.")
+	peerAutoTLS := fs.Bool("peer-auto-tls", false, "Peer TLS using generated certificates.")
 	outputs := fs.String("log-outputs", "default", "Where to log: 'default' (stderr), 'stderr', 'stdout', or file paths, comma-separated.")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -105,6 +115,10 @@ func parseFlags(args []string) (*options, error) {
 		}
 	}
 	c.EnablePprof = *pprofOn
+	c.ClientTLS = raftkv.TLSInfo{CertFile: *certFile, KeyFile: *keyFile, TrustedCAFile: *caFile,
+		ClientCertAuth: *clientCertAuth, AutoTLS: *autoTLS}
+	c.PeerTLS = raftkv.TLSInfo{CertFile: *peerCertFile, KeyFile: *peerKeyFile, TrustedCAFile: *peerCAFile,
+		ClientCertAuth: *peerClientCertAuth, AutoTLS: *peerAutoTLS}
 	if *alu != "" {
 		us, err := urlList("--admin-listen-url", *alu)
 		if err != nil {
@@ -171,9 +185,6 @@ func urlList(flagName, s string) ([]string, error) {
 		u, err := url.Parse(p)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			return nil, fmt.Errorf("%s: %q is not a URL like http://127.0.0.1:2379", flagName, p)
-		}
-		if u.Scheme == "https" {
-			return nil, fmt.Errorf("%s: %q: TLS is not supported, use http://", flagName, p)
 		}
 		out = append(out, p)
 	}

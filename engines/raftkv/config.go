@@ -103,6 +103,17 @@ type Config struct {
 	// every lease, so it is off when empty (the default) and never served on
 	// the client, peer or metrics URLs.
 	AdminListenURL string
+	// ClientTLS is the TLS of the client and metrics URLs (--cert-file,
+	// --key-file, --trusted-ca-file, --client-cert-auth, --auto-tls): https://
+	// URLs in ListenClientURLs and ListenMetricsURLs are served with it, and
+	// ClientListeners too when it is not Empty.
+	ClientTLS TLSInfo
+	// PeerTLS is the TLS of the peer URLs (--peer-cert-file, --peer-key-file,
+	// --peer-trusted-ca-file, --peer-client-cert-auth, --peer-auto-tls): an
+	// https:// listen peer URL is served with it (PeerListener too when it is
+	// not Empty), and connections to https:// peer URLs present its
+	// certificate and verify the other member's with its CA.
+	PeerTLS TLSInfo
 	// EnablePprof serves /debug/pprof on the client and metrics URLs
 	// (--enable-pprof).
 	EnablePprof bool
@@ -207,6 +218,7 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("--data-dir: must not be empty")
 	}
+	peerSide := false
 	checkURLs := func(flag string, us []string, need bool) {
 		if need && len(us) == 0 {
 			bad("%s: need at least one URL", flag)
@@ -217,18 +229,32 @@ func (c *Config) Validate() error {
 				bad("%s: %q is not an http://host:port URL", flag, s)
 				continue
 			}
-			if u.Scheme == "https" {
-				bad("%s: %q: TLS is not supported, use http://", flag, s)
+			if u.Scheme == "https" && flag == "--admin-listen-url" {
+				bad("%s: %q: the admin endpoint is served over http:// only; keep it on loopback", flag, s)
+			} else if u.Scheme == "https" {
+				if peerSide && c.PeerTLS.Empty() {
+					bad("%s: TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url %s with HTTPS scheme", flag, s)
+				}
+				if !peerSide && c.ClientTLS.Empty() && flag != "--advertise-client-urls" {
+					bad("%s: TLS key/cert (--cert-file, --key-file) must be provided for client url %s with HTTPS scheme", flag, s)
+				}
 			}
 			if _, _, err := net.SplitHostPort(u.Host); err != nil {
 				bad("%s: %q needs an explicit port", flag, s)
 			}
 		}
 	}
+	peerSide = true
 	checkURLs("--initial-advertise-peer-urls", c.PeerURLs, true)
 	if c.PeerListener == nil {
 		checkURLs("--listen-peer-urls", c.ListenPeerURLs, true)
 	}
+	for _, m := range c.InitialCluster {
+		checkURLs("--initial-cluster", m.PeerURLs, true)
+	}
+	peerSide = false
+	errs = append(errs, c.ClientTLS.validate("")...)
+	errs = append(errs, c.PeerTLS.validate("peer-")...)
 	checkURLs("--advertise-client-urls", c.ClientURLs, false)
 	checkURLs("--listen-client-urls", c.ListenClientURLs, false)
 	checkURLs("--listen-metrics-urls", c.ListenMetricsURLs, false)
@@ -245,7 +271,6 @@ func (c *Config) Validate() error {
 			bad("--initial-cluster: name %q given twice; give each member one name", m.Name)
 		}
 		seen[m.Name] = true
-		checkURLs("--initial-cluster", m.PeerURLs, true)
 		if m.Name == c.Name {
 			found = true
 			if !sameURLs(m.PeerURLs, c.PeerURLs) {

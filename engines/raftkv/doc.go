@@ -86,6 +86,44 @@
 // serves a joining member; POST /lease/renew and /lease/ttl forward lease
 // keep-alives and time-to-live queries from followers to the leader.
 //
+// Every request but GET /members names its sender, its cluster and (when it
+// has one) its addressee in headers, and is refused as etcd refuses it: 412
+// Precondition Failed for another cluster ID or another addressee, 410 Gone
+// for a member removed from the cluster (which then stops), 404 for a sender
+// that is not a member, on the stream and the lease paths. A member that has
+// not yet applied the conf change adding the current leader would refuse
+// that leader's stream forever, so the leader then sends by POST
+// /raft/message (a few frames per request, accepted from a sender not yet
+// known but not removed), and the receiver answers through a route to the
+// peer URLs the request names, as etcd's pipeline and "remotes" do.
+//
+// GET /members answers anyone who reaches the peer URL, as etcd's does: a
+// member joining with --initial-cluster-state existing does not know the
+// cluster ID yet, so the ID cannot be asked of it. It tells the member IDs
+// and URLs, nothing of the data. To keep it (and all peer traffic) from
+// outsiders, serve the peer URLs over TLS with --peer-client-cert-auth: the
+// TLS handshake then demands a certificate signed by --peer-trusted-ca-file
+// before any request is read.
+//
+// # TLS
+//
+// Config.ClientTLS and Config.PeerTLS are etcd's --cert-file, --key-file,
+// --trusted-ca-file, --client-cert-auth, --auto-tls and their --peer-*
+// twins; an https:// URL without a certificate is refused with etcd's
+// message. A secure client (or metrics) URL is one HTTP server with ALPN h2
+// and http/1.1, as etcd serves it: HTTP/2 requests with a gRPC content type
+// go to the gRPC server, everything else to HTTPHandler, so etcdctl,
+// clientv3, curl and Prometheus all use the same URL (a plain client URL
+// instead sniffs the HTTP/2 preface and hands raw connections to gRPC,
+// which is faster). The peer URL speaks HTTP/1.1 over TLS, so the stream is
+// still a hijacked connection; a member presents its peer certificate when
+// it dials others and verifies theirs with --peer-trusted-ca-file. With
+// --client-cert-auth / --peer-client-cert-auth the handshake fails for a
+// connection without a certificate signed by the trusted CA. --auto-tls and
+// --peer-auto-tls write a self-signed certificate in <data-dir>/fixtures
+// and, as etcd, peers then skip verification: the traffic is encrypted, not
+// authenticated.
+//
 // # HTTP on the client and metrics URLs, and the admin URL
 //
 // HTTPHandler serves /health ({"health":"true","reason":""} when a leader is

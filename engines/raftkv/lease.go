@@ -283,8 +283,7 @@ func (s *Server) forwardLease(ctx context.Context, lead uint64, path string, req
 	if err != nil {
 		return err
 	}
-	hr.Header.Set(hdrFrom, fmt.Sprintf("%x", s.id))
-	hr.Header.Set(hdrCluster, fmt.Sprintf("%x", s.members.clusterID()))
+	s.tr.setPeerHeaders(hr.Header, m.ID)
 	r, err := s.tr.client.Do(hr)
 	if err != nil {
 		if ctx.Err() != nil && ctx.Err() != context.DeadlineExceeded {
@@ -301,6 +300,11 @@ func (s *Server) forwardLease(ctx context.Context, lead uint64, path string, req
 	case http.StatusOK:
 		return proto.Unmarshal(b, resp)
 	case http.StatusNotFound:
+		if r.Header.Get(hdrRefused) != "" {
+			// The leader does not know us yet (we joined and it has not
+			// applied that): ask again.
+			return errForwardRetry
+		}
 		return rpctypes.ErrGRPCLeaseNotFound
 	default:
 		return errForwardRetry
@@ -308,7 +312,7 @@ func (s *Server) forwardLease(ctx context.Context, lead uint64, path string, req
 }
 
 func (s *Server) serveLeaseRenew(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.tr.checkPeer(w, r); !ok {
+	if _, ok := s.tr.checkPeer(w, r, false); !ok {
 		return
 	}
 	req := &pb.LeaseKeepAliveRequest{}
@@ -331,7 +335,7 @@ func (s *Server) serveLeaseRenew(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveLeaseTTL(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.tr.checkPeer(w, r); !ok {
+	if _, ok := s.tr.checkPeer(w, r, false); !ok {
 		return
 	}
 	req := &pb.LeaseTimeToLiveRequest{}

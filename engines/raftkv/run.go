@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,9 @@ type Member struct {
 	s          *Server
 	clientLns  []net.Listener
 	metricsLns []net.Listener
+	// clientTLS[i] and metricsTLS[i]: serve that listener over TLS.
+	clientTLS  []bool
+	metricsTLS []bool
 	adminLns   []net.Listener
 }
 
@@ -58,6 +62,15 @@ func NewMember(cfg Config) (*Member, error) {
 	if m.metricsLns, err = listenAll("--listen-metrics-urls", cfg.ListenMetricsURLs, nil); err != nil {
 		m.closeListeners()
 		return nil, err
+	}
+	for range cfg.ClientListeners {
+		m.clientTLS = append(m.clientTLS, !cfg.ClientTLS.Empty())
+	}
+	for _, u := range cfg.ListenClientURLs {
+		m.clientTLS = append(m.clientTLS, isHTTPS(u))
+	}
+	for _, u := range cfg.ListenMetricsURLs {
+		m.metricsTLS = append(m.metricsTLS, isHTTPS(u))
 	}
 	if cfg.AdminListenURL != "" {
 		if m.adminLns, err = listenAll("--admin-listen-url", []string{cfg.AdminListenURL}, nil); err != nil {
@@ -130,8 +143,33 @@ func (m *Member) Serve(ctx context.Context) error {
 			_ = hs.Serve(ln)
 		}()
 	}
+	serveTLS := func(ln net.Listener, h http.Handler) {
+		// One HTTP server for both, as etcd serves its secure client URLs:
+		// HTTP/2 requests with a gRPC content type go to the gRPC server,
+		// the rest (HTTP/1.1 or 2) to h. ALPN offers h2 and http/1.1.
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+			TLSConfig: s.clientTLS.server.Clone(),
+			ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		httpSrvs = append(httpSrvs, hs)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = hs.ServeTLS(ln, "", "")
+		}()
+	}
+	grpcOrHTTP := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			gs.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 	var sniffers []*sniffer
-	for _, ln := range m.clientLns {
+	for i, ln := range m.clientLns {
+		if m.clientTLS[i] {
+			serveTLS(ln, grpcOrHTTP)
+			continue
+		}
 		sn := newSniffer(ln)
 		sniffers = append(sniffers, sn)
 		wg.Add(2)
@@ -145,7 +183,11 @@ func (m *Member) Serve(ctx context.Context) error {
 		}()
 		serveHTTP(sn.http, h)
 	}
-	for _, ln := range m.metricsLns {
+	for i, ln := range m.metricsLns {
+		if m.metricsTLS[i] {
+			serveTLS(ln, h)
+			continue
+		}
 		serveHTTP(ln, h)
 	}
 	// The fault endpoint gets a listener and a handler of its own: nothing

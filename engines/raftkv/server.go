@@ -2,6 +2,7 @@ package raftkv
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -72,8 +73,12 @@ type Server struct {
 
 	members *membership
 	tr      *transport
-	peerLn  net.Listener
-	peerSrv *http.Server
+	// peerTLS and clientTLS are Config.PeerTLS and ClientTLS built (nil
+	// configs when not set).
+	peerTLS   tlsConfigs
+	clientTLS tlsConfigs
+	peerLn    net.Listener
+	peerSrv   *http.Server
 
 	propc      chan proposal
 	recvc      chan *raftpb.Message
@@ -155,6 +160,13 @@ func New(cfg Config) (*Server, error) {
 		localq:      newQueue[localItem](),
 		fatalc:      make(chan struct{}),
 	}
+	var err error
+	if s.peerTLS, err = cfg.PeerTLS.build("peer-", filepath.Join(cfg.DataDir, "fixtures", "peer"), append(slices.Clone(cfg.PeerURLs), cfg.ListenPeerURLs...)); err != nil {
+		return nil, err
+	}
+	if s.clientTLS, err = cfg.ClientTLS.build("", filepath.Join(cfg.DataDir, "fixtures", "client"), append(slices.Clone(cfg.ClientURLs), cfg.ListenClientURLs...)); err != nil {
+		return nil, err
+	}
 	s.walDir = filepath.Join(s.memberDir, "wal")
 	s.snapDir = filepath.Join(s.memberDir, "snap")
 	s.dbPath = filepath.Join(s.snapDir, "db")
@@ -174,7 +186,6 @@ func New(cfg Config) (*Server, error) {
 	if err := checkWritable(s.memberDir); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v (choose a writable --data-dir)", ErrDataDir, cfg.DataDir, err)
 	}
-	var err error
 	if wal.Exists(s.walDir) {
 		err = s.restart()
 	} else {
@@ -275,7 +286,7 @@ func (s *Server) bootstrap() error {
 		if len(urls) == 0 {
 			return errors.New("--initial-cluster-state existing: --initial-cluster names no other member to join through")
 		}
-		tr := newTransport(&Server{cfg: cfg, log: cfg.Logger}, localIPOf(cfg.PeerURLs))
+		tr := newTransport(&Server{cfg: cfg, log: cfg.Logger, peerTLS: s.peerTLS}, localIPOf(cfg.PeerURLs))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		rep, err := fetchMembers(ctx, tr.client, urls, cfg.PeerURLs)
 		cancel()
@@ -462,6 +473,15 @@ func (s *Server) Start() error {
 	s.tr.setPeers(s.members.list(), s.id)
 	s.peerSrv = &http.Server{Handler: s.tr.handler(), ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	secure := s.cfg.PeerListener == nil && isHTTPS(s.cfg.ListenPeerURLs[0]) ||
+		s.cfg.PeerListener != nil && s.peerTLS.server != nil
+	if secure {
+		// HTTP/1.1 only: the stream is a hijacked HTTP/1.1 connection.
+		s.peerSrv.TLSConfig = s.peerTLS.server.Clone()
+		s.peerSrv.TLSConfig.NextProtos = []string{"http/1.1"}
+		s.peerSrv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+		ln = tls.NewListener(ln, s.peerSrv.TLSConfig)
+	}
 	s.goFunc(func() {
 		if err := s.peerSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("peer server stopped", "err", err)

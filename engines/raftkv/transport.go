@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +33,7 @@ import (
 // headers, so one TCP connection per direction carries all raft traffic.
 const (
 	pathStream     = "/raft/stream"
+	pathMessage    = "/raft/message"
 	pathSnapshot   = "/raft/snapshot"
 	pathMembers    = "/members"
 	pathLeaseRenew = "/lease/renew"
@@ -39,6 +42,13 @@ const (
 	hdrFrom    = "X-Raftkv-From"
 	hdrCluster = "X-Raftkv-Cluster-Id"
 	hdrTo      = "X-Raftkv-To"
+	hdrURLs    = "X-Raftkv-Peer-Urls"
+	// hdrRefused marks a 404 that refuses the sender, not one that answers
+	// the request (a lease that does not exist).
+	hdrRefused = "X-Raftkv-Refused"
+
+	// maxRemotes bounds the peers added for senders we do not know yet.
+	maxRemotes = 8
 
 	maxFrameBytes  = 256 << 20
 	flushBytes     = 256 << 10
@@ -72,6 +82,8 @@ type peer struct {
 	q     chan []byte
 	snapq chan *raftpb.Message
 	stopc chan struct{}
+	// remote: not a member we know of, added by addRemote (under t.mu).
+	remote bool
 }
 
 func newTransport(s *Server, localIP net.IP) *transport {
@@ -85,6 +97,7 @@ func newTransport(s *Server, localIP net.IP) *transport {
 		peers: map[uint64]*peer{}, stopc: make(chan struct{})}
 	t.client = &http.Client{Transport: &http.Transport{
 		DialContext:         d.DialContext,
+		TLSClientConfig:     s.peerTLS.client,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
 	}}
@@ -134,16 +147,59 @@ func (t *transport) setPeers(ms []member, self uint64) {
 		urls := append([]string(nil), m.PeerURLs...)
 		if p, ok := t.peers[id]; ok {
 			p.urls.Store(&urls)
+			p.remote = false
 			continue
 		}
-		p := &peer{id: id, q: make(chan []byte, t.s.cfg.PeerSendQueue),
-			snapq: make(chan *raftpb.Message, 1), stopc: make(chan struct{})}
-		p.urls.Store(&urls)
-		t.peers[id] = p
-		t.wg.Add(2)
-		go func() { defer t.wg.Done(); t.writeLoop(p) }()
-		go func() { defer t.wg.Done(); t.snapLoop(p) }()
+		t.startPeer(id, urls, false)
 	}
+}
+
+// startPeer starts the writers of a new peer; t.mu is held.
+func (t *transport) startPeer(id uint64, urls []string, remote bool) {
+	p := &peer{id: id, q: make(chan []byte, t.s.cfg.PeerSendQueue),
+		snapq: make(chan *raftpb.Message, 1), stopc: make(chan struct{}), remote: remote}
+	p.urls.Store(&urls)
+	t.peers[id] = p
+	t.wg.Add(2)
+	go func() { defer t.wg.Done(); t.writeLoop(p) }()
+	go func() { defer t.wg.Done(); t.snapLoop(p) }()
+}
+
+// addRemote gives a sender we do not know yet (a leader added by a conf
+// change this member has not applied) a way back for raft's answers, at the
+// peer URLs it sent, as etcd's transport does. The next setPeers drops it
+// unless the membership then has it.
+func (t *transport) addRemote(id uint64, urlHeader string) {
+	var urls []string
+	for _, u := range strings.Split(urlHeader, ",") {
+		if pu, err := url.Parse(u); err == nil && (pu.Scheme == "http" || pu.Scheme == "https") && pu.Host != "" {
+			urls = append(urls, u)
+		}
+	}
+	if len(urls) == 0 || id == t.s.id {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	select {
+	case <-t.stopc:
+		return
+	default:
+	}
+	if _, ok := t.peers[id]; ok {
+		return
+	}
+	n := 0
+	for _, p := range t.peers {
+		if p.remote {
+			n++
+		}
+	}
+	if n >= maxRemotes {
+		return
+	}
+	t.log.Info("added a route to a sender that is not a member yet", "peer", fmt.Sprintf("%x", id), "urls", urls)
+	t.startPeer(id, urls, true)
 }
 
 func (t *transport) peer(id uint64) *peer {
@@ -223,6 +279,7 @@ func (t *transport) writeLoop(p *peer) {
 	}
 	defer closeConn()
 	var hdr [4]byte
+	var pipelineUntil time.Time
 	for {
 		var b []byte
 		select {
@@ -230,12 +287,24 @@ func (t *transport) writeLoop(p *peer) {
 		case <-p.stopc:
 			return
 		}
+		if conn == nil && time.Now().Before(pipelineUntil) {
+			t.postMessages(p, b)
+			continue
+		}
 		if conn == nil {
 			c, err := t.dialStream(p)
 			if err != nil {
 				if errors.Is(err, ErrRemoved) {
 					t.s.onRemovedByPeer()
 					return
+				}
+				if errors.Is(err, errUnknownSender) {
+					// The peer has not applied the conf change that added us
+					// (we lead a member that lags): send by request until it
+					// knows us.
+					pipelineUntil = time.Now().Add(time.Second)
+					t.postMessages(p, b)
+					continue
 				}
 				t.s.report(reportMsg{to: p.id})
 				t.log.Debug("dial peer failed", "peer", fmt.Sprintf("%x", p.id), "err", err)
@@ -305,6 +374,20 @@ func (t *transport) dialStream(p *peer) (net.Conn, error) {
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	if u.Scheme == "https" {
+		if t.s.peerTLS.client == nil {
+			conn.Close()
+			return nil, fmt.Errorf("peer URL %s is https but this member has no --peer-cert-file/--peer-key-file", p.url())
+		}
+		cfg := t.s.peerTLS.client.Clone()
+		cfg.ServerName = u.Hostname()
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("TLS handshake with peer %x at %s: %w", p.id, u.Host, err)
+		}
+		conn = tc
+	}
 	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
 	req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\n%s: %x\r\n%s: %x\r\n%s: %x\r\n\r\n",
 		pathStream, u.Host, hdrFrom, t.s.id, hdrCluster, t.s.members.clusterID(), hdrTo, p.id)
@@ -325,10 +408,67 @@ func (t *transport) dialStream(p *peer) (net.Conn, error) {
 	case http.StatusGone:
 		conn.Close()
 		return nil, ErrRemoved
+	case http.StatusNotFound:
+		conn.Close()
+		return nil, errUnknownSender
 	default:
 		conn.Close()
 		return nil, fmt.Errorf("peer %x refused stream: %s", p.id, resp.Status)
 	}
+}
+
+// errUnknownSender is a peer's 404 to our stream: it does not know us yet.
+var errUnknownSender = errors.New("the peer does not know this member yet")
+
+// postMessages sends b and whatever else is queued for p in one POST
+// /raft/message. Failures are reported to raft, which retransmits.
+func (t *transport) postMessages(p *peer, b []byte) {
+	var body bytes.Buffer
+	var hdr [4]byte
+	for {
+		binary.LittleEndian.PutUint32(hdr[:], uint32(len(b)))
+		body.Write(hdr[:])
+		body.Write(b)
+		if body.Len() > flushBytes {
+			break
+		}
+		select {
+		case b = <-p.q:
+			continue
+		default:
+		}
+		break
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url()+pathMessage, &body)
+	if err == nil {
+		t.setPeerHeaders(req.Header, p.id)
+		var resp *http.Response
+		if resp, err = t.client.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusNoContent:
+				return
+			case http.StatusGone:
+				t.s.onRemovedByPeer()
+				return
+			}
+			err = fmt.Errorf("peer answered %s", resp.Status)
+		}
+	}
+	t.log.Debug("post raft messages failed", "peer", fmt.Sprintf("%x", p.id), "err", err)
+	t.s.report(reportMsg{to: p.id})
+}
+
+func (t *transport) setPeerHeaders(h http.Header, to uint64) {
+	h.Set(hdrFrom, fmt.Sprintf("%x", t.s.id))
+	h.Set(hdrCluster, fmt.Sprintf("%x", t.s.members.clusterID()))
+	if to != 0 {
+		h.Set(hdrTo, fmt.Sprintf("%x", to))
+	}
+	h.Set(hdrURLs, strings.Join(t.s.cfg.PeerURLs, ","))
 }
 
 // snapLoop sends MsgSnap to p with the store as payload, one at a time.
@@ -378,8 +518,7 @@ func (t *transport) sendSnapshot(p *peer, m *raftpb.Message) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set(hdrFrom, fmt.Sprintf("%x", t.s.id))
-	req.Header.Set(hdrCluster, fmt.Sprintf("%x", t.s.members.clusterID()))
+	t.setPeerHeaders(req.Header, p.id)
 	resp, err := t.client.Do(req)
 	if err != nil {
 		return err
@@ -396,6 +535,7 @@ func (t *transport) sendSnapshot(p *peer, m *raftpb.Message) error {
 func (t *transport) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(pathStream, t.serveStream)
+	mux.HandleFunc(pathMessage, t.serveMessage)
 	mux.HandleFunc(pathSnapshot, t.serveSnapshot)
 	mux.HandleFunc(pathMembers, t.serveMembers)
 	mux.HandleFunc(pathLeaseRenew, t.s.serveLeaseRenew)
@@ -403,21 +543,52 @@ func (t *transport) handler() http.Handler {
 	return mux
 }
 
-// checkPeer validates the sender's cluster and membership; it writes the error
-// answer and returns false when the peer is refused.
-func (t *transport) checkPeer(w http.ResponseWriter, r *http.Request) (uint64, bool) {
+// checkPeer validates the sender's cluster and membership, as etcd's peer
+// handlers do; it writes the error answer and returns false when the peer is
+// refused:
+//
+//   - 400 when the From or Cluster-Id header is missing or not hex;
+//   - 412 Precondition Failed when the cluster ID is not ours (a member of
+//     another cluster, or one started with another --initial-cluster-token),
+//     or when the To header names another member;
+//   - 410 Gone when the sender was removed from the cluster;
+//   - 404 when the sender is not a member we know of, unless allowUnknown.
+//
+// allowUnknown is for the paths that carry raft messages from a leader to a
+// member that has not applied the conf change adding that leader yet
+// (/raft/message, /raft/snapshot): refusing them would leave that member
+// unable to ever catch up. Only the long-lived stream and the lease paths,
+// which a leader does not need to reach a lagging member, refuse unknown
+// senders, as etcd's stream handler does ("sender not found", 404).
+func (t *transport) checkPeer(w http.ResponseWriter, r *http.Request, allowUnknown bool) (uint64, bool) {
 	from, err1 := strconv.ParseUint(r.Header.Get(hdrFrom), 16, 64)
 	cid, err2 := strconv.ParseUint(r.Header.Get(hdrCluster), 16, 64)
 	if err1 != nil || err2 != nil {
 		http.Error(w, "missing or bad "+hdrFrom+"/"+hdrCluster, http.StatusBadRequest)
 		return 0, false
 	}
-	if cid != t.s.members.clusterID() {
-		http.Error(w, fmt.Sprintf("cluster ID mismatch: ours %x, yours %x", t.s.members.clusterID(), cid), http.StatusPreconditionFailed)
+	ours := t.s.members.clusterID()
+	if cid != ours {
+		t.log.Warn("refused a peer request from another cluster", "remote", r.RemoteAddr, "path", r.URL.Path,
+			"their_cluster", fmt.Sprintf("%x", cid), "our_cluster", fmt.Sprintf("%x", ours))
+		http.Error(w, fmt.Sprintf("cluster ID mismatch: ours %x, yours %x", ours, cid), http.StatusPreconditionFailed)
 		return 0, false
+	}
+	if to := r.Header.Get(hdrTo); to != "" {
+		if id, err := strconv.ParseUint(to, 16, 64); err != nil || id != t.s.id {
+			http.Error(w, fmt.Sprintf("to field mismatch: this member is %x, the request is for %s", t.s.id, to), http.StatusPreconditionFailed)
+			return 0, false
+		}
 	}
 	if t.s.members.isRemoved(from) {
 		http.Error(w, "the member has been permanently removed from the cluster", http.StatusGone)
+		return 0, false
+	}
+	if _, ok := t.s.members.get(from); !ok && !allowUnknown {
+		t.log.Warn("refused a peer request from a sender that is not a member", "remote", r.RemoteAddr,
+			"path", r.URL.Path, "from", fmt.Sprintf("%x", from))
+		w.Header().Set(hdrRefused, "sender-unknown")
+		http.Error(w, fmt.Sprintf("sender %x not found among the members of cluster %x", from, ours), http.StatusNotFound)
 		return 0, false
 	}
 	return from, true
@@ -428,7 +599,7 @@ func (t *transport) serveStream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
-	from, ok := t.checkPeer(w, r)
+	from, ok := t.checkPeer(w, r, false)
 	if !ok {
 		return
 	}
@@ -455,7 +626,12 @@ func (t *transport) serveStream(w http.ResponseWriter, r *http.Request) {
 		case <-done:
 		}
 	}()
-	br := bufio.NewReaderSize(rw.Reader, flushBytes)
+	t.readFrames(bufio.NewReaderSize(rw.Reader, flushBytes), from)
+}
+
+// readFrames hands the messages of a stream or pipeline body to the raft loop
+// until the body ends, is malformed, or the sender is removed from the cluster.
+func (t *transport) readFrames(br io.Reader, from uint64) {
 	var hdr [4]byte
 	var buf []byte
 	for {
@@ -479,8 +655,33 @@ func (t *transport) serveStream(w http.ResponseWriter, r *http.Request) {
 			t.log.Warn("bad raft message from peer; closing stream", "peer", fmt.Sprintf("%x", from), "err", err)
 			return
 		}
+		if t.s.members.isRemoved(from) {
+			// Removed while its stream was open: drop it as a new request
+			// would be (410).
+			t.log.Info("closing the stream of a removed member", "peer", fmt.Sprintf("%x", from))
+			return
+		}
 		t.s.recv(m)
 	}
+}
+
+// serveMessage is POST /raft/message: a few frames in one request body, from
+// a sender whose stream we refused because we do not know it yet (see
+// checkPeer).
+func (t *transport) serveMessage(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	from, ok := t.checkPeer(w, r, true)
+	if !ok {
+		return
+	}
+	if _, known := t.s.members.get(from); !known {
+		t.addRemote(from, r.Header.Get(hdrURLs))
+	}
+	t.readFrames(io.LimitReader(r.Body, maxFrameBytes+4), from)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (t *transport) serveSnapshot(w http.ResponseWriter, r *http.Request) {
@@ -488,7 +689,7 @@ func (t *transport) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
-	if _, ok := t.checkPeer(w, r); !ok {
+	if _, ok := t.checkPeer(w, r, true); !ok {
 		return
 	}
 	var hdr [4]byte
@@ -580,6 +781,10 @@ type membersReply struct {
 }
 
 func (t *transport) serveMembers(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		http.Error(w, "GET only", http.StatusMethodNotAllowed)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(membersReply{ClusterID: t.s.members.clusterID(), Members: t.s.members.list()})
 }
