@@ -193,10 +193,17 @@ func etcdClient(t *testing.T, endpoints ...string) *clientv3.Client {
 }
 
 // etcdGet reads key linearizably from one endpoint and returns its value.
+// etcdGet is a linearizable get, tried again while the member cannot
+// answer (a loaded machine can delay a read past one attempt's timeout).
 func etcdGet(ctx context.Context, c *clientv3.Client, key string) (string, error) {
-	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	r, err := c.Get(rctx, key)
+	var r *clientv3.GetResponse
+	err := until(ctx, func() error {
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		var err error
+		r, err = c.Get(rctx, key)
+		return err
+	})
 	if err != nil {
 		return "", err
 	}
