@@ -27,8 +27,14 @@ func TestDefaultSuite(t *testing.T) {
 			t.Errorf("runs %d and %d differ in workload/nemesis/seed: %+v vs %+v", i, i+1, a, b)
 		}
 	}
-	if runs[12].Spec.Runtime != "local" || !runs[12].Optional {
-		t.Errorf("reference group: %+v", runs[12])
+	if !runs[12].Optional {
+		t.Errorf("reference group is not optional: %+v", runs[12])
+	}
+	// Like with like: the references run in the same runtime as our engines.
+	for i, r := range runs {
+		if r.Spec.Runtime != runs[0].Spec.Runtime {
+			t.Errorf("run %d (%s) in runtime %s, run 0 in %s: every target must share the runtime", i, r.Spec.Target, r.Spec.Runtime, runs[0].Spec.Runtime)
+		}
 	}
 }
 
