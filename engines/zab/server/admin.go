@@ -103,7 +103,7 @@ func (s *Server) httpHandler() http.Handler {
 			code = http.StatusServiceUnavailable
 		}
 		w.WriteHeader(code)
-		json.NewEncoder(w).Encode(map[string]any{"health": v.serving, "mode": v.mode, "zxid": fmt.Sprintf("0x%x", v.zxid), "id": s.cfg.ID})
+		json.NewEncoder(w).Encode(map[string]any{"health": v.serving, "mode": v.mode, "zxid": v.zxid.Hex(), "id": s.cfg.ID})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	// Profiles for the benchmark: read-only, but they cost CPU; bind

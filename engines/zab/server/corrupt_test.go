@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"coordlab/engines/zab/zxid"
 	"coordlab/proctest"
 )
 
@@ -36,7 +37,7 @@ func newCorruptionFixture(t *testing.T, n int) corruptionFixture {
 	var off int64
 	for z := 1; z <= n; z++ {
 		data := bytes.Repeat([]byte{byte('a' + z)}, 3+z)
-		if err := l.Append(LogRecord{Zxid: uint64(z), Data: data}); err != nil {
+		if err := l.Append(LogRecord{Zxid: zxid.Zxid(z), Data: data}); err != nil {
 			t.Fatal(err)
 		}
 		offsets = append(offsets, off)
@@ -58,7 +59,7 @@ func newCorruptionFixture(t *testing.T, n int) corruptionFixture {
 
 // open writes b as the segment, opens the log and returns the zxids it
 // holds, or the open error.
-func (fx corruptionFixture) open(t *testing.T, b []byte) ([]uint64, error) {
+func (fx corruptionFixture) open(t *testing.T, b []byte) ([]zxid.Zxid, error) {
 	t.Helper()
 	if err := os.WriteFile(fx.seg, b, 0o644); err != nil {
 		t.Fatal(err)
@@ -68,7 +69,7 @@ func (fx corruptionFixture) open(t *testing.T, b []byte) ([]uint64, error) {
 		return nil, err
 	}
 	defer l.Close()
-	var got []uint64
+	var got []zxid.Zxid
 	err = l.ReadFrom(0, func(r LogRecord) error {
 		want := bytes.Repeat([]byte{byte('a' + r.Zxid)}, 3+int(r.Zxid))
 		if !bytes.Equal(r.Data, want) {
@@ -83,10 +84,10 @@ func (fx corruptionFixture) open(t *testing.T, b []byte) ([]uint64, error) {
 	return got, nil
 }
 
-func zxids(from, to int) []uint64 {
-	var out []uint64
+func zxids(from, to int) []zxid.Zxid {
+	var out []zxid.Zxid
 	for z := from; z <= to; z++ {
-		out = append(out, uint64(z))
+		out = append(out, zxid.Zxid(z))
 	}
 	return out
 }
@@ -152,7 +153,7 @@ func TestTxnLogCorruptionNeverDropsFollowedRecords(t *testing.T) {
 	}
 }
 
-func checkCorruptionOutcome(t *testing.T, what string, fx corruptionFixture, victim int, got []uint64, err error) {
+func checkCorruptionOutcome(t *testing.T, what string, fx corruptionFixture, victim int, got []zxid.Zxid, err error) {
 	t.Helper()
 	n := len(fx.offsets)
 	if err != nil {

@@ -8,18 +8,20 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"coordlab/engines/zab/zxid"
 )
 
-func rec(z uint64) LogRecord {
+func rec(z zxid.Zxid) LogRecord {
 	return LogRecord{Zxid: z, Data: []byte(fmt.Sprintf("txn-%d", z))}
 }
 
-func readAll(t *testing.T, l *TxnLog, after uint64) []uint64 {
+func readAll(t *testing.T, l *TxnLog, after zxid.Zxid) []zxid.Zxid {
 	t.Helper()
-	var got []uint64
+	var got []zxid.Zxid
 	err := l.ReadFrom(after, func(r LogRecord) error {
 		if want := fmt.Sprintf("txn-%d", r.Zxid); string(r.Data) != want {
-			t.Fatalf("record %#x data %q, want %q", r.Zxid, r.Data, want)
+			t.Fatalf("record %s data %q, want %q", r.Zxid.Hex(), r.Data, want)
 		}
 		got = append(got, r.Zxid)
 		return nil
@@ -30,7 +32,7 @@ func readAll(t *testing.T, l *TxnLog, after uint64) []uint64 {
 	return got
 }
 
-func appendN(t *testing.T, l *TxnLog, from, to uint64) {
+func appendN(t *testing.T, l *TxnLog, from, to zxid.Zxid) {
 	t.Helper()
 	for z := from; z <= to; z++ {
 		if err := l.Append(rec(z)); err != nil {
@@ -62,23 +64,23 @@ func TestTxnLogAppendReopenRead(t *testing.T) {
 	}
 	appendN(t, l, 11, 12)
 	got := readAll(t, l, 8)
-	if fmt.Sprint(got) != "[9 10 11 12]" {
-		t.Fatalf("ReadFrom(8) = %v, want [9 10 11 12]", got)
+	if fmt.Sprintf("%d", got) != "[9 10 11 12]" {
+		t.Fatalf("ReadFrom(8) = %d, want [9 10 11 12]", got)
 	}
 }
 
 func TestTxnLogTruncateAfter(t *testing.T) {
 	tests := []struct {
 		name     string
-		segments [][2]uint64 // each a separate segment [from,to]
-		to       uint64
+		segments [][2]zxid.Zxid // each a separate segment [from,to]
+		to       zxid.Zxid
 		want     string
 	}{
-		{"middle of one segment", [][2]uint64{{1, 10}}, 4, "[1 2 3 4]"},
-		{"across segments", [][2]uint64{{1, 5}, {6, 10}, {11, 12}}, 7, "[1 2 3 4 5 6 7]"},
-		{"segment boundary", [][2]uint64{{1, 5}, {6, 10}}, 5, "[1 2 3 4 5]"},
-		{"to zero", [][2]uint64{{1, 5}, {6, 10}}, 0, "[]"},
-		{"nothing to cut", [][2]uint64{{1, 5}}, 9, "[1 2 3 4 5]"},
+		{"middle of one segment", [][2]zxid.Zxid{{1, 10}}, 4, "[1 2 3 4]"},
+		{"across segments", [][2]zxid.Zxid{{1, 5}, {6, 10}, {11, 12}}, 7, "[1 2 3 4 5 6 7]"},
+		{"segment boundary", [][2]zxid.Zxid{{1, 5}, {6, 10}}, 5, "[1 2 3 4 5]"},
+		{"to zero", [][2]zxid.Zxid{{1, 5}, {6, 10}}, 0, "[]"},
+		{"nothing to cut", [][2]zxid.Zxid{{1, 5}}, 9, "[1 2 3 4 5]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,7 +98,7 @@ func TestTxnLogTruncateAfter(t *testing.T) {
 			if err := l.TruncateAfter(tt.to); err != nil {
 				t.Fatal(err)
 			}
-			if got := fmt.Sprint(readAll(t, l, 0)); got != tt.want {
+			if got := fmt.Sprintf("%d", readAll(t, l, 0)); got != tt.want {
 				t.Fatalf("after TruncateAfter(%d): %s, want %s", tt.to, got, tt.want)
 			}
 			// Appending continues after the cut and survives a reopen.
@@ -128,7 +130,7 @@ func TestTxnLogRecovery(t *testing.T) {
 	tests := []struct {
 		name     string
 		damage   func(t *testing.T, path string)
-		wantLast uint64
+		wantLast zxid.Zxid
 		corrupt  bool
 	}{
 		{"clean", func(*testing.T, string) {}, 5, false},
@@ -166,7 +168,7 @@ func TestTxnLogRecovery(t *testing.T) {
 				t.Fatalf("LastZxid = %d, want %d", l.LastZxid(), tt.wantLast)
 			}
 			appendN(t, l, tt.wantLast+1, tt.wantLast+1)
-			if n := len(readAll(t, l, 0)); uint64(n) != tt.wantLast+1 {
+			if n := len(readAll(t, l, 0)); n != int(tt.wantLast)+1 {
 				t.Fatalf("records after recovery+append = %d, want %d", n, tt.wantLast+1)
 			}
 		})
@@ -201,7 +203,7 @@ func TestTxnLogCompact(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	for _, s := range [][2]uint64{{1, 5}, {6, 10}, {11, 15}} {
+	for _, s := range [][2]zxid.Zxid{{1, 5}, {6, 10}, {11, 15}} {
 		if err := l.roll(s[0]); err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +256,7 @@ func TestSnapshots(t *testing.T) {
 	if _, _, ok, err := LatestSnapshot(dir, 0, nil); ok || err != nil {
 		t.Fatalf("empty dir: ok=%v err=%v", ok, err)
 	}
-	for _, z := range []uint64{10, 20, 30, 40} {
+	for _, z := range []zxid.Zxid{10, 20, 30, 40} {
 		payload := []byte(fmt.Sprintf("tree@%d", z))
 		if _, err := WriteSnapshot(dir, z, func(w io.Writer) error { _, err := w.Write(payload); return err }); err != nil {
 			t.Fatal(err)
@@ -275,7 +277,7 @@ func TestSnapshots(t *testing.T) {
 	if err != nil || !ok || z != 30 || string(p) != "tree@30" {
 		t.Fatalf("after damage latest = %d %q %v %v, want 30 tree@30", z, p, ok, err)
 	}
-	for _, logFirst := range []uint64{0, 31} {
+	for _, logFirst := range []zxid.Zxid{0, 31} {
 		var ce *CorruptError
 		_, _, ok, err = LatestSnapshot(dir, logFirst, nil)
 		if ok || !errors.As(err, &ce) || ce.Path != snaps[len(snaps)-1].path {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"coordlab/engines/zab/jute"
+	"coordlab/engines/zab/zxid"
 )
 
 func TestForwardRoundTrip(t *testing.T) {
@@ -89,7 +90,7 @@ func FuzzOpenTxnLog(f *testing.F) {
 			t.Fatalf("opened log fails to read: %v", err)
 		}
 		// The recovered log accepts appends after its last record.
-		if l.LastZxid() == ^uint64(0) {
+		if l.LastZxid() == ^zxid.Zxid(0) {
 			return
 		}
 		if err := l.Append(LogRecord{Zxid: l.LastZxid() + 1, Data: []byte("next")}); err != nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"coordlab/engines/zab/zxid"
 )
 
 // Version is what srvr, stat and mntr report. The "built on" date uses the
@@ -22,7 +24,7 @@ const (
 type statusView struct {
 	mode         string // leader, follower, standalone, or "" while not serving
 	serving      bool
-	zxid         uint64
+	zxid         zxid.Zxid
 	nodeCount    int
 	watchCount   int
 	ephemerals   int
@@ -82,7 +84,7 @@ func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
 		}
 		fmt.Fprintf(&b, "Latency min/avg/max: %d/%.4f/%d\n", v.latencyMin, v.latencyAvg, v.latencyMax)
 		fmt.Fprintf(&b, "Received: %d\nSent: %d\nConnections: %d\nOutstanding: %d\n", v.received, v.sent, v.connections, v.outstanding)
-		fmt.Fprintf(&b, "Zxid: 0x%x\nMode: %s\nNode count: %d\n", v.zxid, v.mode, v.nodeCount)
+		fmt.Fprintf(&b, "Zxid: %s\nMode: %s\nNode count: %d\n", v.zxid.Hex(), v.mode, v.nodeCount)
 		if v.mode == "leader" {
 			fmt.Fprintf(&b, "Proposal sizes last/min/max: %d/%d/%d\n", v.lastProposal, v.minProposal, v.maxProposal)
 		}

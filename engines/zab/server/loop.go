@@ -11,6 +11,7 @@ import (
 	"coordlab/engines/zab"
 	"coordlab/engines/zab/jute"
 	"coordlab/engines/zab/znode"
+	"coordlab/engines/zab/zxid"
 )
 
 // loopState is everything the loop goroutine owns besides the core, the
@@ -24,11 +25,11 @@ type loopState struct {
 	serving bool
 	// serveWhenApplied: the role allows serving once applied >= catchUpTo.
 	serveWhenApplied bool
-	catchUpTo        uint64
+	catchUpTo        zxid.Zxid
 
-	applied     uint64 // last zxid applied to the tree
-	snapZxid    uint64 // zxid of the newest snapshot
-	sinceSnap   int    // txns applied since it
+	applied     zxid.Zxid // last zxid applied to the tree
+	snapZxid    zxid.Zxid // zxid of the newest snapshot
+	sinceSnap   int       // txns applied since it
 	snapRetryAt time.Time
 
 	// diskErr is the failed disk write that put the member in read-only
@@ -250,10 +251,10 @@ func (s *Server) handleReady(rd zab.Ready) error {
 	if rd.Snapshot == nil {
 		durable := s.txnLog.LastZxid()
 		if rd.Truncate {
-			durable = min(durable, uint64(rd.TruncateTo))
+			durable = min(durable, rd.TruncateTo)
 		}
 		i := 0
-		for i < len(committed) && uint64(committed[i].Zxid) <= durable {
+		for i < len(committed) && committed[i].Zxid <= durable {
 			i++
 		}
 		if err := s.applyCommitted(committed[:i]); err != nil {
@@ -279,8 +280,8 @@ func (s *Server) handleReady(rd zab.Ready) error {
 		for _, ms := range [][]zab.Message{rd.EarlyMessages, rd.Messages} {
 			for _, m := range ms {
 				if m.Type == zab.MsgSnap {
-					if uint64(m.Zxid) != st.applied {
-						panic(fmt.Sprintf("zab server: MsgSnap at %s but the tree is at %s", m.Zxid, zab.Zxid(st.applied)))
+					if m.Zxid != st.applied {
+						panic(fmt.Sprintf("zab server: MsgSnap at %s but the tree is at %s", m.Zxid, st.applied))
 					}
 					if snap == nil {
 						var b bytes.Buffer
@@ -338,7 +339,7 @@ func (s *Server) persist(rd zab.Ready) error {
 		// the new snapshot and log entries the core truncates or ignores;
 		// the other order would leave an older snapshot and no log, losing
 		// txns this member had acknowledged.
-		if _, err := WriteSnapshot(s.cfg.DataDir, uint64(rd.Snapshot.Zxid), func(w io.Writer) error {
+		if _, err := WriteSnapshot(s.cfg.DataDir, rd.Snapshot.Zxid, func(w io.Writer) error {
 			_, err := w.Write(rd.Snapshot.Data)
 			return err
 		}); err != nil {
@@ -350,27 +351,27 @@ func (s *Server) persist(rd zab.Ready) error {
 		// SNAP happens in the sync phase, when no client is connected, so
 		// no watch is lost with the old tree.
 		s.tree = t
-		st.applied = uint64(rd.Snapshot.Zxid)
+		st.applied = rd.Snapshot.Zxid
 		st.snapZxid = st.applied
 		st.sinceSnap = 0
 		s.metrics.snapshots.Inc()
 		s.logger.Info("installed snapshot from leader", "zxid", rd.Snapshot.Zxid.String())
 	}
 	if rd.Truncate {
-		if uint64(rd.TruncateTo) < st.snapZxid {
-			return fmt.Errorf("%w: truncate to %s, snapshot at %s", ErrTruncateBelowSnapshot, rd.TruncateTo, zab.Zxid(st.snapZxid))
+		if rd.TruncateTo < st.snapZxid {
+			return fmt.Errorf("%w: truncate to %s, snapshot at %s", ErrTruncateBelowSnapshot, rd.TruncateTo, st.snapZxid)
 		}
-		if err := s.txnLog.TruncateAfter(uint64(rd.TruncateTo)); err != nil {
+		if err := s.txnLog.TruncateAfter(rd.TruncateTo); err != nil {
 			return diskErr(err)
 		}
 		s.logger.Info("truncated txn log", "zxid", rd.TruncateTo.String())
 	}
 	if len(rd.Entries) > 0 {
 		for _, e := range rd.Entries {
-			if last := s.txnLog.LastZxid(); uint64(e.Zxid) <= last {
-				return fmt.Errorf("zab: core asked to append %s at or below the log's last %s without a truncate", e.Zxid, zab.Zxid(last))
+			if last := s.txnLog.LastZxid(); e.Zxid <= last {
+				return fmt.Errorf("zab: core asked to append %s at or below the log's last %s without a truncate", e.Zxid, last)
 			}
-			if err := s.txnLog.Append(LogRecord{Zxid: uint64(e.Zxid), Data: e.Data}); err != nil {
+			if err := s.txnLog.Append(LogRecord{Zxid: e.Zxid, Data: e.Data}); err != nil {
 				return diskErr(err)
 			}
 		}
@@ -404,15 +405,15 @@ func (s *Server) persist(rd zab.Ready) error {
 func (s *Server) applyCommitted(ents []zab.Entry) error {
 	st := &s.st
 	for _, e := range ents {
-		if uint64(e.Zxid) <= st.applied {
+		if e.Zxid <= st.applied {
 			continue // already in the snapshot we loaded
 		}
 		txn, err := znode.UnmarshalTxn(e.Data)
 		if err != nil {
 			return fmt.Errorf("zab: committed txn %s: %w", e.Zxid, err)
 		}
-		res, events := s.tree.Apply(znode.Zxid(int64(e.Zxid)), txn)
-		st.applied = uint64(e.Zxid)
+		res, events := s.tree.Apply(e.Zxid, txn)
+		st.applied = e.Zxid
 		st.sinceSnap++
 		s.metrics.committed.Inc()
 		for _, ev := range events {
@@ -459,7 +460,7 @@ func (s *Server) takeSnapshot() error {
 			return err
 		}
 	}
-	s.logger.Info("snapshot written", "zxid", zab.Zxid(z).String())
+	s.logger.Info("snapshot written", "zxid", z.String())
 	return nil
 }
 
@@ -494,7 +495,7 @@ func (s *Server) onRoleChange(ss zab.SoftState) {
 		// Serve only once the tree holds everything committed when the
 		// epoch was established: a leader must not Prepare against a tree
 		// that is still missing earlier epochs' txns.
-		st.catchUpTo = uint64(s.node.Status().Committed)
+		st.catchUpTo = s.node.Status().Committed
 		s.maybeStartServing()
 	} else {
 		s.logger.Info("role", "state", ss.State.String(), "phase", ss.Phase.String(), "leader", ss.Leader, "epoch", ss.Epoch)
@@ -511,7 +512,7 @@ func (s *Server) maybeStartServing() {
 	st.serveWhenApplied = false
 	st.serving = true
 	ss := st.soft
-	s.logger.Info("serving clients", "state", ss.State.String(), "leader", ss.Leader, "epoch", ss.Epoch, "zxid", zab.Zxid(st.applied).String())
+	s.logger.Info("serving clients", "state", ss.State.String(), "leader", ss.Leader, "epoch", ss.Epoch, "zxid", st.applied.String())
 	if ss.State == zab.StateLeading {
 		// The new leader tracks every session as if just touched.
 		now := s.clock.Real()

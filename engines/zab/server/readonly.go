@@ -134,7 +134,7 @@ func (s *Server) tryLeaveReadOnly() {
 		s.logger.Error("rebuilding the core from disk failed; staying read-only", "err", err)
 		return
 	}
-	s.logger.Info("the disk takes writes again; rejoining the quorum", "dataDir", s.cfg.DataDir, "zxid", zab.Zxid(st.applied).String(),
+	s.logger.Info("the disk takes writes again; rejoining the quorum", "dataDir", s.cfg.DataDir, "zxid", st.applied.String(),
 		"read_only_for", time.Since(st.readOnlyAt).Round(time.Millisecond).String())
 	s.node = node
 	st.hard = hard

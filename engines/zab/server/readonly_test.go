@@ -16,6 +16,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"coordlab/engines/zab/jute"
+	"coordlab/engines/zab/zxid"
 	"coordlab/proctest"
 )
 
@@ -31,7 +32,7 @@ func TestTxnLogRollback(t *testing.T) {
 	durable := fi.Size()
 	// A failed batch: appended (some bytes reached the file) but not synced,
 	// part of it in a new segment.
-	for z := uint64(6); z <= 8; z++ {
+	for z := zxid.Zxid(6); z <= 8; z++ {
 		if err := l.Append(rec(z)); err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +69,7 @@ func TestTxnLogRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if got := fmt.Sprint(readAll(t, l, 0)); got != "[1 2 3 4 5 6 7]" {
+	if got := fmt.Sprintf("%d", readAll(t, l, 0)); got != "[1 2 3 4 5 6 7]" {
 		t.Fatalf("after Rollback, append and reopen: %s", got)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"coordlab/engines/zab"
 	"coordlab/engines/zab/znode"
+	"coordlab/engines/zab/zxid"
 )
 
 // Server is one zab member: the core, its disk, the peer transport, the
@@ -174,7 +175,7 @@ func (s *Server) recover() error {
 	if found {
 		t, err := znode.ReadSnapshot(bytes.NewReader(payload))
 		if err != nil {
-			return fmt.Errorf("zab: load snapshot %#x from %s: %w", snapZxid, snapDir(cfg.DataDir), err)
+			return fmt.Errorf("zab: load snapshot %s from %s: %w", snapZxid.Hex(), snapDir(cfg.DataDir), err)
 		}
 		s.tree = t
 	} else {
@@ -196,7 +197,7 @@ func (s *Server) recover() error {
 	// epoch's txns). Data from a later epoch means the file was lost or
 	// damaged: reading it as 0 would let this member accept a leader it has
 	// already promised to reject.
-	if e := zab.Zxid(max(snapZxid, lg.LastZxid())).Epoch(); e > accepted {
+	if e := max(snapZxid, lg.LastZxid()).Epoch(); e > accepted {
 		return &CorruptError{Path: filepath.Join(cfg.DataDir, acceptedEpochFile), Reason: fmt.Sprintf("acceptedEpoch is %d but the snapshot and txn log hold txns of epoch %d (a missing file reads as 0)", accepted, e)}
 	}
 	hard := zab.HardState{AcceptedEpoch: accepted, CurrentEpoch: current}
@@ -208,17 +209,17 @@ func (s *Server) recover() error {
 	s.st.applied = snapZxid
 	s.st.snapZxid = snapZxid
 	s.st.hard = hard
-	s.logger.Info("recovered", "snapshot_zxid", zab.Zxid(snapZxid).String(), "log_last_zxid", zab.Zxid(lg.LastZxid()).String(),
+	s.logger.Info("recovered", "snapshot_zxid", snapZxid.String(), "log_last_zxid", lg.LastZxid().String(),
 		"accepted_epoch", accepted, "current_epoch", current)
 	return nil
 }
 
 // newCore builds the ZAB core over the durable state: hard, the txns up to
 // applied already in the tree, and the txn log after them.
-func (s *Server) newCore(hard zab.HardState, applied uint64) (*zab.Node, error) {
+func (s *Server) newCore(hard zab.HardState, applied zxid.Zxid) (*zab.Node, error) {
 	cfg := s.cfg
 	storage := &diskStorage{
-		init: zab.InitialState{HardState: hard, Applied: zab.Zxid(applied)},
+		init: zab.InitialState{HardState: hard, Applied: applied},
 		log:  s.txnLog,
 	}
 	peers := []zab.ServerID{zab.ServerID(cfg.ID)}

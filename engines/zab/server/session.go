@@ -44,7 +44,7 @@ func (s *Server) onConnect(cc *clientConn, req *jute.ConnectRequest) {
 	if req.LastZxidSeen > int64(st.applied) {
 		// The client saw a newer state elsewhere; it must try another server.
 		cc.logger.Info("refusing client that has seen a newer zxid", "remote", cc.c.RemoteAddr().String(),
-			"client_zxid", fmt.Sprintf("%#x", req.LastZxidSeen), "zxid", fmt.Sprintf("%#x", st.applied))
+			"client_zxid", fmt.Sprintf("%#x", req.LastZxidSeen), "zxid", st.applied.Hex())
 		cc.close()
 		return
 	}

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"coordlab/engines/zab/zxid"
 )
 
 // Snapshots live in DataDir/zab-snap as snapshot.<zxid, 16 hex digits>:
@@ -33,14 +35,14 @@ const (
 
 func snapDir(dataDir string) string { return filepath.Join(dataDir, snapSubdir) }
 
-// WriteSnapshot writes a snapshot at zxid atomically (temp file, fsync,
+// WriteSnapshot writes a snapshot at z atomically (temp file, fsync,
 // rename, fsync dir) and removes all but the newest snapKeep snapshots.
-func WriteSnapshot(dataDir string, zxid uint64, write func(io.Writer) error) (string, error) {
+func WriteSnapshot(dataDir string, z zxid.Zxid, write func(io.Writer) error) (string, error) {
 	dir := snapDir(dataDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("zab: create snapshot dir: %w", err)
 	}
-	final := filepath.Join(dir, fmt.Sprintf("snapshot.%016x", zxid))
+	final := filepath.Join(dir, fmt.Sprintf("snapshot.%016x", uint64(z)))
 	tmp := final + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -50,7 +52,7 @@ func WriteSnapshot(dataDir string, zxid uint64, write func(io.Writer) error) (st
 	bw := &countingWriter{w: io.MultiWriter(f, h)}
 	var hdr [16]byte
 	copy(hdr[:8], snapMagic)
-	binary.BigEndian.PutUint64(hdr[8:], zxid)
+	binary.BigEndian.PutUint64(hdr[8:], uint64(z))
 	_, err = bw.Write(hdr[:])
 	if err == nil {
 		err = write(bw)
@@ -101,7 +103,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 type snapFile struct {
 	path string
-	zxid uint64
+	zxid zxid.Zxid
 }
 
 func listSnapshots(dir string) ([]snapFile, error) {
@@ -122,14 +124,14 @@ func listSnapshots(dir string) ([]snapFile, error) {
 		if err != nil {
 			continue
 		}
-		out = append(out, snapFile{path: filepath.Join(dir, e.Name()), zxid: z})
+		out = append(out, snapFile{path: filepath.Join(dir, e.Name()), zxid: zxid.Zxid(z)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].zxid < out[j].zxid })
 	return out, nil
 }
 
 // readSnapshotFile reads and checks one snapshot file.
-func readSnapshotFile(path string) (uint64, []byte, error) {
+func readSnapshotFile(path string) (zxid.Zxid, []byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, nil, fmt.Errorf("zab: read snapshot: %w", err)
@@ -141,7 +143,7 @@ func readSnapshotFile(path string) (uint64, []byte, error) {
 	if got, want := crc32.Checksum(body, crcTable), binary.BigEndian.Uint32(tail); got != want {
 		return 0, nil, &CorruptError{Path: path, Offset: int64(len(b) - 4), Reason: fmt.Sprintf("snapshot checksum mismatch (stored %#x, computed %#x)", want, got)}
 	}
-	return binary.BigEndian.Uint64(b[8:16]), body[16:], nil
+	return zxid.Zxid(binary.BigEndian.Uint64(b[8:16])), body[16:], nil
 }
 
 // LatestSnapshot returns the newest snapshot that passes its checks, its zxid
@@ -153,7 +155,7 @@ func readSnapshotFile(path string) (uint64, []byte, error) {
 // zxid of the oldest record in the txn log (0 if it is empty); the log runs
 // without a gap from there, so an older snapshot at z can stand in when
 // logFirst <= z. Otherwise the damaged snapshot is a *CorruptError.
-func LatestSnapshot(dataDir string, logFirst uint64, logger *slog.Logger) (zxid uint64, payload []byte, ok bool, err error) {
+func LatestSnapshot(dataDir string, logFirst zxid.Zxid, logger *slog.Logger) (z zxid.Zxid, payload []byte, ok bool, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -165,7 +167,7 @@ func LatestSnapshot(dataDir string, logFirst uint64, logger *slog.Logger) (zxid 
 	for i := len(snaps) - 1; i >= 0; i-- {
 		z, p, err := readSnapshotFile(snaps[i].path)
 		if err == nil && z != snaps[i].zxid {
-			err = &CorruptError{Path: snaps[i].path, Offset: 8, Reason: fmt.Sprintf("header zxid %#x but the name says %#x", z, snaps[i].zxid)}
+			err = &CorruptError{Path: snaps[i].path, Offset: 8, Reason: fmt.Sprintf("header zxid %s but the name says %s", z.Hex(), snaps[i].zxid.Hex())}
 		}
 		if err != nil {
 			var ce *CorruptError
@@ -179,7 +181,7 @@ func LatestSnapshot(dataDir string, logFirst uint64, logger *slog.Logger) (zxid 
 		}
 		if damaged != nil {
 			if logFirst == 0 || logFirst > z {
-				damaged.Reason += fmt.Sprintf("; the older snapshot %s cannot stand in: the txn log starts at %#x, after it", snaps[i].path, logFirst)
+				damaged.Reason += fmt.Sprintf("; the older snapshot %s cannot stand in: the txn log starts at %s, after it", snaps[i].path, logFirst.Hex())
 				return 0, nil, false, damaged
 			}
 			logger.Warn("skipping damaged snapshot; the txn log covers the older one", "err", damaged, "using", snaps[i].path)

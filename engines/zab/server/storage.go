@@ -24,8 +24,8 @@ func (d *diskStorage) InitialState() (zab.InitialState, error) { return d.init, 
 func (d *diskStorage) Entries(after zab.Zxid, max int) ([]zab.Entry, error) {
 	if !d.loaded {
 		d.loaded = true
-		err := d.log.ReadFrom(uint64(d.init.Applied), func(r LogRecord) error {
-			d.ents = append(d.ents, zab.Entry{Zxid: zab.Zxid(r.Zxid), Data: r.Data})
+		err := d.log.ReadFrom(d.init.Applied, func(r LogRecord) error {
+			d.ents = append(d.ents, zab.Entry{Zxid: r.Zxid, Data: r.Data})
 			return nil
 		})
 		if err != nil {

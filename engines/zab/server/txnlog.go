@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"coordlab/engines/zab/zxid"
 )
 
 // The txn log lives in DataLogDir/zab-log as segment files named
@@ -38,7 +40,7 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // LogRecord is one txn in the log: its zxid and the opaque txn bytes.
 type LogRecord struct {
-	Zxid uint64
+	Zxid zxid.Zxid
 	Data []byte
 }
 
@@ -63,8 +65,8 @@ func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 
 type segment struct {
 	path  string
-	first uint64 // zxid in the name (first record's zxid, or the next expected)
-	last  uint64 // last record's zxid; 0 if empty
+	first zxid.Zxid // zxid in the name (first record's zxid, or the next expected)
+	last  zxid.Zxid // last record's zxid; 0 if empty
 	size  int64
 }
 
@@ -76,14 +78,14 @@ type TxnLog struct {
 	segs   []segment // sorted by first
 	f      *os.File  // the open tail segment
 	w      *bufio.Writer
-	last   uint64 // last zxid in the log
-	dirty  bool   // written since the last Sync
+	last   zxid.Zxid // last zxid in the log
+	dirty  bool      // written since the last Sync
 	hdr    [recordHeaderLen]byte
 
 	// The log as of the last successful Sync (or open, or truncate):
 	// Rollback returns to it after a failed write.
 	durSegs []segment
-	durLast uint64
+	durLast zxid.Zxid
 }
 
 // OpenTxnLog opens (creating if needed) the log in logDir, checks every
@@ -112,7 +114,7 @@ func OpenTxnLog(logDir string, logger *slog.Logger) (*TxnLog, error) {
 		if err != nil {
 			continue
 		}
-		l.segs = append(l.segs, segment{path: filepath.Join(dir, name), first: first})
+		l.segs = append(l.segs, segment{path: filepath.Join(dir, name), first: zxid.Zxid(first)})
 	}
 	sort.Slice(l.segs, func(i, j int) bool { return l.segs[i].first < l.segs[j].first })
 	for i := range l.segs {
@@ -122,7 +124,7 @@ func OpenTxnLog(logDir string, logger *slog.Logger) (*TxnLog, error) {
 		}
 		if l.segs[i].last != 0 {
 			if l.segs[i].last <= l.last && l.last != 0 {
-				return nil, &CorruptError{Path: l.segs[i].path, Offset: 0, Reason: fmt.Sprintf("zxid %#x not after previous segment's %#x", l.segs[i].last, l.last)}
+				return nil, &CorruptError{Path: l.segs[i].path, Offset: 0, Reason: fmt.Sprintf("zxid %s not after previous segment's %s", l.segs[i].last.Hex(), l.last.Hex())}
 			}
 			l.last = l.segs[i].last
 		}
@@ -226,7 +228,7 @@ func (l *TxnLog) scanSegment(s *segment, tail bool, fn func(LogRecord) error) er
 	fileSize := st.Size()
 	r := bufio.NewReaderSize(f, 256<<10)
 	var off int64
-	var prev uint64
+	var prev zxid.Zxid
 	s.last = 0
 	var hdr [recordHeaderLen]byte
 	// bad decides what a record failing its checks at off means.
@@ -267,7 +269,7 @@ func (l *TxnLog) scanSegment(s *segment, tail bool, fn func(LogRecord) error) er
 			}
 			dlen := int64(binary.BigEndian.Uint32(hdr[0:4]))
 			sum := binary.BigEndian.Uint32(hdr[4:8])
-			zxid := binary.BigEndian.Uint64(hdr[8:16])
+			z := zxid.Zxid(binary.BigEndian.Uint64(hdr[8:16]))
 			end := off + recordHeaderLen + dlen
 			if dlen > maxRecordLen {
 				return bad(fmt.Sprintf("unreasonable record length %d (limit %d)", dlen, maxRecordLen))
@@ -282,17 +284,17 @@ func (l *TxnLog) scanSegment(s *segment, tail bool, fn func(LogRecord) error) er
 			if crc := recordCRC(hdr[8:16], data); crc != sum {
 				return bad(fmt.Sprintf("checksum mismatch (stored %#x, computed %#x)", sum, crc))
 			}
-			if zxid == 0 {
+			if z == 0 {
 				// Zxid 0 never carries a txn.
 				return bad("zero zxid")
 			}
-			if prev != 0 && zxid <= prev {
-				return &CorruptError{Path: s.path, Offset: off, Reason: fmt.Sprintf("zxid %#x not after %#x", zxid, prev)}
+			if prev != 0 && z <= prev {
+				return &CorruptError{Path: s.path, Offset: off, Reason: fmt.Sprintf("zxid %s not after %s", z.Hex(), prev.Hex())}
 			}
-			prev = zxid
-			s.last = zxid
+			prev = z
+			s.last = z
 			if fn != nil {
-				if err := fn(LogRecord{Zxid: zxid, Data: data}); err != nil {
+				if err := fn(LogRecord{Zxid: z, Data: data}); err != nil {
 					return err
 				}
 			}
@@ -309,8 +311,8 @@ func (l *TxnLog) scanSegment(s *segment, tail bool, fn func(LogRecord) error) er
 // errTornTail ends a scan at a torn tail that was truncated.
 var errTornTail = errors.New("torn tail")
 
-func recordCRC(zxid, data []byte) uint32 {
-	return crc32.Update(crc32.Checksum(zxid, crcTable), crcTable, data)
+func recordCRC(zxidBytes, data []byte) uint32 {
+	return crc32.Update(crc32.Checksum(zxidBytes, crcTable), crcTable, data)
 }
 
 // maxTailCheckBytes bounds the checksum work findValidRecord does on a
@@ -326,7 +328,7 @@ const tailTooLarge = -2
 // limits and the file, checksum, zxid above after) starting at any byte
 // offset in [from, fileSize). It returns its offset, -1 if there is none, or
 // tailTooLarge.
-func findValidRecord(f *os.File, from, fileSize int64, after uint64) (int64, error) {
+func findValidRecord(f *os.File, from, fileSize int64, after zxid.Zxid) (int64, error) {
 	n := fileSize - from
 	if n < recordHeaderLen {
 		return -1, nil
@@ -338,8 +340,8 @@ func findValidRecord(f *os.File, from, fileSize int64, after uint64) (int64, err
 	var work int64
 	for i := 0; i+recordHeaderLen <= len(b); i++ {
 		dlen := int(binary.BigEndian.Uint32(b[i : i+4]))
-		zxid := binary.BigEndian.Uint64(b[i+8 : i+16])
-		if dlen > maxRecordLen || i+recordHeaderLen+dlen > len(b) || zxid == 0 || zxid <= after {
+		z := zxid.Zxid(binary.BigEndian.Uint64(b[i+8 : i+16]))
+		if dlen > maxRecordLen || i+recordHeaderLen+dlen > len(b) || z == 0 || z <= after {
 			continue
 		}
 		if work += int64(dlen); work > maxTailCheckBytes {
@@ -353,10 +355,10 @@ func findValidRecord(f *os.File, from, fileSize int64, after uint64) (int64, err
 }
 
 // LastZxid is the zxid of the newest record, 0 if the log is empty.
-func (l *TxnLog) LastZxid() uint64 { return l.last }
+func (l *TxnLog) LastZxid() zxid.Zxid { return l.last }
 
 // FirstZxid is the zxid of the oldest record still in the log, 0 if empty.
-func (l *TxnLog) FirstZxid() uint64 {
+func (l *TxnLog) FirstZxid() zxid.Zxid {
 	for _, s := range l.segs {
 		if s.last != 0 {
 			return s.first
@@ -365,7 +367,7 @@ func (l *TxnLog) FirstZxid() uint64 {
 	return 0
 }
 
-func (l *TxnLog) roll(first uint64) error {
+func (l *TxnLog) roll(first zxid.Zxid) error {
 	if l.f != nil {
 		if err := l.Sync(); err != nil {
 			return err
@@ -374,7 +376,7 @@ func (l *TxnLog) roll(first uint64) error {
 			return fmt.Errorf("zab: close log segment: %w", err)
 		}
 	}
-	p := filepath.Join(l.dir, fmt.Sprintf("log.%016x", first))
+	p := filepath.Join(l.dir, fmt.Sprintf("log.%016x", uint64(first)))
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("zab: create log segment: %w", err)
@@ -395,10 +397,10 @@ func (l *TxnLog) roll(first uint64) error {
 func (l *TxnLog) Append(recs ...LogRecord) error {
 	for _, r := range recs {
 		if r.Zxid <= l.last {
-			panic(fmt.Sprintf("zab: txn log append zxid %#x not after last %#x", r.Zxid, l.last))
+			panic(fmt.Sprintf("zab: txn log append zxid %s not after last %s", r.Zxid.Hex(), l.last.Hex()))
 		}
 		if len(r.Data) > maxRecordLen {
-			return fmt.Errorf("zab: txn %#x is %d bytes, over the %d limit", r.Zxid, len(r.Data), maxRecordLen)
+			return fmt.Errorf("zab: txn %s is %d bytes, over the %d limit", r.Zxid.Hex(), len(r.Data), maxRecordLen)
 		}
 		if l.f == nil || l.segs[len(l.segs)-1].size >= segmentBytes {
 			if err := l.roll(r.Zxid); err != nil {
@@ -406,7 +408,7 @@ func (l *TxnLog) Append(recs ...LogRecord) error {
 			}
 		}
 		binary.BigEndian.PutUint32(l.hdr[0:4], uint32(len(r.Data)))
-		binary.BigEndian.PutUint64(l.hdr[8:16], r.Zxid)
+		binary.BigEndian.PutUint64(l.hdr[8:16], uint64(r.Zxid))
 		crc := recordCRC(l.hdr[8:16], r.Data)
 		binary.BigEndian.PutUint32(l.hdr[4:8], crc)
 		if _, err := l.w.Write(l.hdr[:]); err != nil {
@@ -442,7 +444,7 @@ func (l *TxnLog) Sync() error {
 }
 
 // ReadFrom calls fn for every record with zxid > after, in order.
-func (l *TxnLog) ReadFrom(after uint64, fn func(LogRecord) error) error {
+func (l *TxnLog) ReadFrom(after zxid.Zxid, fn func(LogRecord) error) error {
 	if err := l.Sync(); err != nil {
 		return err
 	}
@@ -468,10 +470,10 @@ func (l *TxnLog) ReadFrom(after uint64, fn func(LogRecord) error) error {
 // errStopScan ends a scan early.
 var errStopScan = errors.New("stop scan")
 
-// TruncateAfter removes every record with zxid > zxid (the core's TRUNC) and
+// TruncateAfter removes every record with zxid > z (the core's TRUNC) and
 // fsyncs. Truncating to 0 empties the log.
-func (l *TxnLog) TruncateAfter(zxid uint64) error {
-	if zxid >= l.last {
+func (l *TxnLog) TruncateAfter(z zxid.Zxid) error {
+	if z >= l.last {
 		return nil
 	}
 	if err := l.Sync(); err != nil {
@@ -483,8 +485,8 @@ func (l *TxnLog) TruncateAfter(zxid uint64) error {
 		}
 		l.f, l.w = nil, nil
 	}
-	// Drop whole segments that start after zxid.
-	for len(l.segs) > 0 && l.segs[len(l.segs)-1].first > zxid {
+	// Drop whole segments that start after z.
+	for len(l.segs) > 0 && l.segs[len(l.segs)-1].first > z {
 		s := l.segs[len(l.segs)-1]
 		if err := os.Remove(s.path); err != nil {
 			return fmt.Errorf("zab: truncate log: %w", err)
@@ -495,10 +497,10 @@ func (l *TxnLog) TruncateAfter(zxid uint64) error {
 	if len(l.segs) > 0 {
 		s := &l.segs[len(l.segs)-1]
 		var keep int64
-		var last uint64
+		var last zxid.Zxid
 		var off int64
 		err := l.scanSegment(&segment{path: s.path}, false, func(r LogRecord) error {
-			if r.Zxid > zxid {
+			if r.Zxid > z {
 				return errStopScan
 			}
 			off += recordHeaderLen + int64(len(r.Data))
@@ -536,11 +538,11 @@ func (l *TxnLog) TruncateAfter(zxid uint64) error {
 	return syncDir(l.dir)
 }
 
-// Compact removes segments whose every record is <= zxid, keeping the tail
-// segment. Called after a snapshot at zxid is durable.
-func (l *TxnLog) Compact(zxid uint64) error {
+// Compact removes segments whose every record is <= z, keeping the tail
+// segment. Called after a snapshot at z is durable.
+func (l *TxnLog) Compact(z zxid.Zxid) error {
 	removed := false
-	for len(l.segs) > 1 && l.segs[0].last <= zxid {
+	for len(l.segs) > 1 && l.segs[0].last <= z {
 		if err := os.Remove(l.segs[0].path); err != nil {
 			return fmt.Errorf("zab: compact log: %w", err)
 		}
