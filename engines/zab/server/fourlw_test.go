@@ -64,10 +64,15 @@ func TestSrvrCountersAfterRequests(t *testing.T) {
 		}
 	}
 	c.Close()
+	// connect + 2n requests + closeSession in; as many replies out (and
+	// pings both ways, if any).
+	const want = 2*n + 2
+	// The loop publishes its status now and then: wait for one taken after
+	// the close, with the requests counted (an older one says 0 of both).
 	deadline := time.Now().Add(10 * time.Second)
-	for s.status().connections != 0 {
+	for st := s.status(); st.connections != 0 || st.received < want || st.sent < want; st = s.status() {
 		if time.Now().After(deadline) {
-			t.Fatal("client connection still open 10s after Close")
+			t.Fatalf("published status 10s after Close: %d connections, %d received, %d sent", st.connections, st.received, st.sent)
 		}
 		time.Sleep(10 * time.Millisecond) // polling the published status
 	}
@@ -81,9 +86,6 @@ func TestSrvrCountersAfterRequests(t *testing.T) {
 		}
 		return v
 	}
-	// connect + 2n requests + closeSession in; as many replies out (and
-	// pings both ways, if any).
-	const want = 2*n + 2
 	if got := num(srvr, "Received"); got < want {
 		t.Fatalf("srvr Received: %v after %d requests, want >= %d", got, 2*n, want)
 	}
