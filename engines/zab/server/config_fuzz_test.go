@@ -180,3 +180,16 @@ func FuzzReadMyID(f *testing.F) {
 		}
 	})
 }
+
+// A millisecond count past what a time.Duration holds must be refused, not
+// wrapped around to some other duration.
+func TestMillisOverflow(t *testing.T) {
+	for _, v := range []string{"9223372036854775807", "9223372036855", "18446744073709552"} {
+		if d, err := millis(v); err == nil {
+			t.Errorf("millis(%q) = %v, want an error", v, d)
+		}
+	}
+	if d, err := millis("9223372036854"); err != nil || d != 9223372036854*time.Millisecond {
+		t.Errorf("millis(largest) = %v, %v", d, err)
+	}
+}
