@@ -47,6 +47,7 @@ start=$SECONDS
 total=0
 ntargets=0
 failed=()
+flaked=()
 header=0
 row() { printf '| %-24s | %-28s | %12s | %-6s |\n' "$@"; }
 
@@ -80,6 +81,7 @@ while IFS='|' read -r dir pkg files; do
 		fi
 		ntargets=$((ntargets + 1))
 		log=$work/$name.log
+		inputs=$(ls "$dir/testdata/fuzz/$name" 2>/dev/null | wc -l)
 		(cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$fuzztime" \
 			-test.fuzzcachedir "$cachebase/$pkg" -test.timeout 60m) >"$log" 2>&1
 		rc=$?
@@ -90,6 +92,14 @@ while IFS='|' read -r dir pkg files; do
 		total=$((total + execs))
 		if [ $rc -eq 0 ]; then
 			row "$name" "${pkg#coordlab/}" "$execs" ok
+		elif [ "$(ls "$dir/testdata/fuzz/$name" 2>/dev/null | wc -l)" -eq "$inputs" ] &&
+			[ "$(grep -v '^fuzz: elapsed' "$log" | grep -cvE '^(--- FAIL: '"$name"' \(|    context deadline exceeded$|FAIL$)')" -eq 0 ]; then
+			# Go's fuzz coordinator (go1.26; golang/go#75804, fixed in
+			# go1.27) can report its own -fuzztime deadline as a failure
+			# when a worker answers late on a loaded machine. No input was
+			# written and nothing else failed: not a finding.
+			row "$name" "${pkg#coordlab/}" "$execs" "ok*"
+			flaked+=("$name")
 		else
 			row "$name" "${pkg#coordlab/}" "$execs" FAIL
 			failed+=("$name")
@@ -101,6 +111,9 @@ done < <($GO list -f '{{.Dir}}|{{.ImportPath}}|{{join .TestGoFiles ","}},{{join 
 if [ $ntargets -eq 0 ] && [ ${#failed[@]} -eq 0 ]; then
 	echo "fuzz: no fuzz targets in ${pkgs[*]}" >&2
 	exit 1
+fi
+if [ ${#flaked[@]} -gt 0 ]; then
+	echo "ok*: go's fuzz coordinator reported its own deadline (golang/go#75804) and no input failed: ${flaked[*]}"
 fi
 echo "fuzz: $ntargets targets, $total executions in $((SECONDS - start))s, ${#failed[@]} failed${failed:+: ${failed[*]}}"
 [ ${#failed[@]} -eq 0 ]
