@@ -67,7 +67,7 @@ func parseFlags(args []string) (*options, error) {
 			fs.PrintDefaults()
 			os.Exit(0)
 		}
-		return nil, err
+		return nil, oneLine(err) // the flag package quotes nothing: "-\n" is a flag name
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: every setting is a --flag", fs.Arg(0))

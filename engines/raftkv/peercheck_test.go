@@ -189,7 +189,12 @@ func TestLaggingMemberCatchesUpFromLeaderItDoesNotKnow(t *testing.T) {
 	mustPut(t, c.servers[3], "led-by", "new")
 
 	c.start(lagger)
-	mustGet(t, c.servers[lagger], "led-by", "new")
+	// A read right after the restart may meet the leader change it is
+	// catching up through ("leader changed", which clients retry).
+	waitFor(t, "the lagging member reads the new leader's write", func() bool {
+		v, ok, err := get(ctx, c.servers[lagger], "led-by")
+		return err == nil && ok && v == "new"
+	})
 	if _, ok := c.servers[lagger].members.get(m.ID); !ok {
 		t.Fatalf("the lagging member caught up but does not list the new leader %x", m.ID)
 	}

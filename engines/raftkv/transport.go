@@ -626,42 +626,62 @@ func (t *transport) serveStream(w http.ResponseWriter, r *http.Request) {
 		case <-done:
 		}
 	}()
-	t.readFrames(bufio.NewReaderSize(rw.Reader, flushBytes), from)
+	err = t.readStream(bufio.NewReaderSize(rw.Reader, flushBytes), from, t.s.recv, false)
+	if errors.Is(err, errBadPeerMessage) {
+		t.log.Warn("closing stream from peer", "peer", fmt.Sprintf("%x", from), "err", err)
+	}
 }
 
-// readFrames hands the messages of a stream or pipeline body to the raft loop
-// until the body ends, is malformed, or the sender is removed from the cluster.
-func (t *transport) readFrames(br io.Reader, from uint64) {
+// errBadPeerMessage marks a frame that is not a raft message this member may
+// take from that peer; the stream is closed (the sender redials).
+var errBadPeerMessage = errors.New("bad raft message from peer")
+
+// errRemovedPeer ends a stream whose sender was removed from the cluster
+// while it was open, as a new request from it would be refused (410).
+var errRemovedPeer = errors.New("peer removed from the cluster")
+
+// readStream reads frames (uint32 little-endian length, then a marshalled
+// raftpb.Message) sent by the peer from, until r fails, a frame is bad or
+// the sender is removed, and passes each message admit accepts to deliver.
+// A message from an ID that is not a member yet is dropped, the stream
+// kept (the membership here may lag the sender's), unless allowUnknown:
+// the /raft/message path, by which a leader reaches a member that has not
+// applied the change adding that leader, delivers it (checkPeer already
+// refused other clusters and removed members).
+func (t *transport) readStream(r io.Reader, from uint64, deliver func(*raftpb.Message), allowUnknown bool) error {
 	var hdr [4]byte
 	var buf []byte
 	for {
-		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			return
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return err
 		}
 		n := binary.LittleEndian.Uint32(hdr[:])
 		if n > maxFrameBytes {
-			t.log.Warn("peer sent an oversized frame; closing stream", "peer", fmt.Sprintf("%x", from), "bytes", n)
-			return
+			return fmt.Errorf("%w: frame of %d bytes, limit %d", errBadPeerMessage, n, maxFrameBytes)
 		}
-		if cap(buf) < int(n) {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return
+		var err error
+		if buf, err = readFrameBody(r, n, buf); err != nil {
+			return err
 		}
 		m := &raftpb.Message{}
 		if err := proto.Unmarshal(buf, m); err != nil {
-			t.log.Warn("bad raft message from peer; closing stream", "peer", fmt.Sprintf("%x", from), "err", err)
-			return
+			return fmt.Errorf("%w: %v", errBadPeerMessage, err)
 		}
 		if t.s.members.isRemoved(from) {
-			// Removed while its stream was open: drop it as a new request
-			// would be (410).
 			t.log.Info("closing the stream of a removed member", "peer", fmt.Sprintf("%x", from))
-			return
+			return errRemovedPeer
 		}
-		t.s.recv(m)
+		switch err := t.admit(from, m, false); {
+		case errors.Is(err, errNotMember) && allowUnknown:
+			deliver(m)
+		case errors.Is(err, errNotMember):
+			t.s.metrics.recvDropped.Inc()
+			t.log.Debug("dropping raft message from a non-member", "peer", fmt.Sprintf("%x", from), "type", m.GetType().String())
+		case err != nil:
+			return err
+		default:
+			deliver(m)
+		}
 	}
 }
 
@@ -680,8 +700,61 @@ func (t *transport) serveMessage(w http.ResponseWriter, r *http.Request) {
 	if _, known := t.s.members.get(from); !known {
 		t.addRemote(from, r.Header.Get(hdrURLs))
 	}
-	t.readFrames(io.LimitReader(r.Body, maxFrameBytes+4), from)
+	if err := t.readStream(io.LimitReader(r.Body, maxFrameBytes+4), from, t.s.recv, true); errors.Is(err, errBadPeerMessage) || errors.Is(err, errRemovedPeer) {
+		t.log.Warn("refused a raft message from peer", "peer", fmt.Sprintf("%x", from), "err", err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// readFrameBody reads the n bytes of a frame into buf (reused when large
+// enough). Past 1 MiB the buffer grows with the bytes that actually arrive,
+// so a length prefix alone cannot make this member allocate 256 MiB.
+func readFrameBody(r io.Reader, n uint32, buf []byte) ([]byte, error) {
+	if int(n) <= cap(buf) || n <= 1<<20 {
+		if int(n) > cap(buf) {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		_, err := io.ReadFull(r, buf)
+		return buf, err
+	}
+	var b bytes.Buffer
+	if _, err := io.CopyN(&b, r, int64(n)); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return buf, err
+	}
+	return b.Bytes(), nil
+}
+
+var errNotMember = errors.New("sender is not a member")
+
+// admit says whether m, received from the peer that named itself from (the
+// X-Raftkv-From header, already checked against the cluster ID and the
+// removed set), may reach raft: it must come from that peer, be addressed to
+// this member, not be one of raft's local message types (raft would take
+// those from the IDs of its own append/apply threads as if they were local),
+// come as MsgSnap exactly when it arrived on the snapshot path (a MsgSnap on
+// the stream would have no store file behind it), and come from a current
+// member (errNotMember).
+func (t *transport) admit(from uint64, m *raftpb.Message, snapshotPath bool) error {
+	switch {
+	case m.GetFrom() != from:
+		return fmt.Errorf("%w: %v from %x on the connection of %x", errBadPeerMessage, m.GetType(), m.GetFrom(), from)
+	case m.GetTo() != t.s.id:
+		return fmt.Errorf("%w: %v addressed to %x, this member is %x", errBadPeerMessage, m.GetType(), m.GetTo(), t.s.id)
+	case raft.IsLocalMsg(m.GetType()) || raft.IsLocalMsgTarget(from):
+		return fmt.Errorf("%w: local message type %v from %x", errBadPeerMessage, m.GetType(), from)
+	case (m.GetType() == raftpb.MsgSnap) != snapshotPath:
+		return fmt.Errorf("%w: %v on the wrong path", errBadPeerMessage, m.GetType())
+	}
+	if _, ok := t.s.members.get(from); !ok {
+		return fmt.Errorf("%w: %x", errNotMember, from)
+	}
+	return nil
 }
 
 func (t *transport) serveSnapshot(w http.ResponseWriter, r *http.Request) {
@@ -689,7 +762,8 @@ func (t *transport) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
-	if _, ok := t.checkPeer(w, r, true); !ok {
+	from, ok := t.checkPeer(w, r, true)
+	if !ok {
 		return
 	}
 	var hdr [4]byte
@@ -702,14 +776,21 @@ func (t *transport) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "snapshot message too large", http.StatusBadRequest)
 		return
 	}
-	mb := make([]byte, n)
-	if _, err := io.ReadFull(r.Body, mb); err != nil {
+	mb, err := readFrameBody(r.Body, n, nil)
+	if err != nil {
 		http.Error(w, "short snapshot message", http.StatusBadRequest)
 		return
 	}
 	m := &raftpb.Message{}
-	if err := proto.Unmarshal(mb, m); err != nil || m.GetType() != raftpb.MsgSnap {
-		http.Error(w, "bad snapshot message", http.StatusBadRequest)
+	if err := proto.Unmarshal(mb, m); err != nil {
+		http.Error(w, "bad snapshot message: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	// A sender that is not a member yet passed checkPeer (not removed, our
+	// cluster): a leader may send a snapshot to a member that has not
+	// applied the change adding it.
+	if err := t.admit(from, m, true); err != nil && !errors.Is(err, errNotMember) {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	path := t.s.snapDBPath(m.GetSnapshot().GetMetadata().GetIndex())
@@ -838,9 +919,48 @@ func fetchMembersFrom(ctx context.Context, client *http.Client, u string) (membe
 		return membersReply{}, err
 	}
 	defer resp.Body.Close()
-	var rep membersReply
-	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+	rep, err := decodeMembersReply(resp.Body)
+	if err != nil {
 		return membersReply{}, fmt.Errorf("%s: %w", u, err)
+	}
+	return rep, nil
+}
+
+// maxMembersReply bounds what a joining member reads from GET /members.
+const maxMembersReply = 16 << 20
+
+// decodeMembersReply reads a GET /members answer and checks what the joining
+// member will build its membership from: a cluster ID, and members with
+// distinct non-zero IDs, each with at least one http(s) peer URL.
+func decodeMembersReply(r io.Reader) (membersReply, error) {
+	var rep membersReply
+	if err := json.NewDecoder(io.LimitReader(r, maxMembersReply)).Decode(&rep); err != nil {
+		return membersReply{}, fmt.Errorf("decode %s answer: %w", pathMembers, err)
+	}
+	if rep.ClusterID == 0 {
+		return membersReply{}, fmt.Errorf("%s answer has no cluster ID", pathMembers)
+	}
+	if len(rep.Members) == 0 {
+		return membersReply{}, fmt.Errorf("%s answer lists no member", pathMembers)
+	}
+	seen := make(map[uint64]bool, len(rep.Members))
+	for _, m := range rep.Members {
+		if m.ID == 0 || raft.IsLocalMsgTarget(m.ID) {
+			return membersReply{}, fmt.Errorf("%s answer has a member with the reserved ID %x", pathMembers, m.ID)
+		}
+		if seen[m.ID] {
+			return membersReply{}, fmt.Errorf("%s answer lists member %x twice", pathMembers, m.ID)
+		}
+		seen[m.ID] = true
+		if len(m.PeerURLs) == 0 {
+			return membersReply{}, fmt.Errorf("%s answer: member %x has no peer URL", pathMembers, m.ID)
+		}
+		for _, pu := range m.PeerURLs {
+			u, err := url.Parse(pu)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return membersReply{}, fmt.Errorf("%s answer: member %x has the peer URL %q, want http(s)://host:port", pathMembers, m.ID, pu)
+			}
+		}
 	}
 	return rep, nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -264,6 +265,11 @@ func (c *Config) Validate() error {
 	if c.SyncLimit <= 0 {
 		bad("syncLimit: want > 0 ticks, got %d", c.SyncLimit)
 	}
+	// Every timeout is a number of ticks; none may overflow (a tickTime
+	// given as a duration, e.g. 2000000h, can be absurdly long).
+	if ticks := max(c.InitLimit, c.SyncLimit, 20); c.TickTime > 0 && c.TickTime > time.Duration(math.MaxInt64)/time.Duration(ticks) {
+		bad("tickTime: %v × %d ticks (initLimit, syncLimit or the 20-tick session bound) overflows; give tickTime in ms, e.g. 2000", c.TickTime, ticks)
+	}
 	if c.DataDir == "" {
 		bad("dataDir: required (set dataDir= in zoo.cfg or --data-dir)")
 	}
@@ -505,7 +511,7 @@ func nonNegInt(v string) (int, error) {
 func millis(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
+		if n <= 0 || n > math.MaxInt64/int64(time.Millisecond) {
 			return 0, fmt.Errorf("want a positive number of milliseconds, got %q", v)
 		}
 		return time.Duration(n) * time.Millisecond, nil

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -340,8 +341,8 @@ func (t *Transport) readLoop(p *peerConn, c net.Conn) error {
 			t.logger.Warn("peer frame too large; closing", "peer", p.id, "bytes", n, "limit", t.cfg.MaxFrameBytes)
 			return ErrFrameTooLarge
 		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(r, b); err != nil {
+		b, err := readFrame(r, n)
+		if err != nil {
 			return err
 		}
 		if !t.deliver(PeerEvent{From: p.id, Data: b}) {
@@ -383,4 +384,23 @@ func (t *Transport) writeLoop(c net.Conn, q chan []byte, done chan struct{}) {
 			return
 		}
 	}
+}
+
+// readFrame reads a frame of n bytes. Past 1 MiB the buffer grows with the
+// bytes that actually arrive, so a length prefix alone cannot make this
+// member allocate MaxFrameBytes.
+func readFrame(r io.Reader, n uint32) ([]byte, error) {
+	if n <= 1<<20 {
+		b := make([]byte, n)
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	var b bytes.Buffer
+	if _, err := io.CopyN(&b, r, int64(n)); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
