@@ -325,7 +325,7 @@ func (c *Client) Lock(ctx context.Context, s client.Session, name string) (int64
 	}
 	ctx, tr := withTrace(ctx)
 	m := concurrency.NewMutex(es.s, c.lockPrefix(name))
-	if err := m.Lock(ctx); err != nil {
+	if err := c.bounded(ctx, func() error { return m.Lock(ctx) }); err != nil {
 		return 0, nil, c.classify(ctx, tr, "lock", name, err, false)
 	}
 	owner := m.IsOwner()
@@ -340,6 +340,36 @@ func (c *Client) Lock(ctx context.Context, s client.Session, name string) (int64
 	return token, unlock, nil
 }
 
+// cleanupGrace is how long bounded lets a cancelled recipe finish its own
+// clean-up before it closes the client.
+const cleanupGrace = time.Second
+
+// bounded runs a clientv3 concurrency recipe (Mutex.Lock, Election.Campaign)
+// so that it returns soon after ctx ends. Cancelled, those recipes delete
+// their key with the client's own context, which has no deadline: against a
+// member whose address vanished (a killed container) that call never
+// returns. So when ctx has ended and the recipe has not returned within
+// cleanupGrace, the client is closed, which cancels its context; the op is
+// then indeterminate (its key may exist), and the caller retires this client
+// as it does after any indeterminate op.
+func (c *Client) bounded(ctx context.Context, recipe func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- recipe() }() // ends when recipe returns; awaited below
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(cleanupGrace):
+	}
+	c.cli.Close()
+	<-done
+	return ctx.Err()
+}
+
 // Campaign blocks until s leads election with value; term is the leader
 // key's create revision.
 func (c *Client) Campaign(ctx context.Context, s client.Session, election, value string) (int64, func(context.Context) error, error) {
@@ -349,7 +379,7 @@ func (c *Client) Campaign(ctx context.Context, s client.Session, election, value
 	}
 	ctx, tr := withTrace(ctx)
 	e := concurrency.NewElection(es.s, c.electionPrefix(election))
-	if err := e.Campaign(ctx, value); err != nil {
+	if err := c.bounded(ctx, func() error { return e.Campaign(ctx, value) }); err != nil {
 		return 0, nil, c.classify(ctx, tr, "campaign", election, err, false)
 	}
 	term := e.Rev()

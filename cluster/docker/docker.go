@@ -483,6 +483,9 @@ func (r *Runtime) get(name string) (*member, error) {
 	return m, nil
 }
 
+// signalTimeout bounds one kill, pause or unpause request to the daemon.
+const signalTimeout = 30 * time.Second
+
 // Signal kills the container (SIGKILL), or freezes and thaws it with the
 // cgroup freezer (docker pause and unpause).
 func (r *Runtime) Signal(ctx context.Context, name string, sig cluster.Signal) error {
@@ -493,6 +496,12 @@ func (r *Runtime) Signal(ctx context.Context, name string, sig cluster.Signal) e
 		return err
 	}
 	id := m.ctr.GetContainerID()
+	// The daemon may carry out a kill or pause whose request was cancelled
+	// (a run ending mid-fault): the member would be down while this runtime
+	// thinks it up, and never restarted. So the call is not cancelled with
+	// ctx; it is only bounded.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), signalTimeout)
+	defer cancel()
 	switch sig {
 	case cluster.SignalKill:
 		if !m.up {
