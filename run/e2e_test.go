@@ -17,32 +17,20 @@ import (
 	"coordlab/analysis"
 	"coordlab/cluster"
 	"coordlab/history"
+	"coordlab/proctest"
 )
-
-// need skips a test whose requirement is missing, but fails it under
-// CI=true.
-func need(t *testing.T, ok bool, what string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true but %s is missing", what)
-	}
-	t.Skipf("%s missing", what)
-}
 
 func needTarget(t *testing.T, name string) {
 	t.Helper()
-	need(t, os.Geteuid() == 0, "root (network namespaces for partitions)")
+	proctest.Need(t, os.Geteuid() == 0, "root (network namespaces for partitions)")
 	_, err := exec.LookPath("nft")
-	need(t, err == nil, "nft (apt-get install nftables)")
+	proctest.Need(t, err == nil, "nft (apt-get install nftables)")
 	tg, err := cluster.NewTarget(name, cluster.TargetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := tg.Check(); err != nil {
-		need(t, false, err.Error())
+		proctest.Need(t, false, err.Error())
 	}
 }
 
@@ -72,7 +60,7 @@ func TestMain(m *testing.M) {
 // needOurs fails the test when our engines could not be built.
 func needOurs(t *testing.T) {
 	t.Helper()
-	need(t, os.Geteuid() == 0, "root (network namespaces for partitions)")
+	proctest.Need(t, os.Geteuid() == 0, "root (network namespaces for partitions)")
 	if binErr != nil {
 		t.Fatal(binErr)
 	}
@@ -395,7 +383,7 @@ func tail(s string, n int) string {
 func needDocker(t *testing.T) {
 	t.Helper()
 	needOurs(t)
-	need(t, exec.Command("docker", "info").Run() == nil, "a Docker engine (docker info)")
+	proctest.Need(t, exec.Command("docker", "info").Run() == nil, "a Docker engine (docker info)")
 	dockerOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "coordlab-img-")
 		if err != nil {
@@ -574,7 +562,7 @@ func TestDockerLatency(t *testing.T) {
 func needDockerReference(t *testing.T, name string) {
 	t.Helper()
 	needTarget(t, name)
-	need(t, exec.Command("docker", "info").Run() == nil, "a Docker engine (docker info)")
+	proctest.Need(t, exec.Command("docker", "info").Run() == nil, "a Docker engine (docker info)")
 }
 
 // TestDockerRuntimeReferences: the real etcd and ZooKeeper as containers,

@@ -4,52 +4,29 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"coordlab/history"
+	"coordlab/proctest"
 )
 
-// binDir holds raftkv and zab: $COORDLAB_BIN, else ../bin when make build
-// wrote both (make test builds first; a bare go test may use an older
-// build there), else a fresh build in a temporary directory.
+// binDir holds raftkv and zab: $COORDLAB_BIN, else a fresh build in a
+// temporary directory (proctest.Binaries).
 var binDir string
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		if b := os.Getenv("COORDLAB_BIN"); b != "" {
-			binDir = b
-			return m.Run()
-		}
-		if b, err := filepath.Abs("../bin"); err == nil && executable(filepath.Join(b, "raftkv")) && executable(filepath.Join(b, "zab")) {
-			binDir = b // make test builds bin/ first
-			return m.Run()
-		}
-		dir, err := os.MkdirTemp("", "soak-bin")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		binDir = dir
-		for _, name := range []string{"raftkv", "zab"} {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), "coordlab/cmd/"+name).CombinedOutput()
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", name, err, out)
-				return 1
-			}
-		}
-		return m.Run()
-	}()
+	dir, cleanup, err := proctest.Binaries("raftkv", "zab")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	cleanup()
 	os.Exit(code)
-}
-
-func executable(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
 
 // ops builds a history from (process, type, f, key, value, applied) rows,

@@ -14,22 +14,11 @@ import (
 	"time"
 
 	"coordlab/cluster"
+	"coordlab/proctest"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
-
-// need skips the test when a requirement is missing, but fails under CI=true.
-func need(t *testing.T, ok bool, what string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true but %s is missing", what)
-	}
-	t.Skipf("%s missing", what)
-}
 
 func TestBelongsAndRunOf(t *testing.T) {
 	cases := []struct {
@@ -134,14 +123,14 @@ func sameNetns(t *testing.T, a, b string) bool {
 // partitions one member away (its writes time out while the majority
 // commits), heals, kills and restarts, and checks nothing is left behind.
 func TestEtcdNetns(t *testing.T) {
-	need(t, os.Geteuid() == 0, "root")
+	proctest.Need(t, os.Geteuid() == 0, "root")
 	_, err := exec.LookPath("nft")
-	need(t, err == nil, "nft")
+	proctest.Need(t, err == nil, "nft")
 	tgt, err := cluster.NewTarget("etcd", cluster.TargetOptions{ClusterToken: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	need(t, tgt.Check() == nil, "etcd (apt-get install etcd-server)")
+	proctest.Need(t, tgt.Check() == nil, "etcd (apt-get install etcd-server)")
 
 	ctx := context.Background()
 	r, err := New(Config{Dir: t.TempDir(), Mode: ModeNetns})
@@ -254,7 +243,7 @@ func TestEtcdNetns(t *testing.T) {
 // TestSweep creates the names of a dead run and checks Sweep removes them
 // and nothing else.
 func TestSweep(t *testing.T) {
-	need(t, os.Geteuid() == 0, "root")
+	proctest.Need(t, os.Geteuid() == 0, "root")
 	ctx := context.Background()
 	id, err := newRunID()
 	if err != nil {
@@ -296,12 +285,12 @@ func TestSweep(t *testing.T) {
 // TestZooKeeperNetns starts the real ZooKeeper (3 members, netns), kills
 // the leader and expects the other two to elect a new one.
 func TestZooKeeperNetns(t *testing.T) {
-	need(t, os.Geteuid() == 0, "root")
+	proctest.Need(t, os.Geteuid() == 0, "root")
 	tgt, err := cluster.NewTarget("zookeeper", cluster.TargetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	need(t, tgt.Check() == nil, "ZooKeeper (apt-get install zookeeper)")
+	proctest.Need(t, tgt.Check() == nil, "ZooKeeper (apt-get install zookeeper)")
 	ctx := context.Background()
 	r, err := New(Config{Dir: t.TempDir(), Mode: ModeNetns})
 	if err != nil {
@@ -341,7 +330,7 @@ func TestEtcdLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	need(t, tgt.Check() == nil, "etcd (apt-get install etcd-server)")
+	proctest.Need(t, tgt.Check() == nil, "etcd (apt-get install etcd-server)")
 	ctx := context.Background()
 	r, err := New(Config{Dir: t.TempDir(), Mode: ModeLoopback})
 	if err != nil {

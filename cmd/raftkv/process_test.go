@@ -20,24 +20,14 @@ import (
 var binPath string
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		if b := os.Getenv("COORDLAB_BIN"); b != "" {
-			binPath = filepath.Join(b, "raftkv")
-			return m.Run()
-		}
-		dir, err := os.MkdirTemp("", "raftkv-bin")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		binPath = filepath.Join(dir, "raftkv")
-		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build raftkv: %v\n%s", err, out)
-			return 1
-		}
-		return m.Run()
-	}()
+	dir, cleanup, err := proctest.Binaries("raftkv")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "raftkv")
+	code := m.Run()
+	cleanup()
 	os.Exit(code)
 }
 
