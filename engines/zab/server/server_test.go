@@ -83,7 +83,21 @@ func zkConnect(t *testing.T, addr string) *zk.Conn {
 
 func zkConnectTimeout(t *testing.T, addr string, timeout time.Duration) *zk.Conn {
 	t.Helper()
-	c, ev, err := zk.Connect([]string{addr}, timeout, zk.WithLogger(quietZK{}))
+	return zkConnectDial(t, addr, timeout, nil)
+}
+
+// zkConnectDial opens a go-zk session through dial (nil: go-zk's plain
+// TCP dialer) and waits until it is established.
+func zkConnectDial(t *testing.T, addr string, timeout time.Duration, dial zk.Dialer) *zk.Conn {
+	t.Helper()
+	var c *zk.Conn
+	var ev <-chan zk.Event
+	var err error
+	if dial == nil {
+		c, ev, err = zk.Connect([]string{addr}, timeout, zk.WithLogger(quietZK{}))
+	} else {
+		c, ev, err = zk.Connect([]string{addr}, timeout, zk.WithLogger(quietZK{}), zk.WithDialer(dial))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,26 +45,7 @@ func poolOf(certs ...*x509.Certificate) *x509.CertPool {
 // tlsConnect opens a go-zk session over TLS and waits for it.
 func tlsConnect(t *testing.T, addr string, cert *tls.Certificate, roots *x509.CertPool) *zk.Conn {
 	t.Helper()
-	c, ev, err := zk.Connect([]string{addr}, 4*time.Second, zk.WithLogger(quietZK{}), zk.WithDialer(tlsDialer(cert, roots, 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case e := <-ev:
-			if e.State == zk.StateHasSession {
-				go func() {
-					for range ev {
-					}
-				}()
-				return c
-			}
-		case <-deadline:
-			t.Fatalf("no TLS session with %s", addr)
-		}
-	}
+	return zkConnectDial(t, addr, 4*time.Second, tlsDialer(cert, roots, 0))
 }
 
 // tlsRefused dials addr over TLS with cert and requires the server to end
