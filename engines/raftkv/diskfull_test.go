@@ -61,16 +61,7 @@ func TestStoreDiskFull(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	val := strings.Repeat("v", 8<<10)
-	var acked []string
-	var err error
-	for i := 0; i < 2000; i++ {
-		k := fmt.Sprintf("k%04d", i)
-		if _, err = put(ctx, s, k, val); err != nil {
-			break
-		}
-		acked = append(acked, k)
-	}
+	acked, err := putUntilError(ctx, s)
 	if !isNoSpace(err) {
 		t.Fatalf("after %d puts of 8 KiB on a 1 MiB file system: err %v, want NOSPACE", len(acked), err)
 	}
@@ -104,7 +95,7 @@ func TestStoreDiskFull(t *testing.T) {
 	}
 	for i := 0; i < 20; i++ {
 		k := fmt.Sprintf("k%04d", len(acked)+i)
-		if _, err := put(ctx, s, k, val); err != nil {
+		if _, err := put(ctx, s, k, strings.Repeat("v", 8<<10)); err != nil {
 			t.Fatalf("put after freeing space and disarming: %v", err)
 		}
 		acked = append(acked, k)
@@ -138,16 +129,7 @@ func TestWALDiskFull(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	val := strings.Repeat("v", 8<<10)
-	var acked []string
-	var err error
-	for i := 0; i < 2000; i++ {
-		k := fmt.Sprintf("k%04d", i)
-		if _, err = put(ctx, s, k, val); err != nil {
-			break
-		}
-		acked = append(acked, k)
-	}
+	acked, err := putUntilError(ctx, s)
 	if err == nil {
 		t.Fatalf("%d puts of 8 KiB into a 1 MiB WAL file system all succeeded", len(acked))
 	}
@@ -199,4 +181,19 @@ func TestWALDiskFull(t *testing.T) {
 	if _, err := put(ctx, s, "after", "x"); err != nil {
 		t.Fatalf("put after freeing space and restarting: %v", err)
 	}
+}
+
+// putUntilError puts 8 KiB values under k0000, k0001, ... (at most 2000)
+// until a put fails, and returns the keys acknowledged and that error.
+func putUntilError(ctx context.Context, s *Server) ([]string, error) {
+	val := strings.Repeat("v", 8<<10)
+	var acked []string
+	for i := 0; i < 2000; i++ {
+		k := fmt.Sprintf("k%04d", i)
+		if _, err := put(ctx, s, k, val); err != nil {
+			return acked, err
+		}
+		acked = append(acked, k)
+	}
+	return acked, nil
 }
