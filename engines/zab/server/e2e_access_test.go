@@ -61,23 +61,10 @@ func killGroup(cmd *exec.Cmd) {
 	cmd.WaitDelay = 5 * time.Second
 }
 
-// startMember starts a one-member zab with opts and returns its client
-// address.
+// startMember starts a one-member zab with opts.
 func startMember(t *testing.T, opts servertest.Options) *servertest.Ensemble {
 	t.Helper()
-	e, err := servertest.New(binary(t), t.TempDir(), 1, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Cleanup(t)
-	if err := e.StartAll(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := e.WaitServing(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e, _ := startMembers(t, 1, opts)
 	return e
 }
 

@@ -62,7 +62,14 @@ func startEnsemble(t *testing.T, extra ...string) (*servertest.Ensemble, int) {
 
 func startEnsembleOpts(t *testing.T, opts servertest.Options) (*servertest.Ensemble, int) {
 	t.Helper()
-	e, err := servertest.New(binary(t), t.TempDir(), 3, opts)
+	return startMembers(t, 3, opts)
+}
+
+// startMembers starts an n-member zab with opts and waits until it serves;
+// it returns the leader's index.
+func startMembers(t *testing.T, n int, opts servertest.Options) (*servertest.Ensemble, int) {
+	t.Helper()
+	e, err := servertest.New(binary(t), t.TempDir(), n, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
