@@ -15,6 +15,10 @@ import (
 	"coordlab/history"
 )
 
+// ReadFixture is readFixture for the external fixture tests
+// (fixtures_test.go, package analysis_test).
+var ReadFixture = readFixture
+
 func readFixture(t *testing.T, name string) []history.Op {
 	t.Helper()
 	ops, err := history.Read(filepath.Join("testdata", name+".jsonl"))

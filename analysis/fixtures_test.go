@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"coordlab/analysis"
-	"coordlab/history"
 	"coordlab/workloads"
 )
 
@@ -19,14 +18,7 @@ import (
 // judged here with the workloads table's judge of <workload>, as a run's
 // would be.
 
-func readFixture(t *testing.T, name string) []history.Op {
-	t.Helper()
-	ops, err := history.Read(filepath.Join("testdata", name+".jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ops
-}
+var readFixture = analysis.ReadFixture
 
 // judgeOf is the judge of the workload a fixture's name begins with.
 func judgeOf(t *testing.T, fixture string) analysis.Judge {
