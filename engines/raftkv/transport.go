@@ -534,10 +534,11 @@ func (t *transport) sendSnapshot(p *peer, m *raftpb.Message) error {
 // handler serves the peer endpoints.
 func (t *transport) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc(pathStream, t.serveStream)
-	mux.HandleFunc(pathMessage, t.serveMessage)
-	mux.HandleFunc(pathSnapshot, t.serveSnapshot)
-	mux.HandleFunc(pathMembers, t.serveMembers)
+	// Other methods get 405 from the mux itself.
+	mux.HandleFunc("POST "+pathStream, t.serveStream)
+	mux.HandleFunc("POST "+pathMessage, t.serveMessage)
+	mux.HandleFunc("POST "+pathSnapshot, t.serveSnapshot)
+	mux.HandleFunc("GET "+pathMembers, t.serveMembers)
 	mux.HandleFunc(pathLeaseRenew, t.s.serveLeaseRenew)
 	mux.HandleFunc(pathLeaseTTL, t.s.serveLeaseTTL)
 	return mux
@@ -595,10 +596,6 @@ func (t *transport) checkPeer(w http.ResponseWriter, r *http.Request, allowUnkno
 }
 
 func (t *transport) serveStream(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
-		return
-	}
 	from, ok := t.checkPeer(w, r, false)
 	if !ok {
 		return
@@ -689,10 +686,6 @@ func (t *transport) readStream(r io.Reader, from uint64, deliver func(*raftpb.Me
 // a sender whose stream we refused because we do not know it yet (see
 // checkPeer).
 func (t *transport) serveMessage(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
-		return
-	}
 	from, ok := t.checkPeer(w, r, true)
 	if !ok {
 		return
@@ -758,10 +751,6 @@ func (t *transport) admit(from uint64, m *raftpb.Message, snapshotPath bool) err
 }
 
 func (t *transport) serveSnapshot(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
-		return
-	}
 	from, ok := t.checkPeer(w, r, true)
 	if !ok {
 		return
@@ -862,10 +851,6 @@ type membersReply struct {
 }
 
 func (t *transport) serveMembers(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		http.Error(w, "GET only", http.StatusMethodNotAllowed)
-		return
-	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(membersReply{ClusterID: t.s.members.clusterID(), Members: t.s.members.list()})
 }
