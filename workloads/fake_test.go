@@ -22,6 +22,9 @@ type memStore struct {
 	hook func(op string)
 	// fail, when set, decides an op's error.
 	fail func(op string) error
+	// watch, when set, scripts a watch from a version: the events it
+	// delivers at once, and whether it then ends (else it stays open, quiet).
+	watch func(from int64) (evs []client.WatchEvent, end bool)
 }
 
 func newMemStore() *memStore {
@@ -96,7 +99,19 @@ func (c *memClient) Delete(ctx context.Context, key string) error {
 }
 
 func (c *memClient) Watch(ctx context.Context, prefix string, from int64) (<-chan client.WatchEvent, error) {
-	ch := make(chan client.WatchEvent)
+	var evs []client.WatchEvent
+	end := false
+	if c.s.watch != nil {
+		evs, end = c.s.watch(from)
+	}
+	ch := make(chan client.WatchEvent, len(evs))
+	for _, ev := range evs {
+		ch <- ev
+	}
+	if end {
+		close(ch)
+		return ch, nil
+	}
 	go func() {
 		defer close(ch)
 		<-ctx.Done()

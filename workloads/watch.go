@@ -60,7 +60,8 @@ func (g *watchLoad) step(ctx context.Context, w *worker) error {
 
 // watch is one watch op: it runs until the run ends (plus watchDrain) or
 // the watch breaks, and completes with every event received. The next one
-// resumes after the last version seen.
+// resumes after the last version seen, or at the oldest revision the server
+// still has when it answered that the start was compacted.
 func (g *watchLoad) watch(ctx context.Context, w *worker) error {
 	if ctx.Err() != nil {
 		return nil
@@ -89,6 +90,13 @@ func (g *watchLoad) watch(ctx context.Context, w *worker) error {
 				d.Events = append(d.Events, toEvent(ev, clock.Now()))
 				if ev.Type == client.EventError || ev.Type == client.EventCompacted {
 					ended = ev.Type.String()
+					if ev.Type == client.EventCompacted && ev.Revision > from {
+						// The history before Revision is gone (etcd's
+						// compact revision; ZooKeeper keeps none): the
+						// next watch starts where the server can still
+						// deliver, or it would be told the same again.
+						from = ev.Revision
+					}
 					break loop
 				}
 				if ev.Version > 0 && ev.Type != client.EventProgress {

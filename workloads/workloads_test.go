@@ -373,3 +373,32 @@ func TestEveryWorkloadIsJudgedValid(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchResumesAfterCompaction: a watch told its start was compacted
+// resumes at the revision the server still has, instead of asking for the
+// same start again (which a server with no history, like ZooKeeper,
+// answers with the same compaction, round after round).
+func TestWatchResumesAfterCompaction(t *testing.T) {
+	s := newMemStore()
+	s.watch = func(from int64) ([]client.WatchEvent, bool) {
+		switch {
+		case from == 0: // one change, then the watch breaks
+			return []client.WatchEvent{{Type: client.EventPut, Key: "w/1", Value: "a", Version: 3, Revision: 3}}, true
+		case from < 10:
+			return []client.WatchEvent{{Type: client.EventCompacted, Revision: 10, Err: client.ErrCompacted}}, true
+		default:
+			return nil, false
+		}
+	}
+	cfg := Config{Workload: "watch", Concurrency: 2, Rate: 50, Seed: 1}
+	ops := runFor(t, cfg, s, 300*time.Millisecond)
+	var starts []int64
+	for _, o := range ops {
+		if o.F == history.FWatch && o.Type == history.Invoke {
+			starts = append(starts, o.Version)
+		}
+	}
+	if want := []int64{0, 4, 10}; !reflect.DeepEqual(starts, want) {
+		t.Fatalf("watch ops started from %v, want %v", starts, want)
+	}
+}
