@@ -173,6 +173,10 @@ func (c *Client) do(ctx context.Context, cn *conn, op, key string, readOnly bool
 	}
 }
 
+// errNotReadOnly is how go-zk reports ZooKeeper's NOTREADONLY (-119), which
+// it has no error value for.
+const errNotReadOnly = "unknown error: -119"
+
 // classify sorts a go-zk error.
 func (c *Client) classify(op, key string, err error, readOnly bool) error {
 	var sentinel error
@@ -192,6 +196,12 @@ func (c *Client) classify(op, key string, err error, readOnly bool) error {
 		sentinel = client.ErrConnLost
 	case errors.Is(err, zk.ErrClosing):
 		sentinel = client.ErrClosed
+	case errors.Is(err, zk.ErrReconfigDisabled):
+		definite = true
+	case err.Error() == errNotReadOnly:
+		// A read-only server (ZooKeeper's read-only mode, zab's on a
+		// failed disk) refused the change: it was not applied.
+		definite, sentinel = true, client.ErrUnavailable
 	}
 	if sentinel != nil {
 		err = fmt.Errorf("%w: %w", sentinel, err)

@@ -3,6 +3,7 @@ package zkapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"coordlab/client"
 	"coordlab/client/clienttest"
+
+	"github.com/go-zookeeper/zk"
 )
 
 func newZKClient(t *testing.T, addr string, mode client.ReadMode) *Client {
@@ -254,6 +257,37 @@ func TestConfigValidate(t *testing.T) {
 	for _, tc := range tests {
 		if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate(%+v) = %v, want mention of %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+// TestClassifyRefusals: errors that say the server refused a change are
+// definite (the op did not happen); a lost connection is not.
+func TestClassifyRefusals(t *testing.T) {
+	c := &Client{cfg: Config{Node: "n1"}}
+	cases := []struct {
+		err      error
+		definite bool
+		sentinel error
+	}{
+		// go-zk's rendering of NOTREADONLY, which it has no value for.
+		{fmt.Errorf("unknown error: %v", zk.ErrCode(-119)), true, client.ErrUnavailable},
+		{zk.ErrReconfigDisabled, true, nil},
+		{zk.ErrBadVersion, true, nil},
+		{zk.ErrConnectionClosed, false, client.ErrConnLost},
+		{fmt.Errorf("unknown error: %v", zk.ErrCode(-999)), false, nil},
+	}
+	for _, k := range cases {
+		err := c.classify("put", "k", k.err, false)
+		var oe *client.OpError
+		if !errors.As(err, &oe) {
+			t.Fatalf("classify(%v) = %T, want *client.OpError", k.err, err)
+		}
+		if oe.Definite != k.definite {
+			t.Errorf("classify(%v): definite %v, want %v", k.err, oe.Definite, k.definite)
+		}
+		if k.sentinel != nil && !errors.Is(err, k.sentinel) {
+			t.Errorf("classify(%v) = %v, want it to wrap %v", k.err, err, k.sentinel)
 		}
 	}
 }
