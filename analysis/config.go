@@ -21,12 +21,16 @@ func configVersion(v *string) (int64, bool) {
 // versions (Value, decimal); subscribers read them (subscribe OK, Value).
 //   - config-backwards: a subscriber saw an older version after a newer one;
 //   - config-phantom: a subscriber saw a version nobody published;
+//   - config-stale: a subscribe that began after the publish of version v
+//     was acknowledged returned an older version (in any read mode: a
+//     serializable or unsynced read that does is what those modes allow;
+//     the explanation names the mode);
 //   - config-not-converged: a subscriber's last read, begun after the final
 //     heal (the last nemesis line) and after the last acknowledged publish
 //     completed, is not the
 //     last acknowledged version (or a later one whose publish is
 //     indeterminate).
-func checkConfig(calls, nemesis []*call) CheckerResult {
+func checkConfig(calls, nemesis []*call, defaultMode string) CheckerResult {
 	// The final heal: the last nemesis line; reads before it may be cut off.
 	var healed int64
 	for _, n := range nemesis {
@@ -52,6 +56,7 @@ func checkConfig(calls, nemesis []*call) CheckerResult {
 			}
 		}
 	}
+	acked := newPublished(calls)
 	bySub := map[int][]*call{}
 	for _, c := range calls {
 		if c.f == history.FSubscribe && c.ok() {
@@ -100,6 +105,11 @@ func checkConfig(calls, nemesis []*call) CheckerResult {
 			if v != 0 && published[v] == nil {
 				add("config-phantom", p, fmt.Sprintf("p%d read config version %d (#%d), which nobody published", p, v, s.inv.Index), s)
 			}
+			if w := acked.before(s.start); w != nil {
+				if wv, _ := configVersion(w.inv.Value); v < wv {
+					add("config-stale", p, fmt.Sprintf("p%d read config version %d (#%d%s) although version %d had been published (#%d) %s before the read began", p, v, s.inv.Index, modeNote(s, defaultMode), wv, w.inv.Index, fmtNs(s.start-w.end)), w, s)
+				}
+			}
 			if best != nil && v < bestV {
 				add("config-backwards", p, fmt.Sprintf("p%d read config version %d (#%d) after version %d (#%d)", p, v, s.inv.Index, bestV, best.inv.Index), best, s)
 			}
@@ -125,6 +135,44 @@ func checkConfig(calls, nemesis []*call) CheckerResult {
 		res.Valid, res.Note = Unknown, "no subscriber read after the last acknowledged publish: convergence not observed"
 	}
 	return res
+}
+
+// publishedBy answers which version was the newest acknowledged at a time:
+// ends are acknowledged publishes' completion times in order, newest[i] the
+// publish of the highest version among the first i+1.
+type publishedBy struct {
+	ends   []int64
+	newest []*call
+}
+
+func newPublished(calls []*call) publishedBy {
+	var acked []*call
+	for _, c := range calls {
+		if _, ok := configVersion(c.inv.Value); ok && c.f == history.FPublish && c.ok() {
+			acked = append(acked, c)
+		}
+	}
+	sort.Slice(acked, func(i, j int) bool { return acked[i].end < acked[j].end })
+	var p publishedBy
+	var best *call
+	var bestV int64
+	for _, c := range acked {
+		if v, _ := configVersion(c.inv.Value); best == nil || v > bestV {
+			best, bestV = c, v
+		}
+		p.ends = append(p.ends, c.end)
+		p.newest = append(p.newest, best)
+	}
+	return p
+}
+
+// before is the publish of the newest version acknowledged before t, or nil.
+func (p publishedBy) before(t int64) *call {
+	n := sort.Search(len(p.ends), func(i int) bool { return p.ends[i] >= t })
+	if n == 0 {
+		return nil
+	}
+	return p.newest[n-1]
 }
 
 func (c *call) valueOrNil() *string {

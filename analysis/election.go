@@ -7,11 +7,13 @@ import (
 	"coordlab/history"
 )
 
-// linearizableMode reports whether a read's mode promises linearizable reads
-// (etcd linearizable, or unrecorded).
-func linearizableMode(c *call, def string) bool {
-	m := readMode(c, def)
-	return m == "" || m == "linearizable"
+// modeNote names a read's mode for an explanation (", a serializable
+// read"), or nothing for a linearizable or unrecorded one.
+func modeNote(c *call, def string) string {
+	if m := readMode(c, def); m != "" && m != "linearizable" {
+		return ", a " + m + " read"
+	}
+	return ""
 }
 
 // readMode is the op's recorded read mode, else def.
@@ -30,8 +32,12 @@ func readMode(c *call, def string) string {
 //   - phantom-leader: an observation names a (value, term) no campaign could
 //     have produced;
 //   - observe-backwards: one process observed an older term after a newer;
-//   - stale-leader: a linearizable observe that began after a campaign won
-//     term t returned a term older than t.
+//   - stale-leader: an observe that began after a campaign won term t
+//     returned a term older than t. Observations are judged as a user of
+//     an election reads them, whatever the read mode: a serializable
+//     (etcd) or local (ZooKeeper, no sync) observe that returns a deposed
+//     leader is the anomaly those modes allow, and the explanation names
+//     the mode.
 func checkElection(calls []*call, defaultMode string) CheckerResult {
 	res := CheckerResult{Valid: Valid, Checked: map[string]int{}}
 	type termInfo struct {
@@ -110,12 +116,10 @@ func checkElection(calls []*call, defaultMode string) CheckerResult {
 			if p, ok := lastSeen[c.process]; !ok || t >= p.comp.Version {
 				lastSeen[c.process] = c
 			}
-			if linearizableMode(c, defaultMode) {
-				for _, w := range won {
-					if w.end < c.start && t < w.comp.Version {
-						add("stale-leader", name, fmt.Sprintf("p%d observed term %d (#%d) although term %d had been won (#%d) %s before the observation began", c.process, t, c.inv.Index, w.comp.Version, w.inv.Index, fmtNs(c.start-w.end)), w, c)
-						break
-					}
+			for _, w := range won {
+				if w.end < c.start && t < w.comp.Version {
+					add("stale-leader", name, fmt.Sprintf("p%d observed term %d (#%d%s) although term %d had been won (#%d) %s before the observation began", c.process, t, c.inv.Index, modeNote(c, defaultMode), w.comp.Version, w.inv.Index, fmtNs(c.start-w.end)), w, c)
+					break
 				}
 			}
 		}

@@ -80,6 +80,7 @@ func TestFixtures(t *testing.T) {
 		{"election-two-leaders", analysis.Invalid, map[string]analysis.Validity{"election": analysis.Invalid}, map[string][]string{"election": {"two-leaders"}}},
 		{"config-valid", analysis.Valid, map[string]analysis.Validity{"config": analysis.Valid}, nil},
 		{"config-backwards", analysis.Invalid, map[string]analysis.Validity{"config": analysis.Invalid}, map[string][]string{"config": {"config-backwards"}}},
+		{"config-stale", analysis.Invalid, map[string]analysis.Validity{"config": analysis.Invalid}, map[string][]string{"config": {"config-stale"}}},
 		{"config-not-converged", analysis.Invalid, map[string]analysis.Validity{"config": analysis.Invalid}, map[string][]string{"config": {"config-not-converged"}}},
 	}
 	for _, tc := range tests {

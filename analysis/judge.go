@@ -77,10 +77,11 @@ func Election() Checker {
 	return Checker{Name: "election", run: func(in *input) CheckerResult { return checkElection(in.calls, in.opts.ReadMode) }}
 }
 
-// ConfigCenter checks a configuration center's subscribers: never
-// backwards, never a version nobody published, converged after the heal.
+// ConfigCenter checks a configuration center's subscribers: never older
+// than what was published before the read, never backwards, never a version
+// nobody published, converged after the heal.
 func ConfigCenter() Checker {
-	return Checker{Name: "config", run: func(in *input) CheckerResult { return checkConfig(in.calls, in.nemesis) }}
+	return Checker{Name: "config", run: func(in *input) CheckerResult { return checkConfig(in.calls, in.nemesis, in.opts.ReadMode) }}
 }
 
 // The fs of the register, for Judges.

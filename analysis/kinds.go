@@ -33,9 +33,10 @@ var AnomalyKinds = map[string]string{
 	"term-order":        "a later campaign won an older or equal term",
 	"phantom-leader":    "an observed leader value no campaign proposed",
 	"observe-backwards": "a process observed an older term after a newer one",
-	"stale-leader":      "a linearizable observation returned a term older than one already won",
+	"stale-leader":      "an observation returned a term older than one won before it began (serializable and local reads may)",
 	// config
 	"config-backwards":     "a subscriber read an older configuration version after a newer one",
 	"config-phantom":       "a subscriber read a version nobody published",
+	"config-stale":         "a subscriber read an older version than one published before its read began (serializable and local reads may)",
 	"config-not-converged": "after the final heal a subscriber's last read is not the last published version",
 }
