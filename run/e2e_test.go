@@ -184,7 +184,7 @@ func TestEtcdSerializableReadsAreStale(t *testing.T) {
 func TestEtcdLinearizableReadsUnderPartition(t *testing.T) {
 	needTarget(t, "etcd")
 	t.Parallel()
-	r := e2e(t, partitionSpec("etcd", "partition", "linearizable"))
+	r := e2e(t, partitionSpec("etcd", "partition-isolate-follower", "linearizable"))
 	if r.Valid != analysis.Valid {
 		t.Fatalf("verdict %s (%+v), want valid", r.Valid, r.Checkers)
 	}
@@ -201,6 +201,22 @@ func TestZooKeeperLocalReads(t *testing.T) {
 	lin, so := r.Checkers["linearizable"], r.Checkers["session-order"]
 	if lin.Valid != analysis.Invalid || so.Valid != analysis.Valid {
 		t.Fatalf("linearizable %s, session-order %s; want invalid and valid", lin.Valid, so.Valid)
+	}
+}
+
+// TestSyncReadsUnderPartition: the schedule of TestZooKeeperLocalReads and
+// TestZabLocalReads with sync reads is valid.
+func TestSyncReadsUnderPartition(t *testing.T) {
+	for _, target := range []string{"zookeeper", "zab"} {
+		t.Run(target, func(t *testing.T) {
+			needAny(t, target)
+			t.Parallel()
+			s := zkLocalSpec(target)
+			s.ReadMode = "sync"
+			if r := e2e(t, s); r.Valid != analysis.Valid {
+				t.Fatalf("verdict %s (%+v), want valid", r.Valid, r.Checkers)
+			}
+		})
 	}
 }
 
@@ -252,7 +268,7 @@ func TestRaftkvSerializableReadsAreStale(t *testing.T) {
 func TestRaftkvLinearizableReadsUnderPartition(t *testing.T) {
 	needOurs(t)
 	t.Parallel()
-	if r := e2e(t, partitionSpec("raftkv", "partition", "linearizable")); r.Valid != analysis.Valid {
+	if r := e2e(t, partitionSpec("raftkv", "partition-isolate-follower", "linearizable")); r.Valid != analysis.Valid {
 		t.Fatalf("verdict %s (%+v), want valid", r.Valid, r.Checkers)
 	}
 }
