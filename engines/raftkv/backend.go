@@ -90,6 +90,9 @@ func (s *Server) proposeAndWait(ctx context.Context, p proposal) (applyResult, e
 		return ctx.Err()
 	}
 	for {
+		// The leader the proposal goes to (or through): if it loses the
+		// lead before the entry applies, the entry may be lost with it.
+		changed, lead := s.leaderChanged(), s.lead.Load()
 		select {
 		case s.propc <- p:
 		case <-ctx.Done():
@@ -103,17 +106,30 @@ func (s *Server) proposeAndWait(ctx context.Context, p proposal) (applyResult, e
 		// loses its leader now, so a timeout is indeterminate, never "no
 		// leader" (which clients take to mean the request was not proposed).
 		var res applyResult
-		select {
-		case res = <-ch:
-		case <-ctx.Done():
-			if ctx.Err() == context.DeadlineExceeded {
+	wait:
+		for {
+			select {
+			case res = <-ch:
+				break wait
+			case <-changed:
+				if lead != raft.None && s.lead.Load() != lead {
+					// The leader that had the entry is gone: it may never
+					// commit. Say so now (indeterminate, as etcd's "leader
+					// changed"), so the client retries against the new
+					// leader instead of waiting out its timeout.
+					return fail(rpctypes.ErrGRPCLeaderChanged)
+				}
+				changed, lead = s.leaderChanged(), s.lead.Load()
+			case <-ctx.Done():
+				if ctx.Err() == context.DeadlineExceeded {
+					return fail(s.proposedTimeoutErr())
+				}
+				return fail(ctx.Err())
+			case <-timer.C:
 				return fail(s.proposedTimeoutErr())
+			case <-s.donec:
+				return fail(rpctypes.ErrGRPCStopped)
 			}
-			return fail(ctx.Err())
-		case <-timer.C:
-			return fail(s.proposedTimeoutErr())
-		case <-s.donec:
-			return fail(rpctypes.ErrGRPCStopped)
 		}
 		if !errors.Is(res.err, raft.ErrProposalDropped) {
 			return res, nil

@@ -51,6 +51,8 @@ func (s *Server) run() {
 		case <-s.readNotify:
 		case r := <-s.reportc:
 			s.onReport(r)
+		case id := <-s.leaderGonec:
+			s.onLeaderGone(id)
 		case <-s.removedc:
 			s.log.Warn("a peer says this member was removed; stopping")
 			s.loopErr = ErrRemoved
@@ -145,6 +147,7 @@ func (s *Server) onReport(r reportMsg) {
 }
 
 func (s *Server) onTick() {
+	s.fastElectionTick()
 	s.readTick()
 	if s.wasLeader {
 		s.revokeExpiredLeases()

@@ -45,6 +45,7 @@ type Server struct {
 	wasLeader bool
 	removed   bool
 	reads     readLoopState
+	fast      *fastElection // set while an election after a leader's death runs
 
 	// Storage threads and the queues between them and the loop.
 	ms      *raft.MemoryStorage // thread-safe; written by the append and apply threads
@@ -80,16 +81,17 @@ type Server struct {
 	peerLn    net.Listener
 	peerSrv   *http.Server
 
-	propc      chan proposal
-	recvc      chan *raftpb.Message
-	reportc    chan reportMsg
-	readNotify chan struct{}
-	removedc   chan struct{}
-	stopc      chan struct{}
-	donec      chan struct{}
-	stopOnce   sync.Once
-	loopErr    error
-	wg         sync.WaitGroup
+	propc       chan proposal
+	recvc       chan *raftpb.Message
+	reportc     chan reportMsg
+	readNotify  chan struct{}
+	removedc    chan struct{}
+	leaderGonec chan uint64 // the transport found the leader's peer port refusing
+	stopc       chan struct{}
+	donec       chan struct{}
+	stopOnce    sync.Once
+	loopErr     error
+	wg          sync.WaitGroup
 
 	waitMu  sync.Mutex
 	waiters map[uint64]chan applyResult
@@ -151,6 +153,7 @@ func New(cfg Config) (*Server, error) {
 		reportc:     make(chan reportMsg, 1024),
 		readNotify:  make(chan struct{}, 1),
 		removedc:    make(chan struct{}, 1),
+		leaderGonec: make(chan uint64, 1),
 		stopc:       make(chan struct{}),
 		donec:       make(chan struct{}),
 		waiters:     map[uint64]chan applyResult{},

@@ -71,6 +71,7 @@ type transport struct {
 
 	dropped atomic.Uint64
 	lastLog atomic.Int64 // unix nanos of the last drop log line
+	probing atomic.Bool  // a probeLeader dial is running
 
 	wg    sync.WaitGroup
 	stopc chan struct{}
@@ -307,6 +308,7 @@ func (t *transport) writeLoop(p *peer) {
 					continue
 				}
 				t.s.report(reportMsg{to: p.id})
+				t.probeLeader(p.id)
 				t.log.Debug("dial peer failed", "peer", fmt.Sprintf("%x", p.id), "err", err)
 				select {
 				case <-time.After(redialBackoff):
@@ -627,6 +629,7 @@ func (t *transport) serveStream(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, errBadPeerMessage) {
 		t.log.Warn("closing stream from peer", "peer", fmt.Sprintf("%x", from), "err", err)
 	}
+	t.probeLeader(from)
 }
 
 // errBadPeerMessage marks a frame that is not a raft message this member may

@@ -61,6 +61,8 @@ func TestMain(m *testing.M) {
 // cluster is three members of one system on loopback.
 type cluster struct {
 	name       string
+	bin        string
+	args       [][]string // each member's command line, for restarts
 	procs      []*proctest.Process
 	clientURLs []string
 	metricURLs []string
@@ -68,7 +70,7 @@ type cluster struct {
 
 func startCluster(tb testing.TB, name, bin string, extra []string) *cluster {
 	tb.Helper()
-	c := &cluster{name: name}
+	c := &cluster{name: name, bin: bin}
 	type ports struct{ client, peer, metrics int }
 	var ps []ports
 	var ic []string
@@ -93,37 +95,54 @@ func startCluster(tb testing.TB, name, bin string, extra []string) *cluster {
 			"--log-level", "error",
 		}
 		args = append(args, extra...)
-		var o proctest.Options
-		if os.Getenv("BENCH_LOG") != "" {
-			o.Output = os.Stderr
-		}
-		pr, err := proctest.Launch(bin, args, o)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		c.procs = append(c.procs, pr)
+		c.args = append(c.args, args)
+		c.procs = append(c.procs, nil)
 		c.clientURLs = append(c.clientURLs, cu)
 		c.metricURLs = append(c.metricURLs, mu)
+		if err := c.launch(i); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	tb.Cleanup(c.stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for _, mu := range c.metricURLs {
-		for {
-			resp, err := http.Get(mu + "/health")
-			if err == nil {
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 && strings.Contains(string(body), `"true"`) {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				tb.Fatalf("%s: %s not healthy within 30s", name, mu)
-			}
-			time.Sleep(50 * time.Millisecond)
+	for i := range c.procs {
+		if err := c.waitHealthy(i, 30*time.Second); err != nil {
+			tb.Fatal(err)
 		}
 	}
 	return c
+}
+
+// launch starts member i from its command line.
+func (c *cluster) launch(i int) error {
+	var o proctest.Options
+	if os.Getenv("BENCH_LOG") != "" {
+		o.Output = os.Stderr
+	}
+	pr, err := proctest.Launch(c.bin, c.args[i], o)
+	if err != nil {
+		return err
+	}
+	c.procs[i] = pr
+	return nil
+}
+
+// waitHealthy waits until member i's /health says so.
+func (c *cluster) waitHealthy(i int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		resp, err := http.Get(c.metricURLs[i] + "/health")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 && strings.Contains(string(body), `"true"`) {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %s not healthy within %v", c.name, c.metricURLs[i], limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (c *cluster) stop() {
@@ -208,20 +227,29 @@ func runLoad(c *cluster, clis []*clientv3.Client, w workload, d time.Duration) r
 }
 
 func leaderMetricsURL(c *cluster) (string, error) {
+	i, err := c.leader()
+	if err != nil {
+		return "", err
+	}
+	return c.metricURLs[i], nil
+}
+
+// leader is the index of the member that says it leads.
+func (c *cluster) leader() (int, error) {
 	for i, cu := range c.clientURLs {
 		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{cu}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 		if err != nil {
-			return "", err
+			return 0, err
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		st, err := cli.Status(ctx, cu)
 		cancel()
 		cli.Close()
 		if err == nil && st.Leader == st.Header.MemberId {
-			return c.metricURLs[i], nil
+			return i, nil
 		}
 	}
-	return "", errors.New("no leader found")
+	return 0, errors.New("no leader found")
 }
 
 func profile(c *cluster, d time.Duration, path string) error {
