@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"coordlab/engines/raftkv/testcerts"
 	"coordlab/proctest"
+	"coordlab/testpki"
 )
 
 // A 3-process cluster started with etcd's TLS flags (client and peer,
@@ -21,8 +21,8 @@ func TestTLSFlagsWithEtcdctl(t *testing.T) {
 		t.Skip("etcdctl not installed")
 	}
 	base := t.TempDir()
-	ca := testcerts.NewCA(t, base, "ca")
-	other := testcerts.NewCA(t, base, "other")
+	ca := testpki.NewCA(t, base, "ca")
+	other := testpki.NewCA(t, base, "other")
 	const n = 3
 	var ic []string
 	var cports, pports []int

@@ -15,7 +15,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"coordlab/engines/raftkv/testcerts"
+	"coordlab/testpki"
 )
 
 type tlsMember struct {
@@ -27,7 +27,7 @@ type tlsMember struct {
 
 // startTLSCluster starts n in-process members whose peer and client URLs are
 // https with mutual authentication, certificates signed by ca.
-func startTLSCluster(t *testing.T, n int, ca *testcerts.CA) []*tlsMember {
+func startTLSCluster(t *testing.T, n int, ca *testpki.CA) []*tlsMember {
 	t.Helper()
 	var peerLns, clientLns []net.Listener
 	var initial []InitialMember
@@ -67,7 +67,7 @@ func startTLSCluster(t *testing.T, n int, ca *testcerts.CA) []*tlsMember {
 	return ms
 }
 
-func clientTLSConfig(t *testing.T, caFile string, pair *testcerts.Pair) *tls.Config {
+func clientTLSConfig(t *testing.T, caFile string, pair *testpki.Pair) *tls.Config {
 	t.Helper()
 	b, err := os.ReadFile(caFile)
 	if err != nil {
@@ -92,8 +92,8 @@ func clientTLSConfig(t *testing.T, caFile string, pair *testcerts.Pair) *tls.Con
 // a peer without a certificate, or with one from another CA, is refused.
 func TestTLSClusterMutualAuth(t *testing.T) {
 	dir := t.TempDir()
-	ca := testcerts.NewCA(t, dir, "cluster")
-	other := testcerts.NewCA(t, dir, "other")
+	ca := testpki.NewCA(t, dir, "cluster")
+	other := testpki.NewCA(t, dir, "other")
 	ms := startTLSCluster(t, 3, ca)
 	waitFor(t, "a leader known to every member", func() bool {
 		lead := ms[0].m.Server().Leader()
@@ -184,7 +184,7 @@ func TestTLSClusterMutualAuth(t *testing.T) {
 	peerURL := ms[0].cfg.PeerURLs[0]
 	for _, c := range []struct {
 		name string
-		pair *testcerts.Pair
+		pair *testpki.Pair
 		ok   bool
 	}{
 		{"a certificate of the cluster's CA", &good, true},
@@ -265,8 +265,8 @@ func TestTLSConfigErrors(t *testing.T) {
 // learn the members.
 func TestTLSJoin(t *testing.T) {
 	dir := t.TempDir()
-	ca := testcerts.NewCA(t, dir, "cluster")
-	other := testcerts.NewCA(t, dir, "other")
+	ca := testpki.NewCA(t, dir, "cluster")
+	other := testpki.NewCA(t, dir, "other")
 	ms := startTLSCluster(t, 3, ca)
 	var lead *Server
 	waitFor(t, "a leader", func() bool {
@@ -279,7 +279,7 @@ func TestTLSJoin(t *testing.T) {
 		return false
 	})
 
-	joinCfg := func(name string, pair testcerts.Pair, caFile string) Config {
+	joinCfg := func(name string, pair testpki.Pair, caFile string) Config {
 		peer := freeListener(t)
 		peerURL := "https://" + peer.Addr().String()
 		initial := append([]InitialMember(nil), ms[0].cfg.InitialCluster...)

@@ -17,6 +17,7 @@ import (
 
 	"coordlab/engines/zab/jute"
 	"coordlab/proctest"
+	"coordlab/testpki"
 )
 
 // tlsDialer is a go-zk dialer for the secure port with cert (none when
@@ -114,7 +115,7 @@ func TestTLSClientPort(t *testing.T) {
 	}
 
 	stranger := f.Stranger.TLS()
-	wrongHost := f.CA.Issue(t, "elsewhere", []net.IP{net.IPv4(10, 9, 9, 9)}, []string{"elsewhere.invalid"}).TLS()
+	wrongHost := f.CA.IssueFor(t, "elsewhere", []net.IP{net.IPv4(10, 9, 9, 9)}, []string{"elsewhere.invalid"}).TLS()
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		tlsRefused(t, s.SecureClientAddr(), nil, roots, v)
 		tlsRefused(t, s.SecureClientAddr(), &stranger, roots, v)
@@ -161,7 +162,7 @@ func TestTLSClientAuthModes(t *testing.T) {
 	f := NewTestTLSFiles(t, t.TempDir())
 	roots := poolOf(f.CA.Cert)
 	client, stranger := f.Client.TLS(), f.Stranger.TLS()
-	wrongHost := f.CA.Issue(t, "elsewhere", []net.IP{net.IPv4(10, 9, 9, 9)}, nil).TLS()
+	wrongHost := f.CA.IssueFor(t, "elsewhere", []net.IP{net.IPv4(10, 9, 9, 9)}, nil).TLS()
 
 	t.Run("want", func(t *testing.T) {
 		s := tlsServer(t, f, func(c *Config) { c.SSL.ClientAuth = "want" })
@@ -203,23 +204,23 @@ func TestTLSClientAuthModes(t *testing.T) {
 func TestTLSConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	f := NewTestTLSFiles(t, dir)
-	jks := writeTestFile(t, filepath.Join(dir, "keystore.jks"), append([]byte{0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2}, make([]byte, 64)...))
+	jks := testpki.WriteFile(t, filepath.Join(dir, "keystore.jks"), append([]byte{0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2}, make([]byte, 64)...))
 	p12AsJKS := filepath.Join(dir, "pkcs12-named.jks")
 	if b, err := os.ReadFile(f.ServerP12); err != nil {
 		t.Fatal(err)
 	} else {
-		writeTestFile(t, p12AsJKS, b)
+		testpki.WriteFile(t, p12AsJKS, b)
 	}
-	encrypted := writeTestFile(t, filepath.Join(dir, "enc.pem"), pemBlock("ENCRYPTED PRIVATE KEY", []byte{1, 2, 3}))
+	encrypted := testpki.WriteFile(t, filepath.Join(dir, "enc.pem"), testpki.PEM("ENCRYPTED PRIVATE KEY", []byte{1, 2, 3}))
 	mismatch := filepath.Join(dir, "mismatch.pem")
 	{
 		a, _ := os.ReadFile(f.ClientPEM)
 		b, _ := os.ReadFile(f.ServerPEM)
 		key := a[:strings.Index(string(a), "-----BEGIN CERTIFICATE")]
 		certs := b[strings.Index(string(b), "-----BEGIN CERTIFICATE"):]
-		writeTestFile(t, mismatch, append(append([]byte{}, key...), certs...))
+		testpki.WriteFile(t, mismatch, append(append([]byte{}, key...), certs...))
 	}
-	noExt := writeTestFile(t, filepath.Join(dir, "server.store"), []byte("x"))
+	noExt := testpki.WriteFile(t, filepath.Join(dir, "server.store"), []byte("x"))
 	base := ClientTLS{KeyStoreLocation: f.ServerPEM, TrustStoreLocation: f.CAPEM}
 	tests := []struct {
 		name  string
@@ -275,7 +276,7 @@ func TestTLSConfigErrors(t *testing.T) {
 func TestTLSZooCfg(t *testing.T) {
 	dir := t.TempDir()
 	f := NewTestTLSFiles(t, dir)
-	pwFile := writeTestFile(t, filepath.Join(dir, "pw"), []byte(f.Password+"\n"))
+	pwFile := testpki.WriteFile(t, filepath.Join(dir, "pw"), []byte(f.Password+"\n"))
 	t.Setenv("SERVER_JVMFLAGS", "-Dzookeeper.ssl.trustStore.password="+f.Password)
 	t.Setenv("JVMFLAGS", "")
 	p := writeCfg(t, dir, strings.Join([]string{
