@@ -308,6 +308,17 @@ func (s *Server) applyNormal(e *raftpb.Entry) {
 			}
 		case req.LeaseRevoke != nil:
 			s.lessor.revoked(req.LeaseRevoke.ID)
+		case err != nil:
+		case req.Authenticate != nil:
+			if r, ok := resp.(*pb.AuthenticateResponse); ok {
+				s.tokens.Assign(r.Token, req.Authenticate.Name)
+			}
+		case req.AuthDisable != nil:
+			s.tokens.Clear()
+		case req.AuthUserDelete != nil:
+			s.tokens.InvalidateUser(req.AuthUserDelete.Name)
+		case req.AuthUserChangePassword != nil:
+			s.tokens.InvalidateUser(req.AuthUserChangePassword.Name)
 		}
 	}
 	if id := req.GetHeader().GetID(); id != 0 {

@@ -3,6 +3,7 @@ package raftkv
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/crypto/bcrypt"
 	"log/slog"
 	"net"
 	"net/url"
@@ -166,6 +167,15 @@ type Config struct {
 	// WALSegmentBytes is the preallocated size of one WAL segment file.
 	// Default 64 MiB (etcd's). Tests on small file systems lower it.
 	WALSegmentBytes int64
+	// AuthToken is --auth-token: "simple" (etcd's default; also when
+	// empty) is the only kind raftkv has.
+	AuthToken string
+	// AuthTokenTTL is --auth-token-ttl: a simple token lives this long after
+	// its last use. 0 means 300s (etcd's default).
+	AuthTokenTTL time.Duration
+	// BcryptCost is --bcrypt-cost, the cost of the password hashes this
+	// member makes (4..31). 0 means 10 (etcd's default).
+	BcryptCost int
 	// Logger receives state changes; nil discards.
 	Logger *slog.Logger
 	// Clock is the lease clock; nil means the wall clock.
@@ -313,6 +323,20 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchInterval < 0 {
 		bad("BatchInterval: want >= 0, got %v", c.BatchInterval)
+	}
+	switch c.AuthToken {
+	case "", "simple":
+	case "jwt":
+		bad("--auth-token jwt: raftkv has only simple tokens; use --auth-token simple (the default)")
+	default:
+		// etcd refuses an unknown token kind with ErrInvalidAuthOpts.
+		bad("--auth-token %q: auth: invalid auth options (raftkv has only simple tokens: --auth-token simple)", c.AuthToken)
+	}
+	if c.AuthTokenTTL < 0 {
+		bad("--auth-token-ttl: want >= 0 seconds, got %v", c.AuthTokenTTL)
+	}
+	if c.BcryptCost != 0 && (c.BcryptCost < bcrypt.MinCost || c.BcryptCost > bcrypt.MaxCost) {
+		bad("--bcrypt-cost: want %d..%d, got %d (default %d)", bcrypt.MinCost, bcrypt.MaxCost, c.BcryptCost, bcrypt.DefaultCost)
 	}
 	return errors.Join(errs...)
 }
