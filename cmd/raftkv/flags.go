@@ -61,6 +61,7 @@ func parseFlags(args []string) (*options, error) {
 	peerClientCertAuth := fs.Bool("peer-client-cert-auth", false, "Enable peer client cert authentication.")
 	peerAutoTLS := fs.Bool("peer-auto-tls", false, "Peer TLS using generated certificates.")
 	setAuth := authFlags(fs)
+	setLimits := limitFlags(fs)
 	outputs := fs.String("log-outputs", "default", "Where to log: 'default' (stderr), 'stderr', 'stdout', or file paths, comma-separated.")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -164,6 +165,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	c.BatchInterval = *bbi
 	setAuth(&c)
+	if err := setLimits(&c); err != nil {
+		return nil, err
+	}
 	c.Logger = o.logger
 	o.member = c
 	if err := c.Validate(); err != nil {

@@ -167,6 +167,9 @@ type Config struct {
 	// WALSegmentBytes is the preallocated size of one WAL segment file.
 	// Default 64 MiB (etcd's). Tests on small file systems lower it.
 	WALSegmentBytes int64
+	// MaxTxnOps is --max-txn-ops: the most compares, or operations of one
+	// branch, a txn may hold. 0 means 128 (etcd's default).
+	MaxTxnOps int
 	// AuthToken is --auth-token: "simple" (etcd's default; also when
 	// empty) is the only kind raftkv has.
 	AuthToken string
@@ -331,6 +334,9 @@ func (c *Config) Validate() error {
 	default:
 		// etcd refuses an unknown token kind with ErrInvalidAuthOpts.
 		bad("--auth-token %q: auth: invalid auth options (raftkv has only simple tokens: --auth-token simple)", c.AuthToken)
+	}
+	if c.MaxTxnOps < 0 {
+		bad("--max-txn-ops: want >= 1, got %d", c.MaxTxnOps)
 	}
 	if c.AuthTokenTTL < 0 {
 		bad("--auth-token-ttl: want >= 0 seconds, got %v", c.AuthTokenTTL)

@@ -93,8 +93,11 @@
 //     must not modify them.
 //   - A watcher's goroutine is the only goroutine the store starts. Store.Close stops
 //     them all and waits.
-//   - Auth and cluster-version requests are not implemented: Apply returns
-//     ErrUnsupported for them (after advancing the consistent index). Alarms are:
+//   - Cluster-version requests are not implemented: Apply returns
+//     ErrUnsupported for them (after advancing the consistent index). Auth
+//     is (auth.go): users, roles and the enabled flag in etcd's auth buckets,
+//     every request checked against the sender in its header, as etcd's auth
+//     applier does. Alarms are:
 //     they live in the alarm bucket (etcd's), and while NOSPACE is active Apply
 //     refuses puts, txns with puts and lease grants with ErrNoSpace.
 package mvcc

@@ -12,8 +12,8 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// MaxTxnOps is etcd's default --max-txn-ops: the most operations one Txn
-// branch (or its compare list) may hold.
+// MaxTxnOps is etcd's default --max-txn-ops (Config.MaxTxnOps): the most
+// operations one Txn branch (or its compare list) may hold.
 const MaxTxnOps = 128
 
 type kvServer struct {
@@ -133,7 +133,7 @@ func (s *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*
 // Txn proposes a txn that writes; one that only reads is served as a read
 // (see readtxn.go), as etcd does.
 func (s *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
-	if err := checkTxn(r, MaxTxnOps); err != nil {
+	if err := checkTxn(r, s.cfg.MaxTxnOps); err != nil {
 		return nil, err
 	}
 	if isReadOnlyTxn(r) {
