@@ -3,6 +3,7 @@ package raftkv
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -307,7 +308,11 @@ func (s *Server) applyNormal(e *raftpb.Entry) {
 				s.lessor.granted(r.ID, r.TTL)
 			}
 		case req.LeaseRevoke != nil:
-			s.lessor.revoked(req.LeaseRevoke.ID)
+			// A revoke refused for lack of permission leaves the lease,
+			// and its expiry timer, in place.
+			if err == nil || errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) {
+				s.lessor.revoked(req.LeaseRevoke.ID)
+			}
 		case err != nil:
 		case req.Authenticate != nil:
 			if r, ok := resp.(*pb.AuthenticateResponse); ok {
