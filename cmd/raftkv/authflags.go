@@ -12,7 +12,7 @@ import (
 // their values into a Config once fs is parsed. raftkv.Config.Validate
 // checks them (token kind, bcrypt cost range).
 func authFlags(fs *flag.FlagSet) func(*raftkv.Config) {
-	token := fs.String("auth-token", "simple", "Specify auth token specific options ('simple' is the only kind raftkv has).")
+	token := fs.String("auth-token", "simple", "Specify auth token specific options: 'simple', or 'jwt,sign-method=RS256,priv-key=FILE,pub-key=FILE,ttl=5m'.")
 	ttl := fs.Uint("auth-token-ttl", 300, "The lifetime in seconds of the auth token.")
 	cost := fs.Uint("bcrypt-cost", 10, "Specify bcrypt algorithm cost factor for auth password hashing (4..31).")
 	return func(c *raftkv.Config) {

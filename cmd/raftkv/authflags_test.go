@@ -27,8 +27,11 @@ func TestAuthAndLimitFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--auth-token", "jwt,pub-key=x"}, "--auth-token"},
-		{[]string{"--auth-token", "jwt"}, "only simple tokens"},
+		{[]string{"--auth-token", "jwt,pub-key=/nonexistent,sign-method=RS256"}, "--auth-token jwt: pub-key: open /nonexistent"},
+		{[]string{"--auth-token", "jwt"}, "--auth-token jwt: sign-method=\"\": auth: invalid auth signature method"},
+		{[]string{"--auth-token", "jwt,sign-method=RS256,colour=blue"}, "unknown option \"colour\""},
+		{[]string{"--auth-token", "simple,ttl=5m"}, "--auth-token simple takes no options"},
+		{[]string{"--auth-token", "oauth"}, "auth: invalid auth options"},
 		{[]string{"--bcrypt-cost", "3"}, "--bcrypt-cost: want 4..31, got 3"},
 		{[]string{"--bcrypt-cost", "32"}, "--bcrypt-cost: want 4..31, got 32"},
 		{[]string{"--max-txn-ops", "0"}, "--max-txn-ops"},

@@ -15,6 +15,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.etcd.io/raft/v3"
 	raftpb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -316,7 +318,11 @@ func (s *Server) applyNormal(e *raftpb.Entry) {
 		case err != nil:
 		case req.Authenticate != nil:
 			if r, ok := resp.(*pb.AuthenticateResponse); ok {
-				s.tokens.Assign(r.Token, req.Authenticate.Name)
+				tok, ierr := s.tokens.Issue(r.Token, req.Authenticate.Name, st.AuthRevision())
+				if ierr != nil {
+					res = applyResult{err: status.Error(codes.Unknown, ierr.Error())}
+				}
+				r.Token = tok
 			}
 		case req.AuthDisable != nil:
 			s.tokens.Clear()

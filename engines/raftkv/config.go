@@ -1,6 +1,7 @@
 package raftkv
 
 import (
+	"coordlab/engines/raftkv/v3rpc"
 	"errors"
 	"fmt"
 	"golang.org/x/crypto/bcrypt"
@@ -171,7 +172,8 @@ type Config struct {
 	// branch, a txn may hold. 0 means 128 (etcd's default).
 	MaxTxnOps int
 	// AuthToken is --auth-token: "simple" (etcd's default; also when
-	// empty) is the only kind raftkv has.
+	// empty) or "jwt,sign-method=...,priv-key=...,pub-key=...,ttl=..."
+	// (v3rpc.ParseAuthToken).
 	AuthToken string
 	// AuthTokenTTL is --auth-token-ttl: a simple token lives this long after
 	// its last use. 0 means 300s (etcd's default).
@@ -327,13 +329,8 @@ func (c *Config) Validate() error {
 	if c.BatchInterval < 0 {
 		bad("BatchInterval: want >= 0, got %v", c.BatchInterval)
 	}
-	switch c.AuthToken {
-	case "", "simple":
-	case "jwt":
-		bad("--auth-token jwt: raftkv has only simple tokens; use --auth-token simple (the default)")
-	default:
-		// etcd refuses an unknown token kind with ErrInvalidAuthOpts.
-		bad("--auth-token %q: auth: invalid auth options (raftkv has only simple tokens: --auth-token simple)", c.AuthToken)
+	if _, err := v3rpc.ParseAuthToken(c.AuthToken, c.AuthTokenTTL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxTxnOps < 0 {
 		bad("--max-txn-ops: want >= 1, got %d", c.MaxTxnOps)

@@ -160,6 +160,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 5*time.Second + 2*cfg.ElectionTimeout()
 	}
+	tokens, err := v3rpc.ParseAuthToken(cfg.AuthToken, cfg.AuthTokenTTL)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:         cfg,
 		clock:       &skewClock{base: cfg.Clock},
@@ -177,9 +181,8 @@ func New(cfg Config) (*Server, error) {
 		applyq:      newQueue[applyItem](),
 		localq:      newQueue[localItem](),
 		fatalc:      make(chan struct{}),
-		tokens:      v3rpc.NewTokenStore(cfg.AuthTokenTTL),
+		tokens:      tokens,
 	}
-	var err error
 	if s.peerTLS, err = cfg.PeerTLS.build("peer-", filepath.Join(cfg.DataDir, "fixtures", "peer"), append(slices.Clone(cfg.PeerURLs), cfg.ListenPeerURLs...)); err != nil {
 		return nil, err
 	}

@@ -70,9 +70,11 @@ func (s *authServer) Authenticate(ctx context.Context, r *pb.AuthenticateRequest
 		if err != nil {
 			return nil, err
 		}
-		resp, err := authPropose[*pb.AuthenticateResponse](ctx, s.b, &pb.InternalRaftRequest{
-			Authenticate: &pb.InternalAuthenticateRequest{Name: r.Name, SimpleToken: tokenPrefix()},
-		})
+		ar := &pb.InternalAuthenticateRequest{Name: r.Name}
+		if s.b.(Authenticator).AuthTokens().Simple() {
+			ar.SimpleToken = tokenPrefix()
+		}
+		resp, err := authPropose[*pb.AuthenticateResponse](ctx, s.b, &pb.InternalRaftRequest{Authenticate: ar})
 		if err != nil {
 			return nil, err
 		}

@@ -128,7 +128,9 @@ func (b *memBackend) Propose(ctx context.Context, req *pb.InternalRaftRequest) (
 	case *pb.LeaseRevokeResponse:
 		delete(b.expiry, entry.LeaseRevoke.ID)
 	case *pb.AuthenticateResponse:
-		b.tokens.Assign(r.Token, entry.Authenticate.Name)
+		if r.Token, err = b.tokens.Issue(r.Token, entry.Authenticate.Name, b.st.AuthRevision()); err != nil {
+			return nil, err
+		}
 	}
 	return resp, nil
 }

@@ -56,6 +56,7 @@ const DefaultTokenTTL = 300 * time.Second
 type TokenStore struct {
 	ttl time.Duration
 	now func() time.Time
+	jwt *jwtSigner // JWT tokens instead (ParseAuthToken); the table is unused
 
 	mu        sync.Mutex
 	tokens    map[string]tokenEntry
@@ -76,10 +77,24 @@ func NewTokenStore(ttl time.Duration) *TokenStore {
 	return &TokenStore{ttl: ttl, now: time.Now, tokens: make(map[string]tokenEntry)}
 }
 
+// Simple reports whether the tokens are simple ones (else JWT).
+func (t *TokenStore) Simple() bool { return t.jwt == nil }
+
+// Issue gives user its token for an applied Authenticate entry whose store
+// answer carried token (mvcc.SimpleToken; empty for JWT) at auth revision
+// rev: a simple token is recorded and returned, a JWT is signed.
+func (t *TokenStore) Issue(token, user string, rev uint64) (string, error) {
+	if t.jwt != nil {
+		return t.jwt.sign(user, rev, t.now())
+	}
+	t.Assign(token, user)
+	return token, nil
+}
+
 // Assign records token for user (the apply loop, for an applied
 // Authenticate entry).
 func (t *TokenStore) Assign(token, user string) {
-	if token == "" {
+	if token == "" || t.jwt != nil {
 		return
 	}
 	t.mu.Lock()
@@ -182,6 +197,13 @@ func authInfo(ctx context.Context, b Backend) (mvcc.AuthInfo, error) {
 		return mvcc.AuthInfo{}, nil
 	}
 	token := ts[0]
+	if tokens := a.AuthTokens(); !tokens.Simple() {
+		user, rev, ok := tokens.jwt.verify(token, tokens.now())
+		if !ok {
+			return mvcc.AuthInfo{}, rpctypes.ErrGRPCInvalidAuthToken
+		}
+		return mvcc.AuthInfo{Username: user, Revision: rev}, nil
+	}
 	idx, ok := tokenIndex(token)
 	if !ok {
 		return mvcc.AuthInfo{}, rpctypes.ErrGRPCInvalidAuthToken
