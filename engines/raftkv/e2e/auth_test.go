@@ -3,10 +3,16 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +136,33 @@ func authSession(t *testing.T, endpoints string) string {
 	step("", "auth", "enable")
 	step("", "get", "foo1")
 	return tr.String()
+}
+
+// TestEtcdctlAuthJWT: with --auth-token jwt (the same ES256 key for both),
+// the etcdctl auth session prints the same against raftkv and etcd.
+func TestEtcdctlAuthJWT(t *testing.T) {
+	needTools(t)
+	t.Parallel()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "jwt.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	flag := []string{"--auth-token", "jwt,sign-method=ES256,priv-key=" + keyFile + ",ttl=10m"}
+	rk := startClusterArgs(t, "raftkv", raftkvBin, 3, flag...)
+	et := startClusterArgs(t, "etcd", etcdBin, 1, flag...)
+	got := authSession(t, rk.endpoints())
+	want := authSession(t, et.endpoints())
+	if got != want {
+		t.Errorf("etcdctl auth session with JWTs differs from etcd's\n%s", lineDiff(want, got))
+	}
 }
 
 // TestEtcdctlAuth drives authentication with etcdctl: the same session
