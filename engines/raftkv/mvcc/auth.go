@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/api/v3/authpb"
@@ -55,6 +56,11 @@ type authState struct {
 	users   map[string]*authpb.User
 	roles   map[string]*authpb.Role
 	perms   map[string]*userPerms
+
+	// Copies of enabled and rev for readers that take no lock (every
+	// request asks whether auth is on), written under mu with them.
+	enabledA atomic.Bool
+	revA     atomic.Uint64
 }
 
 // userPerms is the union of the key permissions of a user's roles.
@@ -69,11 +75,18 @@ type permRange struct {
 }
 
 func (s *Store) initAuth() {
-	s.auth = authState{
-		users: make(map[string]*authpb.User),
-		roles: make(map[string]*authpb.Role),
-		perms: make(map[string]*userPerms),
-	}
+	s.auth.enabled, s.auth.rev = false, 0
+	s.auth.users = make(map[string]*authpb.User)
+	s.auth.roles = make(map[string]*authpb.Role)
+	s.auth.perms = make(map[string]*userPerms)
+	s.publishAuth()
+}
+
+// publishAuth copies enabled and rev for lock-free readers. Caller holds mu
+// exclusively (or is Open).
+func (s *Store) publishAuth() {
+	s.auth.enabledA.Store(s.auth.enabled)
+	s.auth.revA.Store(s.auth.rev)
 }
 
 // createAuthBuckets creates the auth buckets and, on a fresh store, sets the
@@ -99,6 +112,7 @@ func (s *Store) loadAuth(tx *bolt.Tx) error {
 	if v := b.Get(authRevisionKey); len(v) == 8 {
 		s.auth.rev = binary.BigEndian.Uint64(v)
 	}
+	s.publishAuth()
 	if err := tx.Bucket(authUsersBucket).ForEach(func(k, v []byte) error {
 		u := &authpb.User{}
 		if err := proto.Unmarshal(v, u); err != nil {
@@ -252,20 +266,12 @@ func (s *Store) isAdmin(ai AuthInfo) error {
 }
 
 // AuthEnabled reports whether authentication is on.
-func (s *Store) AuthEnabled() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.auth.enabled
-}
+func (s *Store) AuthEnabled() bool { return s.auth.enabledA.Load() }
 
 // AuthRevision is the auth store's revision (etcd's authRevision): 1 on a
 // fresh store, +1 at every change of users, roles or permissions and at
 // auth disable.
-func (s *Store) AuthRevision() uint64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.auth.rev
-}
+func (s *Store) AuthRevision() uint64 { return s.auth.revA.Load() }
 
 // AuthUser returns a copy of user name (nil if absent), with the auth
 // revision it was read at.
@@ -466,6 +472,7 @@ func (s *Store) applyAuth(index uint64, req *pb.InternalRaftRequest) (proto.Mess
 	case req.AuthDisable != nil:
 		if s.auth.enabled {
 			s.auth.enabled = false
+			s.publishAuth()
 			s.authPut(authBucket, authEnabledKey, []byte{0})
 			s.bumpAuthRev()
 			s.log.Info("disabled authentication")
@@ -556,6 +563,7 @@ func (s *Store) applyAuthEnable() (*pb.AuthEnableResponse, error) {
 			return nil, rpctypes.ErrGRPCRootRoleNotExist
 		}
 		s.auth.enabled = true
+		s.publishAuth()
 		s.authPut(authBucket, authEnabledKey, []byte{1})
 		s.log.Info("enabled authentication")
 	}
@@ -780,6 +788,7 @@ func (s *Store) authChanged() {
 
 func (s *Store) bumpAuthRev() {
 	s.auth.rev++
+	s.publishAuth()
 	s.authPut(authBucket, authRevisionKey, binary.BigEndian.AppendUint64(nil, s.auth.rev))
 }
 
