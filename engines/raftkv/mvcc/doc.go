@@ -13,7 +13,9 @@
 // 8-byte big-endian sub, plus 't' for a tombstone) with the marshalled mvccpb.KeyValue as
 // value; the "meta" bucket holds the consistent index, the store revision and the compact
 // revision; the "lease" bucket holds the leases (ID, granted TTL, checkpointed remaining
-// TTL, as etcd's leasepb.Lease). The layout is etcd's down to the encoding of the compact
+// TTL, as etcd's leasepb.Lease); the "alarm" bucket the active alarms; the "auth",
+// "authUsers" and "authRoles" buckets the auth store (enabled flag and auth revision,
+// authpb.User and authpb.Role records). The layout is etcd's down to the encoding of the compact
 // revision, so real etcd restores a store snapshot (`etcdctl snapshot restore
 // --skip-hash-check`) and serves the same keys, revisions, leases and compaction; a test
 // checks it against the installed etcd.

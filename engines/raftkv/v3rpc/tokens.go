@@ -265,21 +265,21 @@ func requireAdmin(ctx context.Context, b Backend) error {
 	return st.IsAdminPermitted(ai)
 }
 
+// rawAuthMsgs are the auth package's messages of the rpctypes errors the
+// admin check gives.
+var rawAuthMsgs = map[error]string{
+	rpctypes.ErrGRPCUserEmpty:        "auth: user name is empty",
+	rpctypes.ErrGRPCUserNotFound:     "auth: user not found",
+	rpctypes.ErrGRPCPermissionDenied: "auth: permission denied",
+	rpctypes.ErrGRPCInvalidAuthToken: "auth: invalid auth token",
+	rpctypes.ErrGRPCAuthOldRevision:  "auth: revision in header is old",
+}
+
 // rawAuthErr is the error etcd's maintenance Defragment, Snapshot, Hash
 // and HashKV send when the admin check fails: the auth package's error,
 // not converted to its rpctypes value, so codes.Unknown with "auth: ...".
 func rawAuthErr(err error) error {
-	msgs := map[error]string{
-		rpctypes.ErrGRPCUserEmpty:          "auth: user name is empty",
-		rpctypes.ErrGRPCUserNotFound:       "auth: user not found",
-		rpctypes.ErrGRPCPermissionDenied:   "auth: permission denied",
-		rpctypes.ErrGRPCInvalidAuthToken:   "auth: invalid auth token",
-		rpctypes.ErrGRPCAuthOldRevision:    "auth: revision in header is old",
-		rpctypes.ErrGRPCRootRoleNotExist:   "auth: root user does not have root role",
-		rpctypes.ErrGRPCAuthNotEnabled:     "auth: authentication is not enabled",
-		rpctypes.ErrGRPCPermissionNotGiven: "auth: permission not given",
-	}
-	if m, ok := msgs[err]; ok {
+	if m, ok := rawAuthMsgs[err]; ok {
 		return statusUnknown(m)
 	}
 	return err
