@@ -60,6 +60,8 @@ func parseFlags(args []string) (*options, error) {
 	peerCAFile := fs.String("peer-trusted-ca-file", "", "Path to the peer server TLS trusted CA file.")
 	peerClientCertAuth := fs.Bool("peer-client-cert-auth", false, "Enable peer client cert authentication.")
 	peerAutoTLS := fs.Bool("peer-auto-tls", false, "Peer TLS using generated certificates.")
+	setAuth := authFlags(fs)
+	setLimits := limitFlags(fs)
 	outputs := fs.String("log-outputs", "default", "Where to log: 'default' (stderr), 'stderr', 'stdout', or file paths, comma-separated.")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -162,6 +164,10 @@ func parseFlags(args []string) (*options, error) {
 		return nil, fmt.Errorf("--backend-batch-interval: want >= 0, got %v", *bbi)
 	}
 	c.BatchInterval = *bbi
+	setAuth(&c)
+	if err := setLimits(&c); err != nil {
+		return nil, err
+	}
 	c.Logger = o.logger
 	o.member = c
 	if err := c.Validate(); err != nil {

@@ -3,6 +3,7 @@ package raftkv
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,6 +15,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.etcd.io/raft/v3"
 	raftpb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -307,7 +310,26 @@ func (s *Server) applyNormal(e *raftpb.Entry) {
 				s.lessor.granted(r.ID, r.TTL)
 			}
 		case req.LeaseRevoke != nil:
-			s.lessor.revoked(req.LeaseRevoke.ID)
+			// A revoke refused for lack of permission leaves the lease,
+			// and its expiry timer, in place.
+			if err == nil || errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) {
+				s.lessor.revoked(req.LeaseRevoke.ID)
+			}
+		case err != nil:
+		case req.Authenticate != nil:
+			if r, ok := resp.(*pb.AuthenticateResponse); ok {
+				tok, ierr := s.tokens.Issue(r.Token, req.Authenticate.Name, st.AuthRevision())
+				if ierr != nil {
+					res = applyResult{err: status.Error(codes.Unknown, ierr.Error())}
+				}
+				r.Token = tok
+			}
+		case req.AuthDisable != nil:
+			s.tokens.Clear()
+		case req.AuthUserDelete != nil:
+			s.tokens.InvalidateUser(req.AuthUserDelete.Name)
+		case req.AuthUserChangePassword != nil:
+			s.tokens.InvalidateUser(req.AuthUserChangePassword.Name)
 		}
 	}
 	if id := req.GetHeader().GetID(); id != 0 {

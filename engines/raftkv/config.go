@@ -1,8 +1,10 @@
 package raftkv
 
 import (
+	"coordlab/engines/raftkv/v3rpc"
 	"errors"
 	"fmt"
+	"golang.org/x/crypto/bcrypt"
 	"log/slog"
 	"net"
 	"net/url"
@@ -166,6 +168,19 @@ type Config struct {
 	// WALSegmentBytes is the preallocated size of one WAL segment file.
 	// Default 64 MiB (etcd's). Tests on small file systems lower it.
 	WALSegmentBytes int64
+	// MaxTxnOps is --max-txn-ops: the most compares, or operations of one
+	// branch, a txn may hold. 0 means 128 (etcd's default).
+	MaxTxnOps int
+	// AuthToken is --auth-token: "simple" (etcd's default; also when
+	// empty) or "jwt,sign-method=...,priv-key=...,pub-key=...,ttl=..."
+	// (v3rpc.ParseAuthToken).
+	AuthToken string
+	// AuthTokenTTL is --auth-token-ttl: a simple token lives this long after
+	// its last use. 0 means 300s (etcd's default).
+	AuthTokenTTL time.Duration
+	// BcryptCost is --bcrypt-cost, the cost of the password hashes this
+	// member makes (4..31). 0 means 10 (etcd's default).
+	BcryptCost int
 	// Logger receives state changes; nil discards.
 	Logger *slog.Logger
 	// Clock is the lease clock; nil means the wall clock.
@@ -313,6 +328,18 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchInterval < 0 {
 		bad("BatchInterval: want >= 0, got %v", c.BatchInterval)
+	}
+	if _, err := v3rpc.ParseAuthToken(c.AuthToken, c.AuthTokenTTL); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxTxnOps < 0 {
+		bad("--max-txn-ops: want >= 1, got %d", c.MaxTxnOps)
+	}
+	if c.AuthTokenTTL < 0 {
+		bad("--auth-token-ttl: want >= 0 seconds, got %v", c.AuthTokenTTL)
+	}
+	if c.BcryptCost != 0 && (c.BcryptCost < bcrypt.MinCost || c.BcryptCost > bcrypt.MaxCost) {
+		bad("--bcrypt-cost: want %d..%d, got %d (default %d)", bcrypt.MinCost, bcrypt.MaxCost, c.BcryptCost, bcrypt.DefaultCost)
 	}
 	return errors.Join(errs...)
 }

@@ -189,7 +189,10 @@
 //     (once per BatchInterval), so a burst of writes can overshoot it by what
 //     one interval holds; and it counts bytes in use, not the file size, since
 //     Defragment does not shrink the file.
-//   - No TLS, no auth, no strict reconfiguration check (etcd refuses member
+//   - Simple auth tokens are kept in memory: after a restart a member knows
+//     only the tokens of the Authenticate entries it applies again, and
+//     clients authenticate again (JWTs need no state).
+//   - No strict reconfiguration check (etcd refuses member
 //     add/remove that would lose quorum of started members; raftkv does not).
 //   - A member removed while it was down learns it only when a peer refuses its
 //     stream (HTTP 410), then stops.

@@ -140,7 +140,11 @@ func (l *lessor) expired(limit int) []int64 {
 // revokeExpiredLeases runs on the loop at each tick of a leader.
 func (s *Server) revokeExpiredLeases() {
 	for _, id := range s.lessor.expired(500) {
-		req := &pb.InternalRaftRequest{Header: &pb.RequestHeader{ID: s.reqIDs.next()}, LeaseRevoke: &pb.LeaseRevokeRequest{ID: id}}
+		// The member revokes as root, as etcd's lessor does (WithRoot).
+		req := &pb.InternalRaftRequest{
+			Header:      &pb.RequestHeader{ID: s.reqIDs.next(), Username: mvcc.MemberAuth.Username, AuthRevision: mvcc.MemberAuth.Revision},
+			LeaseRevoke: &pb.LeaseRevokeRequest{ID: id},
+		}
 		data, err := proto.Marshal(req)
 		if err != nil {
 			panic(fmt.Sprintf("raftkv: marshal lease revoke: %v", err))

@@ -120,7 +120,11 @@ func (m *Member) Serve(ctx context.Context) error {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Hour, Timeout: 20 * time.Second}),
 	)
 	gs := grpc.NewServer(opts...)
-	v3rpc.Register(gs, s)
+	rcfg := v3rpc.DefaultConfig()
+	if m.cfg.MaxTxnOps > 0 {
+		rcfg.MaxTxnOps = m.cfg.MaxTxnOps
+	}
+	v3rpc.RegisterWithConfig(gs, s, rcfg)
 	var h http.Handler = s.HTTPHandler()
 	if m.cfg.EnablePprof {
 		mux := http.NewServeMux()

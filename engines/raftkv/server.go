@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"golang.org/x/crypto/bcrypt"
 	"io"
 	"log/slog"
 	"math"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"coordlab/engines/raftkv/mvcc"
+	"coordlab/engines/raftkv/v3rpc"
 	"coordlab/engines/raftkv/wal"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,6 +108,22 @@ type Server struct {
 	reqIDs *idGen
 
 	raisingNoSpace atomic.Bool // a proposal of this member's NOSPACE alarm is under way
+
+	// tokens are this member's simple auth tokens, filled by the apply
+	// thread from Authenticate entries.
+	tokens *v3rpc.TokenStore
+}
+
+// AuthTokens is the member's simple-token table (v3rpc.Authenticator).
+func (s *Server) AuthTokens() *v3rpc.TokenStore { return s.tokens }
+
+// AuthOptions are the member's auth settings (v3rpc.Authenticator).
+func (s *Server) AuthOptions() v3rpc.AuthOptions {
+	cost := s.cfg.BcryptCost
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	return v3rpc.AuthOptions{BcryptCost: cost, ClientCertAuth: s.cfg.ClientTLS.ClientCertAuth}
 }
 
 // proposal is a normal entry or a conf change on its way to the loop.
@@ -144,6 +162,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 5*time.Second + 2*cfg.ElectionTimeout()
 	}
+	tokens, err := v3rpc.ParseAuthToken(cfg.AuthToken, cfg.AuthTokenTTL)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:         cfg,
 		clock:       &skewClock{base: cfg.Clock},
@@ -162,8 +184,8 @@ func New(cfg Config) (*Server, error) {
 		applyq:      newQueue[applyItem](),
 		localq:      newQueue[localItem](),
 		fatalc:      make(chan struct{}),
+		tokens:      tokens,
 	}
-	var err error
 	if s.peerTLS, err = cfg.PeerTLS.build("peer-", filepath.Join(cfg.DataDir, "fixtures", "peer"), append(slices.Clone(cfg.PeerURLs), cfg.ListenPeerURLs...)); err != nil {
 		return nil, err
 	}

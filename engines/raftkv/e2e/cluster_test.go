@@ -107,6 +107,12 @@ func (c *cluster) clientURLs() []string {
 // leader.
 func startCluster(t *testing.T, system, bin string, n int) *cluster {
 	t.Helper()
+	return startClusterArgs(t, system, bin, n)
+}
+
+// startClusterArgs is startCluster with extra flags for every member.
+func startClusterArgs(t *testing.T, system, bin string, n int, extra ...string) *cluster {
+	t.Helper()
 	ports := freePorts(t, 2*n)
 	dir := t.TempDir()
 	c := &cluster{system: system}
@@ -135,6 +141,7 @@ func startCluster(t *testing.T, system, bin string, n int) *cluster {
 			"--initial-cluster-state", "new",
 			"--initial-cluster-token", "e2e-" + system,
 		}
+		m.args = append(m.args, extra...)
 		m.start(t)
 	}
 	t.Cleanup(func() {

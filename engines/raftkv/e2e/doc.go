@@ -12,7 +12,11 @@
 // endpoint status/health, status headers, snapshot save and status, in
 // etcd's format on both), TestEtcdctlMemberAddRemove, TestClientv3Cluster,
 // TestConcurrencyCluster (Mutex and Election), TestWatchAcrossLeaderKill
-// and TestSessionSurvivesLeaderKill (SIGKILL of the leader).
+// and TestSessionSurvivesLeaderKill (SIGKILL of the leader), TestEtcdctlAuth
+// (an auth session identical to etcd's, refused watches and maintenance,
+// auth state across a restart of every member) and
+// TestClientv3AuthAcrossMembers (one token valid on every member; clientv3
+// with credentials across a leader kill).
 //
 // The package has no non-test code. TestMain builds cmd/raftkv with go build
 // (or uses $COORDLAB_BIN/raftkv when set).

@@ -46,6 +46,12 @@ func (s *Store) Apply(index uint64, req *pb.InternalRaftRequest) (proto.Message,
 			return nil, err
 		}
 	}
+	if err := s.authorize(req); err != nil {
+		return nil, err
+	}
+	if isAuthRequest(req) {
+		return s.applyAuth(index, req)
+	}
 	switch {
 	case req.Alarm != nil:
 		return msg(s.applyAlarm(req.Alarm))

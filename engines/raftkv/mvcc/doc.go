@@ -13,7 +13,9 @@
 // 8-byte big-endian sub, plus 't' for a tombstone) with the marshalled mvccpb.KeyValue as
 // value; the "meta" bucket holds the consistent index, the store revision and the compact
 // revision; the "lease" bucket holds the leases (ID, granted TTL, checkpointed remaining
-// TTL, as etcd's leasepb.Lease). The layout is etcd's down to the encoding of the compact
+// TTL, as etcd's leasepb.Lease); the "alarm" bucket the active alarms; the "auth",
+// "authUsers" and "authRoles" buckets the auth store (enabled flag and auth revision,
+// authpb.User and authpb.Role records). The layout is etcd's down to the encoding of the compact
 // revision, so real etcd restores a store snapshot (`etcdctl snapshot restore
 // --skip-hash-check`) and serves the same keys, revisions, leases and compaction; a test
 // checks it against the installed etcd.
@@ -93,8 +95,11 @@
 //     must not modify them.
 //   - A watcher's goroutine is the only goroutine the store starts. Store.Close stops
 //     them all and waits.
-//   - Auth and cluster-version requests are not implemented: Apply returns
-//     ErrUnsupported for them (after advancing the consistent index). Alarms are:
+//   - Cluster-version requests are not implemented: Apply returns
+//     ErrUnsupported for them (after advancing the consistent index). Auth
+//     is (auth.go): users, roles and the enabled flag in etcd's auth buckets,
+//     every request checked against the sender in its header, as etcd's auth
+//     applier does. Alarms are:
 //     they live in the alarm bucket (etcd's), and while NOSPACE is active Apply
 //     refuses puts, txns with puts and lease grants with ErrNoSpace.
 package mvcc

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/membershippb"
 )
 
 func TestConsistentIndexSkipsReplay(t *testing.T) {
@@ -32,9 +33,9 @@ func TestConsistentIndexSkipsReplay(t *testing.T) {
 	if resp, err := h.s.Apply(7, &pb.InternalRaftRequest{Put: &pb.PutRequest{Key: []byte("k"), Lease: 9}}); resp != nil || !errors.Is(err, ErrLeaseNotFound) {
 		t.Fatalf("put with unknown lease = %#v, %v", resp, err)
 	}
-	_, err := h.s.Apply(8, &pb.InternalRaftRequest{AuthEnable: &pb.AuthEnableRequest{}})
+	_, err := h.s.Apply(8, &pb.InternalRaftRequest{ClusterVersionSet: &membershippb.ClusterVersionSetRequest{Ver: "3.5.0"}})
 	if !errors.Is(err, ErrUnsupported) || h.s.ConsistentIndex() != 8 {
-		t.Fatalf("auth enable: %v, ci %d; want ErrUnsupported and ci 8", err, h.s.ConsistentIndex())
+		t.Fatalf("cluster version set: %v, ci %d; want ErrUnsupported and ci 8", err, h.s.ConsistentIndex())
 	}
 }
 

@@ -71,6 +71,7 @@ type Store struct {
 	ci         uint64
 	leases     map[int64]*leaseState
 	alarms     map[alarmKey]struct{}
+	auth       authState
 
 	hub hub
 	w   wtxn // the write txn in progress (reused)
@@ -117,7 +118,7 @@ func Open(path string, cfg Config) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		return createAuthBuckets(tx)
 	}); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("mvcc: create buckets in %s: %w", path, err)
@@ -172,6 +173,9 @@ func (s *Store) rebuild(tx *bolt.Tx) error {
 		s.leases[l.id] = l
 	}
 	if err := s.loadAlarms(tx.Bucket(alarmBucket)); err != nil {
+		return err
+	}
+	if err := s.loadAuth(tx); err != nil {
 		return err
 	}
 	var attachErr error

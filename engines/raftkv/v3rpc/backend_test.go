@@ -17,6 +17,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
@@ -41,6 +42,7 @@ type memBackend struct {
 	expiry map[int64]time.Time
 
 	maxRequestBytes int
+	tokens          *TokenStore
 	noLeader        atomic.Bool // Status reports no leader
 	stop            chan struct{}
 	wg              sync.WaitGroup
@@ -55,7 +57,7 @@ func newMemBackend(t testing.TB) *memBackend {
 	if err != nil {
 		t.Fatalf("mvcc.Open: %v", err)
 	}
-	b := &memBackend{st: st, cfg: cfg, expiry: make(map[int64]time.Time), maxRequestBytes: 1.5 * 1024 * 1024, stop: make(chan struct{})}
+	b := &memBackend{st: st, cfg: cfg, expiry: make(map[int64]time.Time), maxRequestBytes: 1.5 * 1024 * 1024, stop: make(chan struct{}), tokens: NewTokenStore(0)}
 	b.wg.Add(1)
 	go b.expireLoop()
 	return b
@@ -107,7 +109,10 @@ func (b *memBackend) Propose(ctx context.Context, req *pb.InternalRaftRequest) (
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.index++
-	entry.Header = &pb.RequestHeader{ID: b.index}
+	if entry.Header == nil {
+		entry.Header = &pb.RequestHeader{}
+	}
+	entry.Header.ID = b.index
 	resp, err := b.st.Apply(b.index, &entry)
 	if cerr := b.st.Commit(); cerr != nil {
 		return nil, cerr
@@ -122,6 +127,10 @@ func (b *memBackend) Propose(ctx context.Context, req *pb.InternalRaftRequest) (
 		b.expiry[r.ID] = time.Now().Add(time.Duration(r.TTL) * time.Second)
 	case *pb.LeaseRevokeResponse:
 		delete(b.expiry, entry.LeaseRevoke.ID)
+	case *pb.AuthenticateResponse:
+		if r.Token, err = b.tokens.Issue(r.Token, entry.Authenticate.Name, b.st.AuthRevision()); err != nil {
+			return nil, err
+		}
 	}
 	return resp, nil
 }
@@ -138,6 +147,18 @@ func (b *memBackend) SnapshotStore(ctx context.Context, w io.Writer) (int64, err
 }
 
 func (b *memBackend) LinearizableRead(ctx context.Context) error { return ctx.Err() }
+
+// memBackend is an Authenticator: tokens are assigned as Propose applies
+// Authenticate entries.
+func (b *memBackend) AuthTokens() *TokenStore { return b.tokens }
+func (b *memBackend) AuthOptions() AuthOptions {
+	return AuthOptions{BcryptCost: bcrypt.MinCost}
+}
+func (b *memBackend) AppliedIndex() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.index
+}
 
 func (b *memBackend) Store() *mvcc.Store {
 	b.mu.Lock()

@@ -15,6 +15,9 @@ type clusterServer struct {
 }
 
 func (s *clusterServer) MemberList(ctx context.Context, r *pb.MemberListRequest) (*pb.MemberListResponse, error) {
+	if _, err := requireAuthInfo(ctx, s.b); err != nil {
+		return nil, err
+	}
 	if r.Linearizable {
 		if err := s.b.LinearizableRead(ctx); err != nil {
 			return nil, toGRPC(err)
@@ -24,6 +27,9 @@ func (s *clusterServer) MemberList(ctx context.Context, r *pb.MemberListRequest)
 }
 
 func (s *clusterServer) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) (*pb.MemberAddResponse, error) {
+	if err := requireAdmin(ctx, s.b); err != nil {
+		return nil, err
+	}
 	if err := checkPeerURLs(r.PeerURLs); err != nil {
 		return nil, err
 	}
@@ -38,6 +44,9 @@ func (s *clusterServer) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) (
 }
 
 func (s *clusterServer) MemberRemove(ctx context.Context, r *pb.MemberRemoveRequest) (*pb.MemberRemoveResponse, error) {
+	if err := requireAdmin(ctx, s.b); err != nil {
+		return nil, err
+	}
 	ms, err := s.b.RemoveMember(ctx, r.ID)
 	if err != nil {
 		return nil, toGRPC(err)

@@ -34,6 +34,11 @@ type Config struct {
 	// SnapshotChunkBytes is the size of each Maintenance.Snapshot message.
 	// Default 32 KiB, as etcd.
 	SnapshotChunkBytes int
+
+	// MaxTxnOps is etcd's --max-txn-ops: the most compares, or operations
+	// of one branch, a Txn may hold; more answer ErrGRPCTooManyOps. Default
+	// 128.
+	MaxTxnOps int
 }
 
 // DefaultConfig returns etcd's defaults.
@@ -44,6 +49,7 @@ func DefaultConfig() Config {
 		LeaderCheckInterval:    time.Second,
 		RangeStreamChunkBytes:  1 << 20,
 		SnapshotChunkBytes:     32 * 1024,
+		MaxTxnOps:              MaxTxnOps,
 	}
 }
 
@@ -60,6 +66,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("v3rpc: RangeStreamChunkBytes: want >= 1, got %d (default 1048576)", c.RangeStreamChunkBytes)
 	case c.SnapshotChunkBytes < 1:
 		return fmt.Errorf("v3rpc: SnapshotChunkBytes: want >= 1, got %d (default 32768)", c.SnapshotChunkBytes)
+	case c.MaxTxnOps < 1:
+		return fmt.Errorf("v3rpc: MaxTxnOps: want >= 1, got %d (default %d)", c.MaxTxnOps, MaxTxnOps)
 	}
 	return nil
 }

@@ -45,9 +45,13 @@
 //   - A read-only Txn is served as a read, as etcd does; its compare rules
 //     are duplicated from mvcc (readtxn.go), kept equal by a differential
 //     test against Apply (TestReadTxnMatchesApply).
-//   - Auth is not supported: AuthStatus says disabled, AuthDisable succeeds,
-//     Authenticate answers etcd's "authentication is not enabled", and the
-//     other Auth RPCs answer codes.Unimplemented.
+//   - Auth needs a Backend that is an Authenticator (raftkv.Server is); the
+//     Auth RPCs of another answer ErrAuthNotSupported. The auth store is
+//     mvcc's; this package resolves the sender (token in metadata "token"
+//     or "authorization", or the TLS client certificate's common name),
+//     puts it in every proposed entry's header for the store to check at
+//     apply, and checks reads, watches, leases, maintenance and membership
+//     calls itself, as etcd's API layer does.
 //   - No learners: MemberAdd --learner and MemberPromote answer
 //     codes.Unimplemented; so do MemberUpdate and Downgrade, and MoveLeader
 //     unless the Backend is a LeaderTransferer (raftkv.Server is).

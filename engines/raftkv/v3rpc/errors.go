@@ -14,8 +14,8 @@ import (
 // clientv3 recognises an error by its exact code and message. These are the
 // few answers etcd has no value for.
 var (
-	// ErrAuthNotSupported answers every Auth RPC that would change or use
-	// authentication: raftkv runs with auth disabled, like a fresh etcd.
+	// ErrAuthNotSupported answers the Auth RPCs on a Backend that is not an
+	// Authenticator.
 	ErrAuthNotSupported = status.Error(codes.Unimplemented, "etcdserver: authentication is not supported by raftkv")
 	// ErrLearnerNotSupported answers MemberPromote: raftkv has no learners.
 	ErrLearnerNotSupported = status.Error(codes.Unimplemented, "etcdserver: learner members are not supported by raftkv")
@@ -23,6 +23,10 @@ var (
 	// is not an Alarmer.
 	ErrAlarmNotSupported = status.Error(codes.Unimplemented, "etcdserver: alarms are not supported by raftkv")
 )
+
+// statusUnknown is an error etcd sends without converting it to an
+// rpctypes value: codes.Unknown with the bare message.
+func statusUnknown(msg string) error { return status.Error(codes.Unknown, msg) }
 
 // toGRPC maps an error from the Backend or the store to the gRPC error a
 // client sees. Errors that carry a gRPC status (rpctypes values, possibly

@@ -54,6 +54,17 @@ func header(b Backend) *pb.ResponseHeader { return fillHeader(b, nil) }
 // result as the response type T the store returns for it.
 func propose[T proto.Message](ctx context.Context, b Backend, ir *pb.InternalRaftRequest) (T, error) {
 	var zero T
+	if ir.Authenticate == nil {
+		// The sender goes in the entry: the store checks its permissions
+		// when it applies the entry, as etcd's auth applier does.
+		ai, err := authInfo(ctx, b)
+		if err != nil {
+			return zero, err
+		}
+		if ai.Username != "" {
+			ir.Header = &pb.RequestHeader{Username: ai.Username, AuthRevision: ai.Revision}
+		}
+	}
 	if proto.Size(ir) > b.MaxRequestBytes() {
 		return zero, rpctypes.ErrGRPCRequestTooLarge
 	}

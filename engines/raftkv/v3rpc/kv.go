@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"context"
 
+	"coordlab/engines/raftkv/mvcc"
+
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
 
-// MaxTxnOps is etcd's default --max-txn-ops: the most operations one Txn
-// branch (or its compare list) may hold.
+// MaxTxnOps is etcd's default --max-txn-ops (Config.MaxTxnOps): the most
+// operations one Txn branch (or its compare list) may hold.
 const MaxTxnOps = 128
 
 type kvServer struct {
@@ -35,12 +37,38 @@ func (s *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResp
 	if err != nil {
 		return nil, err
 	}
-	resp, err := st.Range(r)
+	var resp *pb.RangeResponse
+	err = serveRead(ctx, s.b, st, func(ai mvcc.AuthInfo) error {
+		return st.IsRangePermitted(ai, r.Key, r.RangeEnd)
+	}, func() error {
+		resp, err = st.Range(r)
+		return toGRPC(err)
+	})
 	if err != nil {
-		return nil, toGRPC(err)
+		return nil, err
 	}
 	resp.Header = fillHeader(s.b, resp.Header)
 	return resp, nil
+}
+
+// serveRead is etcd's doSerialize: the sender's permission check, the
+// read, then a check that the auth store did not change meanwhile (else
+// ErrGRPCAuthOldRevision, and the client retries with fresh credentials).
+func serveRead(ctx context.Context, b Backend, st *mvcc.Store, chk func(mvcc.AuthInfo) error, get func() error) error {
+	ai, err := authInfo(ctx, b)
+	if err != nil {
+		return err
+	}
+	if err := chk(ai); err != nil {
+		return err
+	}
+	if err := get(); err != nil {
+		return err
+	}
+	if ai.Revision != 0 && ai.Revision != st.AuthRevision() {
+		return rpctypes.ErrGRPCAuthOldRevision
+	}
+	return nil
 }
 
 // RangeStream answers a Range in chunks of at most
@@ -105,7 +133,7 @@ func (s *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*
 // Txn proposes a txn that writes; one that only reads is served as a read
 // (see readtxn.go), as etcd does.
 func (s *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
-	if err := checkTxn(r, MaxTxnOps); err != nil {
+	if err := checkTxn(r, s.cfg.MaxTxnOps); err != nil {
 		return nil, err
 	}
 	if isReadOnlyTxn(r) {

@@ -355,3 +355,25 @@ func TestKVMalformedTxn(t *testing.T) {
 		t.Fatalf("server after malformed txns: %v", err)
 	}
 }
+
+// TestMaxTxnOps: Config.MaxTxnOps (--max-txn-ops) bounds compares and each
+// branch with etcd's "too many operations in txn request".
+func TestMaxTxnOps(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxTxnOps = 2
+	ts := newTestServer(t, cfg)
+	cli := ts.client(t)
+	ctx := testCtx(t)
+	two := []clientv3.Op{clientv3.OpPut("a", "1"), clientv3.OpPut("b", "1")}
+	if _, err := cli.Txn(ctx).Then(two...).Else(two...).Commit(); err != nil {
+		t.Fatalf("txn of 2 ops per branch with limit 2: %v", err)
+	}
+	three := append(two, clientv3.OpPut("c", "1"))
+	if _, err := cli.Txn(ctx).Else(three...).Commit(); !errors.Is(err, rpctypes.ErrTooManyOps) {
+		t.Fatalf("txn of 3 ops with limit 2: err = %v, want %v", err, rpctypes.ErrTooManyOps)
+	}
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.Version("a"), ">", 0), clientv3.Compare(clientv3.Version("b"), ">", 0), clientv3.Compare(clientv3.Version("c"), "=", 0)}
+	if _, err := cli.Txn(ctx).If(cmps...).Commit(); !errors.Is(err, rpctypes.ErrTooManyOps) {
+		t.Fatalf("txn of 3 compares with limit 2: err = %v, want %v", err, rpctypes.ErrTooManyOps)
+	}
+}

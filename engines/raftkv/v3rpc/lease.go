@@ -2,6 +2,8 @@ package v3rpc
 
 import (
 	"context"
+
+	"coordlab/engines/raftkv/mvcc"
 	"errors"
 	"io"
 	"sort"
@@ -25,6 +27,9 @@ func (s *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (
 	if r.TTL > MaxLeaseTTL {
 		return nil, rpctypes.ErrGRPCLeaseTTLTooLarge
 	}
+	if _, err := requireAuthInfo(ctx, s.b); err != nil {
+		return nil, err
+	}
 	if err := checkQuota(ctx, s.b, leaseOverhead); err != nil {
 		return nil, err
 	}
@@ -37,6 +42,9 @@ func (s *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (
 }
 
 func (s *leaseServer) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
+	if _, err := requireAuthInfo(ctx, s.b); err != nil {
+		return nil, err
+	}
 	resp, err := propose[*pb.LeaseRevokeResponse](ctx, s.b, &pb.InternalRaftRequest{LeaseRevoke: r})
 	if err != nil {
 		return nil, err
@@ -48,6 +56,17 @@ func (s *leaseServer) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest)
 // LeaseTimeToLive answers TTL -1 for a lease that does not exist, as etcd
 // does (etcdctl prints "lease ... already expired").
 func (s *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
+	ai, err := requireAuthInfo(ctx, s.b)
+	if err != nil {
+		return nil, err
+	}
+	if r.Keys {
+		// Listing the keys needs read on each of them (etcd's
+		// checkLeaseTimeToLive).
+		if err := checkLeaseKeys(s.b, ai, r.ID, false); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := s.b.LeaseTimeToLive(ctx, r.ID, r.Keys)
 	if errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) {
 		resp, err = &pb.LeaseTimeToLiveResponse{ID: r.ID, TTL: -1}, nil
@@ -66,6 +85,17 @@ func (s *leaseServer) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest)
 		return nil, err
 	}
 	ls := st.Leases()
+	if ai, err := requireAuthInfo(ctx, s.b); err != nil {
+		return nil, err
+	} else if st.IsAdminPermitted(ai) != nil {
+		// A user who is not an admin sees the leases only if it may read
+		// every key attached to them (etcd's checkLeaseLeases).
+		for _, l := range ls {
+			if err := checkLeaseKeys(s.b, ai, l.ID, false); err != nil {
+				return nil, err
+			}
+		}
+	}
 	resp := &pb.LeaseLeasesResponse{Header: header(s.b), Leases: make([]*pb.LeaseStatus, 0, len(ls))}
 	for _, l := range ls {
 		resp.Leases = append(resp.Leases, &pb.LeaseStatus{ID: l.ID})
@@ -90,6 +120,15 @@ func (s *leaseServer) LeaseKeepAlive(stream grpc.BidiStreamingServer[pb.LeaseKee
 		if err != nil {
 			return err
 		}
+		// A keep-alive needs write on every key of the lease (etcd's
+		// checkLeaseRenew).
+		ai, err := requireAuthInfo(ctx, s.b)
+		if err == nil {
+			err = checkLeaseKeys(s.b, ai, req.ID, true)
+		}
+		if err != nil {
+			return err
+		}
 		ttl, err := s.b.LeaseRenew(ctx, req.ID)
 		if errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) {
 			ttl, err = 0, nil
@@ -102,4 +141,13 @@ func (s *leaseServer) LeaseKeepAlive(stream grpc.BidiStreamingServer[pb.LeaseKee
 			return err
 		}
 	}
+}
+
+// checkLeaseKeys checks that ai may read (or write) every key of lease id.
+func checkLeaseKeys(b Backend, ai mvcc.AuthInfo, id int64, write bool) error {
+	st, err := storeOf(b)
+	if err != nil {
+		return err
+	}
+	return st.CheckLeaseKeys(ai, id, write)
 }

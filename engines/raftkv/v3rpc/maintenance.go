@@ -20,6 +20,9 @@ type maintenanceServer struct {
 // Status fills Errors as etcd does: "etcdserver: no leader" without a leader,
 // then each active alarm (etcdctl endpoint status prints them in its ERRORS
 // column).
+//
+// Status needs no credentials, as in etcd 3.4.23 (later 3.4 releases ask
+// for the root role).
 func (s *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*pb.StatusResponse, error) {
 	resp := s.b.Status()
 	resp.Header = fillHeader(s.b, resp.Header)
@@ -43,6 +46,14 @@ func alarmString(m *pb.AlarmMember) string {
 // Alarm is etcd's Maintenance.Alarm when the Backend is an Alarmer: every
 // action goes through raft. Otherwise no alarm exists and none can be set.
 func (s *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	// Listing needs a user, raising or disarming an admin (etcd's).
+	if r.Action == pb.AlarmRequest_GET {
+		if _, err := requireAuthInfo(ctx, s.b); err != nil {
+			return nil, err
+		}
+	} else if err := requireAdmin(ctx, s.b); err != nil {
+		return nil, err
+	}
 	if a, ok := s.b.(Alarmer); ok {
 		resp, err := a.Alarm(ctx, r)
 		if err != nil {
@@ -61,11 +72,17 @@ func (s *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.
 // rewrite its bbolt file, so free pages are reused but the file never
 // shrinks. etcdctl defrag therefore reports success with no size change.
 func (s *maintenanceServer) Defragment(ctx context.Context, r *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {
+	if err := requireAdmin(ctx, s.b); err != nil {
+		return nil, rawAuthErr(err)
+	}
 	return &pb.DefragmentResponse{Header: header(s.b)}, nil
 }
 
 // MoveLeader transfers leadership when the Backend is a LeaderTransferer.
 func (s *maintenanceServer) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequest) (*pb.MoveLeaderResponse, error) {
+	if err := requireAdmin(ctx, s.b); err != nil {
+		return nil, err
+	}
 	lt, ok := s.b.(LeaderTransferer)
 	if !ok {
 		return s.UnimplementedMaintenanceServer.MoveLeader(ctx, r)
@@ -77,6 +94,9 @@ func (s *maintenanceServer) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequ
 }
 
 func (s *maintenanceServer) Hash(ctx context.Context, r *pb.HashRequest) (*pb.HashResponse, error) {
+	if err := requireAdmin(ctx, s.b); err != nil {
+		return nil, rawAuthErr(err)
+	}
 	st, err := storeOf(s.b)
 	if err != nil {
 		return nil, err
@@ -91,6 +111,9 @@ func (s *maintenanceServer) Hash(ctx context.Context, r *pb.HashRequest) (*pb.Ha
 // HashKV hashes the key space up to r.Revision (<= 0: the current
 // revision).
 func (s *maintenanceServer) HashKV(ctx context.Context, r *pb.HashKVRequest) (*pb.HashKVResponse, error) {
+	if err := requireAdmin(ctx, s.b); err != nil {
+		return nil, rawAuthErr(err)
+	}
 	st, err := storeOf(s.b)
 	if err != nil {
 		return nil, err
@@ -117,6 +140,9 @@ func (s *maintenanceServer) HashKV(ctx context.Context, r *pb.HashKVRequest) (*p
 // committed state. Like etcd's, it is this member's state: no ReadIndex, so
 // it works on a member that has lost its leader.
 func (s *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream grpc.ServerStreamingServer[pb.SnapshotResponse]) error {
+	if err := requireAdmin(stream.Context(), s.b); err != nil {
+		return rawAuthErr(err)
+	}
 	st, err := storeOf(s.b)
 	if err != nil {
 		return err

@@ -72,8 +72,17 @@ func (s *kvServer) readTxn(ctx context.Context, r *pb.TxnRequest) (resp *pb.TxnR
 		return nil, true, err
 	}
 	rev := st.Rev()
-	resp, err = evalReadTxn(st, r, rev)
+	var evalErr error
+	err = serveRead(ctx, s.b, st, func(ai mvcc.AuthInfo) error {
+		return st.CheckTxnAuth(ai, r)
+	}, func() error {
+		resp, evalErr = evalReadTxn(st, r, rev)
+		return nil
+	})
 	if err != nil {
+		return nil, true, err
+	}
+	if evalErr != nil {
 		return nil, false, nil
 	}
 	resp.Header = fillHeader(s.b, &pb.ResponseHeader{Revision: rev})

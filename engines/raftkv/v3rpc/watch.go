@@ -219,6 +219,11 @@ func (ws *watchStream) create(cr *pb.WatchCreateRequest) error {
 			Created: true, Canceled: true, CancelReason: reason,
 		})
 	}
+	if err := ws.watchPermitted(cr); err != nil {
+		// etcd puts the rpctypes error's text, "rpc error: code = ...",
+		// in the reason, which etcdctl prints.
+		return fail(toGRPC(err).Error())
+	}
 	key, end := cr.Key, cr.RangeEnd
 	if len(end) != 0 && !bytes.Equal(end, []byte{0}) && bytes.Compare(key, end) >= 0 {
 		return fail("mvcc: watcher range is empty")
@@ -485,4 +490,19 @@ func (ws *watchStream) storeClosed(w *watch) error {
 func (ws *watchStream) hdr(rev int64) *pb.ResponseHeader {
 	h := &pb.ResponseHeader{Revision: rev}
 	return fillHeader(ws.b, h)
+}
+
+// watchPermitted is etcd's isWatchPermitted: with auth enabled, the
+// stream's user must be allowed to read the watched range. A refusal
+// cancels the watch with etcd's error text as the reason.
+func (ws *watchStream) watchPermitted(cr *pb.WatchCreateRequest) error {
+	ai, err := authInfo(ws.stream.Context(), ws.b)
+	if err != nil {
+		return err
+	}
+	st, err := storeOf(ws.b)
+	if err != nil {
+		return err
+	}
+	return st.IsRangePermitted(ai, cr.Key, cr.RangeEnd)
 }

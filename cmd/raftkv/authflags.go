@@ -1,0 +1,36 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"time"
+
+	"coordlab/engines/raftkv"
+)
+
+// authFlags declares etcd 3.4's auth flags on fs and returns what copies
+// their values into a Config once fs is parsed. raftkv.Config.Validate
+// checks them (token kind, bcrypt cost range).
+func authFlags(fs *flag.FlagSet) func(*raftkv.Config) {
+	token := fs.String("auth-token", "simple", "Specify auth token specific options: 'simple', or 'jwt,sign-method=RS256,priv-key=FILE,pub-key=FILE,ttl=5m'.")
+	ttl := fs.Uint("auth-token-ttl", 300, "The lifetime in seconds of the auth token.")
+	cost := fs.Uint("bcrypt-cost", 10, "Specify bcrypt algorithm cost factor for auth password hashing (4..31).")
+	return func(c *raftkv.Config) {
+		c.AuthToken = *token
+		c.AuthTokenTTL = time.Duration(*ttl) * time.Second
+		c.BcryptCost = int(min(*cost, 1<<16)) // 0: the default, 10
+	}
+}
+
+// limitFlags declares etcd's --max-txn-ops on fs and returns what checks it
+// and copies it into a Config once fs is parsed.
+func limitFlags(fs *flag.FlagSet) func(*raftkv.Config) error {
+	ops := fs.Uint("max-txn-ops", 128, "Maximum number of operations permitted in a transaction.")
+	return func(c *raftkv.Config) error {
+		if *ops == 0 || *ops > 1<<20 {
+			return fmt.Errorf("--max-txn-ops: want 1..%d, got %d (default 128)", 1<<20, *ops)
+		}
+		c.MaxTxnOps = int(*ops)
+		return nil
+	}
+}
