@@ -15,7 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"coordlab/engines/raftkv/mvcc"
-	"coordlab/engines/raftkv/testcerts"
+	"coordlab/testpki"
 )
 
 // With --client-cert-auth and auth enabled, a request without a token is
@@ -23,7 +23,7 @@ import (
 // AuthInfoFromTLS: root may do anything, a user only what its roles allow,
 // a name that is no user nothing.
 func TestTLSCommonNameIsUser(t *testing.T) {
-	ca := testcerts.NewCA(t, t.TempDir(), "cluster")
+	ca := testpki.NewCA(t, t.TempDir(), "cluster")
 	ms := startTLSCluster(t, 1, ca)
 	waitFor(t, "a leader", func() bool { return ms[0].m.Server().Leader() != 0 })
 	dial := func(cn string) *clientv3.Client {
