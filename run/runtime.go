@@ -44,15 +44,17 @@ func RuntimeHere(ctx context.Context, name string) (network string, c cluster.Ca
 }
 
 // newRuntime makes the runtime the spec names, after sweeping what crashed
-// runs of that runtime left behind.
-func newRuntime(ctx context.Context, spec Spec, dir string, log *slog.Logger) (runtime, error) {
+// runs of that runtime left behind; lazy mounts the data directories
+// through lazyfs (a fault drops unsynced data) where that is possible
+// (else the capabilities say why the fault cannot run).
+func newRuntime(ctx context.Context, spec Spec, dir string, lazy bool, log *slog.Logger) (runtime, error) {
 	switch spec.Runtime {
 	case "local":
 		if _, err := local.Sweep(ctx, log); err != nil {
 			log.Warn("sweeping leftovers of earlier runs", "err", err)
 		}
 		mode := map[string]local.Mode{"auto": local.ModeAuto, "netns": local.ModeNetns, "loopback": local.ModeLoopback}[spec.Network]
-		rt, err := local.New(local.Config{Dir: dir, Mode: mode, Logger: log})
+		rt, err := local.New(local.Config{Dir: dir, Mode: mode, Logger: log, LazyFS: lazy && local.LazyFSWhy() == ""})
 		if err != nil {
 			return nil, err
 		}

@@ -178,7 +178,15 @@ func Capabilities() cluster.Capabilities {
 	} else {
 		c.Why = "partitions and loss enter the containers' network namespaces with nsenter, which needs root"
 	}
+	c.LoseUnsyncedWhy = loseUnsyncedWhy
 	return c
+}
+
+const loseUnsyncedWhy = "losing unsynced data is offered by the local runtime only: run with --runtime local (as root, with /dev/fuse)"
+
+// LoseUnsynced is not offered: see loseUnsyncedWhy.
+func (r *Runtime) LoseUnsynced(context.Context, string) (string, error) {
+	return "", fmt.Errorf("%w: lose unsynced: %s", cluster.ErrUnsupported, loseUnsyncedWhy)
 }
 
 // Members returns the members started.
