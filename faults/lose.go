@@ -57,5 +57,7 @@ func (LoseUnsynced) Heal(ctx context.Context, env Env) error {
 
 var losePackages = []Package{
 	{"lose-unsynced", "SIGKILL one member (random or the leader), drop what it did not fsync, restart it", 1,
-		func(r *rand.Rand, nodes []string, _ Options) Fault { return LoseUnsynced{On{Targets: drawTarget(r, nodes)}} }},
+		func(r *rand.Rand, nodes []string, _ Options) Fault {
+			return LoseUnsynced{On{Targets: drawTarget(r, nodes)}}
+		}},
 }
