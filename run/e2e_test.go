@@ -3,6 +3,7 @@ package run
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +17,10 @@ import (
 
 	"coordlab/analysis"
 	"coordlab/cluster"
+	"coordlab/cluster/docker"
+	"coordlab/faults"
 	"coordlab/history"
+	"coordlab/lazyfs"
 	"coordlab/proctest"
 )
 
@@ -601,5 +605,66 @@ func TestDockerRuntimeReferences(t *testing.T) {
 				t.Errorf("nft list tables on the host: %q (%v), want no coordlab table", out, err)
 			}
 		})
+	}
+}
+
+// loseSpec: register under lose-unsynced, 2 s apart, 4 s each.
+func loseSpec(target string) Spec {
+	return Spec{Target: target, Workload: "register", Nemesis: "lose-unsynced", Seed: 4,
+		TimeLimit: Duration(16 * time.Second), Interval: Duration(2 * time.Second), FaultFor: Duration(4 * time.Second),
+		Rate: 100, Concurrency: 5}
+}
+
+// checkLoseUnsynced runs loseSpec: every member killed has its unsynced
+// data dropped (extra.lost says what) and comes back, the history is
+// valid since the target fsyncs what it acknowledges, and no lazyfs
+// mount outlives the run.
+func checkLoseUnsynced(t *testing.T, target string) {
+	o := e2eRun(t, loseSpec(target), nil)
+	n := applied(t, o.Dir, "lose-unsynced")
+	for _, op := range nemesisOps(t, o.Dir, "lose-unsynced") {
+		if op.Type == history.OK && !strings.HasPrefix(op.Extra["lost"], op.Node+": ") {
+			t.Errorf("lose-unsynced on %s: extra %v, want what was lost", op.Node, op.Extra)
+		}
+		if op.Type == history.OK {
+			t.Logf("%s lost %s", target, op.Extra["lost"])
+		}
+	}
+	if o.Results.Valid != analysis.Valid {
+		t.Errorf("%s under lose-unsynced: verdict %s, want valid (it fsyncs before it acknowledges)", target, o.Results.Valid)
+	}
+	if ms, err := lazyfs.Mounted(); err != nil || slices.ContainsFunc(ms, func(m string) bool { return strings.HasPrefix(m, o.Dir) }) {
+		t.Errorf("lazyfs mounts left after the run: %v, %v", ms, err)
+	}
+	t.Logf("%s: %d lose-unsynced faults applied", target, n)
+}
+
+// TestLoseUnsyncedOurEngines: raftkv and zab fsync before they
+// acknowledge, so dropping what a killed member did not fsync loses no
+// acknowledged write.
+func TestLoseUnsyncedOurEngines(t *testing.T) {
+	needOurs(t)
+	for _, target := range []string{"raftkv", "zab"} {
+		t.Run(target, func(t *testing.T) { checkLoseUnsynced(t, target) })
+	}
+}
+
+// TestLoseUnsyncedReferences: the same for the real etcd and ZooKeeper.
+func TestLoseUnsyncedReferences(t *testing.T) {
+	for _, target := range []string{"etcd", "zookeeper"} {
+		t.Run(target, func(t *testing.T) {
+			needTarget(t, target)
+			checkLoseUnsynced(t, target)
+		})
+	}
+}
+
+// TestLoseUnsyncedRefusedOnDocker: the docker runtime does not mount
+// lazyfs: a run refuses the fault, before it starts anything, saying to
+// use the local runtime.
+func TestLoseUnsyncedRefusedOnDocker(t *testing.T) {
+	err := faults.CheckCapabilities([]string{"lose-unsynced"}, docker.Capabilities())
+	if !errors.Is(err, faults.ErrUnsupported) || !strings.Contains(err.Error(), "lose-unsynced") || !strings.Contains(err.Error(), "--runtime local") {
+		t.Fatalf("lose-unsynced on docker: %v, want a refusal naming the fault and the local runtime", err)
 	}
 }
