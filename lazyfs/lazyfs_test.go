@@ -24,6 +24,14 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv("LAZYFS_ACKER"); path != "" {
 		os.Exit(acker(path, os.Getenv("LAZYFS_FSYNC") == "1"))
 	}
+	if dir := os.Getenv("LAZYFS_MOUNT"); dir != "" { // a lab process that dies mounted
+		if _, err := Mount(dir); err != nil {
+			fmt.Println(err)
+			os.Exit(2)
+		}
+		fmt.Println("mounted")
+		select {}
+	}
 	os.Exit(m.Run())
 }
 
@@ -396,5 +404,47 @@ func TestMountsOfType(t *testing.T) {
 	got := mountsOfType(info, FSType)
 	if !slices.Equal(got, []string{"/tmp/run dir/nodes/n1/data"}) {
 		t.Errorf("mountsOfType = %q", got)
+	}
+}
+
+// TestSweepDeadUnmountsWhatACrashLeft: a process killed while it serves
+// a mount leaves it dead (ENOTCONN); SweepDead unmounts it, and leaves
+// live mounts alone.
+func TestSweepDeadUnmountsWhatACrashLeft(t *testing.T) {
+	live, _ := mount(t, nil)
+	dead := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dead, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := proctest.StartWith(t, os.Args[0], []string{"-test.run=^$"}, proctest.Options{Env: append(os.Environ(), "LAZYFS_MOUNT="+dead)})
+	t.Cleanup(func() { syscall.Unmount(dead, syscall.MNT_DETACH) }) // should the sweep fail
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(p.Output(), "mounted") {
+		if ok, _ := p.Exited(); ok || time.Now().After(deadline) {
+			t.Fatalf("helper did not mount: %s", p.Output())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.Kill()
+	var st syscall.Stat_t
+	if err := syscall.Stat(dead, &st); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("stat of the dead mount: %v, want ENOTCONN", err)
+	}
+	swept, err := SweepDead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(swept, dead) || slices.Contains(swept, live) {
+		t.Errorf("SweepDead = %v, want %s and not the live %s", swept, dead, live)
+	}
+	ms, err := Mounted()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(ms, dead) || !slices.Contains(ms, live) {
+		t.Errorf("mounts after the sweep: %v", ms)
+	}
+	if err := syscall.Stat(dead, &st); err != nil {
+		t.Errorf("stat after the sweep: %v", err)
 	}
 }
