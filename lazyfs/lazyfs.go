@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -38,13 +39,23 @@ type Lost struct {
 	// how many bytes were written to them since their last fsync.
 	Files int
 	Bytes int64
+	// Paths names those files, relative to the mount point.
+	Paths []string
 	// Ops is how many namespace operations (create, mkdir, link, symlink,
 	// rename, unlink, rmdir) no fsync followed: they were undone.
 	Ops int
 }
 
 func (l Lost) String() string {
-	return fmt.Sprintf("%d files (%d bytes written since their fsync), %d namespace ops", l.Files, l.Bytes, l.Ops)
+	s := fmt.Sprintf("%d files (%d bytes written since their fsync), %d namespace ops", l.Files, l.Bytes, l.Ops)
+	if len(l.Paths) > 0 {
+		const most = 5
+		s += ": " + strings.Join(l.Paths[:min(len(l.Paths), most)], ", ")
+		if len(l.Paths) > most {
+			s += ", ..."
+		}
+	}
+	return s
 }
 
 // Mount mounts the lazy file system over dir, which must be a directory:
@@ -79,7 +90,7 @@ func Mount(dir string) (*FS, error) {
 		return nil, fmt.Errorf("lazyfs: trash: %w", err)
 	}
 	f := &FS{dir: abs, root: root, trash: trash}
-	f.st = newState(f.backing(), trash)
+	f.st = newState(f.backing(), abs, trash)
 	if err := f.mount(); err != nil {
 		root.Close()
 		os.RemoveAll(trash)
@@ -187,6 +198,18 @@ func (f *FS) Unmount() error {
 	return errors.Join(errs...)
 }
 
+// Unavailable says why Mount cannot work here ("" when it can): it needs
+// root and /dev/fuse.
+func Unavailable() string {
+	if os.Geteuid() != 0 {
+		return "losing unsynced data mounts the data directories through FUSE, which needs root: run as root"
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return "losing unsynced data mounts the data directories through FUSE, and /dev/fuse is missing: modprobe fuse (scripts/setup.sh installs fuse3)"
+	}
+	return ""
+}
+
 // SweepDead unmounts the lazy file systems whose server is gone (a lab
 // process killed before it could unmount): their mount point answers
 // ENOTCONN. It returns the mount points it unmounted.
@@ -213,8 +236,12 @@ func SweepDead() ([]string, error) {
 }
 
 // Mounted lists the mount points of the lazy file systems mounted now.
-func Mounted() ([]string, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+func Mounted() ([]string, error) { return MountedIn(os.Getpid()) }
+
+// MountedIn lists the mount points of the lazy file systems that process
+// pid sees (a container's process sees the mounts its binds carried in).
+func MountedIn(pid int) ([]string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("lazyfs: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,14 +42,15 @@ type jop struct {
 type state struct {
 	mu      sync.Mutex
 	backing string
+	dir     string // the mount point, to name files in Lost
 	trash   string
 	files   map[devIno]*dirty
 	journal []jop
 	seq     int
 }
 
-func newState(backing, trash string) *state {
-	return &state{backing: backing, trash: trash, files: map[devIno]*dirty{}}
+func newState(backing, dir, trash string) *state {
+	return &state{backing: backing, dir: dir, trash: trash, files: map[devIno]*dirty{}}
 }
 
 func keyOf(fd int) (devIno, error) {
@@ -168,6 +170,7 @@ func (s *state) rollback() (Lost, error) {
 	for k, d := range s.files {
 		lost.Files++
 		lost.Bytes += d.written
+		lost.Paths = append(lost.Paths, s.name(d.fd))
 		for p, b := range d.pages {
 			if _, err := syscall.Pwrite(d.fd, b, p*pageSize); err != nil {
 				errs = append(errs, fmt.Errorf("lazyfs: restore page: %w", err))
@@ -202,7 +205,21 @@ func (s *state) rollback() (Lost, error) {
 		}
 	}
 	s.journal = nil
+	slices.Sort(lost.Paths)
 	return lost, errors.Join(errs...)
+}
+
+// name is the path of fd's file relative to the mount point ("(deleted)"
+// for an unlinked one).
+func (s *state) name(fd int) string {
+	p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return "?"
+	}
+	if r, err := filepath.Rel(s.dir, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return filepath.Base(p)
 }
 
 // show names a backing path for messages, relative to the mount.

@@ -3,7 +3,6 @@ package run
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +16,6 @@ import (
 
 	"coordlab/analysis"
 	"coordlab/cluster"
-	"coordlab/cluster/docker"
-	"coordlab/faults"
 	"coordlab/history"
 	"coordlab/lazyfs"
 	"coordlab/proctest"
@@ -619,8 +616,9 @@ func loseSpec(target string) Spec {
 // data dropped (extra.lost says what) and comes back, the history is
 // valid since the target fsyncs what it acknowledges, and no lazyfs
 // mount outlives the run.
-func checkLoseUnsynced(t *testing.T, target string) {
-	o := e2eRun(t, loseSpec(target), nil)
+func checkLoseUnsynced(t *testing.T, s Spec) {
+	target := s.Target
+	o := e2eRun(t, s, nil)
 	n := applied(t, o.Dir, "lose-unsynced")
 	for _, op := range nemesisOps(t, o.Dir, "lose-unsynced") {
 		if op.Type == history.OK && !strings.HasPrefix(op.Extra["lost"], op.Node+": ") {
@@ -645,7 +643,7 @@ func checkLoseUnsynced(t *testing.T, target string) {
 func TestLoseUnsyncedOurEngines(t *testing.T) {
 	needOurs(t)
 	for _, target := range []string{"raftkv", "zab"} {
-		t.Run(target, func(t *testing.T) { checkLoseUnsynced(t, target) })
+		t.Run(target, func(t *testing.T) { checkLoseUnsynced(t, loseSpec(target)) })
 	}
 }
 
@@ -654,17 +652,17 @@ func TestLoseUnsyncedReferences(t *testing.T) {
 	for _, target := range []string{"etcd", "zookeeper"} {
 		t.Run(target, func(t *testing.T) {
 			needTarget(t, target)
-			checkLoseUnsynced(t, target)
+			checkLoseUnsynced(t, loseSpec(target))
 		})
 	}
 }
 
-// TestLoseUnsyncedRefusedOnDocker: the docker runtime does not mount
-// lazyfs: a run refuses the fault, before it starts anything, saying to
-// use the local runtime.
-func TestLoseUnsyncedRefusedOnDocker(t *testing.T) {
-	err := faults.CheckCapabilities([]string{"lose-unsynced"}, docker.Capabilities())
-	if !errors.Is(err, faults.ErrUnsupported) || !strings.Contains(err.Error(), "lose-unsynced") || !strings.Contains(err.Error(), "--runtime local") {
-		t.Fatalf("lose-unsynced on docker: %v, want a refusal naming the fault and the local runtime", err)
-	}
+// TestDockerLoseUnsynced: the data directories are mounted on the host
+// and bound into the containers; a killed container's unsynced data is
+// dropped before its next start.
+func TestDockerLoseUnsynced(t *testing.T) {
+	needDocker(t)
+	s := loseSpec("raftkv")
+	s.Runtime = "docker"
+	checkLoseUnsynced(t, s)
 }

@@ -8,6 +8,7 @@ import (
 	"coordlab/cluster"
 	"coordlab/cluster/docker"
 	"coordlab/cluster/local"
+	"coordlab/lazyfs"
 )
 
 // runtime is a cluster.Runtime plus what a run records about it.
@@ -54,7 +55,7 @@ func newRuntime(ctx context.Context, spec Spec, dir string, lazy bool, log *slog
 			log.Warn("sweeping leftovers of earlier runs", "err", err)
 		}
 		mode := map[string]local.Mode{"auto": local.ModeAuto, "netns": local.ModeNetns, "loopback": local.ModeLoopback}[spec.Network]
-		rt, err := local.New(local.Config{Dir: dir, Mode: mode, Logger: log, LazyFS: lazy && local.LazyFSWhy() == ""})
+		rt, err := local.New(local.Config{Dir: dir, Mode: mode, Logger: log, LazyFS: lazy && lazyfs.Unavailable() == ""})
 		if err != nil {
 			return nil, err
 		}
@@ -64,7 +65,7 @@ func newRuntime(ctx context.Context, spec Spec, dir string, lazy bool, log *slog
 		if _, err := docker.Sweep(ctx); err != nil {
 			log.Warn("sweeping leftovers of earlier docker runs", "err", err)
 		}
-		rt, err := docker.New(ctx, docker.Config{Dir: dir, Logger: log})
+		rt, err := docker.New(ctx, docker.Config{Dir: dir, Logger: log, LazyFS: lazy && lazyfs.Unavailable() == ""})
 		if err != nil {
 			return nil, err
 		}

@@ -71,7 +71,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("local: Config.Mode netns: %w (run as root or use the loopback mode)", ErrNeedRoot)
 	}
 	if c.LazyFS {
-		if why := LazyFSWhy(); why != "" {
+		if why := lazyfs.Unavailable(); why != "" {
 			return fmt.Errorf("local: Config.LazyFS: %s", why)
 		}
 	}
@@ -156,21 +156,9 @@ func (r *Runtime) Capabilities() cluster.Capabilities {
 	} else {
 		c.Why = "partitions and loss need network namespaces, which need root: run as root"
 	}
-	c.LoseUnsyncedWhy = LazyFSWhy()
+	c.LoseUnsyncedWhy = lazyfs.Unavailable()
 	c.LoseUnsynced = c.LoseUnsyncedWhy == ""
 	return c
-}
-
-// LazyFSWhy says why the data directories cannot be mounted through
-// lazyfs here, "" when they can.
-func LazyFSWhy() string {
-	if os.Geteuid() != 0 {
-		return "losing unsynced data mounts the data directories through FUSE, which needs root: run as root"
-	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		return "losing unsynced data mounts the data directories through FUSE, and /dev/fuse is missing: modprobe fuse (scripts/setup.sh installs fuse3)"
-	}
-	return ""
 }
 
 // Members returns the members started.
@@ -541,7 +529,7 @@ func (r *Runtime) LoseUnsynced(_ context.Context, name string) (string, error) {
 	r.mu.Unlock()
 	switch {
 	case lazy == nil:
-		if why := LazyFSWhy(); why != "" {
+		if why := lazyfs.Unavailable(); why != "" {
 			return "", fmt.Errorf("%w: lose unsynced: %s", cluster.ErrUnsupported, why)
 		}
 		return "", fmt.Errorf("%w: lose unsynced: the data directories are not mounted through lazyfs (local.Config.LazyFS)", cluster.ErrUnsupported)
