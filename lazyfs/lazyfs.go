@@ -159,11 +159,21 @@ func (f *FS) Lose() (Lost, error) {
 	return lost, rerr
 }
 
-// umount unmounts, retrying while the kernel says the mount is busy.
+// umount unmounts, retrying while the kernel says the mount is busy, and
+// waits until the server has answered its last request: a copy of the
+// mount in another mount namespace (a container's bind) keeps it serving
+// until that namespace is gone.
 func (f *FS) umount() error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := f.server.Unmount()
+		done := make(chan error, 1)
+		go func() { done <- f.server.Unmount() }() // returns once the server stops
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("lazyfs: unmount %s: still served 30 s after the unmount: a process in another mount namespace (a container) still uses it", f.dir)
+		}
 		if err == nil {
 			f.server.Wait()
 			return nil
