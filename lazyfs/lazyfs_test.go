@@ -1,13 +1,11 @@
 package lazyfs
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,14 +14,10 @@ import (
 	"coordlab/proctest"
 )
 
-// TestMain makes the test binary the acker when LAZYFS_ACKER names a
-// file: it appends numbered records to it and prints "ack <i>" once each
-// is written, and, when LAZYFS_FSYNC=1, fsynced: a program that
-// acknowledges before fsync, and the same program done right.
+// TestMain makes the test binary the acker (proctest.MaybeAcker), or a
+// lab process that dies mounted (LAZYFS_MOUNT).
 func TestMain(m *testing.M) {
-	if path := os.Getenv("LAZYFS_ACKER"); path != "" {
-		os.Exit(acker(path, os.Getenv("LAZYFS_FSYNC") == "1"))
-	}
+	proctest.MaybeAcker()
 	if dir := os.Getenv("LAZYFS_MOUNT"); dir != "" { // a lab process that dies mounted
 		if _, err := Mount(dir); err != nil {
 			fmt.Println(err)
@@ -33,44 +27,6 @@ func TestMain(m *testing.M) {
 		select {}
 	}
 	os.Exit(m.Run())
-}
-
-func acker(path string, fsync bool) int {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		fmt.Println(err)
-		return 2
-	}
-	if fsync {
-		// A new file's entry is durable once its directory is synced.
-		if err := syncDir(filepath.Dir(path)); err != nil {
-			fmt.Println(err)
-			return 2
-		}
-	}
-	for i := 0; ; i++ {
-		if _, err := fmt.Fprintf(f, "record %d\n", i); err != nil {
-			fmt.Println(err)
-			return 2
-		}
-		if fsync {
-			if err := f.Sync(); err != nil {
-				fmt.Println(err)
-				return 2
-			}
-		}
-		fmt.Printf("ack %d\n", i)
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // needFUSE skips without root or /dev/fuse (and fails under CI=true).
@@ -299,7 +255,7 @@ func TestRenameAndUnlinkAfterFsyncAreKept(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "empty")); err != nil {
 		t.Fatal(err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := proctest.SyncDir(dir); err != nil {
 		t.Fatal(err)
 	}
 	if l := lose(t, f); l.Files != 0 || l.Bytes != 0 || l.Ops != 0 {
@@ -315,16 +271,15 @@ func TestRenameAndUnlinkAfterFsyncAreKept(t *testing.T) {
 }
 
 // acked runs the acker on the mount until it has acknowledged n records,
-// SIGKILLs it, and returns how many it acknowledged.
-func acked(t *testing.T, dir string, fsync bool, n int) int {
+// SIGKILLs it, and returns the records it acknowledged.
+func acked(t *testing.T, dir string, fsync bool, n int) []int {
 	t.Helper()
-	env := append(os.Environ(), "LAZYFS_ACKER="+filepath.Join(dir, "log"), "LAZYFS_FSYNC="+map[bool]string{false: "0", true: "1"}[fsync])
+	env := append(os.Environ(), proctest.AckerCommand(filepath.Join(dir, "log"), fsync)...)
 	p := proctest.StartWith(t, os.Args[0], []string{"-test.run=^$"}, proctest.Options{Env: env})
-	count := func() int { return strings.Count(p.Output(), "ack ") }
 	deadline := time.Now().Add(30 * time.Second)
-	for count() < n {
+	for len(proctest.AckerAcks(p.Output())) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("acker acknowledged %d records in 30s, want %d; output:\n%s", count(), n, p.Output())
+			t.Fatalf("acker acknowledged fewer than %d records in 30s; output:\n%s", n, p.Output())
 		}
 		if ok, _ := p.Exited(); ok {
 			t.Fatalf("acker exited: %s", p.Output())
@@ -332,38 +287,12 @@ func acked(t *testing.T, dir string, fsync bool, n int) int {
 		time.Sleep(10 * time.Millisecond)
 	}
 	p.Kill()
-	return count()
+	return proctest.AckerAcks(p.Output())
 }
 
-// records reads the record numbers in the log.
-func records(t *testing.T, path string) map[int]bool {
-	t.Helper()
-	out := map[int]bool{}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return out
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if i, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "record ")); err == nil {
-			out[i] = true
-		}
-	}
-	return out
-}
-
-func missing(n int, have map[int]bool) int {
-	m := 0
-	for i := range n {
-		if !have[i] {
-			m++
-		}
-	}
-	return m
+// lostAcks counts the acknowledged records missing from the mount's log.
+func lostAcks(dir string, acks []int) int {
+	return proctest.AckerLost(acks, proctest.AckerRecords(filepath.Join(dir, "log")))
 }
 
 // TestLoseCatchesAMissingFsync is what the fault is for: a program that
@@ -373,25 +302,25 @@ func missing(n int, have map[int]bool) int {
 func TestLoseCatchesAMissingFsync(t *testing.T) {
 	t.Run("kill alone", func(t *testing.T) {
 		dir, _ := mount(t, nil)
-		n := acked(t, dir, false, 50)
-		if m := missing(n, records(t, filepath.Join(dir, "log"))); m != 0 {
-			t.Errorf("a SIGKILL alone lost %d of %d acknowledged records: the page cache should keep them", m, n)
+		acks := acked(t, dir, false, 50)
+		if m := lostAcks(dir, acks); m != 0 {
+			t.Errorf("a SIGKILL alone lost %d of %d acknowledged records: the page cache should keep them", m, len(acks))
 		}
 	})
 	t.Run("without fsync", func(t *testing.T) {
 		dir, f := mount(t, nil)
-		n := acked(t, dir, false, 50)
+		acks := acked(t, dir, false, 50)
 		lose(t, f)
-		if m := missing(n, records(t, filepath.Join(dir, "log"))); m == 0 {
-			t.Errorf("no acknowledged record lost of %d: the loss did not catch the missing fsync", n)
+		if m := lostAcks(dir, acks); m == 0 {
+			t.Errorf("no acknowledged record lost of %d: the loss did not catch the missing fsync", len(acks))
 		}
 	})
 	t.Run("with fsync", func(t *testing.T) {
 		dir, f := mount(t, nil)
-		n := acked(t, dir, true, 50)
+		acks := acked(t, dir, true, 50)
 		lose(t, f)
-		if m := missing(n, records(t, filepath.Join(dir, "log"))); m != 0 {
-			t.Errorf("%d of %d acknowledged and fsynced records lost", m, n)
+		if m := lostAcks(dir, acks); m != 0 {
+			t.Errorf("%d of %d acknowledged and fsynced records lost", m, len(acks))
 		}
 	})
 }
