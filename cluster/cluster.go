@@ -165,7 +165,8 @@ func (g Grudge) String() string {
 
 // Runtime runs the members of one cluster and offers the primitives faults
 // are made of: signal a member, restart it, load a firewall script into its
-// network namespace, name that namespace, reach its admin endpoint. It knows no fault: package
+// network namespace, name that namespace, reach its admin endpoint, drop
+// what a killed member did not fsync. It knows no fault: package
 // faults composes these. Members are named "n1".."nN". A Runtime is used for
 // one cluster: Start once, then faults, then Stop (which may be called twice
 // and always removes everything the runtime created). Its methods are safe

@@ -153,8 +153,9 @@ func (f *FS) Lose() (Lost, error) {
 	lost, rerr := f.st.rollback()
 	f.st.mu.Unlock()
 	if err := f.mount(); err != nil {
+		// Nothing is mounted any more: what Unmount would release, go.
 		f.unmount = true
-		return lost, errors.Join(rerr, err)
+		return lost, errors.Join(rerr, err, f.root.Close(), os.RemoveAll(f.trash))
 	}
 	return lost, rerr
 }

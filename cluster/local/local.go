@@ -94,6 +94,9 @@ type member struct {
 	ns   string     // network namespace, "" in loopback mode
 	proc *proc      // nil when down
 	lazy *lazyfs.FS // the data directory's mount (Config.LazyFS)
+	// started: the member has been started once (its configuration
+	// files made durable).
+	started bool
 }
 
 // Runtime is the local runtime. Create it with New.
@@ -309,13 +312,16 @@ func (r *Runtime) startLocked(m *member) error {
 	if err != nil {
 		return err
 	}
-	if m.lazy != nil {
+	if m.lazy != nil && !m.started {
 		// What the lab wrote there (ZooKeeper's myid) is configuration:
-		// durable, not the member's to lose.
+		// durable, not the member's to lose. Only at the first start: a
+		// restart must not make what the member left unsynced durable
+		// (its rewrite of the same file is undone to the same content).
 		if err := m.lazy.Sync(); err != nil {
 			return fmt.Errorf("local: %s: %w", m.m.Name, err)
 		}
 	}
+	m.started = true
 	path, args := c.Path, c.Args
 	if m.ns != "" {
 		args = append([]string{"--net=/var/run/netns/" + m.ns, "--", path}, args...)
@@ -526,6 +532,13 @@ func (r *Runtime) LoseUnsynced(_ context.Context, name string) (string, error) {
 		return "", err
 	}
 	running, lazy := m.proc != nil, m.lazy
+	if running {
+		select {
+		case <-m.proc.done: // exited on its own
+			running = false
+		default:
+		}
+	}
 	r.mu.Unlock()
 	switch {
 	case lazy == nil:
