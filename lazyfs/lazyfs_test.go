@@ -377,3 +377,38 @@ func TestSweepDeadUnmountsWhatACrashLeft(t *testing.T) {
 		t.Errorf("stat after the sweep: %v", err)
 	}
 }
+
+// BenchmarkAppendFsync appends 256 bytes and fsyncs, on a plain directory
+// and through lazyfs: what the mount costs a WAL.
+func BenchmarkAppendFsync(b *testing.B) {
+	for _, lazy := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "lazyfs"}[lazy], func(b *testing.B) {
+			proctest.Need(b, !lazy || Unavailable() == "", "root and /dev/fuse")
+			dir := filepath.Join(b.TempDir(), "data")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			if lazy {
+				fs, err := Mount(dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { fs.Unmount() })
+			}
+			f, err := os.OpenFile(filepath.Join(dir, "wal"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			rec := make([]byte, 256)
+			for b.Loop() {
+				if _, err := f.Write(rec); err != nil {
+					b.Fatal(err)
+				}
+				if err := f.Sync(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

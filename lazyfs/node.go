@@ -344,22 +344,31 @@ func (f *file) Writev(ctx context.Context, data [][]byte, off int64) (uint32, sy
 	}
 	w, errno := f.LoopbackFile.Writev(ctx, data, off)
 	if errno == 0 && f.dsync {
-		errno = f.syncLocked()
+		errno = f.syncLocked(true)
 	}
 	return w, errno
 }
 
-func (f *file) syncLocked() syscall.Errno {
-	if err := syscall.Fdatasync(f.fd()); err != nil {
+// syncLocked makes the file durable: on the backing disk too (fdatasync
+// or fsync, as asked), and in the state.
+func (f *file) syncLocked(dataOnly bool) syscall.Errno {
+	sync := syscall.Fsync
+	if dataOnly {
+		sync = syscall.Fdatasync
+	}
+	if err := sync(f.fd()); err != nil {
 		return fs.ToErrno(err)
 	}
 	return fs.ToErrno(f.st.synced(f.fd()))
 }
 
-func (f *file) Fsync(context.Context, uint32) syscall.Errno {
+// fsyncDataOnly is FUSE's FUSE_FSYNC_FDATASYNC flag: fdatasync, not fsync.
+const fsyncDataOnly = 1
+
+func (f *file) Fsync(_ context.Context, flags uint32) syscall.Errno {
 	f.st.mu.Lock()
 	defer f.st.mu.Unlock()
-	return f.syncLocked()
+	return f.syncLocked(flags&fsyncDataOnly != 0)
 }
 
 func (f *file) truncateLocked(size int64) syscall.Errno {
