@@ -188,7 +188,7 @@ func (f *fakeRuntime) LoseUnsynced(_ context.Context, n string) (string, error) 
 	if err := f.do("lose " + n); err != nil {
 		return "", err
 	}
-	return "1 files (3 bytes written since their fsync), 0 namespace ops", nil
+	return "1 file (3 bytes written since their last fsync), 0 namespace ops", nil
 }
 
 // Firewall records the rules of the script, one line per rule.

@@ -32,7 +32,7 @@ func TestLoseUnsyncedKillsDropsRestarts(t *testing.T) {
 			{"restart", history.Invoke, "n1,n2,n3", 3 * time.Second},
 			{"restart", history.OK, "n1,n2,n3", 3 * time.Second},
 		})
-		if l := ops[1].Extra["lost"]; !strings.HasPrefix(l, "n2: 1 files") {
+		if l := ops[1].Extra["lost"]; !strings.HasPrefix(l, "n2: 1 file ") {
 			t.Errorf("ok op extra %v: want what was lost on n2", ops[1].Extra)
 		}
 		for _, i := range []int{0, 2} {

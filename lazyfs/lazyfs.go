@@ -47,7 +47,7 @@ type Lost struct {
 }
 
 func (l Lost) String() string {
-	s := fmt.Sprintf("%d files (%d bytes written since their fsync), %d namespace ops", l.Files, l.Bytes, l.Ops)
+	s := fmt.Sprintf("%s (%d bytes written since their last fsync), %s", plural(l.Files, "file"), l.Bytes, plural(l.Ops, "namespace op"))
 	if len(l.Paths) > 0 {
 		const most = 5
 		s += ": " + strings.Join(l.Paths[:min(len(l.Paths), most)], ", ")
@@ -56,6 +56,13 @@ func (l Lost) String() string {
 		}
 	}
 	return s
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
 }
 
 // Mount mounts the lazy file system over dir, which must be a directory:
