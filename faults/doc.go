@@ -5,10 +5,12 @@
 // A fault is one type (toxiproxy's way): a struct of JSON-tagged parameters
 // with Start(ctx, env) (undo, error), acting only through the runtime's
 // primitives (signal a member, restart it, install its firewall, reach its
-// admin endpoint). Optional abilities are extra interfaces: Healer (Final
-// undoes the kind on every member), Requirer (the capabilities it needs),
-// AdminUser (the targets must serve their admin endpoint), Describer (what
-// the start resolved, for the history). The faults sit in one table, whose
+// admin endpoint, drop what it did not fsync). Optional abilities are extra
+// interfaces: Healer (Final undoes the kind on every member), Requirer (the
+// capabilities it needs), AdminUser (the targets must serve their admin
+// endpoint), LazyFSUser (the data directories must be lazyfs mounts),
+// Describer (what the start resolved, for the history); Env.Note adds what
+// a start learned (what it dropped) to its ok op. The faults sit in one table, whose
 // order is also the order Final heals in; a new fault is one file (its type
 // and its nemesis packages) plus its line in that table.
 //
