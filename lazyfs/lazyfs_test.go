@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"coordlab/proctest"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestMain makes the test binary the acker (proctest.MaybeAcker), or a
@@ -416,4 +418,39 @@ func BenchmarkAppendFsync(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestLinksExchangeAndDirReplaceAreUndone covers the rarer namespace
+// operations: hard link, symlink, RENAME_EXCHANGE, and a directory renamed
+// over an empty one.
+func TestLinksExchangeAndDirReplaceAreUndone(t *testing.T) {
+	dir, f := mount(t, map[string]string{"a": "A", "b": "B", "d1/x": "x", "d2/.keep": ""})
+	p := func(name string) string { return filepath.Join(dir, name) }
+	if err := os.Link(p("a"), p("hard")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a", p("soft")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, p("a"), unix.AT_FDCWD, p("b"), unix.RENAME_EXCHANGE); err != nil {
+		t.Fatal(err)
+	}
+	want(t, p("a"), "B")
+	if err := os.Remove(p("d2/.keep")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Rename(p("d1"), p("d2")); err != nil { // os.Rename refuses any directory target
+		t.Fatal(err)
+	}
+	want(t, p("d2/x"), "x")
+	lose(t, f)
+	want(t, p("a"), "A")
+	want(t, p("b"), "B")
+	want(t, p("hard"), "-")
+	if _, err := os.Lstat(p("soft")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("soft: want it gone, got %v", err)
+	}
+	want(t, p("d1/x"), "x")
+	want(t, p("d2/.keep"), "")
+	want(t, p("d2/x"), "-")
 }

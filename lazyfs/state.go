@@ -190,12 +190,12 @@ func (s *state) rollback() (Lost, error) {
 		case "created":
 			err = os.Remove(j.path)
 		case "moved":
-			err = os.Rename(j.to, j.path)
+			err = syscall.Rename(j.to, j.path)
 		case "exchanged":
 			err = renameat2(j.path, j.to, renameExchange)
 		case "removed":
 			if j.trash != "" {
-				err = os.Rename(j.trash, j.path)
+				err = syscall.Rename(j.trash, j.path)
 			} else {
 				err = os.Mkdir(j.path, os.FileMode(j.mode&0o7777))
 			}
