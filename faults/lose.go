@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
+	"sync"
 
 	"coordlab/cluster"
 )
@@ -50,14 +52,25 @@ func (l LoseUnsynced) Start(ctx context.Context, env Env) (Undo, error) {
 	return undo, errors.Join(errs...)
 }
 
-// Heal restarts env.On.
+// Heal restarts env.On, all at once: after a loss on every member, none
+// can serve until a majority is back.
 func (LoseUnsynced) Heal(ctx context.Context, env Env) error {
-	return each(ctx, env.On, env.Runtime.Restart)
+	errs := make([]error, len(env.On))
+	var wg sync.WaitGroup
+	for i, n := range env.On {
+		wg.Go(func() { errs[i] = env.Runtime.Restart(ctx, n) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 var losePackages = []Package{
 	{"lose-unsynced", "SIGKILL one member (random or the leader), drop what it did not fsync, restart it", 1,
 		func(r *rand.Rand, nodes []string, _ Options) Fault {
 			return LoseUnsynced{On{Targets: drawTarget(r, nodes)}}
+		}},
+	{"lose-unsynced-all", "SIGKILL every member at once and drop what each did not fsync (a power cut), restart them", 1,
+		func(_ *rand.Rand, nodes []string, _ Options) Fault {
+			return LoseUnsynced{On{Targets: slices.Clone(nodes)}}
 		}},
 }

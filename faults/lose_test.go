@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -40,8 +41,10 @@ func TestLoseUnsyncedKillsDropsRestarts(t *testing.T) {
 				t.Errorf("%s %s op extra %v: the loss belongs to the start's ok op", ops[i].F, ops[i].Type, ops[i].Extra)
 			}
 		}
+		got := rt.called()
+		slices.Sort(got[3:]) // the final restarts run at once
 		want := []string{"kill n2", "lose n2", "restart n2", "restart n1", "restart n2", "restart n3"}
-		if got := rt.called(); !reflect.DeepEqual(got, want) {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("runtime calls %q, want %q", got, want)
 		}
 	})
@@ -74,4 +77,41 @@ func TestLoseUnsyncedRefused(t *testing.T) {
 	if !UsesLazyFS([]string{"kill", "lose-unsynced"}) || UsesLazyFS([]string{"kill"}) {
 		t.Error("UsesLazyFS: want true exactly when lose-unsynced is among the packages")
 	}
+}
+
+// TestLoseUnsyncedAll: the power-cut package hits every member: all are
+// killed and lose their unsynced data before any restarts.
+func TestLoseUnsyncedAll(t *testing.T) {
+	sched, err := Generate(1, "lose-unsynced-all", three, Options{TimeLimit: 10 * time.Second, Interval: time.Second, Duration: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sched.Steps) == 0 {
+		t.Fatal("no steps")
+	}
+	for _, s := range sched.Steps {
+		if l, ok := s.Fault.(LoseUnsynced); !ok || !slices.Equal(l.Targets, three) {
+			t.Fatalf("step %+v: want lose-unsynced on every member", s)
+		}
+	}
+	synctest.Test(t, func(t *testing.T) {
+		rt := &fakeRuntime{}
+		var buf bytes.Buffer
+		h := history.NewWriter(&buf)
+		p := NewPlayer(rt, "raftkv", h, history.NewClock(), three, nil)
+		ops := play(t, p, h, &buf, Schedule{Steps: sched.Steps[:1]}, []string{"lose-unsynced"})
+		if ops[1].Type != history.OK || strings.Count(ops[1].Extra["lost"], "1 file") != 3 {
+			t.Errorf("start %+v: want ok with what each of the three lost", ops[1])
+		}
+		got := rt.called()
+		want := []string{"kill n1", "kill n2", "kill n3", "lose n1", "lose n2", "lose n3"}
+		if len(got) < 9 || !reflect.DeepEqual(got[:6], want) {
+			t.Fatalf("runtime calls %q: want every kill and loss before any restart", got)
+		}
+		restarts := slices.Clone(got[6:9])
+		slices.Sort(restarts)
+		if !reflect.DeepEqual(restarts, []string{"restart n1", "restart n2", "restart n3"}) {
+			t.Errorf("restarts %q, want every member", restarts)
+		}
+	})
 }
