@@ -17,8 +17,8 @@
 // A spec is a comma list of packages: partition (any partition shape),
 // partition-isolate-one, partition-isolate-leader,
 // partition-isolate-follower, partition-halves, partition-majorities-ring,
-// partition-bridge, kill, lose-unsynced, pause, pause-lock-holder, loss,
-// latency, latency-clients, clock, all, or none.
+// partition-bridge, kill, lose-unsynced, lose-unsynced-all, pause,
+// pause-lock-holder, loss, latency, latency-clients, clock, all, or none.
 // Generate is a pure function of (seed, spec, members, timing): the same
 // seed gives the same Schedule, which is plain data (saved in test.json, each
 // fault as {"kind":..., its parameters}) and can be replayed on any runtime.
@@ -53,8 +53,10 @@
 //   - lose-unsynced needs the data directories mounted through package
 //     lazyfs (LazyFSUser: the run asks the runtime for it), which costs
 //     every write and fsync a trip through the lab; "all" leaves it out.
-//     It drops what one killed member did not fsync, while it is down;
-//     see package lazyfs for what counts as synced.
+//     lose-unsynced drops what one killed member did not fsync, while it
+//     is down; lose-unsynced-all does it to every member at once (a power
+//     cut) and restarts them together. See package lazyfs for what counts
+//     as synced.
 //   - Latency delays packets in user space (package netdelay: the
 //     member's table marks them, an NFQUEUE steering rule queues them, a
 //     delayer in the lab holds them), since the kernel has no netem. It is
