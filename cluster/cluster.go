@@ -105,6 +105,11 @@ type Capabilities struct {
 	PauseBy string `json:"pause_by,omitempty"`
 	// Why explains missing capabilities ("partitions need root").
 	Why string `json:"why,omitempty"`
+	// LoseUnsynced: LoseUnsynced, which needs the members' data
+	// directories mounted through package lazyfs (FUSE, root).
+	LoseUnsynced bool `json:"lose_unsynced"`
+	// LoseUnsyncedWhy explains why LoseUnsynced is missing.
+	LoseUnsyncedWhy string `json:"lose_unsynced_why,omitempty"`
 }
 
 // Signal is what Runtime.Signal delivers to a member.
@@ -160,7 +165,8 @@ func (g Grudge) String() string {
 
 // Runtime runs the members of one cluster and offers the primitives faults
 // are made of: signal a member, restart it, load a firewall script into its
-// network namespace, name that namespace, reach its admin endpoint. It knows no fault: package
+// network namespace, name that namespace, reach its admin endpoint, drop
+// what a killed member did not fsync. It knows no fault: package
 // faults composes these. Members are named "n1".."nN". A Runtime is used for
 // one cluster: Start once, then faults, then Stop (which may be called twice
 // and always removes everything the runtime created). Its methods are safe
@@ -181,6 +187,13 @@ type Runtime interface {
 	// Restart starts a killed member again with the same data and waits until
 	// it serves. Restarting a running member is a no-op.
 	Restart(ctx context.Context, name string) error
+	// LoseUnsynced drops what a member that is down (killed) wrote to its
+	// data directory without fsyncing it, as a power cut would, and says
+	// what it dropped: afterwards the directory holds exactly what was
+	// fsynced. ErrUnsupported when the runtime cannot
+	// (Capabilities.LoseUnsynced) or did not mount the data directories
+	// for it.
+	LoseUnsynced(ctx context.Context, name string) (lost string, err error)
 	// Firewall replaces the member's nft table `inet coordlab` with script
 	// (see NFTScript), inside the member's own network namespace; the
 	// runtime keeps it in force across a restart. ErrUnsupported when the

@@ -98,6 +98,11 @@ func (t *zkTarget) Command(m Member, all []Member) (Command, error) {
 		files[filepath.Join(confDir, "log4j.properties")] = log4jProps
 	}
 	for p, s := range files {
+		// A restart finds them written: rewriting the same bytes would
+		// only dirty the member's data directory (a lazyfs mount).
+		if cur, err := os.ReadFile(p); err == nil && string(cur) == s {
+			continue
+		}
 		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 			return Command{}, fmt.Errorf("cluster: %s config: %w", m.Name, err)
 		}

@@ -5,18 +5,20 @@
 // A fault is one type (toxiproxy's way): a struct of JSON-tagged parameters
 // with Start(ctx, env) (undo, error), acting only through the runtime's
 // primitives (signal a member, restart it, install its firewall, reach its
-// admin endpoint). Optional abilities are extra interfaces: Healer (Final
-// undoes the kind on every member), Requirer (the capabilities it needs),
-// AdminUser (the targets must serve their admin endpoint), Describer (what
-// the start resolved, for the history). The faults sit in one table, whose
+// admin endpoint, drop what it did not fsync). Optional abilities are extra
+// interfaces: Healer (Final undoes the kind on every member), Requirer (the
+// capabilities it needs), AdminUser (the targets must serve their admin
+// endpoint), LazyFSUser (the data directories must be lazyfs mounts),
+// Describer (what the start resolved, for the history); Env.Note adds what
+// a start learned (what it dropped) to its ok op. The faults sit in one table, whose
 // order is also the order Final heals in; a new fault is one file (its type
 // and its nemesis packages) plus its line in that table.
 //
 // A spec is a comma list of packages: partition (any partition shape),
 // partition-isolate-one, partition-isolate-leader,
 // partition-isolate-follower, partition-halves, partition-majorities-ring,
-// partition-bridge, kill, pause, pause-lock-holder, loss, latency,
-// latency-clients, clock, all, or none.
+// partition-bridge, kill, lose-unsynced, lose-unsynced-all, pause,
+// pause-lock-holder, loss, latency, latency-clients, clock, all, or none.
 // Generate is a pure function of (seed, spec, members, timing): the same
 // seed gives the same Schedule, which is plain data (saved in test.json, each
 // fault as {"kind":..., its parameters}) and can be replayed on any runtime.
@@ -48,6 +50,13 @@
 //     majority is the whole cluster); Validate says so.
 //   - Pause uses SIGSTOP/SIGCONT in the local runtime and the cgroup freezer
 //     in Docker (recorded as extra.mechanism).
+//   - lose-unsynced needs the data directories mounted through package
+//     lazyfs (LazyFSUser: the run asks the runtime for it), which costs
+//     every write and fsync a trip through the lab; "all" leaves it out.
+//     lose-unsynced drops what one killed member did not fsync, while it
+//     is down; lose-unsynced-all does it to every member at once (a power
+//     cut) and restarts them together. See package lazyfs for what counts
+//     as synced.
 //   - Latency delays packets in user space (package netdelay: the
 //     member's table marks them, an NFQUEUE steering rule queues them, a
 //     delayer in the lab holds them), since the kernel has no netem. It is

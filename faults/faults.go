@@ -48,6 +48,11 @@ type (
 	AdminUser interface {
 		UsesAdmin() bool
 	}
+	// LazyFSUser faults drop unsynced data: the run asks the runtime to
+	// mount the data directories through lazyfs (local.Config.LazyFS).
+	LazyFSUser interface {
+		UsesLazyFS() bool
+	}
 	// Describer adds what the start resolved (a grudge, a mechanism) to
 	// the parameters the history records.
 	Describer interface {
@@ -72,6 +77,16 @@ type Env struct {
 	Nodes []string
 	// On are the members this start hits, resolved to names.
 	On []string
+	// Note, when set, adds a fact the start learned (what it dropped) to
+	// the extra fields of its ok op.
+	Note func(key, value string)
+}
+
+// note adds a fact to the start's ok op, when the player listens.
+func (e Env) note(key, value string) {
+	if e.Note != nil {
+		e.Note(key, value)
+	}
 }
 
 // On names the members a fault hits: member names, or the named sets
@@ -125,6 +140,7 @@ var table = []entry{
 	{func() Fault { return new(Latency) }, latencyPackages},
 	{func() Fault { return new(Pause) }, pausePackages},
 	{func() Fault { return new(Kill) }, killPackages},
+	{func() Fault { return new(LoseUnsynced) }, losePackages},
 	{func() Fault { return new(Clock) }, clockPackages},
 }
 
@@ -265,6 +281,18 @@ func UsesAdmin(pkgs []string) bool {
 	for _, k := range Kinds(pkgs) {
 		e, _ := lookupKind(k)
 		if a, ok := e.new().(AdminUser); ok && a.UsesAdmin() {
+			return true
+		}
+	}
+	return false
+}
+
+// UsesLazyFS reports whether a fault of the packages drops unsynced data,
+// for which the runtime must mount the data directories through lazyfs.
+func UsesLazyFS(pkgs []string) bool {
+	for _, k := range Kinds(pkgs) {
+		e, _ := lookupKind(k)
+		if u, ok := e.new().(LazyFSUser); ok && u.UsesLazyFS() {
 			return true
 		}
 	}

@@ -221,6 +221,15 @@ func (p *Player) start(ctx context.Context, f Fault) (undo Undo, began time.Dura
 		maps.Copy(extra, d.Describe(env))
 	}
 	p.setCurrent(f.Kind() + " " + strings.Join(names, ",") + fmtExtra(extra))
+	// The ok op carries extra as it is once the start returns; the stop
+	// carries the parameters alone.
+	stopExtra := maps.Clone(extra)
+	env.Note = func(k, v string) {
+		if old := extra[k]; old != "" {
+			v = old + "; " + v
+		}
+		extra[k] = v
+	}
 	var faultUndo Undo
 	werr := p.record(ctx, startF, names, extra, func(ctx context.Context) error {
 		err := rerr
@@ -237,7 +246,6 @@ func (p *Player) start(ctx context.Context, f Fault) (undo Undo, began time.Dura
 	if werr != nil {
 		return nop, began, werr
 	}
-	stopExtra := maps.Clone(extra)
 	if faultUndo == nil {
 		// Nothing is in force: close the fault's window at once, so that
 		// a later stop of the same kind cannot be taken for this one's.

@@ -75,7 +75,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		return out, err
 	}
 	out.Dir = dir
-	rt, err := newRuntime(ctx, spec, dir, log)
+	rt, err := newRuntime(ctx, spec, dir, faults.UsesLazyFS(pkgs), log)
 	if err != nil {
 		return out, err
 	}

@@ -8,6 +8,7 @@ import (
 	"coordlab/cluster"
 	"coordlab/cluster/docker"
 	"coordlab/cluster/local"
+	"coordlab/lazyfs"
 )
 
 // runtime is a cluster.Runtime plus what a run records about it.
@@ -44,15 +45,17 @@ func RuntimeHere(ctx context.Context, name string) (network string, c cluster.Ca
 }
 
 // newRuntime makes the runtime the spec names, after sweeping what crashed
-// runs of that runtime left behind.
-func newRuntime(ctx context.Context, spec Spec, dir string, log *slog.Logger) (runtime, error) {
+// runs of that runtime left behind; lazy mounts the data directories
+// through lazyfs (a fault drops unsynced data) where that is possible
+// (else the capabilities say why the fault cannot run).
+func newRuntime(ctx context.Context, spec Spec, dir string, lazy bool, log *slog.Logger) (runtime, error) {
 	switch spec.Runtime {
 	case "local":
 		if _, err := local.Sweep(ctx, log); err != nil {
 			log.Warn("sweeping leftovers of earlier runs", "err", err)
 		}
 		mode := map[string]local.Mode{"auto": local.ModeAuto, "netns": local.ModeNetns, "loopback": local.ModeLoopback}[spec.Network]
-		rt, err := local.New(local.Config{Dir: dir, Mode: mode, Logger: log})
+		rt, err := local.New(local.Config{Dir: dir, Mode: mode, Logger: log, LazyFS: lazy && lazyfs.Unavailable() == ""})
 		if err != nil {
 			return nil, err
 		}
@@ -62,7 +65,7 @@ func newRuntime(ctx context.Context, spec Spec, dir string, log *slog.Logger) (r
 		if _, err := docker.Sweep(ctx); err != nil {
 			log.Warn("sweeping leftovers of earlier docker runs", "err", err)
 		}
-		rt, err := docker.New(ctx, docker.Config{Dir: dir, Logger: log})
+		rt, err := docker.New(ctx, docker.Config{Dir: dir, Logger: log, LazyFS: lazy && lazyfs.Unavailable() == ""})
 		if err != nil {
 			return nil, err
 		}

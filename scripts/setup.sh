@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # setup.sh installs what coordlab's build, tests and benchmarks need on a
 # fresh Debian machine: the reference systems (etcd 3.4 and ZooKeeper 3.8 from
-# Debian's packages), nft for partitions, iproute2 for namespaces, Chromium for
+# Debian's packages), nft for partitions, iproute2 for namespaces, fuse3 for
+# the lose-unsynced fault's FUSE mounts, Chromium for
 # report screenshots. It is idempotent and quiet when everything is present.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ command -v etcdctl >/dev/null 2>&1 || pkgs+=(etcd-client)
 command -v nft >/dev/null 2>&1 || pkgs+=(nftables)
 command -v ip >/dev/null 2>&1 || pkgs+=(iproute2)
 command -v iptables-legacy >/dev/null 2>&1 || pkgs+=(iptables) # the latency fault's NFQUEUE steering rule
+command -v fusermount3 >/dev/null 2>&1 || pkgs+=(fuse3)               # lose-unsynced: lazyfs mounts the data dirs (FUSE)
 command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
 
 if [ ${#pkgs[@]} -gt 0 ]; then

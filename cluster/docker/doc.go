@@ -30,6 +30,15 @@
 // data dir) is valid inside the container and the data and log stay on the
 // host for the report.
 //
+// With Config.LazyFS (the lose-unsynced fault; root and /dev/fuse) the
+// data directory is a lazyfs mount on the host, over itself, before the
+// container is created: the bind of the member's directory carries it in
+// (Start checks that each container sees it, which fails when the daemon
+// runs in another mount namespace), no FUSE device or capability is
+// needed inside. LoseUnsynced waits until the killed container's copy of
+// the mount is gone, rolls the directory back and mounts it again; the
+// container's next start binds the new mount.
+//
 // Caveats:
 //   - The lab's clients on the host reach members at their container
 //     addresses through the bridge; no ports are published.

@@ -27,6 +27,7 @@ import (
 
 	"coordlab/cluster"
 	"coordlab/images"
+	"coordlab/lazyfs"
 )
 
 // Labels put on every container and network a run creates, so that Sweep
@@ -59,6 +60,13 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// Logger gets state changes; nil discards.
 	Logger *slog.Logger
+	// LazyFS mounts each member's data directory over itself through
+	// package lazyfs, on the host, before its container starts: the bind
+	// mount of the member's directory carries it into the container, and
+	// LoseUnsynced can drop what the member did not fsync. It needs root,
+	// /dev/fuse, and a Docker daemon in the lab's mount namespace (Start
+	// checks that each container sees the mount).
+	LazyFS bool
 }
 
 // Runtime runs one cluster of any target as containers on a private
@@ -79,6 +87,7 @@ type Runtime struct {
 	net     *testcontainers.DockerNetwork
 	mems    []*member
 	byName  map[string]*member
+	mounts  map[string]*lazyfs.FS // member -> its data directory's mount (LazyFS)
 	stopped bool
 }
 
@@ -100,6 +109,11 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = 60 * time.Second
+	}
+	if cfg.LazyFS {
+		if why := lazyfs.Unavailable(); why != "" {
+			return nil, fmt.Errorf("docker: Config.LazyFS: %s", why)
+		}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -178,7 +192,61 @@ func Capabilities() cluster.Capabilities {
 	} else {
 		c.Why = "partitions and loss enter the containers' network namespaces with nsenter, which needs root"
 	}
+	c.LoseUnsyncedWhy = lazyfs.Unavailable()
+	c.LoseUnsynced = c.LoseUnsyncedWhy == ""
 	return c
+}
+
+// LoseUnsynced drops what the member, which must be down, wrote to its
+// data directory without fsyncing it: the lazyfs mount there rolls back
+// and mounts again, and the container's next start binds the new mount.
+func (r *Runtime) LoseUnsynced(_ context.Context, name string) (string, error) {
+	r.mu.Lock()
+	m, err := r.get(name)
+	if err != nil {
+		r.mu.Unlock()
+		return "", err
+	}
+	up, fs := m.up, r.mounts[name]
+	r.mu.Unlock()
+	switch {
+	case fs == nil:
+		if why := lazyfs.Unavailable(); why != "" {
+			return "", fmt.Errorf("%w: lose unsynced: %s", cluster.ErrUnsupported, why)
+		}
+		return "", fmt.Errorf("%w: lose unsynced: the data directories are not mounted through lazyfs (docker.Config.LazyFS)", cluster.ErrUnsupported)
+	case up:
+		return "", fmt.Errorf("docker: lose unsynced on %s: the member is running: kill it first", name)
+	}
+	// The unmount waits until the killed container has let go of it.
+	lost, err := fs.Lose()
+	if err != nil {
+		return "", fmt.Errorf("docker: lose unsynced on %s: %w", name, err)
+	}
+	r.log.Info("unsynced data dropped", "node", name, "lost", lost.String())
+	return lost.String(), nil
+}
+
+// seesMount checks that m's container sees the lazyfs mount of its data
+// directory: a daemon in another mount namespace would bind the bare
+// directory, and the fault would drop nothing.
+func (r *Runtime) seesMount(ctx context.Context, m *member) error {
+	info, err := r.api.ContainerInspect(ctx, m.ctr.GetContainerID(), client.ContainerInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("docker: inspect %s: %w", m.m.Name, err)
+	}
+	st := info.Container.State
+	if st == nil || st.Pid == 0 {
+		return fmt.Errorf("docker: %s has no running process", m.m.Name)
+	}
+	seen, err := lazyfs.MountedIn(st.Pid)
+	if err != nil {
+		return fmt.Errorf("docker: %s: %w", m.m.Name, err)
+	}
+	if !slices.Contains(seen, m.m.DataDir()) {
+		return fmt.Errorf("docker: %s: the container does not see the lazyfs mount of %s (is the Docker daemon in another mount namespace?): use --runtime local", m.m.Name, m.m.DataDir())
+	}
+	return nil
 }
 
 // Members returns the members started.
@@ -301,11 +369,31 @@ func (r *Runtime) Start(ctx context.Context, t cluster.Target, n int) (_ []clust
 			return nil, fmt.Errorf("docker: %s: %w", name, err)
 		}
 		all = append(all, m)
+		if r.cfg.LazyFS {
+			if err := os.MkdirAll(m.DataDir(), 0o700); err != nil {
+				return nil, fmt.Errorf("docker: %s data dir: %w", name, err)
+			}
+			fs, err := lazyfs.Mount(m.DataDir())
+			if err != nil {
+				return nil, fmt.Errorf("docker: %s: %w", name, err)
+			}
+			if r.mounts == nil {
+				r.mounts = map[string]*lazyfs.FS{}
+			}
+			r.mounts[name] = fs
+		}
 	}
 	for _, m := range all {
 		cmd, err := t.Command(m, all)
 		if err != nil {
 			return nil, err
+		}
+		if fs := r.mounts[m.Name]; fs != nil {
+			// What the lab wrote there (ZooKeeper's myid) is
+			// configuration: durable, not the member's to lose.
+			if err := fs.Sync(); err != nil {
+				return nil, fmt.Errorf("docker: %s: %w", m.Name, err)
+			}
 		}
 		logf, err := os.Create(m.LogPath())
 		if err != nil {
@@ -321,6 +409,11 @@ func (r *Runtime) Start(ctx context.Context, t cluster.Target, n int) (_ []clust
 		r.byName[m.Name] = mem
 		if err := r.followLog(ctx, mem); err != nil {
 			return nil, err
+		}
+		if r.mounts[m.Name] != nil {
+			if err := r.seesMount(ctx, mem); err != nil {
+				return nil, err
+			}
 		}
 	}
 	rctx, cancel := context.WithTimeout(ctx, r.cfg.ReadyTimeout)
@@ -696,7 +789,7 @@ func (r *Runtime) Stop(ctx context.Context) error {
 		return nil
 	}
 	r.stopped = true
-	mems, nw := r.mems, r.net
+	mems, nw, mounts := r.mems, r.net, r.mounts
 	r.mu.Unlock()
 	ctx = context.WithoutCancel(ctx)
 	var errs []error
@@ -711,6 +804,12 @@ func (r *Runtime) Stop(ctx context.Context) error {
 		m.log.end(2 * time.Second)
 		m.log.f.Close()
 		r.mu.Unlock()
+	}
+	// The containers are gone: nothing holds the mounts any more.
+	for _, fs := range mounts {
+		if err := fs.Unmount(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if nw != nil {
 		if err := nw.Remove(ctx); err != nil {

@@ -26,7 +26,11 @@
 // restart keeps it), Netns is that namespace's path
 // (/var/run/netns/clab<run>n<i>), and AdminURL is the member's address and admin port
 // (2390, or a free port on loopback) when the target serves one. Each member's stdout and stderr go to nodes/<name>/output.log
-// and its data to nodes/<name>/data under the run directory.
+// and its data to nodes/<name>/data under the run directory. With
+// Config.LazyFS (as root, with /dev/fuse) that data directory is a lazyfs
+// mount over itself for the run's life, and LoseUnsynced rolls a killed
+// member's directory back to what it fsynced; Stop unmounts, leaving the
+// data in place, and Sweep unmounts what a crashed lab left.
 //
 // Caveats:
 //   - Stop, and any failure inside Start, remove the namespaces, veths and

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"coordlab/cluster"
+	"coordlab/lazyfs"
 	"coordlab/proctest"
 )
 
@@ -55,6 +56,10 @@ type Config struct {
 	StopGrace time.Duration
 	// Logger receives state changes; nil discards.
 	Logger *slog.Logger
+	// LazyFS mounts each member's data directory over itself through
+	// package lazyfs for the member's life, so that LoseUnsynced can drop
+	// what the member did not fsync. It needs root and /dev/fuse.
+	LazyFS bool
 }
 
 // Validate checks the configuration.
@@ -64,6 +69,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Mode == ModeNetns && os.Geteuid() != 0 {
 		return fmt.Errorf("local: Config.Mode netns: %w (run as root or use the loopback mode)", ErrNeedRoot)
+	}
+	if c.LazyFS {
+		if why := lazyfs.Unavailable(); why != "" {
+			return fmt.Errorf("local: Config.LazyFS: %s", why)
+		}
 	}
 	if c.StartTimeout < 0 || c.RestartTimeout < 0 || c.StopGrace < 0 {
 		return errors.New("local: Config timeouts: want >= 0")
@@ -81,8 +91,12 @@ type proc struct {
 
 type member struct {
 	m    cluster.Member
-	ns   string // network namespace, "" in loopback mode
-	proc *proc  // nil when down
+	ns   string     // network namespace, "" in loopback mode
+	proc *proc      // nil when down
+	lazy *lazyfs.FS // the data directory's mount (Config.LazyFS)
+	// started: the member has been started once (its configuration
+	// files made durable).
+	started bool
 }
 
 // Runtime is the local runtime. Create it with New.
@@ -145,6 +159,8 @@ func (r *Runtime) Capabilities() cluster.Capabilities {
 	} else {
 		c.Why = "partitions and loss need network namespaces, which need root: run as root"
 	}
+	c.LoseUnsyncedWhy = lazyfs.Unavailable()
+	c.LoseUnsynced = c.LoseUnsyncedWhy == ""
 	return c
 }
 
@@ -275,6 +291,16 @@ func (r *Runtime) layout(ctx context.Context, t cluster.Target, n int) error {
 		}
 		r.mems = append(r.mems, mem)
 		r.byName[m.Name] = mem
+		if r.cfg.LazyFS {
+			if err := os.MkdirAll(m.DataDir(), 0o700); err != nil {
+				return fmt.Errorf("local: %s data dir: %w", m.Name, err)
+			}
+			fs, err := lazyfs.Mount(m.DataDir())
+			if err != nil {
+				return fmt.Errorf("local: %s: %w", m.Name, err)
+			}
+			mem.lazy = fs
+		}
 	}
 	return nil
 }
@@ -286,6 +312,16 @@ func (r *Runtime) startLocked(m *member) error {
 	if err != nil {
 		return err
 	}
+	if m.lazy != nil && !m.started {
+		// What the lab wrote there (ZooKeeper's myid) is configuration:
+		// durable, not the member's to lose. Only at the first start: a
+		// restart must not make what the member left unsynced durable
+		// (its rewrite of the same file is undone to the same content).
+		if err := m.lazy.Sync(); err != nil {
+			return fmt.Errorf("local: %s: %w", m.m.Name, err)
+		}
+	}
+	m.started = true
 	path, args := c.Path, c.Args
 	if m.ns != "" {
 		args = append([]string{"--net=/var/run/netns/" + m.ns, "--", path}, args...)
@@ -485,6 +521,42 @@ func (r *Runtime) Restart(ctx context.Context, name string) error {
 	return nil
 }
 
+// LoseUnsynced drops what the member, which must be down, wrote to its
+// data directory without fsyncing it: the lazyfs mount there rolls back
+// and mounts again.
+func (r *Runtime) LoseUnsynced(_ context.Context, name string) (string, error) {
+	r.mu.Lock()
+	m, err := r.get(name)
+	if err != nil {
+		r.mu.Unlock()
+		return "", err
+	}
+	running, lazy := m.proc != nil, m.lazy
+	if running {
+		select {
+		case <-m.proc.done: // exited on its own
+			running = false
+		default:
+		}
+	}
+	r.mu.Unlock()
+	switch {
+	case lazy == nil:
+		if why := lazyfs.Unavailable(); why != "" {
+			return "", fmt.Errorf("%w: lose unsynced: %s", cluster.ErrUnsupported, why)
+		}
+		return "", fmt.Errorf("%w: lose unsynced: the data directories are not mounted through lazyfs (local.Config.LazyFS)", cluster.ErrUnsupported)
+	case running:
+		return "", fmt.Errorf("local: lose unsynced on %s: the member is running: kill it first", name)
+	}
+	lost, err := lazy.Lose()
+	if err != nil {
+		return "", fmt.Errorf("local: lose unsynced on %s: %w", name, err)
+	}
+	r.log.Info("unsynced data dropped", "node", name, "lost", lost.String())
+	return lost.String(), nil
+}
+
 // Firewall loads script into the member's network namespace. The namespace
 // outlives the member's process, so a restart keeps it.
 func (r *Runtime) Firewall(ctx context.Context, name, script string) error {
@@ -567,6 +639,12 @@ func (r *Runtime) Stop(ctx context.Context) error {
 		}
 	}
 	nw, rec := r.nw, r.rec
+	var mounts []*lazyfs.FS
+	for _, m := range r.mems {
+		if m.lazy != nil {
+			mounts = append(mounts, m.lazy)
+		}
+	}
 	r.mu.Unlock()
 	var errs []error
 	for _, p := range procs {
@@ -590,6 +668,11 @@ func (r *Runtime) Stop(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		<-p.done
+	}
+	for _, fs := range mounts {
+		if err := fs.Unmount(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if nw != nil {
 		if err := nw.teardown(context.WithoutCancel(ctx)); err != nil {

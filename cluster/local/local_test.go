@@ -8,12 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"coordlab/cluster"
+	"coordlab/lazyfs"
 	"coordlab/proctest"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -386,5 +388,83 @@ func TestEtcdLoopback(t *testing.T) {
 	}
 	if err := cluster.NewFirewall(r).Partition(ctx, cluster.Grudge{"n1": {"n2"}}); !errors.Is(err, cluster.ErrUnsupported) {
 		t.Fatalf("Partition in loopback mode = %v, want ErrUnsupported", err)
+	}
+}
+
+// TestEtcdLazyFS: with Config.LazyFS each data directory is a lazyfs
+// mount; LoseUnsynced refuses a running member, drops a killed one's
+// unsynced data (etcd fsyncs what it acknowledges, so an acknowledged put
+// survives), the member restarts on what is left, and Stop unmounts
+// everything, leaving the data in place.
+func TestEtcdLazyFS(t *testing.T) {
+	proctest.Need(t, os.Geteuid() == 0, "root")
+	_, err := os.Stat("/dev/fuse")
+	proctest.Need(t, err == nil, "/dev/fuse")
+	tgt, err := cluster.NewTarget("etcd", cluster.TargetOptions{ClusterToken: "lazyfs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proctest.Need(t, tgt.Check() == nil, "etcd (apt-get install etcd-server)")
+	ctx := context.Background()
+	dir := t.TempDir()
+	r, err := New(Config{Dir: dir, Mode: ModeLoopback, LazyFS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := r.Capabilities(); !c.LoseUnsynced {
+		t.Fatalf("capabilities %+v: want LoseUnsynced as root with /dev/fuse", c)
+	}
+	ms, err := r.Start(ctx, tgt, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Stop(ctx) })
+	m := ms[0]
+	mounted, err := lazyfs.Mounted()
+	if err != nil || !slices.Contains(mounted, m.DataDir()) {
+		t.Fatalf("lazyfs mounts %v (%v): want %s", mounted, err, m.DataDir())
+	}
+	c := etcdClient(t, m)
+	putEventually(t, c, "k", "acknowledged")
+	if _, err := r.LoseUnsynced(ctx, m.Name); err == nil || !strings.Contains(err.Error(), "kill it first") {
+		t.Fatalf("LoseUnsynced on a running member = %v, want a refusal", err)
+	}
+	if err := r.Signal(ctx, m.Name, cluster.SignalKill); err != nil {
+		t.Fatal(err)
+	}
+	lost, err := r.LoseUnsynced(ctx, m.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("lost %s", lost)
+	if err := r.Restart(ctx, m.Name); err != nil {
+		t.Fatal(err)
+	}
+	gctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for {
+		resp, err := c.Get(gctx, "k")
+		if err == nil {
+			if len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != "acknowledged" {
+				t.Fatalf("after the loss k = %v, want the acknowledged put", resp.Kvs)
+			}
+			break
+		}
+		if gctx.Err() != nil {
+			t.Fatalf("get after restart: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := r.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if mounted, err := lazyfs.Mounted(); err != nil || slices.ContainsFunc(mounted, func(p string) bool { return strings.HasPrefix(p, dir) }) {
+		t.Fatalf("mounts after Stop: %v, %v", mounted, err)
+	}
+	if _, err := os.Stat(filepath.Join(m.DataDir(), "member", "wal")); err != nil {
+		t.Errorf("the data directory after Stop: %v, want etcd's data in place", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(m.Dir, ".*lazyfs-trash")); len(left) != 0 {
+		t.Errorf("trash left after Stop: %v", left)
 	}
 }

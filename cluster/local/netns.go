@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"coordlab/lazyfs"
 )
 
 // StateDir holds the lock file and one record per live run.
@@ -325,7 +327,9 @@ func listLinks(ctx context.Context) ([]string, error) {
 // Sweep removes the namespaces, links and records of runs whose owner
 // process is gone, and returns the run ids it removed. Names are matched
 // exactly (clab + 6 hex digits + a known suffix); runs alive on this machine
-// are left alone. It needs root; without root it does nothing.
+// are left alone. It also unmounts the lazyfs mounts whose lab process
+// died (listed as "lazyfs:<dir>"). It needs root; without root it does
+// nothing.
 func Sweep(ctx context.Context, log *slog.Logger) ([]string, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
@@ -376,8 +380,13 @@ func Sweep(ctx context.Context, log *slog.Logger) ([]string, error) {
 		}
 		return errors.Join(errs...)
 	})
+	mounts, merr := lazyfs.SweepDead()
+	for _, mp := range mounts {
+		log.Info("unmounted the lazyfs mount of a dead run", "dir", mp)
+		removed = append(removed, "lazyfs:"+mp)
+	}
 	sort.Strings(removed)
-	return removed, err
+	return removed, errors.Join(err, merr)
 }
 
 // applyNft loads script into the namespace.

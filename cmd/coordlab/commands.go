@@ -118,7 +118,7 @@ func newListCmd() *cobra.Command {
 func newCleanCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "clean",
-		Short: "Remove network namespaces, links and rules left by crashed runs",
+		Short: "Remove network namespaces, links, rules and lazyfs mounts left by crashed runs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			removed, err := local.Sweep(cmd.Context(), nil)
@@ -129,7 +129,7 @@ func newCleanCmd() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), "nothing to clean")
 				return nil
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed the leftovers of %d runs: %s\n", len(removed), strings.Join(removed, ", "))
+			fmt.Fprintf(cmd.OutOrStdout(), "removed the leftovers of crashed runs: %s\n", strings.Join(removed, ", "))
 			return nil
 		},
 	}
