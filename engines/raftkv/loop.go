@@ -51,6 +51,8 @@ func (s *Server) run() {
 		case <-s.readNotify:
 		case r := <-s.reportc:
 			s.onReport(r)
+		case reply := <-s.statusc:
+			reply <- s.rn.Status()
 		case <-s.removedc:
 			s.log.Warn("a peer says this member was removed; stopping")
 			s.loopErr = ErrRemoved

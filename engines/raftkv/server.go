@@ -83,6 +83,7 @@ type Server struct {
 	propc      chan proposal
 	recvc      chan *raftpb.Message
 	reportc    chan reportMsg
+	statusc    chan chan raft.Status // raftStatus asks the loop
 	readNotify chan struct{}
 	removedc   chan struct{}
 	stopc      chan struct{}
@@ -149,6 +150,7 @@ func New(cfg Config) (*Server, error) {
 		propc:       make(chan proposal, 4096),
 		recvc:       make(chan *raftpb.Message, cfg.RecvQueue),
 		reportc:     make(chan reportMsg, 1024),
+		statusc:     make(chan chan raft.Status),
 		readNotify:  make(chan struct{}, 1),
 		removedc:    make(chan struct{}, 1),
 		stopc:       make(chan struct{}),
@@ -260,6 +262,9 @@ func (s *Server) bootstrap() error {
 	var ms []member
 	var clusterID uint64
 	var peers []raft.Peer
+	if err := cfg.checkInitialURLs(); err != nil {
+		return err
+	}
 	switch cfg.ClusterState {
 	case ClusterStateNew:
 		var ids []uint64
