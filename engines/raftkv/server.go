@@ -188,9 +188,12 @@ func New(cfg Config) (*Server, error) {
 	if err := checkWritable(s.memberDir); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v (choose a writable --data-dir)", ErrDataDir, cfg.DataDir, err)
 	}
-	if wal.Exists(s.walDir) {
+	switch src := s.etcdRestoreSource(); {
+	case src != "":
+		err = s.importEtcdRestore(src)
+	case wal.Exists(s.walDir):
 		err = s.restart()
-	} else {
+	default:
 		err = s.bootstrap()
 	}
 	if err != nil {
@@ -312,6 +315,18 @@ func (s *Server) bootstrap() error {
 				clusterID, cfg.PeerURLs, cfg.Name, cfg.PeerURLs[0])
 		}
 	}
+	if err := s.create(ms, clusterID, peers); err != nil {
+		return err
+	}
+	cfg.Logger.Info("bootstrapped member", "node", fmt.Sprintf("%x", s.id), "cluster", fmt.Sprintf("%x", clusterID),
+		"state", cfg.ClusterState.String(), "members", len(ms))
+	return nil
+}
+
+// create writes a new member's meta and WAL, opens the store and raft, and
+// has raft bootstrap with peers (none when joining a running cluster).
+func (s *Server) create(ms []member, clusterID uint64, peers []raft.Peer) error {
+	cfg := s.cfg
 	s.members = newMembership(clusterID, ms)
 	if err := saveMeta(filepath.Join(s.memberDir, "meta.json"), meta{Name: cfg.Name, MemberID: s.id, ClusterID: clusterID, Token: cfg.ClusterToken}); err != nil {
 		return err
@@ -336,8 +351,6 @@ func (s *Server) bootstrap() error {
 		}
 	}
 	s.rn = rn
-	cfg.Logger.Info("bootstrapped member", "node", fmt.Sprintf("%x", s.id), "cluster", fmt.Sprintf("%x", clusterID),
-		"state", cfg.ClusterState.String(), "members", len(ms))
 	return nil
 }
 
