@@ -73,6 +73,7 @@ type etcdWAL struct {
 	nodeID, clusterID uint64
 	entries           []*raftpb.Entry
 	hardState         *raftpb.HardState
+	crc               uint32 // the running crc while decoding
 }
 
 // etcd WAL record types.
@@ -91,46 +92,53 @@ const (
 // record, which carries the running value.
 func readEtcdWAL(dir string) (*etcdWAL, error) {
 	w := &etcdWAL{}
-	var crc uint32
 	for _, path := range etcdWALFiles(dir) {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, err
 		}
-		for off := 0; off+8 <= len(b); {
-			l := binary.LittleEndian.Uint64(b[off:])
-			if l == 0 {
-				break // the preallocated rest of the segment
-			}
-			n, pad := int(l&^(0xff<<56)), 0
-			if l&(1<<63) != 0 {
-				pad = int(l>>56) & 7
-			}
-			if off+8+n+pad > len(b) {
-				return nil, fmt.Errorf("%s: offset %d: record of %d bytes runs past the end of the file", path, off, n)
-			}
-			typ, rcrc, data, err := decodeEtcdRecord(b[off+8 : off+8+n])
-			if err != nil {
-				return nil, fmt.Errorf("%s: offset %d: %w", path, off, err)
-			}
-			if typ == etcdRecCRC {
-				if crc != 0 && rcrc != crc {
-					return nil, fmt.Errorf("%s: offset %d: crc record %08x, want %08x", path, off, rcrc, crc)
-				}
-				crc = rcrc
-			} else {
-				crc = crc32.Update(crc, crcCastagnoli, data)
-				if rcrc != crc {
-					return nil, fmt.Errorf("%s: offset %d: crc mismatch (%08x, computed %08x)", path, off, rcrc, crc)
-				}
-			}
-			if err := w.add(typ, data); err != nil {
-				return nil, fmt.Errorf("%s: offset %d: %w", path, off, err)
-			}
-			off += 8 + n + pad
+		if err := w.decodeSegment(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	return w, nil
+}
+
+// decodeSegment adds the records of one segment file.
+func (w *etcdWAL) decodeSegment(b []byte) error {
+	for off := 0; off+8 <= len(b); {
+		l := binary.LittleEndian.Uint64(b[off:])
+		if l == 0 {
+			return nil // the preallocated rest of the segment
+		}
+		n, pad := int(l&^(0xff<<56)), 0
+		if l&(1<<63) != 0 {
+			pad = int(l>>56) & 7
+		}
+		if n > len(b)-off-8-pad {
+			return fmt.Errorf("offset %d: record of %d bytes runs past the end of the file", off, n)
+		}
+		typ, rcrc, data, err := decodeEtcdRecord(b[off+8 : off+8+n])
+		if err != nil {
+			return fmt.Errorf("offset %d: %w", off, err)
+		}
+		if typ == etcdRecCRC {
+			if w.crc != 0 && rcrc != w.crc {
+				return fmt.Errorf("offset %d: crc record %08x, want %08x", off, rcrc, w.crc)
+			}
+			w.crc = rcrc
+		} else {
+			w.crc = crc32.Update(w.crc, crcCastagnoli, data)
+			if rcrc != w.crc {
+				return fmt.Errorf("offset %d: crc mismatch (%08x, computed %08x)", off, rcrc, w.crc)
+			}
+		}
+		if err := w.add(typ, data); err != nil {
+			return fmt.Errorf("offset %d: %w", off, err)
+		}
+		off += 8 + n + pad
+	}
+	return nil
 }
 
 var crcCastagnoli = crc32.MakeTable(crc32.Castagnoli)
