@@ -79,7 +79,7 @@ func restoreWAL(ms []member, self uint64, extra int) []byte {
 	}
 	w.record(etcdRecState, mustMarshal(&raftpb.HardState{Term: proto.Uint64(1), Vote: proto.Uint64(ids[0]), Commit: proto.Uint64(n)}))
 	w.record(etcdRecSnapshot, mustMarshal(&raftpb.HardState{Term: proto.Uint64(n), Vote: proto.Uint64(1)})) // index n, term 1: same wire fields
-	return append(w.b, make([]byte, 4096)...)                                                            // preallocated zeros
+	return append(w.b, make([]byte, 4096)...)                                                               // preallocated zeros
 }
 
 func writeEtcdWAL(t testing.TB, b []byte) string {
