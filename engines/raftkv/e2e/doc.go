@@ -14,7 +14,9 @@
 // (add --learner, promote, member update and the refusals, identical to a
 // 3-member etcd's with ids and ports normalized),
 // TestEtcdctlMemberUpdateRestart (every member moved to a new peer URL and
-// restarted), TestClientv3Cluster,
+// restarted), TestEtcdctlSnapshotRestore (snapshots of a raftkv cluster and
+// of a real etcd restored with etcdctl snapshot restore start a 3-member
+// raftkv cluster that serves every key), TestClientv3Cluster,
 // TestConcurrencyCluster (Mutex and Election), TestWatchAcrossLeaderKill
 // and TestSessionSurvivesLeaderKill (SIGKILL of the leader).
 //
