@@ -97,6 +97,21 @@ func TestLearnerAddPromote(t *testing.T) {
 		t.Fatalf("leader's raft config %v: want %x a learner, not a voter", st.Config, m.ID)
 	}
 
+	// Stopped, the learner falls behind: refused again until it catches up.
+	c.stop(3)
+	for i := range 100 {
+		mustPut(t, c.servers[lead], fmt.Sprintf("behind%03d", i), "x")
+	}
+	if _, err := c.servers[follower].PromoteMember(ctx, m.ID); !errors.Is(err, rpctypes.ErrGRPCLearnerNotReady) {
+		t.Fatalf("promote a stopped learner 100 entries behind: %v, want ErrGRPCLearnerNotReady", err)
+	}
+	c.start(3)
+	learner = c.servers[3]
+	waitFor(t, "the restarted learner to catch up", func() bool {
+		_, ok := localValue(learner, "behind099")
+		return ok
+	})
+
 	ms, err = c.servers[follower].PromoteMember(ctx, m.ID)
 	if err != nil {
 		t.Fatalf("promote the learner in sync: %v", err)
