@@ -76,7 +76,10 @@ func TestLearnerRefusesWhatEtcdRefuses(t *testing.T) {
 			_, err := mt.Alarm(ctx, &pb.AlarmRequest{Action: pb.AlarmRequest_GET})
 			return err
 		}, true},
-		{"lease grant", false, func() error { _, err := pb.NewLeaseClient(conn).LeaseGrant(ctx, &pb.LeaseGrantRequest{TTL: 60}); return err }, false},
+		{"lease grant", false, func() error {
+			_, err := pb.NewLeaseClient(conn).LeaseGrant(ctx, &pb.LeaseGrantRequest{TTL: 60})
+			return err
+		}, false},
 		{"watch", false, func() error {
 			w, err := pb.NewWatchClient(conn).Watch(ctx)
 			if err != nil {
