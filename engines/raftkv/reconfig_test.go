@@ -55,6 +55,11 @@ func TestLearnerAddPromote(t *testing.T) {
 	if !m.IsLearner || !memberByID(ms, m.ID).GetIsLearner() {
 		t.Fatalf("added member %v, list %v: want a learner", m, ms)
 	}
+	// Raft ignores a conf change proposed while another is not applied yet
+	// (its proposer times out, as etcd's does): wait for every member.
+	for _, s := range c.servers {
+		waitFor(t, "every member to apply the learner's addition", func() bool { _, ok := s.members.get(m.ID); return ok })
+	}
 	if _, _, err := c.servers[lead].AddMember(ctx, []string{"http://127.0.0.1:1"}, true); !errors.Is(err, rpctypes.ErrGRPCTooManyLearners) {
 		t.Fatalf("second learner: %v, want ErrGRPCTooManyLearners", err)
 	}
