@@ -74,6 +74,19 @@ func TestLearnerAddPromote(t *testing.T) {
 		t.Fatalf("promote an unknown member: %v, want ErrGRPCMemberNotFound", err)
 	}
 
+	// member update keeps a learner a learner (etcd 3.4 drops the flag from
+	// its member list while raft keeps the member a learner); the learner
+	// then starts on its new URL with its old id.
+	ln = freeListener(t)
+	peerURL = "http://" + ln.Addr().String()
+	ln.Close()
+	if ms, err = c.servers[lead].UpdateMember(ctx, m.ID, []string{peerURL}); err != nil {
+		t.Fatalf("update the learner's URL: %v", err)
+	}
+	if u := memberByID(ms, m.ID); !u.GetIsLearner() || !slices.Equal(u.GetPeerURLs(), []string{peerURL}) {
+		t.Fatalf("learner after member update: %v, want a learner at %s", u, peerURL)
+	}
+
 	initial := append(slices.Clone(c.cfgs[0].InitialCluster), InitialMember{Name: "learner", PeerURLs: []string{peerURL}})
 	cfg := memberConfig(t, "learner", peerURL, initial, t.TempDir())
 	cfg.ClusterState = ClusterStateExisting
