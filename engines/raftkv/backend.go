@@ -250,8 +250,9 @@ func (s *Server) configure(ctx context.Context, cc *raftpb.ConfChange) ([]*pb.Me
 
 // UpdateMember replaces a member's peer URLs through a raft conf change
 // (etcd's MemberUpdate, v3rpc.Reconfigurer). Every member applies it and
-// dials the member at its new URLs; the member itself is restarted by its
-// operator with the new --listen-peer-urls and --initial-advertise-peer-urls.
+// dials the new URLs from its next connection to that member on; the member
+// itself is restarted by its operator with the new --listen-peer-urls and
+// --initial-advertise-peer-urls.
 func (s *Server) UpdateMember(ctx context.Context, id uint64, peerURLs []string) ([]*pb.Member, error) {
 	if err := checkMemberURLs(peerURLs); err != nil {
 		return nil, err
