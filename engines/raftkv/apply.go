@@ -337,9 +337,14 @@ func (s *Server) applyNormal(e *raftpb.Entry) {
 	}
 }
 
-// applyConfChange updates the member list from the entry (deterministically:
-// an add of a removed member or a remove of an unknown one is cancelled by
-// zeroing its node id, as raft's docs say) and has the loop apply it to raft.
+// applyConfChange updates the member list from the entry and has the loop
+// apply it to raft. It checks the change against the member list as etcd's
+// ValidateConfigurationChange does, deterministically on every member: a
+// change that no longer holds (an add of a removed member, a promotion of a
+// member that is not a learner, a learner beyond maxLearners, an update or
+// remove of an unknown member, an update to peer URLs another member has) is
+// cancelled by zeroing its node id, as raft's docs say, and its proposer gets
+// etcd's error.
 func (s *Server) applyConfChange(e *raftpb.Entry) bool {
 	cc := &raftpb.ConfChange{}
 	if err := proto.Unmarshal(e.Data, cc); err != nil {
@@ -348,37 +353,61 @@ func (s *Server) applyConfChange(e *raftpb.Entry) bool {
 	id := cc.GetNodeId()
 	var res applyResult
 	removedSelf := false
+	var ctx confChangeContext
+	if t := cc.GetType(); t != raftpb.ConfChangeRemoveNode && len(cc.Context) > 0 {
+		if err := json.Unmarshal(cc.Context, &ctx); err != nil {
+			panic(fmt.Sprintf("raftkv: entry %d: bad member in conf change: %v", e.GetIndex(), err))
+		}
+	}
+	m := ctx.member
+	m.ID = id
+	cur, exists := s.members.get(id)
 	switch cc.GetType() {
 	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:
-		var m member
-		if len(cc.Context) > 0 {
-			if err := json.Unmarshal(cc.Context, &m); err != nil {
-				panic(fmt.Sprintf("raftkv: entry %d: bad member in conf change: %v", e.GetIndex(), err))
-			}
-		}
-		m.ID = id
 		m.IsLearner = cc.GetType() == raftpb.ConfChangeAddLearnerNode
-		if s.members.isRemoved(id) {
+		switch {
+		case s.members.isRemoved(id):
 			res.err = rpctypes.ErrGRPCMemberNotFound
-			cc.NodeId = proto.Uint64(0)
-		} else {
+		case ctx.IsPromote && !exists:
+			res.err = rpctypes.ErrGRPCMemberNotFound
+		case ctx.IsPromote && !cur.IsLearner:
+			res.err = rpctypes.ErrGRPCMemberNotLearner
+		case ctx.IsPromote:
+			s.members.promote(id)
+		case m.IsLearner && !exists && s.members.learners(id) >= maxLearners:
+			res.err = rpctypes.ErrGRPCTooManyLearners
+		default:
+			// An add of a member already listed is the bootstrap's (the
+			// list starts with the initial members): it merges.
 			s.members.add(m)
 			res.resp = m
 		}
 	case raftpb.ConfChangeRemoveNode:
-		if _, ok := s.members.get(id); !ok && !s.members.isRemoved(id) {
+		if !exists && !s.members.isRemoved(id) {
 			res.err = rpctypes.ErrGRPCMemberNotFound
-			cc.NodeId = proto.Uint64(0)
 		} else {
 			s.members.remove(id)
 			removedSelf = id == s.id
 		}
+	case raftpb.ConfChangeUpdateNode:
+		switch {
+		case !exists:
+			res.err = rpctypes.ErrGRPCMemberNotFound
+		case s.members.peerURLInUseByOther(id, m.PeerURLs):
+			res.err = rpctypes.ErrGRPCPeerURLExist
+		default:
+			s.members.setPeerURLs(id, m.PeerURLs)
+		}
+	}
+	if res.err != nil {
+		cc.NodeId = proto.Uint64(0)
 	}
 	if !s.applyConfToRaft(cc, removedSelf) {
 		return false
 	}
 	s.tr.setPeers(s.members.list(), s.id)
-	s.log.Info("applied conf change", "type", cc.GetType().String(), "member", fmt.Sprintf("%x", id), "index", e.GetIndex())
+	s.log.Info("applied conf change", "type", cc.GetType().String(), "member", fmt.Sprintf("%x", id),
+		"promote", ctx.IsPromote, "peer_urls", m.PeerURLs, "index", e.GetIndex(), "refused", res.err)
 	if rid := cc.GetId(); rid != 0 {
 		s.wake(rid, res)
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -16,6 +19,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.etcd.io/raft/v3"
 	raftpb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -220,14 +225,8 @@ func (s *Server) Members() []*pb.Member { return s.members.protos() }
 
 // AddMember adds a member through a raft conf change (etcd's MemberAdd).
 func (s *Server) AddMember(ctx context.Context, peerURLs []string, learner bool) (*pb.Member, []*pb.Member, error) {
-	if len(peerURLs) == 0 {
-		return nil, nil, rpctypes.ErrGRPCMemberBadURLs
-	}
-	for _, u := range peerURLs {
-		pu, err := url.Parse(u)
-		if err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
-			return nil, nil, rpctypes.ErrGRPCMemberBadURLs
-		}
+	if err := checkMemberURLs(peerURLs); err != nil {
+		return nil, nil, err
 	}
 	if s.members.peerURLInUse(peerURLs) {
 		return nil, nil, rpctypes.ErrGRPCPeerURLExist
@@ -237,29 +236,24 @@ func (s *Server) AddMember(ctx context.Context, peerURLs []string, learner bool)
 	if _, ok := s.members.get(m.ID); ok || s.members.isRemoved(m.ID) {
 		return nil, nil, rpctypes.ErrGRPCMemberExist
 	}
+	if learner && s.members.learners(0) >= maxLearners {
+		return nil, nil, rpctypes.ErrGRPCTooManyLearners
+	}
 	typ := raftpb.ConfChangeAddNode
 	if learner {
 		typ = raftpb.ConfChangeAddLearnerNode
 	}
-	rid := s.reqIDs.next()
-	cc := &raftpb.ConfChange{Type: typ.Enum(), NodeId: proto.Uint64(m.ID), Context: mustJSON(m), Id: proto.Uint64(rid)}
-	res, err := s.proposeAndWait(ctx, proposal{id: rid, cc: cc})
+	ms, err := s.configure(ctx, &raftpb.ConfChange{Type: typ.Enum(), NodeId: proto.Uint64(m.ID), Context: mustJSON(m)})
 	if err != nil {
 		return nil, nil, err
 	}
-	if res.err != nil {
-		return nil, nil, res.err
-	}
-	return m.proto(), s.members.protos(), nil
+	return m.proto(), ms, nil
 }
 
-// RemoveMember removes a member through a raft conf change (etcd's MemberRemove).
-func (s *Server) RemoveMember(ctx context.Context, id uint64) ([]*pb.Member, error) {
-	if _, ok := s.members.get(id); !ok {
-		return nil, rpctypes.ErrGRPCMemberNotFound
-	}
+// configure proposes cc and returns the member list once it is applied here.
+func (s *Server) configure(ctx context.Context, cc *raftpb.ConfChange) ([]*pb.Member, error) {
 	rid := s.reqIDs.next()
-	cc := &raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode.Enum(), NodeId: proto.Uint64(id), Id: proto.Uint64(rid)}
+	cc.Id = proto.Uint64(rid)
 	res, err := s.proposeAndWait(ctx, proposal{id: rid, cc: cc})
 	if err != nil {
 		return nil, err
@@ -268,6 +262,130 @@ func (s *Server) RemoveMember(ctx context.Context, id uint64) ([]*pb.Member, err
 		return nil, res.err
 	}
 	return s.members.protos(), nil
+}
+
+// UpdateMember replaces a member's peer URLs through a raft conf change
+// (etcd's MemberUpdate, v3rpc.Reconfigurer). Every member applies it and
+// dials the new URLs from its next connection to that member on; the member
+// itself is restarted by its operator with the new --listen-peer-urls and
+// --initial-advertise-peer-urls.
+func (s *Server) UpdateMember(ctx context.Context, id uint64, peerURLs []string) ([]*pb.Member, error) {
+	if err := checkMemberURLs(peerURLs); err != nil {
+		return nil, err
+	}
+	if _, ok := s.members.get(id); !ok {
+		return nil, rpctypes.ErrGRPCMemberNotFound
+	}
+	urls := sortedCopy(peerURLs)
+	if s.members.peerURLInUseByOther(id, urls) {
+		return nil, rpctypes.ErrGRPCPeerURLExist
+	}
+	return s.configure(ctx, &raftpb.ConfChange{Type: raftpb.ConfChangeUpdateNode.Enum(), NodeId: proto.Uint64(id),
+		Context: mustJSON(member{ID: id, PeerURLs: urls})})
+}
+
+// learnerReadyPercent is etcd 3.4's readyPercent: a learner is promoted only
+// when its raft match index is at least this share of the leader's.
+const learnerReadyPercent = 0.9
+
+// PromoteMember makes learner id a voting member (etcd's MemberPromote,
+// v3rpc.Reconfigurer). Only the leader knows how far the learner's log is,
+// so a follower forwards the request to the leader over the peer URL, as
+// etcd does, until the request timeout.
+func (s *Server) PromoteMember(ctx context.Context, id uint64) ([]*pb.Member, error) {
+	start := time.Now()
+	for {
+		if s.isLeader() {
+			ms, err := s.promoteLocal(ctx, id)
+			if err != rpctypes.ErrGRPCNotLeader {
+				return ms, err
+			}
+		} else if lead := s.lead.Load(); lead != raft.None {
+			ms, err := s.forwardPromote(ctx, lead, id)
+			if err != errForwardRetry {
+				return ms, err
+			}
+		}
+		if err := s.waitRetry(ctx, start); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// promoteLocal is PromoteMember on the leader: etcd's mayPromoteMember
+// (member known, a learner, in sync) and then the conf change.
+func (s *Server) promoteLocal(ctx context.Context, id uint64) ([]*pb.Member, error) {
+	m, ok := s.members.get(id)
+	if !ok {
+		return nil, rpctypes.ErrGRPCMemberNotFound
+	}
+	if !m.IsLearner {
+		return nil, rpctypes.ErrGRPCMemberNotLearner
+	}
+	st, err := s.raftStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st.Progress == nil {
+		return nil, rpctypes.ErrGRPCNotLeader
+	}
+	pr, ok := st.Progress[id]
+	if !ok {
+		return nil, rpctypes.ErrGRPCMemberNotFound
+	}
+	if float64(pr.Match) < float64(st.Progress[st.ID].Match)*learnerReadyPercent {
+		return nil, rpctypes.ErrGRPCLearnerNotReady
+	}
+	return s.configure(ctx, &raftpb.ConfChange{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: proto.Uint64(id),
+		Context: mustJSON(confChangeContext{member: member{ID: id}, IsPromote: true})})
+}
+
+// raftStatus asks the loop, the RawNode's owner, for raft's status.
+func (s *Server) raftStatus(ctx context.Context) (raft.Status, error) {
+	reply := make(chan raft.Status, 1)
+	select {
+	case s.statusc <- reply:
+	case <-ctx.Done():
+		return raft.Status{}, ctx.Err()
+	case <-s.donec:
+		return raft.Status{}, rpctypes.ErrGRPCStopped
+	}
+	select {
+	case st := <-reply:
+		return st, nil
+	case <-ctx.Done():
+		return raft.Status{}, ctx.Err()
+	case <-s.donec:
+		return raft.Status{}, rpctypes.ErrGRPCStopped
+	}
+}
+
+// IsLearner reports whether this member is a learner (v3rpc.Reconfigurer).
+func (s *Server) IsLearner() bool {
+	m, ok := s.members.get(s.id)
+	return ok && m.IsLearner
+}
+
+// checkMemberURLs accepts at least one http(s)://host URL.
+func checkMemberURLs(peerURLs []string) error {
+	if len(peerURLs) == 0 {
+		return rpctypes.ErrGRPCMemberBadURLs
+	}
+	for _, u := range peerURLs {
+		pu, err := url.Parse(u)
+		if err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
+			return rpctypes.ErrGRPCMemberBadURLs
+		}
+	}
+	return nil
+}
+
+// RemoveMember removes a member through a raft conf change (etcd's MemberRemove).
+func (s *Server) RemoveMember(ctx context.Context, id uint64) ([]*pb.Member, error) {
+	if _, ok := s.members.get(id); !ok {
+		return nil, rpctypes.ErrGRPCMemberNotFound
+	}
+	return s.configure(ctx, &raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode.Enum(), NodeId: proto.Uint64(id)})
 }
 
 // Status reports leader, raft indexes and term, and the store size.
@@ -288,7 +406,7 @@ func (s *Server) Status() *pb.StatusResponse {
 		RaftIndex:        s.committedIndex.Load(),
 		RaftTerm:         s.term.Load(),
 		RaftAppliedIndex: s.appliedIndex.Load(),
-		IsLearner:        s.isLearner(),
+		IsLearner:        s.IsLearner(),
 		Errors:           s.statusErrors(),
 	}
 }
@@ -300,11 +418,6 @@ func (s *Server) statusErrors() []string {
 		return []string{err.Error()}
 	}
 	return nil
-}
-
-func (s *Server) isLearner() bool {
-	m, ok := s.members.get(s.id)
-	return ok && m.IsLearner
 }
 
 // MaxRequestBytes is --max-request-bytes.
@@ -379,4 +492,71 @@ func (s *Server) QuotaAvailable(cost int) bool {
 	}
 	st := s.Store()
 	return st == nil || st.SizeInUse()+int64(cost) < q
+}
+
+// hdrGRPCCode carries the gRPC code of an error the leader answers a
+// forwarded promotion with; the body is the error's message.
+const hdrGRPCCode = "X-Raftkv-Grpc-Code"
+
+// forwardPromote asks the leader to promote learner id (POST
+// /members/promote on its peer URL). etcd's own answers come back as they
+// are; errForwardRetry asks the caller to try again (no leader reached, or
+// it no longer leads).
+func (s *Server) forwardPromote(ctx context.Context, lead, id uint64) ([]*pb.Member, error) {
+	r, b, err := s.postLeader(ctx, lead, pathPromote, &pb.MemberPromoteRequest{ID: id})
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case r.StatusCode == http.StatusOK:
+		resp := &pb.MemberPromoteResponse{}
+		if err := proto.Unmarshal(b, resp); err != nil {
+			return nil, fmt.Errorf("raftkv: the leader's answer to a promotion: %w", err)
+		}
+		return resp.Members, nil
+	case r.Header.Get(hdrGRPCCode) != "":
+		code, err := strconv.Atoi(r.Header.Get(hdrGRPCCode))
+		if err != nil {
+			return nil, errForwardRetry
+		}
+		e := status.Error(codes.Code(code), string(b))
+		if e.Error() == rpctypes.ErrGRPCNotLeader.Error() {
+			return nil, errForwardRetry
+		}
+		return nil, e
+	default:
+		return nil, errForwardRetry
+	}
+}
+
+// servePromote is POST /members/promote: a follower forwards etcdctl member
+// promote to the leader, which alone knows how far the learner is.
+func (s *Server) servePromote(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.tr.checkPeer(w, r, false); !ok {
+		return
+	}
+	req := &pb.MemberPromoteRequest{}
+	if !readProto(w, r, req) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	var ms []*pb.Member
+	err := rpctypes.ErrGRPCNotLeader
+	if s.isLeader() {
+		ms, err = s.promoteLocal(ctx, req.ID)
+	}
+	if err != nil {
+		st, ok := status.FromError(err)
+		if !ok {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set(hdrGRPCCode, strconv.Itoa(int(st.Code())))
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusConflict)
+		_, _ = io.WriteString(w, st.Message())
+		return
+	}
+	writeProto(w, &pb.MemberPromoteResponse{Members: ms})
 }

@@ -223,6 +223,21 @@ func (c *Config) ElectionTimeout() time.Duration {
 	return c.TickInterval * time.Duration(c.ElectionTicks)
 }
 
+// checkInitialURLs is the check of a member's first start: its entry in
+// --initial-cluster must be its --initial-advertise-peer-urls. A restart
+// skips it, as etcd ignores --initial-cluster once the data dir has a WAL:
+// after etcdctl member update the member restarts with its new URLs and
+// the start script's old --initial-cluster.
+func (c *Config) checkInitialURLs() error {
+	for _, m := range c.InitialCluster {
+		if m.Name == c.Name && !sameURLs(m.PeerURLs, c.PeerURLs) {
+			return fmt.Errorf("--initial-cluster has %s=%v but --initial-advertise-peer-urls is %v; they must match",
+				m.Name, m.PeerURLs, c.PeerURLs)
+		}
+	}
+	return nil
+}
+
 // Validate names every broken rule.
 func (c *Config) Validate() error {
 	var errs []error
@@ -288,9 +303,6 @@ func (c *Config) Validate() error {
 		seen[m.Name] = true
 		if m.Name == c.Name {
 			found = true
-			if !sameURLs(m.PeerURLs, c.PeerURLs) {
-				bad("--initial-cluster has %s=%v but --initial-advertise-peer-urls is %v; they must match", m.Name, m.PeerURLs, c.PeerURLs)
-			}
 		}
 	}
 	if !found && len(c.InitialCluster) > 0 {

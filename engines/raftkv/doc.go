@@ -3,7 +3,7 @@
 // peer transport, membership, snapshots, linearizable reads and the leader's
 // lease timers. The state machine is mvcc.Store; the etcd v3 gRPC services
 // (package v3rpc) run on top of Server, which implements v3rpc.Backend and
-// its optional StoreSnapshotter and LeaderTransferer.
+// its optional StoreSnapshotter, LeaderTransferer and Reconfigurer.
 //
 // # Running a member
 //
@@ -50,12 +50,59 @@
 //	<data-dir>/member/wal/*.wal       the raft log (package wal)
 //	<data-dir>/member/snap/db         the mvcc store (bbolt)
 //	<data-dir>/member/snap/*.snap.db  a store received from the leader, until installed
+//	<data-dir>/member/etcd-restore-wal  etcd's WAL, once a restored dir was imported
 //
 // Raft snapshots carry only the member list: the store is durable on its own.
 // A follower too far behind gets MsgSnap with the leader's store file as
 // payload, taken when it is sent (its ConsistentIndex is at or past the
 // snapshot index; Apply skips what it already holds, as etcd's merged
 // snapshot).
+//
+// # Membership changes (etcd 3.4's cluster API)
+//
+// Every change is a raft conf change whose Context is the member as JSON
+// (etcd's membership.Member fields), applied on every member in log order
+// and checked there as etcd's ValidateConfigurationChange does; a change
+// that no longer holds is cancelled (node id zeroed) and its proposer gets
+// etcd's error. The member list lives in raft snapshots and is replayed
+// from the WAL, so every change survives a restart.
+//
+//   - member add / remove: ConfChangeAddNode / ConfChangeRemoveNode.
+//   - member add --learner: ConfChangeAddLearnerNode; at most one learner
+//     (etcd 3.4's maxLearners, ErrGRPCTooManyLearners). The learner
+//     replicates but does not vote; it joins with --initial-cluster-state
+//     existing like any member. On a learner the gRPC interceptors refuse
+//     every RPC but Status, serializable Range and Snapshot with "etcdserver:
+//     rpc not supported for learner" (member list and linearizable get
+//     included), as etcd 3.4's do.
+//   - member promote: a ConfChangeAddNode whose Context says isPromote. Only
+//     the leader knows how far the learner's log is, so a follower forwards
+//     the request to the leader (POST /members/promote on its peer URL), as
+//     etcd does. The leader promotes only when the learner's match index is
+//     at least 90% of its own (etcd 3.4's isLearnerReady), else "etcdserver:
+//     can only promote a learner member which is in sync with leader"; a
+//     voter gets ErrGRPCMemberNotLearner.
+//   - member update: ConfChangeUpdateNode with the new peer URLs. Every
+//     member applies it; the transport uses the new URL at its next dial (an
+//     open connection stays until it breaks, as in etcd). The member is then
+//     restarted with its new --listen-peer-urls and
+//     --initial-advertise-peer-urls; --initial-cluster is checked only at a
+//     member's first start (etcd ignores it once a WAL exists), so the start
+//     script's old value does no harm. Unlike etcd 3.4, which drops the
+//     learner flag of a learner it updates (member list then shows it as a
+//     voter while raft still has it as a learner), raftkv keeps it.
+//
+// # Starting from etcdctl snapshot restore
+//
+// A data dir written by `etcdctl snapshot restore` (etcd's layout:
+// member/snap/db, member/snap/*.snap, member/wal/*.wal in etcd's WAL format)
+// starts a raftkv member, from a snapshot of raftkv or of etcd alike: the db
+// is etcd's bbolt backend, whose buckets mvcc.Store uses; etcd's WAL gives
+// the member and cluster ids and the initial members (its only entries),
+// and is then moved to member/etcd-restore-wal while the same log goes to
+// raftkv's own WAL. As with etcd, --initial-cluster and its token are then
+// ignored. A data dir of a running etcd (a WAL with writes in it) is refused
+// with the way to go: snapshot save, then restore.
 //
 // # IDs
 //
@@ -192,8 +239,10 @@
 //   - Simple auth tokens are kept in memory: after a restart a member knows
 //     only the tokens of the Authenticate entries it applies again, and
 //     clients authenticate again (JWTs need no state).
-//   - No strict reconfiguration check (etcd refuses member
-//     add/remove that would lose quorum of started members; raftkv does not).
+//   - No strict reconfiguration check (etcd refuses member add, remove and
+//     promote that would lose quorum of started members, and any change
+//     until its leader has been connected to every peer for 5 s, "unhealthy
+//     cluster"; raftkv does not).
 //   - A member removed while it was down learns it only when a peer refuses its
 //     stream (HTTP 410), then stops.
 package raftkv

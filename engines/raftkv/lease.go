@@ -273,32 +273,9 @@ var errForwardRetry = fmt.Errorf("raftkv: forward: retry")
 
 // forwardLease posts a lease request to the leader's peer endpoint.
 func (s *Server) forwardLease(ctx context.Context, lead uint64, path string, req, resp proto.Message) error {
-	m, ok := s.members.get(lead)
-	if !ok || len(m.PeerURLs) == 0 {
-		return errForwardRetry
-	}
-	body, err := proto.Marshal(req)
+	r, b, err := s.postLeader(ctx, lead, path, req)
 	if err != nil {
 		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ElectionTimeout()+time.Second)
-	defer cancel()
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, m.PeerURLs[0]+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	s.tr.setPeerHeaders(hr.Header, m.ID)
-	r, err := s.tr.client.Do(hr)
-	if err != nil {
-		if ctx.Err() != nil && ctx.Err() != context.DeadlineExceeded {
-			return ctx.Err()
-		}
-		return errForwardRetry
-	}
-	defer r.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
-	if err != nil {
-		return errForwardRetry
 	}
 	switch r.StatusCode {
 	case http.StatusOK:
@@ -313,6 +290,40 @@ func (s *Server) forwardLease(ctx context.Context, lead uint64, path string, req
 	default:
 		return errForwardRetry
 	}
+}
+
+// postLeader posts req to path on the leader's peer URL and returns the
+// answer and its body; errForwardRetry when the leader is not known here or
+// did not answer.
+func (s *Server) postLeader(ctx context.Context, lead uint64, path string, req proto.Message) (*http.Response, []byte, error) {
+	m, ok := s.members.get(lead)
+	if !ok || len(m.PeerURLs) == 0 {
+		return nil, nil, errForwardRetry
+	}
+	body, err := proto.Marshal(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ElectionTimeout()+time.Second)
+	defer cancel()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, m.PeerURLs[0]+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	s.tr.setPeerHeaders(hr.Header, m.ID)
+	r, err := s.tr.client.Do(hr)
+	if err != nil {
+		if ctx.Err() != nil && ctx.Err() != context.DeadlineExceeded {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, errForwardRetry
+	}
+	defer r.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	if err != nil {
+		return nil, nil, errForwardRetry
+	}
+	return r, b, nil
 }
 
 func (s *Server) serveLeaseRenew(w http.ResponseWriter, r *http.Request) {

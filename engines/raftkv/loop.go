@@ -53,6 +53,8 @@ func (s *Server) run() {
 			s.onReport(r)
 		case id := <-s.leaderGonec:
 			s.onLeaderGone(id)
+		case reply := <-s.statusc:
+			reply <- s.rn.Status()
 		case <-s.removedc:
 			s.log.Warn("a peer says this member was removed; stopping")
 			s.loopErr = ErrRemoved

@@ -22,6 +22,18 @@ type member struct {
 	IsLearner  bool     `json:"isLearner,omitempty"`
 }
 
+// maxLearners is etcd 3.4's limit on learners in a cluster.
+const maxLearners = 1
+
+// confChangeContext is the Context of a conf change that adds or promotes a
+// member: the member, flattened, as etcd's membership.ConfigChangeContext
+// (and its plain membership.Member, which a restored etcd WAL carries), so
+// isPromote marks a learner's promotion.
+type confChangeContext struct {
+	member
+	IsPromote bool `json:"isPromote,omitempty"`
+}
+
 func (m member) proto() *pb.Member {
 	return &pb.Member{ID: m.ID, Name: m.Name, PeerURLs: slices.Clone(m.PeerURLs),
 		ClientURLs: slices.Clone(m.ClientURLs), IsLearner: m.IsLearner}
@@ -100,6 +112,57 @@ func (m *membership) peerURLInUse(urls []string) bool {
 		}
 	}
 	return false
+}
+
+// peerURLInUseByOther reports whether a member other than id has one of urls.
+func (m *membership) peerURLInUseByOther(id uint64, urls []string) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, x := range m.st.Members {
+		if x.ID == id {
+			continue
+		}
+		for _, u := range x.PeerURLs {
+			if slices.Contains(urls, u) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// learners counts the learners other than id.
+func (m *membership) learners(except uint64) int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n := 0
+	for _, x := range m.st.Members {
+		if x.IsLearner && x.ID != except {
+			n++
+		}
+	}
+	return n
+}
+
+// setPeerURLs replaces the peer URLs of member id (etcdctl member update);
+// its other attributes, learner or not among them, stay.
+func (m *membership) setPeerURLs(id uint64, urls []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if x, ok := m.st.Members[id]; ok {
+		x.PeerURLs = slices.Clone(urls)
+		m.st.Members[id] = x
+	}
+}
+
+// promote makes learner id a voting member.
+func (m *membership) promote(id uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if x, ok := m.st.Members[id]; ok {
+		x.IsLearner = false
+		m.st.Members[id] = x
+	}
 }
 
 func (m *membership) add(x member) {

@@ -86,6 +86,7 @@ type Server struct {
 	propc       chan proposal
 	recvc       chan *raftpb.Message
 	reportc     chan reportMsg
+	statusc     chan chan raft.Status // raftStatus asks the loop
 	readNotify  chan struct{}
 	removedc    chan struct{}
 	leaderGonec chan uint64 // the transport found the leader's peer port refusing
@@ -173,6 +174,7 @@ func New(cfg Config) (*Server, error) {
 		propc:       make(chan proposal, 4096),
 		recvc:       make(chan *raftpb.Message, cfg.RecvQueue),
 		reportc:     make(chan reportMsg, 1024),
+		statusc:     make(chan chan raft.Status),
 		readNotify:  make(chan struct{}, 1),
 		removedc:    make(chan struct{}, 1),
 		leaderGonec: make(chan uint64, 1),
@@ -211,9 +213,12 @@ func New(cfg Config) (*Server, error) {
 	if err := checkWritable(s.memberDir); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v (choose a writable --data-dir)", ErrDataDir, cfg.DataDir, err)
 	}
-	if wal.Exists(s.walDir) {
+	switch src := s.etcdRestoreSource(); {
+	case src != "":
+		err = s.importEtcdRestore(src)
+	case wal.Exists(s.walDir):
 		err = s.restart()
-	} else {
+	default:
 		err = s.bootstrap()
 	}
 	if err != nil {
@@ -285,6 +290,9 @@ func (s *Server) bootstrap() error {
 	var ms []member
 	var clusterID uint64
 	var peers []raft.Peer
+	if err := cfg.checkInitialURLs(); err != nil {
+		return err
+	}
 	switch cfg.ClusterState {
 	case ClusterStateNew:
 		var ids []uint64
@@ -332,6 +340,18 @@ func (s *Server) bootstrap() error {
 				clusterID, cfg.PeerURLs, cfg.Name, cfg.PeerURLs[0])
 		}
 	}
+	if err := s.create(ms, clusterID, peers); err != nil {
+		return err
+	}
+	cfg.Logger.Info("bootstrapped member", "node", fmt.Sprintf("%x", s.id), "cluster", fmt.Sprintf("%x", clusterID),
+		"state", cfg.ClusterState.String(), "members", len(ms))
+	return nil
+}
+
+// create writes a new member's meta and WAL, opens the store and raft, and
+// has raft bootstrap with peers (none when joining a running cluster).
+func (s *Server) create(ms []member, clusterID uint64, peers []raft.Peer) error {
+	cfg := s.cfg
 	s.members = newMembership(clusterID, ms)
 	if err := saveMeta(filepath.Join(s.memberDir, "meta.json"), meta{Name: cfg.Name, MemberID: s.id, ClusterID: clusterID, Token: cfg.ClusterToken}); err != nil {
 		return err
@@ -356,8 +376,6 @@ func (s *Server) bootstrap() error {
 		}
 	}
 	s.rn = rn
-	cfg.Logger.Info("bootstrapped member", "node", fmt.Sprintf("%x", s.id), "cluster", fmt.Sprintf("%x", clusterID),
-		"state", cfg.ClusterState.String(), "members", len(ms))
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ const (
 	pathMessage    = "/raft/message"
 	pathSnapshot   = "/raft/snapshot"
 	pathMembers    = "/members"
+	pathPromote    = "/members/promote"
 	pathLeaseRenew = "/lease/renew"
 	pathLeaseTTL   = "/lease/ttl"
 
@@ -123,7 +125,9 @@ func localIPOf(peerURLs []string) net.IP {
 }
 
 // setPeers makes the peer set equal to ms (minus self): new peers get a writer,
-// gone peers are stopped, URL changes apply to the next dial.
+// gone peers are stopped, URL changes (etcdctl member update) apply to the
+// next dial: as in etcd, an open connection stays until it breaks, which it
+// does when the member restarts on its new URL.
 func (t *transport) setPeers(ms []member, self uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -147,7 +151,10 @@ func (t *transport) setPeers(ms []member, self uint64) {
 	for id, m := range want {
 		urls := append([]string(nil), m.PeerURLs...)
 		if p, ok := t.peers[id]; ok {
-			p.urls.Store(&urls)
+			if !slices.Equal(*p.urls.Load(), urls) {
+				p.urls.Store(&urls)
+				t.log.Info("peer URLs changed; the next dial uses them", "peer", fmt.Sprintf("%x", id), "urls", urls)
+			}
 			p.remote = false
 			continue
 		}
@@ -543,6 +550,7 @@ func (t *transport) handler() http.Handler {
 	mux.HandleFunc("GET "+pathMembers, t.serveMembers)
 	mux.HandleFunc(pathLeaseRenew, t.s.serveLeaseRenew)
 	mux.HandleFunc(pathLeaseTTL, t.s.serveLeaseTTL)
+	mux.HandleFunc("POST "+pathPromote, t.s.servePromote)
 	return mux
 }
 

@@ -10,7 +10,13 @@
 // outputs, byte-identical to etcd's), TestEtcdctlLeaseKeepAlive (streaming
 // keep-alive, then expiry; identical), TestEtcdctlCluster (member list,
 // endpoint status/health, status headers, snapshot save and status, in
-// etcd's format on both), TestEtcdctlMemberAddRemove, TestClientv3Cluster,
+// etcd's format on both), TestEtcdctlMemberAddRemove, TestEtcdctlLearner
+// (add --learner, promote, member update and the refusals, identical to a
+// 3-member etcd's with ids and ports normalized),
+// TestEtcdctlMemberUpdateRestart (every member moved to a new peer URL and
+// restarted), TestEtcdctlSnapshotRestore (snapshots of a raftkv cluster and
+// of a real etcd restored with etcdctl snapshot restore start a 3-member
+// raftkv cluster that serves every key), TestClientv3Cluster,
 // TestConcurrencyCluster (Mutex and Election), TestWatchAcrossLeaderKill
 // and TestSessionSurvivesLeaderKill (SIGKILL of the leader), TestEtcdctlAuth
 // (an auth session identical to etcd's, refused watches and maintenance,

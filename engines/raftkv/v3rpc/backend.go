@@ -91,3 +91,23 @@ type StoreSnapshotter interface {
 type LeaderTransferer interface {
 	MoveLeader(ctx context.Context, transferee uint64) error
 }
+
+// Reconfigurer is an optional Backend ability behind MemberUpdate,
+// MemberPromote and MemberAdd of a learner, with etcd 3.4's rules and
+// errors. Without it MemberUpdate answers codes.Unimplemented and the
+// learner RPCs ErrLearnerNotSupported.
+type Reconfigurer interface {
+	// UpdateMember replaces the peer URLs of member id through a raft conf
+	// change and returns the member list once it is applied here
+	// (ErrGRPCMemberNotFound, ErrGRPCPeerURLExist).
+	UpdateMember(ctx context.Context, id uint64, peerURLs []string) ([]*pb.Member, error)
+	// PromoteMember makes learner id a voting member once its log is close
+	// enough to the leader's, and returns the member list once the change is
+	// applied here (ErrGRPCMemberNotFound, ErrGRPCMemberNotLearner,
+	// ErrGRPCLearnerNotReady).
+	PromoteMember(ctx context.Context, id uint64) ([]*pb.Member, error)
+	// IsLearner reports whether this member is a learner: it then serves
+	// only Status, serializable Range and Snapshot, as an etcd 3.4 learner,
+	// and answers every other RPC ErrGRPCNotSupportedForLearner.
+	IsLearner() bool
+}

@@ -33,7 +33,7 @@ func (s *clusterServer) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) (
 	if err := checkPeerURLs(r.PeerURLs); err != nil {
 		return nil, err
 	}
-	if r.IsLearner {
+	if _, ok := s.b.(Reconfigurer); r.IsLearner && !ok {
 		return nil, ErrLearnerNotSupported
 	}
 	m, ms, err := s.b.AddMember(ctx, r.PeerURLs, r.IsLearner)
@@ -54,12 +54,35 @@ func (s *clusterServer) MemberRemove(ctx context.Context, r *pb.MemberRemoveRequ
 	return &pb.MemberRemoveResponse{Header: header(s.b), Members: ms}, nil
 }
 
-// MemberUpdate is not supported: UnimplementedClusterServer answers
-// codes.Unimplemented, which etcdctl prints as the error.
+// MemberUpdate changes a member's peer URLs (etcdctl member update). A
+// Backend that is not a Reconfigurer answers codes.Unimplemented.
+func (s *clusterServer) MemberUpdate(ctx context.Context, r *pb.MemberUpdateRequest) (*pb.MemberUpdateResponse, error) {
+	rc, ok := s.b.(Reconfigurer)
+	if !ok {
+		return s.UnimplementedClusterServer.MemberUpdate(ctx, r)
+	}
+	if err := checkPeerURLs(r.PeerURLs); err != nil {
+		return nil, err
+	}
+	ms, err := rc.UpdateMember(ctx, r.ID, r.PeerURLs)
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	return &pb.MemberUpdateResponse{Header: header(s.b), Members: ms}, nil
+}
 
-// MemberPromote answers ErrLearnerNotSupported: raftkv has no learners.
+// MemberPromote makes a learner a voting member (etcdctl member promote). A
+// Backend that is not a Reconfigurer answers ErrLearnerNotSupported.
 func (s *clusterServer) MemberPromote(ctx context.Context, r *pb.MemberPromoteRequest) (*pb.MemberPromoteResponse, error) {
-	return nil, ErrLearnerNotSupported
+	rc, ok := s.b.(Reconfigurer)
+	if !ok {
+		return nil, ErrLearnerNotSupported
+	}
+	ms, err := rc.PromoteMember(ctx, r.ID)
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	return &pb.MemberPromoteResponse{Header: header(s.b), Members: ms}, nil
 }
 
 // checkPeerURLs accepts what etcd's types.NewURLs accepts: at least one

@@ -52,9 +52,15 @@
 //     puts it in every proposed entry's header for the store to check at
 //     apply, and checks reads, watches, leases, maintenance and membership
 //     calls itself, as etcd's API layer does.
-//   - No learners: MemberAdd --learner and MemberPromote answer
-//     codes.Unimplemented; so do MemberUpdate and Downgrade, and MoveLeader
-//     unless the Backend is a LeaderTransferer (raftkv.Server is).
+//   - MemberUpdate, MemberPromote and MemberAdd of a learner need a Backend
+//     that is a Reconfigurer (raftkv.Server is); otherwise MemberUpdate
+//     answers codes.Unimplemented and the learner RPCs
+//     ErrLearnerNotSupported. On a learner the interceptors of
+//     ServerOptions refuse every RPC but Status, serializable Range and
+//     Snapshot with ErrGRPCNotSupportedForLearner, as etcd 3.4 does
+//     (MemberList and endpoint health's Get included). Downgrade answers
+//     codes.Unimplemented; so does MoveLeader unless the Backend is a
+//     LeaderTransferer (raftkv.Server is).
 //   - Alarms and the space quota need a Backend that is an Alarmer
 //     (raftkv.Server is): then Put, Txn with puts and LeaseGrant over quota
 //     raise NOSPACE and answer etcd's "database space exceeded", Alarm goes

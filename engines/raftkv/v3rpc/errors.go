@@ -17,7 +17,8 @@ var (
 	// ErrAuthNotSupported answers the Auth RPCs on a Backend that is not an
 	// Authenticator.
 	ErrAuthNotSupported = status.Error(codes.Unimplemented, "etcdserver: authentication is not supported by raftkv")
-	// ErrLearnerNotSupported answers MemberPromote: raftkv has no learners.
+	// ErrLearnerNotSupported answers MemberPromote and MemberAdd of a
+	// learner on a Backend that is not a Reconfigurer.
 	ErrLearnerNotSupported = status.Error(codes.Unimplemented, "etcdserver: learner members are not supported by raftkv")
 	// ErrAlarmNotSupported answers alarm ACTIVATE/DEACTIVATE on a Backend that
 	// is not an Alarmer.
