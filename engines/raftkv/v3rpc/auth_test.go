@@ -158,6 +158,13 @@ func TestClientv3AuthFlow(t *testing.T) {
 	if _, err := u.MemberList(ctx); err != nil {
 		t.Fatalf("member list as u: %v", err)
 	}
+	// Every membership change needs the root role, as in etcd.
+	if _, err := u.MemberUpdate(ctx, 1, []string{"http://127.0.0.1:2380"}); !errors.Is(err, rpctypes.ErrPermissionDenied) {
+		t.Fatalf("member update as u: %v, want %v", err, rpctypes.ErrPermissionDenied)
+	}
+	if _, err := u.MemberPromote(ctx, 1); !errors.Is(err, rpctypes.ErrPermissionDenied) {
+		t.Fatalf("member promote as u: %v, want %v", err, rpctypes.ErrPermissionDenied)
+	}
 	if _, err := ts.client(t).MemberList(ctx); !errors.Is(err, rpctypes.ErrUserEmpty) {
 		t.Fatalf("member list without credentials: %v, want %v", err, rpctypes.ErrUserEmpty)
 	}

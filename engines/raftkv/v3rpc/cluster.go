@@ -57,6 +57,9 @@ func (s *clusterServer) MemberRemove(ctx context.Context, r *pb.MemberRemoveRequ
 // MemberUpdate changes a member's peer URLs (etcdctl member update). A
 // Backend that is not a Reconfigurer answers codes.Unimplemented.
 func (s *clusterServer) MemberUpdate(ctx context.Context, r *pb.MemberUpdateRequest) (*pb.MemberUpdateResponse, error) {
+	if err := requireAdmin(ctx, s.b); err != nil {
+		return nil, err
+	}
 	rc, ok := s.b.(Reconfigurer)
 	if !ok {
 		return s.UnimplementedClusterServer.MemberUpdate(ctx, r)
@@ -74,6 +77,9 @@ func (s *clusterServer) MemberUpdate(ctx context.Context, r *pb.MemberUpdateRequ
 // MemberPromote makes a learner a voting member (etcdctl member promote). A
 // Backend that is not a Reconfigurer answers ErrLearnerNotSupported.
 func (s *clusterServer) MemberPromote(ctx context.Context, r *pb.MemberPromoteRequest) (*pb.MemberPromoteResponse, error) {
+	if err := requireAdmin(ctx, s.b); err != nil {
+		return nil, err
+	}
 	rc, ok := s.b.(Reconfigurer)
 	if !ok {
 		return nil, ErrLearnerNotSupported
