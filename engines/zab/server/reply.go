@@ -1,7 +1,10 @@
 package server
 
 import (
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf16"
 
 	"coordlab/engines/zab/jute"
 	"coordlab/engines/zab/znode"
@@ -78,7 +81,7 @@ func writeReply(ev clientEvent, res znode.Result) (jute.Record, jute.Code) {
 			}
 			var t jute.Op
 			if i < len(req.Ops) {
-				t = req.Ops[i].Type
+				t = znode.MultiOpType(req.Ops[i])
 			}
 			mr := jute.MultiResult{Type: t}
 			switch t {
@@ -164,15 +167,17 @@ func (s *Server) read(cc *clientConn, ev clientEvent) (jute.Record, jute.Code) {
 		return nil, jute.ZOK
 	case jute.OpAuth:
 		r := ev.body.(*jute.AuthPacket)
+		if r.Scheme == "ip" && cc.ip != "" {
+			// IPAuthenticationProvider: the connection's own address,
+			// whatever the data says.
+			cc.addAuth(jute.Id{Scheme: "ip", ID: cc.ip})
+			return nil, jute.ZOK
+		}
 		if r.Scheme != "digest" {
 			cc.closing = true
 			return nil, jute.ZAUTHFAILED
 		}
-		id, err := znode.DigestID(string(r.Auth))
-		if err != nil {
-			cc.closing = true
-			return nil, jute.ZAUTHFAILED
-		}
+		id := znode.DigestID(string(r.Auth))
 		if s.cfg.SuperDigest != "" && id.ID == s.cfg.SuperDigest {
 			// DigestAuthenticationProvider.superDigest: the superuser
 			// passes every ACL check.
@@ -182,8 +187,14 @@ func (s *Server) read(cc *clientConn, ev clientEvent) (jute.Record, jute.Code) {
 		return nil, jute.ZOK
 	case jute.OpWhoAmI:
 		out := &jute.WhoAmIResponse{}
-		for _, id := range cc.auth {
-			out.ClientInfo = append(out.ClientInfo, jute.ClientInfo{AuthScheme: id.Scheme, User: id.ID})
+		for _, id := range javaSetOrder(cc.auth) {
+			user := id.ID
+			if id.Scheme == "digest" {
+				// DigestAuthenticationProvider.getUserName: the user
+				// before the first colon, not the digest.
+				user, _, _ = strings.Cut(user, ":")
+			}
+			out.ClientInfo = append(out.ClientInfo, jute.ClientInfo{AuthScheme: id.Scheme, User: user})
 		}
 		return out, jute.ZOK
 	case jute.OpMultiRead:
@@ -220,4 +231,46 @@ func (s *Server) multiRead(cc *clientConn, req *jute.MultiRequest) (jute.Record,
 		}
 	}
 	return out, jute.ZOK
+}
+
+// javaSetOrder returns ids in the order ZooKeeper's whoami lists a
+// connection's auth ids: the iteration order of the
+// ConcurrentHashMap-backed set ServerCnxn keeps them in. That is bin order
+// (the spread jute hash of the Id, masked by the table size: 16, doubled
+// each time the set grows past three quarters of it) and insertion order
+// within a bin; ids arrive one by one and are never removed, so no
+// resize reorders a bin beyond what this computes for the small sets
+// connections hold.
+func javaSetOrder(ids []jute.Id) []jute.Id {
+	n := 16
+	for len(ids) > n*3/4 {
+		n *= 2
+	}
+	type entry struct {
+		bin int
+		pos int
+		id  jute.Id
+	}
+	es := make([]entry, len(ids))
+	for i, id := range ids {
+		h := 37*(37*17+javaStringHash(id.Scheme)) + javaStringHash(id.ID) // jute's Id.hashCode
+		spread := (h ^ int32(uint32(h)>>16)) & 0x7fffffff
+		es[i] = entry{bin: int(spread) & (n - 1), pos: i, id: id}
+	}
+	slices.SortStableFunc(es, func(a, b entry) int { return a.bin - b.bin })
+	out := make([]jute.Id, len(es))
+	for i, e := range es {
+		out[i] = e.id
+	}
+	return out
+}
+
+// javaStringHash is Java's String.hashCode: s[0]*31^(n-1) + ... + s[n-1]
+// over UTF-16 code units, in int32 arithmetic.
+func javaStringHash(s string) int32 {
+	var h int32
+	for _, u := range utf16.Encode([]rune(s)) {
+		h = 31*h + int32(u)
+	}
+	return h
 }

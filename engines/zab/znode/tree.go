@@ -62,7 +62,9 @@ func New() *Tree {
 	}
 	open := jute.OpenACLUnsafe()
 	for _, p := range []string{"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"} {
-		t.nodes[p] = &node{acl: open, kind: KindPersistent}
+		// As ZooKeeper's DataTree: empty data, not null (zkCli's get
+		// prints an empty line).
+		t.nodes[p] = &node{data: []byte{}, acl: open, kind: KindPersistent}
 		if p != "/" {
 			t.nodes[parentOf(p)].addChild(baseOf(p))
 		}

@@ -1,0 +1,121 @@
+package server_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"coordlab/client/clienttest"
+	"coordlab/engines/zab/server/servertest"
+)
+
+// zkCliReplies is what zkCli.sh printed after its session came up: the
+// lines ZooKeeper's and zab's replies make, without the JVM's start-up noise.
+func zkCliReplies(t *testing.T, out string) string {
+	t.Helper()
+	const connected = "WatchedEvent state:SyncConnected type:None path:null\n"
+	i := strings.Index(out, connected)
+	if i < 0 {
+		t.Fatalf("zkCli got no session:\n%s", out)
+	}
+	return out[i+len(connected):]
+}
+
+// TestZkCliSameAsZooKeeper runs one zkCli.sh script against a standalone
+// ZooKeeper 3.8 and a one-member zab and requires the same output: a
+// container made with `create -c`, `addauth digest` with an id without a
+// colon (ZooKeeper digests the whole id), whoami (user names, ZooKeeper's
+// order), `addauth ip`, the empty data of the system nodes, `config` of a
+// standalone server, and reconfig while reconfigEnabled is off.
+func TestZkCliSameAsZooKeeper(t *testing.T) {
+	t.Parallel()
+	needZkCli(t)
+	real := clienttest.StartZooKeeper(t)
+	e := startMember(t, servertest.Options{Extra: []string{"maxSessionTimeout=30000"}})
+	script := []string{
+		"addauth digest foo",
+		"whoami",
+		"create -c /ctr",
+		"create /ctr/x d auth::cdrwa",
+		"get /ctr/x",
+		"getAcl /ctr/x",
+		"get /",
+		"get /zookeeper",
+		"get /zookeeper/config",
+		"config",
+		"reconfig -add server.5=127.0.0.1:1:2;3",
+		"addauth ip anything",
+		"addauth digest alice:pw",
+		"whoami",
+	}
+	want := zkCliReplies(t, zkCliScript(t, real.Addr, nil, script...))
+	got := zkCliReplies(t, zkCliScript(t, e.Members[0].ClientAddr(), nil, script...))
+	if got != want {
+		t.Fatalf("zkCli against zab printed\n%s\nZooKeeper 3.8 printed\n%s", got, want)
+	}
+	// The script did what it says on ZooKeeper (so the comparison is not
+	// of two failures).
+	for _, line := range []string{"Created /ctr\n", "Created /ctr/x\n", "\nd\n", "'digest,'foo:C+7Hteo/D9vJXQ3UfzxbwnXaijM=\n", "digest: foo\n", "Reconfig is disabled"} {
+		if !strings.Contains(want, line) {
+			t.Fatalf("ZooKeeper's output lacks %q:\n%s", line, want)
+		}
+	}
+}
+
+// TestGoZkCreateModesSameAsZooKeeper: go-zookeeper's Create with the
+// container flag (the plain create opcode, alone and in a multi) and an
+// `addauth digest` id without a colon behave on zab as on ZooKeeper 3.8.
+func TestGoZkCreateModesSameAsZooKeeper(t *testing.T) {
+	t.Parallel()
+	real := clienttest.StartZooKeeper(t)
+	e := startMember(t, servertest.Options{})
+	run := func(addr string) string {
+		var b strings.Builder
+		note := func(what string, v any, err error) {
+			code := "ok"
+			if err != nil {
+				code = err.Error()
+				if errors.Is(err, zk.ErrNoAuth) {
+					code = "NOAUTH"
+				}
+			}
+			fmt.Fprintf(&b, "%s: %v %s\n", what, v, code)
+		}
+		c := connect(t, 10*time.Second, addr)
+		defer c.Close()
+		for flags := int32(0); flags <= zk.FlagContainer; flags++ {
+			p, err := c.Create(fmt.Sprintf("/f%d-", flags), nil, flags, zk.WorldACL(zk.PermAll))
+			note(fmt.Sprintf("create flags %d", flags), p, err)
+		}
+		res, err := c.Multi(&zk.CreateRequest{Path: "/m", Acl: zk.WorldACL(zk.PermAll), Flags: zk.FlagContainer})
+		if err == nil {
+			note("multi create container flag", res[0].String, res[0].Error)
+		} else {
+			note("multi create container flag", nil, err)
+		}
+		p, err := c.CreateContainer("/ctr", nil, zk.FlagContainer, zk.WorldACL(zk.PermAll))
+		note("createContainer", p, err)
+		note("addauth digest foo", nil, c.AddAuth("digest", []byte("foo")))
+		fooACL := []zk.ACL{{Perms: zk.PermAll, Scheme: "digest", ID: "foo:C+7Hteo/D9vJXQ3UfzxbwnXaijM="}}
+		p, err = c.Create("/foo", []byte("mine"), 0, fooACL)
+		note("create with foo's ACL", p, err)
+		data, _, err := c.Get("/foo")
+		note("get as foo", string(data), err)
+		other := connect(t, 10*time.Second, addr)
+		defer other.Close()
+		_, _, err = other.Get("/foo")
+		note("get without auth", nil, err)
+		return b.String()
+	}
+	want, got := run(real.Addr), run(e.Members[0].ClientAddr())
+	if got != want {
+		t.Fatalf("go-zk against zab:\n%s\nagainst ZooKeeper 3.8:\n%s", got, want)
+	}
+	if !strings.Contains(want, "create flags 4: /f4- ok") || !strings.Contains(want, "get as foo: mine ok") || !strings.Contains(want, "get without auth: <nil> NOAUTH") {
+		t.Fatalf("ZooKeeper did not do what the test expects:\n%s", want)
+	}
+}
