@@ -119,3 +119,39 @@ func TestGoZkCreateModesSameAsZooKeeper(t *testing.T) {
 		t.Fatalf("ZooKeeper did not do what the test expects:\n%s", want)
 	}
 }
+
+// TestZkCliConfigEnsemble: a 3-member zab started as ZooKeeper 3.5+
+// deployments are (server.N lines in zoo.cfg.dynamic.100000000, named by
+// dynamicConfigFile) shows zkCli.sh's config and stat /zookeeper/config as
+// ZooKeeper 3.8 does (its QuorumMaj.toString and initConfigInZKDatabase:
+// dataVersion -1, mZxid the config version), lists the members in conf,
+// and answers reconfig "Reconfig is disabled" (reconfigEnabled=false) while
+// writes go on.
+func TestZkCliConfigEnsemble(t *testing.T) {
+	t.Parallel()
+	needZkCli(t)
+	e, _ := startMembers(t, 3, servertest.Options{DynamicConfig: true, Extra: []string{"maxSessionTimeout=30000", "reconfigEnabled=false"}})
+	var want strings.Builder
+	for _, m := range e.Members {
+		fmt.Fprintf(&want, "server.%d=127.0.0.1:%d:%d:participant\n", m.ID, m.QuorumPort, m.ElecPort)
+	}
+	want.WriteString("version=100000000\n")
+	out := zkCliReplies(t, zkCliScript(t, e.Members[1].ClientAddr(), nil,
+		"config", "stat /zookeeper/config", "reconfig -remove 3", "create /after x", "get /after"))
+	if !strings.HasPrefix(out, want.String()) {
+		t.Fatalf("config: want\n%s\ngot\n%s", want.String(), out)
+	}
+	for _, line := range []string{"mZxid = 0x100000000\n", "dataVersion = -1\n", "aclVersion = -1\n",
+		fmt.Sprintf("dataLength = %d\n", want.Len()-1), "KeeperErrorCode = Reconfig is disabled\n", "Created /after\n", "\nx\n"} {
+		if !strings.Contains(out, line) {
+			t.Fatalf("zkCli output lacks %q:\n%s", line, out)
+		}
+	}
+	conf, err := servertest.FourLetterWord(e.Members[0].ClientAddr(), "conf", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(conf, "membership: \n"+want.String()) {
+		t.Fatalf("conf lacks the membership:\n%s", conf)
+	}
+}

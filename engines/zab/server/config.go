@@ -73,8 +73,21 @@ type Config struct {
 	// --client-port-address). Default 127.0.0.1: bind to loopback unless told.
 	ClientPortAddress string
 	// Servers are the ensemble members (server.N, --server N=spec). Empty
-	// means a standalone single member.
+	// means a standalone single member. With DynamicConfigFile they come
+	// from that file, as in ZooKeeper 3.5+.
 	Servers []Member
+	// DynamicConfigFile is the file holding the server.N lines
+	// (dynamicConfigFile); ZooKeeper's name for it ends in
+	// .dynamic.<hex version>, which gives ConfigVersion.
+	DynamicConfigFile string
+	// ConfigVersion is the membership's version (hex in the dynamic file's
+	// name, 0 for server.N lines in zoo.cfg); /zookeeper/config ends with
+	// version=<hex>, as ZooKeeper's.
+	ConfigVersion int64
+	// StandaloneEnabled (standaloneEnabled, default true): a single
+	// server.N line runs standalone, as ZooKeeper; false runs it as a
+	// one-member ensemble (srvr says leader, /zookeeper/config lists it).
+	StandaloneEnabled bool
 	// MinSessionTimeout clamps negotiated session timeouts from below
 	// (minSessionTimeout, ms). Default 2*TickTime.
 	MinSessionTimeout time.Duration
@@ -179,7 +192,36 @@ func DefaultConfig() Config {
 		MaxBatchTxns:      1024,
 		PeerQueueLen:      8192,
 		ClientQueueLen:    4096,
+		StandaloneEnabled: true,
 	}
+}
+
+// Distributed reports whether the member runs as an ensemble member, as
+// ZooKeeper's QuorumPeerConfig.isDistributed: more than one server, or one
+// with standaloneEnabled=false.
+func (c *Config) Distributed() bool {
+	return len(c.Servers) > 1 || len(c.Servers) == 1 && !c.StandaloneEnabled
+}
+
+// QuorumConfig is the membership as ZooKeeper prints it in
+// /zookeeper/config (zkCli's config) and in the conf four-letter word
+// (QuorumMaj.toString): one server.N=host:quorumPort:electionPort:participant
+// line per member, with ;clientHost:clientPort when its server line gives
+// one, then version=<hex>, no newline at the end. Empty when standalone.
+func (c *Config) QuorumConfig() string {
+	if !c.Distributed() {
+		return ""
+	}
+	var b strings.Builder
+	for _, m := range c.Servers {
+		fmt.Fprintf(&b, "server.%d=%s:%d:%d:participant", m.ID, m.Host, m.QuorumPort, m.ElectionPort)
+		if m.ClientAddr != "" {
+			b.WriteString(";" + m.ClientAddr)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "version=%x", c.ConfigVersion)
+	return b.String()
 }
 
 // FourLetterWordsImplemented lists the 4lw commands the server answers.
@@ -464,9 +506,9 @@ var fourLetterWordsKnown = []string{"cons", "crst", "dirs", "dump", "envi", "gtm
 // not use; they are accepted with one warning line, except the security
 // settings refuseUnprotected stops at (TLS, SASL, enforced authentication).
 var ignoredExact = []string{
-	"standaloneEnabled", "reconfigEnabled", "preAllocSize", "snapCount", "globalOutstandingLimit",
+	"preAllocSize", "snapCount", "globalOutstandingLimit",
 	"leaderServes", "cnxTimeout", "quorumListenOnAllIPs", "syncEnabled", "electionAlg", "peerType",
-	"dynamicConfigFile", "skipACL", "forceSync",
+	"skipACL", "forceSync",
 	"sslQuorum", "portUnification", "localSessionsEnabled",
 	"localSessionsUpgradingEnabled", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize",
 	"snapSizeLimitInKb", "txnLogSizeLimitInKb", "fsync.warningthresholdms",
@@ -478,7 +520,7 @@ var ignoredExact = []string{
 }
 var ignoredPrefixes = []string{
 	"admin.", "autopurge.", "metricsProvider.", "4lw.", "ssl.", "zookeeper.", "authProvider.",
-	"quorum.", "group.", "weight.", "jute.", "netty.", "multiAddress.", "client.", "sslQuorum",
+	"quorum.", "jute.", "netty.", "multiAddress.", "client.", "sslQuorum",
 	"learner.", "observer.",
 }
 
@@ -719,6 +761,28 @@ var settings = []setting{
 		}
 		return err
 	}},
+	{"standaloneEnabled", "standalone-enabled", "true: a single server.N line runs standalone; false: as a one-member ensemble (default true)", func(c *Config, v string) (err error) {
+		c.StandaloneEnabled, err = parseBool(v)
+		return err
+	}},
+	{"reconfigEnabled", "reconfig-enabled", "false only: reconfig is answered \"Reconfig is disabled\" (default false)", func(c *Config, v string) error {
+		on, err := parseBool(v)
+		if err != nil {
+			return err
+		}
+		if on {
+			return errors.New("true: dynamic reconfiguration is " + notSupported + " (with false, ZooKeeper's default, reconfig requests get \"Reconfig is disabled\" as from ZooKeeper); " +
+				"remove it or set it to false and change members by editing every member's server.N lines and restarting them, " + orZooKeeper)
+		}
+		return nil
+	}},
+	{"dynamicConfigFile", "dynamic-config-file", "file with the server.N lines; a name ending .dynamic.<hex> gives the config version", func(c *Config, v string) error {
+		if v = strings.TrimSpace(v); v == "" {
+			return errors.New("want a file name, got empty")
+		}
+		c.DynamicConfigFile = v
+		return nil
+	}},
 	{superDigestKey, "super-digest", "superuser digest id user:base64(sha1(user:password)), passes every ACL check (default off)", func(c *Config, v string) error {
 		c.SuperDigest = strings.TrimSpace(v)
 		return nil
@@ -849,6 +913,9 @@ func setKey(c *Config, key, value string, ignored *[]string) error {
 	}
 	if err := refuseUnprotected(key, value); err != nil {
 		return err
+	}
+	if strings.HasPrefix(key, "group.") || strings.HasPrefix(key, "weight.") {
+		return fmt.Errorf("%s: hierarchical quorums (group.N, weight.N) are %s: every zab member has one vote in one majority; remove the group and weight lines, %s", key, notSupported, orZooKeeper)
 	}
 	if s := findSetting(key); s != nil {
 		if err := s.set(c, value); err != nil {
@@ -1085,6 +1152,11 @@ func LoadConfig(args []string, stderr io.Writer) (Config, []string, error) {
 			c.ID = id
 		}
 	}
+	if c.DynamicConfigFile != "" {
+		if err := loadDynamicConfig(&c, *cfgPath); err != nil {
+			return c, ignored, err
+		}
+	}
 	// As ZooKeeper: with secureClientPort and no clientPort, only the TLS
 	// port is served.
 	if c.SecureClientPort != 0 && !set["client-port"] && !cfgHas(*cfgPath, "clientPort") {
@@ -1145,4 +1217,61 @@ func cfgHas(path, key string) bool {
 		}
 	}
 	return false
+}
+
+// loadDynamicConfig reads the server.N lines of c.DynamicConfigFile, as
+// ZooKeeper 3.8's QuorumPeerConfig.parse: zoo.cfg must then hold no
+// server.N lines, the file only server.N lines (no version= inside: the
+// version is the hex suffix of the file's name, 0 without one), and a
+// <zoo.cfg>.dynamic.next file (a reconfiguration ZooKeeper had not
+// finished) stops the start, since zab cannot finish it.
+func loadDynamicConfig(c *Config, cfgPath string) error {
+	name := c.DynamicConfigFile
+	if len(c.Servers) > 0 {
+		return fmt.Errorf("%w: server.%d: must be in the dynamic config file %s, not in zoo.cfg (as ZooKeeper: move every server.N line there)", ErrConfig, c.Servers[0].ID, name)
+	}
+	if cfgPath != "" {
+		next := cfgPath + ".dynamic.next"
+		if _, err := os.Stat(next); err == nil {
+			return fmt.Errorf("%w: %s exists: a ZooKeeper reconfiguration was not finished and zab has no dynamic reconfiguration to finish it; "+
+				"finish it with ZooKeeper, or write the membership you want into %s and remove %s", ErrConfig, next, name, next)
+		}
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("%w: dynamicConfigFile: %v", ErrConfig, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	lineNo := 0
+	for sc.Scan() {
+		lineNo++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		key, value := splitProperty(line)
+		switch {
+		case key == "version":
+			return fmt.Errorf("%w: %s:%d: version: the dynamic file must not hold its version (ZooKeeper's rule); name the file <name>.dynamic.<hex version> instead", ErrConfig, name, lineNo)
+		case strings.HasPrefix(key, "server."), strings.HasPrefix(key, "group."), strings.HasPrefix(key, "weight."):
+			var none []string
+			if err := setKey(c, key, value, &none); err != nil {
+				return fmt.Errorf("%w: %s:%d: %v", ErrConfig, name, lineNo, err)
+			}
+		default:
+			return fmt.Errorf("%w: %s:%d: %s: a dynamic config file holds only server.N lines", ErrConfig, name, lineNo, key)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("zab: read %s: %w", name, err)
+	}
+	c.ConfigVersion = 0
+	// QuorumPeerConfig.getVersionFromFilename: the hex after the last dot.
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		if v, err := strconv.ParseInt(name[i+1:], 16, 64); err == nil {
+			c.ConfigVersion = v
+		}
+	}
+	return nil
 }

@@ -128,17 +128,10 @@ func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
 		fmt.Fprintf(&b, "tickTime=%d\nmaxClientCnxns=%d\n", c.TickTime.Milliseconds(), c.MaxClientCnxns)
 		fmt.Fprintf(&b, "minSessionTimeout=%d\nmaxSessionTimeout=%d\n", c.MinSession().Milliseconds(), c.MaxSession().Milliseconds())
 		fmt.Fprintf(&b, "clientPortListenBacklog=-1\nserverId=%d\n", c.ID)
-		if self, ok := c.Self(); ok {
+		if self, ok := c.Self(); ok && c.Distributed() {
 			fmt.Fprintf(&b, "initLimit=%d\nsyncLimit=%d\nelectionAlg=3\nelectionPort=%d\nquorumPort=%d\npeerType=0\nmembership: \n",
 				c.InitLimit, c.SyncLimit, self.ElectionPort, self.QuorumPort)
-			for _, m := range c.Servers {
-				fmt.Fprintf(&b, "server.%d=%s:%d:%d:participant", m.ID, m.Host, m.QuorumPort, m.ElectionPort)
-				if m.ClientAddr != "" {
-					fmt.Fprintf(&b, ";%s", m.ClientAddr)
-				}
-				b.WriteString("\n")
-			}
-			b.WriteString("version=0\n")
+			b.WriteString(c.QuorumConfig() + "\n")
 		}
 	}
 	cc.send([]byte(b.String()), true)

@@ -351,6 +351,7 @@ func (s *Server) persist(rd zab.Ready) error {
 		// SNAP happens in the sync phase, when no client is connected, so
 		// no watch is lost with the old tree.
 		s.tree = t
+		s.initConfigNode()
 		st.applied = rd.Snapshot.Zxid
 		st.snapZxid = st.applied
 		st.sinceSnap = 0
@@ -584,7 +585,7 @@ func (s *Server) publishStatus() {
 		v.mode = readOnlyMode
 	} else if st.serving {
 		switch {
-		case len(s.cfg.Servers) <= 1:
+		case !s.cfg.Distributed():
 			v.mode = "standalone"
 		case st.soft.State == zab.StateLeading:
 			v.mode = "leader"

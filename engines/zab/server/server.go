@@ -181,6 +181,7 @@ func (s *Server) recover() error {
 	} else {
 		s.tree = znode.New()
 	}
+	s.initConfigNode()
 	accepted, err := ReadEpochFile(cfg.DataDir, acceptedEpochFile)
 	if err != nil {
 		return err
@@ -382,5 +383,14 @@ func (s *Server) closeResources() {
 	}
 	if s.txnLog != nil {
 		s.txnLog.Close()
+	}
+}
+
+// initConfigNode fills /zookeeper/config from this member's configuration,
+// as ZooKeeper does on start and after loading a snapshot: standalone
+// servers leave it empty.
+func (s *Server) initConfigNode() {
+	if qc := s.cfg.QuorumConfig(); qc != "" {
+		s.tree.SetConfigNode([]byte(qc), s.cfg.ConfigVersion, time.Now().UnixMilli())
 	}
 }

@@ -77,6 +77,26 @@ func New() *Tree {
 	return t
 }
 
+// SetConfigNode sets /zookeeper/config to the ensemble's membership as
+// ZooKeeper's ZKDatabase.initConfigInZKDatabase does when a member starts
+// or loads a snapshot: data, dataVersion -1, mzxid the config version, mtime
+// now (ms). It is local state, not a txn: every member sets it from its own
+// configuration, and no watch fires (none can be set before it runs).
+func (t *Tree) SetConfigNode(data []byte, version int64, mtime int64) {
+	n := t.nodes[ConfigPath]
+	if n == nil {
+		return
+	}
+	t.dataSize += int64(len(data) - len(n.data))
+	n.data = append([]byte{}, data...)
+	n.stat.Version = -1
+	n.stat.Mzxid = version
+	n.stat.Mtime = mtime
+}
+
+// ConfigPath is the znode holding the ensemble's membership.
+const ConfigPath = "/zookeeper/config"
+
 func (n *node) addChild(name string) {
 	if n.children == nil {
 		n.children = map[string]struct{}{}
