@@ -29,7 +29,7 @@ func zkCliReplies(t *testing.T, out string) string {
 // ZooKeeper 3.8 and a one-member zab and requires the same output: a
 // container made with `create -c`, `addauth digest` with an id without a
 // colon (ZooKeeper digests the whole id), whoami (user names, ZooKeeper's
-// order), `addauth ip`, the empty data of the system nodes, `config` of a
+// order), `create -t` without extendedTypesEnabled, `addauth ip`, the empty data of the system nodes, `config` of a
 // standalone server, and reconfig while reconfigEnabled is off.
 func TestZkCliSameAsZooKeeper(t *testing.T) {
 	t.Parallel()
@@ -48,6 +48,8 @@ func TestZkCliSameAsZooKeeper(t *testing.T) {
 		"get /zookeeper/config",
 		"config",
 		"reconfig -add server.5=127.0.0.1:1:2;3",
+		"create -t 1000 /ttl",
+		"create -s /seq",
 		"addauth ip anything",
 		"addauth digest alice:pw",
 		"whoami",
@@ -59,7 +61,7 @@ func TestZkCliSameAsZooKeeper(t *testing.T) {
 	}
 	// The script did what it says on ZooKeeper (so the comparison is not
 	// of two failures).
-	for _, line := range []string{"Created /ctr\n", "Created /ctr/x\n", "\nd\n", "'digest,'foo:C+7Hteo/D9vJXQ3UfzxbwnXaijM=\n", "digest: foo\n", "Reconfig is disabled"} {
+	for _, line := range []string{"Created /ctr\n", "Created /ctr/x\n", "\nd\n", "'digest,'foo:C+7Hteo/D9vJXQ3UfzxbwnXaijM=\n", "digest: foo\n", "Reconfig is disabled", "KeeperErrorCode = Unimplemented for /ttl"} {
 		if !strings.Contains(want, line) {
 			t.Fatalf("ZooKeeper's output lacks %q:\n%s", line, want)
 		}

@@ -88,6 +88,11 @@ type Config struct {
 	// server.N line runs standalone, as ZooKeeper; false runs it as a
 	// one-member ensemble (srvr says leader, /zookeeper/config lists it).
 	StandaloneEnabled bool
+	// ExtendedTypesEnabled allows TTL nodes (extendedTypesEnabled, the
+	// zookeeper.extendedTypesEnabled system property, default false:
+	// creates with a TTL mode are ZUNIMPLEMENTED, as in ZooKeeper). As in
+	// ZooKeeper, member ids must then be at most 254.
+	ExtendedTypesEnabled bool
 	// MinSessionTimeout clamps negotiated session timeouts from below
 	// (minSessionTimeout, ms). Default 2*TickTime.
 	MinSessionTimeout time.Duration
@@ -399,6 +404,11 @@ func (c *Config) Validate() error {
 			bad("server.%d: observers are not supported by zab; remove :observer", m.ID)
 		}
 	}
+	if c.ExtendedTypesEnabled && c.ID > maxExtendedServerID {
+		// EphemeralType.validateServerId: the id shares the session id's
+		// top byte with the TTL marker.
+		bad("extendedTypesEnabled: member ids must be at most %d with TTL nodes (ZooKeeper's rule), got myid %d", maxExtendedServerID, c.ID)
+	}
 	if len(c.Servers) > 0 {
 		if c.ID == 0 {
 			bad("myid: missing; write this member's id to %s (e.g. echo 1 > %s) or pass --myid",
@@ -415,6 +425,9 @@ func (c *Config) Validate() error {
 	// One line, naming every broken setting.
 	return fmt.Errorf("%w: %s", ErrConfig, strings.Join(errs, "; "))
 }
+
+// maxExtendedServerID is ZooKeeper's EphemeralType.MAX_EXTENDED_SERVER_ID.
+const maxExtendedServerID = 254
 
 // checkSuperDigest returns what is wrong with a superDigest value, or "".
 // ZooKeeper compares it with the digest id of each addauth, so a value that
@@ -776,6 +789,10 @@ var settings = []setting{
 		}
 		return nil
 	}},
+	{"extendedTypesEnabled", "extended-types-enabled", "allow TTL nodes (default false: creates with a TTL are Unimplemented)", func(c *Config, v string) (err error) {
+		c.ExtendedTypesEnabled, err = parseBool(v)
+		return err
+	}},
 	{"dynamicConfigFile", "dynamic-config-file", "file with the server.N lines; a name ending .dynamic.<hex> gives the config version", func(c *Config, v string) error {
 		if v = strings.TrimSpace(v); v == "" {
 			return errors.New("want a file name, got empty")
@@ -798,7 +815,7 @@ const superDigestKey = "DigestAuthenticationProvider.superDigest"
 // (the property's name), in zoo.cfg and as -D options in SERVER_JVMFLAGS
 // and JVMFLAGS.
 var propertySettings = []string{
-	superDigestKey, "serverCnxnFactory",
+	superDigestKey, "serverCnxnFactory", "extendedTypesEnabled",
 	"ssl.keyStore.location", "ssl.keyStore.password", "ssl.keyStore.passwordPath", "ssl.keyStore.type",
 	"ssl.trustStore.location", "ssl.trustStore.password", "ssl.trustStore.passwordPath", "ssl.trustStore.type",
 	"ssl.clientAuth", "ssl.protocol", "ssl.enabledProtocols", "ssl.ciphersuites",

@@ -99,6 +99,7 @@ snapCount=10000
 		{name: "observer", cfg: "dataDir=DATADIR\nserver.1=h:1:2:observer\n", myid: "1", err: "observers are not supported"},
 		{name: "bad flag value", cfg: "dataDir=DATADIR\n", flags: []string{"--sync-limit", "0"}, err: "--sync-limit: want a positive integer"},
 		{name: "bad 4lw", cfg: "dataDir=DATADIR\n4lw.commands.whitelist=ruok,boom\n", err: `unknown command "boom"`},
+		{name: "ttl nodes need small ids", cfg: "dataDir=DATADIR\nextendedTypesEnabled=true\nserver.255=h:1:2\n", myid: "255", err: "member ids must be at most 254"},
 		{name: "jute maxbuffer hex", cfg: "dataDir=DATADIR\njute.maxbuffer=0x10000\n", want: want{id: 1, tick: 2 * time.Second, clientAddr: "127.0.0.1:2181", minS: 4 * time.Second, maxS: 40 * time.Second, words: []string{"srvr"}}},
 	}
 	for _, tt := range tests {

@@ -351,7 +351,7 @@ func (s *Server) persist(rd zab.Ready) error {
 		// SNAP happens in the sync phase, when no client is connected, so
 		// no watch is lost with the old tree.
 		s.tree = t
-		s.initConfigNode()
+		s.setupTree()
 		st.applied = rd.Snapshot.Zxid
 		st.snapZxid = st.applied
 		st.sinceSnap = 0

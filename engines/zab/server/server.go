@@ -181,7 +181,7 @@ func (s *Server) recover() error {
 	} else {
 		s.tree = znode.New()
 	}
-	s.initConfigNode()
+	s.setupTree()
 	accepted, err := ReadEpochFile(cfg.DataDir, acceptedEpochFile)
 	if err != nil {
 		return err
@@ -386,10 +386,12 @@ func (s *Server) closeResources() {
 	}
 }
 
-// initConfigNode fills /zookeeper/config from this member's configuration,
-// as ZooKeeper does on start and after loading a snapshot: standalone
-// servers leave it empty.
-func (s *Server) initConfigNode() {
+// setupTree applies this member's configuration to a tree it loaded or
+// received: TTL nodes (extendedTypesEnabled) and /zookeeper/config, which
+// ZooKeeper fills on start and after loading a snapshot (standalone
+// servers leave it empty).
+func (s *Server) setupTree() {
+	s.tree.SetExtendedTypes(s.cfg.ExtendedTypesEnabled)
 	if qc := s.cfg.QuorumConfig(); qc != "" {
 		s.tree.SetConfigNode([]byte(qc), s.cfg.ConfigVersion, time.Now().UnixMilli())
 	}

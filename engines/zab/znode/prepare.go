@@ -402,12 +402,16 @@ func nextVersion(current, expected int32) (int32, error) {
 // create2 an ephemeral node for the ephemeral modes and a persistent one
 // otherwise, the container mode included, since their CreateTxn carries
 // only "ephemeral or not"), the flags decide the sequence suffix, and a TTL
-// is valid only with a TTL mode (the other opcodes carry none).
-func createKind(op jute.Op, flags int32, ttl int64) (NodeKind, bool, error) {
+// is valid only with a TTL mode (the other opcodes carry none). TTL modes
+// need extendedTypes (ZUNIMPLEMENTED without, checked first).
+func createKind(op jute.Op, flags int32, ttl int64, extendedTypes bool) (NodeKind, bool, error) {
 	if flags < jute.FlagPersistent || flags > jute.FlagPersistentSequentialWithTTL {
 		return 0, false, ErrBadArguments // CreateMode.fromFlag
 	}
 	ttlMode := flags == jute.FlagPersistentWithTTL || flags == jute.FlagPersistentSequentialWithTTL
+	if ttlMode && !extendedTypes {
+		return 0, false, ErrUnimplemented // validateCreateRequest, before the TTL check
+	}
 	sequential := flags == jute.FlagPersistentSequential || flags == jute.FlagEphemeralSequential ||
 		flags == jute.FlagPersistentSequentialWithTTL
 	if op != jute.OpCreateTTL {
@@ -452,7 +456,7 @@ func appendSequence(b []byte, n int32) []byte {
 }
 
 func (t *Tree) prepCreate(txn *Txn, op jute.Op, path string, data []byte, acl []jute.ACL, flags int32, ttl int64, req *Request) error {
-	kind, sequential, err := createKind(op, flags, ttl)
+	kind, sequential, err := createKind(op, flags, ttl, t.extendedTypes)
 	if err != nil {
 		return err
 	}

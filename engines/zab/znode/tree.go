@@ -48,7 +48,15 @@ type Tree struct {
 	p pending
 
 	events []WatchEvent // reused by Apply
+
+	extendedTypes bool // TTL nodes allowed (SetExtendedTypes)
 }
+
+// SetExtendedTypes allows TTL nodes, as ZooKeeper's
+// zookeeper.extendedTypesEnabled system property: without it (the
+// default) a create with a TTL mode is ZUNIMPLEMENTED. It is the leader's
+// setting that counts (Prepare runs there), as in ZooKeeper.
+func (t *Tree) SetExtendedTypes(on bool) { t.extendedTypes = on }
 
 // New returns a tree holding only "/", "/zookeeper", "/zookeeper/quota"
 // and "/zookeeper/config", with zero Stats, as a fresh ZooKeeper has.

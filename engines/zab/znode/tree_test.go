@@ -79,7 +79,9 @@ func TestCreateErrors(t *testing.T) {
 // TestCreateModes checks every create opcode with every CreateMode flag
 // against what ZooKeeper 3.8 does (PrepRequestProcessor.pRequest2Txn and
 // DataTree.processTxn): the opcode makes the node's kind, the flags its
-// sequence suffix, and a TTL mode is valid with createTTL only.
+// sequence suffix, and a TTL mode is valid with createTTL only (the
+// harness enables extended types; TestTTLNeedsExtendedTypes covers the
+// default).
 func TestCreateModes(t *testing.T) {
 	const bad = NodeKind(255) // ZBADARGUMENTS
 	type want struct {
@@ -122,6 +124,31 @@ func TestCreateModes(t *testing.T) {
 			if got := h.tree.nodes[wantPath].kind; got != w.kind {
 				t.Errorf("%v flags %d: made a %v node, want %v", op, flags, got, w.kind)
 			}
+		}
+	}
+}
+
+// TestTTLNeedsExtendedTypes: without zookeeper.extendedTypesEnabled (the
+// default) every create with a TTL mode is ZUNIMPLEMENTED, as ZooKeeper
+// 3.8's validateCreateRequest answers (zkCli's create -t prints
+// "KeeperErrorCode = Unimplemented"); other modes are unaffected.
+func TestTTLNeedsExtendedTypes(t *testing.T) {
+	h := newHarness(t)
+	h.tree.SetExtendedTypes(false)
+	h.session(s1)
+	for _, tt := range []struct {
+		op   jute.Op
+		body jute.Record
+		want jute.Code
+	}{
+		{jute.OpCreateTTL, &jute.CreateTTLRequest{Path: "/t", ACL: jute.OpenACLUnsafe(), Flags: jute.FlagPersistentWithTTL, TTL: 1000}, jute.ZUNIMPLEMENTED},
+		{jute.OpCreateTTL, &jute.CreateTTLRequest{Path: "/t", ACL: jute.OpenACLUnsafe(), Flags: jute.FlagPersistentSequentialWithTTL, TTL: 0}, jute.ZUNIMPLEMENTED},
+		{jute.OpCreate, &jute.CreateRequest{Path: "/t", ACL: jute.OpenACLUnsafe(), Flags: jute.FlagPersistentWithTTL}, jute.ZUNIMPLEMENTED},
+		{jute.OpCreateTTL, &jute.CreateTTLRequest{Path: "/t", ACL: jute.OpenACLUnsafe(), Flags: jute.FlagPersistent, TTL: 1000}, jute.ZBADARGUMENTS},
+		{jute.OpCreateContainer, &jute.CreateRequest{Path: "/c", ACL: jute.OpenACLUnsafe(), Flags: jute.FlagContainer}, jute.ZOK},
+	} {
+		if res, _ := h.write(s1, tt.op, tt.body); res.Err != tt.want {
+			t.Errorf("%v %+v: %v, want %v", tt.op, tt.body, res.Err, tt.want)
 		}
 	}
 }
