@@ -3,6 +3,8 @@ package server_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 
 	"coordlab/client/clienttest"
 	"coordlab/engines/zab/server/servertest"
+	"coordlab/proctest"
 )
 
 // zkCliReplies is what zkCli.sh printed after its session came up: the
@@ -155,5 +158,36 @@ func TestZkCliConfigEnsemble(t *testing.T) {
 	}
 	if !strings.Contains(conf, "membership: \n"+want.String()) {
 		t.Fatalf("conf lacks the membership:\n%s", conf)
+	}
+}
+
+// TestStartsFromZooKeeperSampleConfigs: zab starts from Debian's
+// /etc/zookeeper/conf/zoo.cfg and ZooKeeper 3.8's conf/zoo_sample.cfg as
+// shipped (copies in testdata; only dataDir and clientPort are moved, by
+// flag, off the shared /tmp/zookeeper and 2181), with no warning, serves
+// zkCli.sh, and reports the file's settings in conf.
+func TestStartsFromZooKeeperSampleConfigs(t *testing.T) {
+	t.Parallel()
+	needZkCli(t)
+	for _, name := range []string{"debian-zoo.cfg", "zoo_sample.cfg"} {
+		t.Run(name, func(t *testing.T) {
+			port, err := servertest.FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := fmt.Sprintf("127.0.0.1:%d", port)
+			p := proctest.StartWith(t, binary(t), []string{"--config", filepath.Join("testdata", name),
+				"--data-dir", t.TempDir(), "--client-port", fmt.Sprint(port)}, proctest.Options{Env: append(os.Environ(), "SERVER_JVMFLAGS=", "JVMFLAGS=")})
+			if err := p.WaitReady(30*time.Second, proctest.FourLetterWord(addr, "srvr", "Mode: standalone")); err != nil {
+				t.Fatalf("%v\n%s", err, p.Output())
+			}
+			out := zkCliReplies(t, zkCliScript(t, addr, nil, "create /from-sample hello", "get /from-sample"))
+			if !strings.Contains(out, "Created /from-sample\nhello\n") {
+				t.Fatalf("zkCli:\n%s", out)
+			}
+			if strings.Contains(p.Output(), "level=WARN") || strings.Contains(p.Output(), "tuning settings") {
+				t.Fatalf("the sample config should start without a warning or an inert setting:\n%s", p.Output())
+			}
+		})
 	}
 }

@@ -93,6 +93,11 @@ type Config struct {
 	// creates with a TTL mode are ZUNIMPLEMENTED, as in ZooKeeper). As in
 	// ZooKeeper, member ids must then be at most 254.
 	ExtendedTypesEnabled bool
+	// ContainerCheckInterval is how often the leader reaps empty containers
+	// and expired TTL nodes (znode.container.checkIntervalMs, ZooKeeper's
+	// zookeeper.znode.container.checkIntervalMs). 0 means every 4 tickTimes
+	// (ZooKeeper's default is 60 s).
+	ContainerCheckInterval time.Duration
 	// MinSessionTimeout clamps negotiated session timeouts from below
 	// (minSessionTimeout, ms). Default 2*TickTime.
 	MinSessionTimeout time.Duration
@@ -199,6 +204,15 @@ func DefaultConfig() Config {
 		ClientQueueLen:    4096,
 		StandaloneEnabled: true,
 	}
+}
+
+// reapTicks is ContainerCheckInterval in loop ticks (ticksPerTickTime per
+// tickTime), at least 1.
+func (c *Config) reapTicks() int64 {
+	if c.ContainerCheckInterval <= 0 || c.TickTime <= 0 {
+		return 4 * ticksPerTickTime
+	}
+	return max(1, int64(c.ContainerCheckInterval*ticksPerTickTime/c.TickTime))
 }
 
 // Distributed reports whether the member runs as an ensemble member, as
@@ -515,28 +529,6 @@ func hostsOverlap(a, b string) bool {
 // run time like a non-whitelisted command.
 var fourLetterWordsKnown = []string{"cons", "crst", "dirs", "dump", "envi", "gtmk", "hash", "isro", "srst", "stmk", "wchc", "wchp", "wchs"}
 
-// ignoredExact and ignoredPrefixes are settings ZooKeeper knows and zab does
-// not use; they are accepted with one warning line, except the security
-// settings refuseUnprotected stops at (TLS, SASL, enforced authentication).
-var ignoredExact = []string{
-	"preAllocSize", "snapCount", "globalOutstandingLimit",
-	"leaderServes", "cnxTimeout", "quorumListenOnAllIPs", "syncEnabled", "electionAlg", "peerType",
-	"skipACL", "forceSync",
-	"sslQuorum", "portUnification", "localSessionsEnabled",
-	"localSessionsUpgradingEnabled", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize",
-	"snapSizeLimitInKb", "txnLogSizeLimitInKb", "fsync.warningthresholdms",
-	"connectToLearnerMasterLimit", "electionPortBindRetry", "clientPortListenBacklog",
-	"digest.enabled", "audit.enable", "observerMasterPort", "initialConfig",
-	"enforceQuota", "learnerMasterPort", "syncPeriod",
-	// Security switches, accepted only when off (see refuseUnprotected).
-	"sessionRequireClientSASLAuth", "enforce.auth.enabled", "enforce.auth.schemes",
-}
-var ignoredPrefixes = []string{
-	"admin.", "autopurge.", "metricsProvider.", "4lw.", "ssl.", "zookeeper.", "authProvider.",
-	"quorum.", "jute.", "netty.", "multiAddress.", "client.", "sslQuorum",
-	"learner.", "observer.",
-}
-
 // setting is one zoo.cfg key and its flag.
 type setting struct {
 	key   string // zoo.cfg key
@@ -789,8 +781,19 @@ var settings = []setting{
 		}
 		return nil
 	}},
+	{"snapCount", "snap-count", "committed txns between snapshots, as zab.snapshotTxns (default 100000)", func(c *Config, v string) (err error) {
+		c.SnapshotTxns, err = positiveInt(v)
+		if c.SnapshotTxns == 1 {
+			c.SnapshotTxns = 2 // ZooKeeper's minimum
+		}
+		return err
+	}},
 	{"extendedTypesEnabled", "extended-types-enabled", "allow TTL nodes (default false: creates with a TTL are Unimplemented)", func(c *Config, v string) (err error) {
 		c.ExtendedTypesEnabled, err = parseBool(v)
+		return err
+	}},
+	{"znode.container.checkIntervalMs", "container-check-interval", "ms between reaps of empty containers and expired TTL nodes (default 4 tickTimes)", func(c *Config, v string) (err error) {
+		c.ContainerCheckInterval, err = millis(v)
 		return err
 	}},
 	{"dynamicConfigFile", "dynamic-config-file", "file with the server.N lines; a name ending .dynamic.<hex> gives the config version", func(c *Config, v string) error {
@@ -809,18 +812,6 @@ var settings = []setting{
 // superDigestKey is the zoo.cfg key of Config.SuperDigest; ZooKeeper's
 // system property adds the "zookeeper." prefix.
 const superDigestKey = "DigestAuthenticationProvider.superDigest"
-
-// propertySettings are the settings ZooKeeper reads as Java system
-// properties: their keys are also accepted with the "zookeeper." prefix
-// (the property's name), in zoo.cfg and as -D options in SERVER_JVMFLAGS
-// and JVMFLAGS.
-var propertySettings = []string{
-	superDigestKey, "serverCnxnFactory", "extendedTypesEnabled",
-	"ssl.keyStore.location", "ssl.keyStore.password", "ssl.keyStore.passwordPath", "ssl.keyStore.type",
-	"ssl.trustStore.location", "ssl.trustStore.password", "ssl.trustStore.passwordPath", "ssl.trustStore.type",
-	"ssl.clientAuth", "ssl.protocol", "ssl.enabledProtocols", "ssl.ciphersuites",
-	"ssl.hostnameVerification", "ssl.clientHostnameVerification",
-}
 
 func commaList(v string) []string {
 	var out []string
@@ -843,8 +834,9 @@ func parseBool(v string) (bool, error) {
 }
 
 func findSetting(key string) *setting {
-	if k, ok := strings.CutPrefix(key, "zookeeper."); ok && slices.Contains(propertySettings, k) {
-		key = k
+	// A system property (ZooKeeperSettings) reaches its zoo.cfg key's parser.
+	if zs := lookupZooKeeperSetting(key); zs != nil && zs.Property != "" {
+		key = zs.Key
 	}
 	for i := range settings {
 		if settings[i].key == key {
@@ -852,18 +844,6 @@ func findSetting(key string) *setting {
 		}
 	}
 	return nil
-}
-
-func ignoredSetting(key string) bool {
-	if slices.Contains(ignoredExact, key) {
-		return true
-	}
-	for _, p := range ignoredPrefixes {
-		if strings.HasPrefix(key, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // parseMember parses the value of server.N.
@@ -934,17 +914,49 @@ func setKey(c *Config, key, value string, ignored *[]string) error {
 	if strings.HasPrefix(key, "group.") || strings.HasPrefix(key, "weight.") {
 		return fmt.Errorf("%s: hierarchical quorums (group.N, weight.N) are %s: every zab member has one vote in one majority; remove the group and weight lines, %s", key, notSupported, orZooKeeper)
 	}
+	zs := lookupZooKeeperSetting(key)
+	if zs != nil && zs.Accept != nil && !zs.Accept(value) {
+		what := "remove it"
+		if zs.Status == Honoured {
+			what = "use a value zab supports"
+		}
+		return fmt.Errorf("%s=%s: %s; %s, %s", key, strings.TrimSpace(value), zs.Note, what, orZooKeeper)
+	}
 	if s := findSetting(key); s != nil {
 		if err := s.set(c, value); err != nil {
 			return fmt.Errorf("%s: %v", key, err)
 		}
 		return nil
 	}
-	if ignoredSetting(key) {
-		*ignored = append(*ignored, key)
+	if zs != nil {
+		if zs.Status == Inert {
+			*ignored = append(*ignored, key)
+		}
 		return nil
 	}
-	return fmt.Errorf("%s: unknown setting (not a ZooKeeper or zab setting; check the spelling)", key)
+	if k, ok := strings.CutPrefix(key, "zookeeper."); ok && (findSetting(k) != nil || lookupZooKeeperSetting(k) != nil) {
+		// ZooKeeper reads this key from zoo.cfg only: as a system property
+		// it changes nothing there either.
+		return fmt.Errorf("%s: ZooKeeper does not read this name; set %s in zoo.cfg", key, k)
+	}
+	return fmt.Errorf("%s: unknown setting (not a ZooKeeper 3.8 or zab setting; check the spelling)", key)
+}
+
+// lookupZooKeeperSetting finds key in ZooKeeperSettings by its zoo.cfg key,
+// its system property, or zookeeper.<key> (ZooKeeper reads an unknown
+// zoo.cfg key K as the system property zookeeper.K, so both names reach
+// the same setting).
+func lookupZooKeeperSetting(key string) *ZooKeeperSetting {
+	if strings.HasPrefix(key, "authProvider.") || strings.HasPrefix(key, "zookeeper.authProvider.") {
+		key = "authProvider"
+	}
+	for i := range ZooKeeperSettings {
+		z := &ZooKeeperSettings[i]
+		if z.Key == key || z.Property != "" && (z.Property == key || "zookeeper."+z.Key == key) {
+			return z
+		}
+	}
+	return nil
 }
 
 // zab serves clients in plaintext (clientPort) and with TLS
@@ -987,6 +999,9 @@ var builtinAuthProviders = []string{
 // refuseUnprotected returns an error naming key and what to do when the
 // setting asks for protection zab does not give, or nil.
 func refuseUnprotected(key, value string) error {
+	if zs := lookupZooKeeperSetting(key); zs != nil && zs.Status == Inert {
+		return nil // applies only with a setting refused on its own
+	}
 	k := strings.TrimPrefix(key, "zookeeper.")
 	v := strings.TrimSpace(value)
 	if what, ok := boolSecurity[k]; ok {
@@ -1203,10 +1218,18 @@ func applyJVMFlags(c *Config, name, flags string, ignored *[]string) error {
 	for _, tok := range strings.Fields(flags) {
 		tok = strings.Trim(tok, `"'`)
 		prop, ok := strings.CutPrefix(tok, "-D")
-		if !ok || !strings.HasPrefix(prop, "zookeeper.") {
+		if !ok {
 			continue
 		}
 		key, value, _ := strings.Cut(prop, "=")
+		if !strings.HasPrefix(key, "zookeeper.") {
+			// jute.maxbuffer, readonlymode.enabled, quorum.auth.*: the
+			// properties ZooKeeper reads without the prefix. Others are
+			// the JVM's (-Dlog4j..., -Djava...).
+			if zs := lookupZooKeeperSetting(key); zs == nil || zs.Property != key {
+				continue
+			}
+		}
 		if err := setKey(c, key, value, ignored); err != nil {
 			return fmt.Errorf("%w: %s: -D%v", ErrConfig, name, err)
 		}

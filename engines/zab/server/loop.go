@@ -540,8 +540,8 @@ func (s *Server) onTick() {
 		switch st.soft.State {
 		case zab.StateLeading:
 			s.expireSessions(now)
-			// Reap containers and TTL nodes about once per 4 tickTimes.
-			if st.ticks%(4*ticksPerTickTime) == 0 {
+			// Reap containers and TTL nodes every reapTicks.
+			if st.ticks%s.cfg.reapTicks() == 0 {
 				s.reapNodes(now)
 			}
 		case zab.StateFollowing:
