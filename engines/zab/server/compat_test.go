@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +192,97 @@ func TestStartsFromZooKeeperSampleConfigs(t *testing.T) {
 				t.Fatalf("the sample config should start without a warning or an inert setting:\n%s", p.Output())
 			}
 		})
+	}
+}
+
+// fourLWRaw sends a four-letter word and returns the whole answer.
+func fourLWRaw(t *testing.T, addr, cmd string) string {
+	t.Helper()
+	out, err := servertest.FourLetterWord(addr, cmd, 5*time.Second)
+	if err != nil {
+		t.Fatalf("%s to %s: %v", cmd, addr, err)
+	}
+	return out
+}
+
+// TestFourLetterWordsSameAsZooKeeper: srvr, stat, isro, wchs and mntr's
+// shared keys answer as a standalone ZooKeeper 3.8 does after the same
+// steps (a session with a data and a child watch, then four-letter words):
+// the counters count each four-letter word as a packet in and its answer
+// as one out, the connection asking is counted and listed, the node count
+// counts the root twice, wchs summarises data watches only, averages print
+// as ZooKeeper's rounded Java doubles.
+func TestFourLetterWordsSameAsZooKeeper(t *testing.T) {
+	t.Parallel()
+	real := clienttest.StartZooKeeper(t)
+	e := startMember(t, servertest.Options{})
+	version := regexp.MustCompile(`(?m)^(Zookeeper version: |zk_version\t).*$`)
+	remote := regexp.MustCompile(`/127\.0\.0\.1:\d+\[`)
+	// Latencies and zxids differ by nature (timing; zab's standalone
+	// member runs epoch 1, ZooKeeper's epoch 0): compared as formats.
+	latency := regexp.MustCompile(`(?m)^(Latency min/avg/max: |zk_avg_latency\t|zk_min_latency\t|zk_max_latency\t)\d+(\.\d{1,4})?(/\d+\.\d{1,4}/\d+)?$`)
+	zxid := regexp.MustCompile(`(?m)^Zxid: 0x[0-9a-f]+$`)
+	packets := regexp.MustCompile(`(?m)^(Received: |Sent: |zk_packets_received\t|zk_packets_sent\t)(\d+)$`)
+	run := func(addr string) string {
+		c := connect(t, 10*time.Second, addr)
+		defer c.Close()
+		if _, _, _, err := c.ExistsW("/"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := c.ChildrenW("/zookeeper"); err != nil {
+			t.Fatal(err)
+		}
+		// Counters before this test's words (readiness probes, the
+		// session) differ by server: report them relative to the first srvr.
+		base := map[string]int{}
+		for _, m := range packets.FindAllStringSubmatch(fourLWRaw(t, addr, "srvr"), -1) {
+			base[m[1]], _ = strconv.Atoi(m[2])
+		}
+		var b strings.Builder
+		for _, cmd := range []string{"srvr", "stat", "isro", "wchs", "mntr"} {
+			out := fourLWRaw(t, addr, cmd)
+			if cmd == "mntr" {
+				var keep []string
+				for _, line := range strings.Split(out, "\n") {
+					k, _, _ := strings.Cut(line, "\t")
+					if slices.Contains([]string{"zk_server_state", "zk_avg_latency", "zk_min_latency", "zk_max_latency", "zk_packets_received", "zk_packets_sent",
+						"zk_num_alive_connections", "zk_outstanding_requests", "zk_znode_count", "zk_watch_count", "zk_ephemerals_count", "zk_approximate_data_size", "zk_global_sessions"}, k) {
+						keep = append(keep, line)
+					}
+				}
+				slices.Sort(keep)
+				out = strings.Join(keep, "\n")
+			}
+			out = version.ReplaceAllString(out, "${1}V")
+			out = latency.ReplaceAllString(out, "${1}L")
+			out = zxid.ReplaceAllString(out, "Zxid: Z")
+			out = remote.ReplaceAllString(out, "/127.0.0.1:PORT[")
+			if cmd == "stat" {
+				// ZooKeeper lists connections in hash-set order.
+				lines := strings.Split(out, "\n")
+				i := slices.Index(lines, "Clients:") + 1
+				j := i
+				for j < len(lines) && strings.HasPrefix(lines[j], " /") {
+					j++
+				}
+				slices.Sort(lines[i:j])
+				out = strings.Join(lines, "\n")
+			}
+			out = packets.ReplaceAllStringFunc(out, func(s string) string {
+				m := packets.FindStringSubmatch(s)
+				n, _ := strconv.Atoi(m[2])
+				k := strings.NewReplacer("zk_packets_received\t", "Received: ", "zk_packets_sent\t", "Sent: ").Replace(m[1])
+				return fmt.Sprintf("%s+%d", m[1], n-base[k])
+			})
+			fmt.Fprintf(&b, "== %s\n%s\n", cmd, out)
+		}
+		return b.String()
+	}
+	want, got := run(real.Addr), run(e.Members[0].ClientAddr())
+	if got != want {
+		t.Fatalf("zab answered\n%s\nZooKeeper 3.8 answered\n%s", got, want)
+	}
+	if !strings.Contains(want, "Total watches:1\n") || !strings.Contains(want, "zk_watch_count\t2") || !strings.Contains(want, "Received: +1\n") {
+		t.Fatalf("ZooKeeper's answers are not what the test expects:\n%s", want)
 	}
 }

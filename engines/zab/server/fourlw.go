@@ -2,8 +2,10 @@ package server
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -27,6 +29,9 @@ type statusView struct {
 	zxid         zxid.Zxid
 	nodeCount    int
 	watchCount   int
+	watchConns   int // wchs: data watches only
+	watchPaths   int
+	watchTotal   int
 	ephemerals   int
 	dataSize     int64
 	sessions     int
@@ -46,6 +51,26 @@ type statusView struct {
 	maxProposal  int
 }
 
+// freshStatus asks the loop for a view taken now, as ZooKeeper's
+// four-letter words read live counters; if the loop does not take the
+// request within 100 ms (busy, or stopping) the last published view, at
+// most half a tickTime old, is used.
+func (s *Server) freshStatus() *statusView {
+	done := make(chan struct{})
+	timeout := time.NewTimer(100 * time.Millisecond)
+	defer timeout.Stop()
+	select {
+	case s.statusReq <- done:
+		select {
+		case <-done:
+		case <-s.stopCh:
+		}
+	case <-timeout.C:
+	case <-s.stopCh:
+	}
+	return s.status()
+}
+
 func (s *Server) status() *statusView {
 	if v := s.statusPtr.Load(); v != nil {
 		return v
@@ -56,15 +81,22 @@ func (s *Server) status() *statusView {
 // answerFourLetterWord writes the answer to cmd and closes the connection,
 // as ZooKeeper does.
 func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
-	// The answer is not a client packet: ZooKeeper's Sent counts replies to
-	// requests only.
-	cc.sent.total.Store(nil)
+	// As ZooKeeper's NIOServerCnxn: the command is a received packet and
+	// its answer a sent one, and this connection is one of the server's
+	// while it is answered (srvr, stat and mntr count it).
+	cc.received.Add(1)
 	s.metrics.fourLetterWords.WithLabelValues(cmd).Inc()
 	if !s.cfg.FourLetterWordAllowed(cmd) {
 		cc.send([]byte(cmd+" is not executed because it is not in the whitelist.\n"), true)
 		return
 	}
-	v := s.status()
+	v := *s.freshStatus()
+	v.received = s.metrics.clientReceived.Load()
+	v.sent = s.metrics.clientSent.Load()
+	v.connections++
+	// DataTree.getNodeCount: ZooKeeper's node map holds the root twice
+	// (as "" and "/").
+	v.nodeCount++
 	var b strings.Builder
 	switch cmd {
 	case "ruok":
@@ -80,9 +112,10 @@ func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
 			for _, c := range v.clients {
 				b.WriteString(" " + c + "\n")
 			}
+			fmt.Fprintf(&b, " /%s[0](queued=0,recved=1,sent=0)\n", cc.c.RemoteAddr().String())
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "Latency min/avg/max: %d/%.4f/%d\n", v.latencyMin, v.latencyAvg, v.latencyMax)
+		fmt.Fprintf(&b, "Latency min/avg/max: %d/%s/%d\n", v.latencyMin, javaDouble(round4(v.latencyAvg)), v.latencyMax)
 		fmt.Fprintf(&b, "Received: %d\nSent: %d\nConnections: %d\nOutstanding: %d\n", v.received, v.sent, v.connections, v.outstanding)
 		fmt.Fprintf(&b, "Zxid: %s\nMode: %s\nNode count: %d\n", v.zxid.Hex(), v.mode, v.nodeCount)
 		if v.mode == "leader" {
@@ -96,7 +129,7 @@ func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
 		kv := func(k string, val any) { fmt.Fprintf(&b, "zk_%s\t%v\n", k, val) }
 		kv("version", Version+", built on "+builtOn)
 		kv("server_state", v.mode)
-		kv("avg_latency", fmt.Sprintf("%.4f", v.latencyAvg))
+		kv("avg_latency", javaDouble(round4(v.latencyAvg)))
 		kv("max_latency", v.latencyMax)
 		kv("min_latency", v.latencyMin)
 		kv("packets_received", v.received)
@@ -116,6 +149,26 @@ func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
 			kv("synced_followers", v.synced)
 			kv("pending_syncs", v.pendingSyncs)
 		}
+	case "isro":
+		// ZooKeeper's read-only mode answers ro; zab's read-only service
+		// after a failed disk write is the same to a client.
+		if v.mode == readOnlyMode {
+			b.WriteString("ro")
+		} else {
+			b.WriteString("rw")
+		}
+	case "dirs":
+		if !v.serving {
+			b.WriteString(notServing)
+			break
+		}
+		fmt.Fprintf(&b, "datadir_size: %d\nlogdir_size: %d\n", dirSize(snapDir(s.cfg.DataDir)), dirSize(filepath.Join(s.cfg.LogDir(), logSubdir)))
+	case "wchs":
+		if !v.serving {
+			b.WriteString(notServing)
+			break
+		}
+		fmt.Fprintf(&b, "%d connections watching %d paths\nTotal watches:%d\n", v.watchConns, v.watchPaths, v.watchTotal)
 	case "conf":
 		c := &s.cfg
 		secure := c.SecureClientPort
@@ -127,7 +180,11 @@ func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
 		fmt.Fprintf(&b, "dataLogDir=%s\ndataLogSize=%d\n", c.LogDir(), dirSize(filepath.Join(c.LogDir(), logSubdir)))
 		fmt.Fprintf(&b, "tickTime=%d\nmaxClientCnxns=%d\n", c.TickTime.Milliseconds(), c.MaxClientCnxns)
 		fmt.Fprintf(&b, "minSessionTimeout=%d\nmaxSessionTimeout=%d\n", c.MinSession().Milliseconds(), c.MaxSession().Milliseconds())
-		fmt.Fprintf(&b, "clientPortListenBacklog=-1\nserverId=%d\n", c.ID)
+		id := c.ID
+		if !c.Distributed() {
+			id = 0 // a standalone ZooKeeper has no server id
+		}
+		fmt.Fprintf(&b, "clientPortListenBacklog=-1\nserverId=%d\n", id)
 		if self, ok := c.Self(); ok && c.Distributed() {
 			fmt.Fprintf(&b, "initLimit=%d\nsyncLimit=%d\nelectionAlg=3\nelectionPort=%d\nquorumPort=%d\npeerType=0\nmembership: \n",
 				c.InitLimit, c.SyncLimit, self.ElectionPort, self.QuorumPort)
@@ -178,3 +235,28 @@ func dirSize(dir string) int64 {
 	}
 	return n
 }
+
+// javaDouble formats v as Java's Double.toString does (ZooKeeper prints
+// averages with it): "0.0", "1.5", "0.3333333333333333", and E notation
+// below 1e-3 and from 1e7 on.
+func javaDouble(v float64) string {
+	a := math.Abs(v)
+	if a == 0 || a >= 1e-3 && a < 1e7 {
+		s := strconv.FormatFloat(v, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
+	}
+	s := strconv.FormatFloat(v, 'E', -1, 64) // 1.5E-04
+	mant, exp, _ := strings.Cut(s, "E")
+	if !strings.Contains(mant, ".") {
+		mant += ".0"
+	}
+	e, _ := strconv.Atoi(exp)
+	return mant + "E" + strconv.Itoa(e)
+}
+
+// round4 rounds half up to 4 decimals, as ZooKeeper's AvgMinMaxCounter.getAvg
+// (BigDecimal.setScale(4, HALF_UP)) before printing.
+func round4(v float64) float64 { return math.Floor(v*10000+0.5) / 10000 }

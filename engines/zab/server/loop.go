@@ -157,6 +157,9 @@ func (s *Server) loop() error {
 			s.onPeer(ev)
 		case ev := <-s.clientEvents:
 			s.onClient(ev)
+		case done := <-s.statusReq:
+			s.publishStatus()
+			close(done)
 		}
 		// Take whatever else is already waiting, so one Ready (one fsync)
 		// covers as many requests and messages as possible.
@@ -578,6 +581,7 @@ func (s *Server) publishStatus() {
 		sent:        s.metrics.clientSent.Load(),
 	}
 	v.latencyMin, v.latencyAvg, v.latencyMax = st.lat.millis()
+	v.watchConns, v.watchPaths, v.watchTotal = s.tree.WatchSummary()
 	if st.diskErr != nil {
 		// Reads are answered, but the member is out of the quorum: not
 		// serving for /health and the four-letter words, mode read-only.

@@ -43,7 +43,9 @@ type Server struct {
 	adminLn      net.Listener // /admin/clock, nil unless AdminAddr is set
 	adminSrv     *http.Server
 	clientEvents chan clientEvent
-	connLimiter  connLimiter
+	// statusReq asks the loop to publish its status now (freshStatus).
+	statusReq   chan chan struct{}
+	connLimiter connLimiter
 
 	sessionlessExpired atomic.Int64 // connections closed for sending no ConnectRequest in time
 	connRejected       atomic.Int64 // connections closed at accept by maxClientCnxns or maxCnxns
@@ -92,6 +94,7 @@ func New(cfg Config) (*Server, error) {
 		clock:        &skewClock{now: time.Now},
 		started:      time.Now(),
 		clientEvents: make(chan clientEvent, cfg.ClientQueueLen),
+		statusReq:    make(chan chan struct{}),
 		connLimiter:  connLimiter{max: cfg.MaxClientCnxns, maxTotal: cfg.MaxCnxns, n: map[string]int{}},
 		stopCh:       make(chan struct{}),
 		loopDone:     make(chan struct{}),

@@ -74,6 +74,10 @@ system property; a typo should not pass).
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", z.Key, prop, z.Status, strings.ReplaceAll(note, "|", "\\|"))
 	}
+	fmt.Fprintf(&b, "\nFour-letter words (4lw.commands.whitelist): zab answers %s as ZooKeeper 3.8 does, with live counters "+
+		"(TestFourLetterWordsSameAsZooKeeper); %s are known and answered \"is not executed because it is not in the whitelist\". "+
+		"Of the AdminServer, nothing is served (see admin.enableServer).\n",
+		strings.Join(FourLetterWordsImplemented, ", "), strings.Join(fourLetterWordsKnown, ", "))
 	return b.String()
 }
 

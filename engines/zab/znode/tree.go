@@ -122,6 +122,19 @@ func (t *Tree) NodeCount() int { return len(t.nodes) }
 // zk_approximate_data_size).
 func (t *Tree) ApproximateDataSize() int64 { return t.dataSize }
 
+// WatchSummary is what ZooKeeper 3.8's wchs reports: connections with a
+// data watch, paths with one, and data watches. DataTree.getWatchesSummary
+// summarises the data watch table only (child watches are left out, as
+// checked against a live 3.8); mntr's watch count has both.
+func (t *Tree) WatchSummary() (conns, paths, total int) {
+	data := t.w.tables[tableData]
+	total = 0
+	for _, set := range data {
+		total += len(set)
+	}
+	return len(t.w.perConn[tableData]), len(data), total
+}
+
 // WatchCount is the number of registered watches (mntr's zk_watch_count).
 func (t *Tree) WatchCount() int { return t.w.count }
 
