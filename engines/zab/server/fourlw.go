@@ -5,11 +5,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"coordlab/engines/zab/znode"
 	"coordlab/engines/zab/zxid"
 )
 
@@ -51,23 +53,33 @@ type statusView struct {
 	maxProposal  int
 }
 
-// freshStatus asks the loop for a view taken now, as ZooKeeper's
-// four-letter words read live counters; if the loop does not take the
-// request within 100 ms (busy, or stopping) the last published view, at
-// most half a tickTime old, is used.
-func (s *Server) freshStatus() *statusView {
+// inLoop runs f in the loop and waits for it; false if the loop did not
+// take it within 100 ms (busy, or stopping).
+func (s *Server) inLoop(f func()) bool {
 	done := make(chan struct{})
 	timeout := time.NewTimer(100 * time.Millisecond)
 	defer timeout.Stop()
 	select {
-	case s.statusReq <- done:
-		select {
-		case <-done:
-		case <-s.stopCh:
-		}
+	case s.loopCalls <- func() { f(); close(done) }:
 	case <-timeout.C:
+		return false
 	case <-s.stopCh:
+		return false
 	}
+	select {
+	case <-done:
+		return true
+	case <-s.stopCh:
+		return false
+	}
+}
+
+// freshStatus asks the loop for a view taken now, as ZooKeeper's
+// four-letter words read live counters; if the loop does not take the
+// request in time the last published view, at most half a tickTime old,
+// is used.
+func (s *Server) freshStatus() *statusView {
+	s.inLoop(s.publishStatus)
 	return s.status()
 }
 
@@ -149,6 +161,39 @@ func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
 			kv("synced_followers", v.synced)
 			kv("pending_syncs", v.pendingSyncs)
 		}
+	case "srst":
+		// ServerStats.reset: latency and packet counters.
+		if s.inLoop(func() {
+			s.st.lat = latencyStats{}
+			s.metrics.clientReceived.Store(0)
+			s.metrics.clientSent.Store(0)
+			s.publishStatus()
+		}) {
+			b.WriteString("Server stats reset.\n")
+		} else {
+			b.WriteString(notServing)
+		}
+	case "crst":
+		// ServerCnxn.resetStats on every connection: its own counters.
+		if s.inLoop(func() {
+			for c := range s.st.conns {
+				c.received.n.Store(0)
+				c.sent.n.Store(0)
+			}
+			cc.received.n.Store(0)
+			cc.sent.n.Store(0)
+		}) {
+			b.WriteString("Connection stats reset.\n")
+		} else {
+			b.WriteString(notServing)
+		}
+	case "wchc", "wchp":
+		var dump string
+		if !v.serving || !s.inLoop(func() { dump = s.dumpDataWatches(cmd == "wchp") }) {
+			b.WriteString(notServing)
+			break
+		}
+		b.WriteString(dump + "\n")
 	case "isro":
 		// ZooKeeper's read-only mode answers ro; zab's read-only service
 		// after a failed disk write is the same to a client.
@@ -260,3 +305,76 @@ func javaDouble(v float64) string {
 // round4 rounds half up to 4 decimals, as ZooKeeper's AvgMinMaxCounter.getAvg
 // (BigDecimal.setScale(4, HALF_UP)) before printing.
 func round4(v float64) float64 { return math.Floor(v*10000+0.5) / 10000 }
+
+// dumpDataWatches is ZooKeeper 3.8's WatchManager.dumpWatches over the
+// data watches (wchp by path, wchc by session), in the order its HashMaps
+// and HashSets of paths iterate; sessions in id order (ZooKeeper's follow
+// object identity). Loop-owned.
+func (s *Server) dumpDataWatches(byPath bool) string {
+	var b strings.Builder
+	watches := s.tree.DataWatches()
+	sid := func(c znode.ConnID) int64 {
+		if cc := s.st.byConnID[c]; cc != nil {
+			return cc.session
+		}
+		return 0
+	}
+	if byPath {
+		paths := make([]string, 0, len(watches))
+		for p := range watches {
+			paths = append(paths, p)
+		}
+		for _, p := range javaHashOrder(paths) {
+			b.WriteString(p + "\n")
+			ids := make([]int64, 0, len(watches[p]))
+			for _, c := range watches[p] {
+				ids = append(ids, sid(c))
+			}
+			slices.Sort(ids)
+			for _, id := range ids {
+				fmt.Fprintf(&b, "\t0x%x\n", uint64(id))
+			}
+		}
+		return b.String()
+	}
+	bySession := map[int64][]string{}
+	for p, conns := range watches {
+		for _, c := range conns {
+			bySession[sid(c)] = append(bySession[sid(c)], p)
+		}
+	}
+	ids := make([]int64, 0, len(bySession))
+	for id := range bySession {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		fmt.Fprintf(&b, "0x%x\n", uint64(id))
+		for _, p := range javaHashOrder(bySession[id]) {
+			b.WriteString("\t" + p + "\n")
+		}
+	}
+	return b.String()
+}
+
+// javaHashOrder orders distinct strings as a java.util.HashMap or HashSet
+// of them iterates: by bin (the spread String.hashCode masked by the
+// table size, 16 doubled while more than 3/4 full), ties by name.
+func javaHashOrder(keys []string) []string {
+	n := 16
+	for len(keys) > n*3/4 {
+		n *= 2
+	}
+	bin := func(k string) int {
+		h := javaStringHash(k)
+		return int((h ^ int32(uint32(h)>>16)) & int32(n-1))
+	}
+	out := slices.Clone(keys)
+	slices.SortFunc(out, func(a, b string) int {
+		if d := bin(a) - bin(b); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	return out
+}

@@ -157,9 +157,8 @@ func (s *Server) loop() error {
 			s.onPeer(ev)
 		case ev := <-s.clientEvents:
 			s.onClient(ev)
-		case done := <-s.statusReq:
-			s.publishStatus()
-			close(done)
+		case f := <-s.loopCalls:
+			f()
 		}
 		// Take whatever else is already waiting, so one Ready (one fsync)
 		// covers as many requests and messages as possible.

@@ -43,8 +43,9 @@ type Server struct {
 	adminLn      net.Listener // /admin/clock, nil unless AdminAddr is set
 	adminSrv     *http.Server
 	clientEvents chan clientEvent
-	// statusReq asks the loop to publish its status now (freshStatus).
-	statusReq   chan chan struct{}
+	// loopCalls runs functions in the loop for the four-letter words that
+	// read or reset loop-owned state (inLoop).
+	loopCalls   chan func()
 	connLimiter connLimiter
 
 	sessionlessExpired atomic.Int64 // connections closed for sending no ConnectRequest in time
@@ -94,7 +95,7 @@ func New(cfg Config) (*Server, error) {
 		clock:        &skewClock{now: time.Now},
 		started:      time.Now(),
 		clientEvents: make(chan clientEvent, cfg.ClientQueueLen),
-		statusReq:    make(chan chan struct{}),
+		loopCalls:    make(chan func()),
 		connLimiter:  connLimiter{max: cfg.MaxClientCnxns, maxTotal: cfg.MaxCnxns, n: map[string]int{}},
 		stopCh:       make(chan struct{}),
 		loopDone:     make(chan struct{}),

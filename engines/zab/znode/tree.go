@@ -135,6 +135,18 @@ func (t *Tree) WatchSummary() (conns, paths, total int) {
 	return len(t.w.perConn[tableData]), len(data), total
 }
 
+// DataWatches returns the connections with a data watch on each path
+// (what ZooKeeper 3.8's wchc and wchp list).
+func (t *Tree) DataWatches() map[string][]ConnID {
+	out := make(map[string][]ConnID, len(t.w.tables[tableData]))
+	for p, set := range t.w.tables[tableData] {
+		for c := range set {
+			out[p] = append(out[p], c)
+		}
+	}
+	return out
+}
+
 // WatchCount is the number of registered watches (mntr's zk_watch_count).
 func (t *Tree) WatchCount() int { return t.w.count }
 
