@@ -956,6 +956,12 @@ func lookupZooKeeperSetting(key string) *ZooKeeperSetting {
 			return z
 		}
 	}
+	// A zoo.cfg key K that is only a property: ZooKeeper sets zookeeper.K.
+	for i := range ZooKeeperSettings {
+		if z := &ZooKeeperSettings[i]; z.Property != "" && z.Property == "zookeeper."+key {
+			return z
+		}
+	}
 	return nil
 }
 

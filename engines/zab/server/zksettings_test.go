@@ -232,6 +232,13 @@ func TestZooKeeperSettingsEnforced(t *testing.T) {
 				if err != nil || !slices.Contains(ignored, key) {
 					t.Fatalf("%s=1: %v, ignored %q; want accepted and named", key, err, ignored)
 				}
+				if k, ok := strings.CutPrefix(z.Property, "zookeeper."); ok && !strings.HasPrefix(k, "server.") {
+					// ZooKeeper reads zoo.cfg key K as the property
+					// zookeeper.K (server.* keys are server lines to it).
+					if ignored, err := parse(k + "=1"); err != nil || !slices.Contains(ignored, k) {
+						t.Fatalf("%s=1 in zoo.cfg: %v, ignored %q; want accepted as %s", k, err, ignored, z.Property)
+					}
+				}
 				if z.Property != "" {
 					var ign []string
 					c := DefaultConfig()
