@@ -228,7 +228,7 @@ func TestFourLetterWordsSameAsZooKeeper(t *testing.T) {
 	packets := regexp.MustCompile(`(?m)^(Received: |Sent: |zk_packets_received\t|zk_packets_sent\t)(\d+)$`)
 	connStats := regexp.MustCompile(`recved=\d+,sent=\d+`)
 	mntrKeys := []string{"zk_server_state", "zk_avg_latency", "zk_min_latency", "zk_max_latency", "zk_packets_received", "zk_packets_sent",
-		"zk_num_alive_connections", "zk_outstanding_requests", "zk_znode_count", "zk_watch_count", "zk_ephemerals_count", "zk_approximate_data_size", "zk_global_sessions"}
+		"zk_num_alive_connections", "zk_outstanding_requests", "zk_znode_count", "zk_watch_count", "zk_ephemerals_count", "zk_approximate_data_size", "zk_global_sessions", "zk_local_sessions"}
 	normalize := func(cmd, out string, base map[string]int) string {
 		if cmd == "mntr" {
 			var keep []string
@@ -309,6 +309,14 @@ func TestFourLetterWordsSameAsZooKeeper(t *testing.T) {
 	want, got := run(real.Addr), run(e.Members[0].ClientAddr())
 	if got != want {
 		t.Fatalf("zab answered\n%s\nZooKeeper 3.8 answered\n%s", got, want)
+	}
+	for _, addr := range []string{real.Addr, e.Members[0].ClientAddr()} {
+		mntr := fourLWRaw(t, addr, "mntr")
+		for _, k := range []string{"zk_open_file_descriptor_count\t", "zk_max_file_descriptor_count\t"} {
+			if !strings.Contains(mntr, "\n"+k) {
+				t.Fatalf("%s: mntr lacks %s:\n%s", addr, k, mntr)
+			}
+		}
 	}
 	for _, s := range []string{"Total watches:4\n", "/zookeeper/quota\n\t0xSID\n/zookeeper/config\n", "zk_watch_count\t5", "Received: +1\n", "Server stats reset."} {
 		if !strings.Contains(want, s) {

@@ -154,6 +154,11 @@ func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
 		kv("approximate_data_size", v.dataSize)
 		kv("global_sessions", v.sessions)
 		kv("uptime", time.Since(s.started).Milliseconds())
+		kv("local_sessions", 0) // zab has no local sessions
+		if open, limit, ok := fileDescriptors(); ok {
+			kv("open_file_descriptor_count", open)
+			kv("max_file_descriptor_count", limit)
+		}
 		kv("sessionless_connections_expired", s.SessionlessExpired())
 		kv("connection_rejected", s.ConnectionsRejected())
 		if v.mode == "leader" {
