@@ -34,7 +34,8 @@ func zkCliReplies(t *testing.T, out string) string {
 // TestZkCliSameAsZooKeeper runs one zkCli.sh script against a standalone
 // ZooKeeper 3.8 and a one-member zab and requires the same output: a
 // container made with `create -c`, `addauth digest` with an id without a
-// colon (ZooKeeper digests the whole id), whoami (user names, ZooKeeper's
+// colon (ZooKeeper digests the whole id), quota statistics (setquota,
+// listquota, delquota), whoami (user names, ZooKeeper's
 // order), `create -t` without extendedTypesEnabled, `addauth ip`, the empty data of the system nodes, `config` of a
 // standalone server, and reconfig while reconfigEnabled is off.
 func TestZkCliSameAsZooKeeper(t *testing.T) {
@@ -54,6 +55,14 @@ func TestZkCliSameAsZooKeeper(t *testing.T) {
 		"get /zookeeper/config",
 		"config",
 		"reconfig -add server.5=127.0.0.1:1:2;3",
+		"setquota -n 5 /ctr",
+		"create /ctr/y 12345",
+		"set /ctr/y 1",
+		"listquota /ctr",
+		"setquota -N 10 /ctr",
+		"listquota /ctr",
+		"delquota /ctr",
+		"listquota /ctr",
 		"create -t 1000 /ttl",
 		"create -s /seq",
 		"addauth ip anything",
@@ -67,7 +76,7 @@ func TestZkCliSameAsZooKeeper(t *testing.T) {
 	}
 	// The script did what it says on ZooKeeper (so the comparison is not
 	// of two failures).
-	for _, line := range []string{"Created /ctr\n", "Created /ctr/x\n", "\nd\n", "'digest,'foo:C+7Hteo/D9vJXQ3UfzxbwnXaijM=\n", "digest: foo\n", "Reconfig is disabled", "KeeperErrorCode = Unimplemented for /ttl"} {
+	for _, line := range []string{"Created /ctr\n", "Created /ctr/x\n", "\nd\n", "'digest,'foo:C+7Hteo/D9vJXQ3UfzxbwnXaijM=\n", "digest: foo\n", "Reconfig is disabled", "KeeperErrorCode = Unimplemented for /ttl", "Output stat for /ctr count=3,bytes=2\n"} {
 		if !strings.Contains(want, line) {
 			t.Fatalf("ZooKeeper's output lacks %q:\n%s", line, want)
 		}

@@ -144,7 +144,7 @@ var ZooKeeperSettings = []ZooKeeperSetting{
 	{Key: "flushDelay", Property: "zookeeper.flushDelay", Status: Inert, Note: tuning + ": group-commit pacing; zab batches every proposal since the last fsync"},
 	{Key: "maxWriteQueuePollTime", Property: "zookeeper.maxWriteQueuePollTime", Status: Inert, Note: tuning + ": group-commit pacing"},
 	{Key: "maxBatchSize", Property: "zookeeper.maxBatchSize", Status: Inert, Note: tuning + ": group-commit size (zab.maxBatchTxns)"},
-	{Key: "enforceQuota", Property: "zookeeper.enforceQuota", Status: Refused, Accept: offBool, Note: "quotas are " + notSupported},
+	{Key: "enforceQuota", Property: "zookeeper.enforceQuota", Status: Refused, Accept: offBool, Note: "enforcing quotas is " + notSupported + "; with false (the default) zab keeps the quota statistics and, like ZooKeeper, does not stop a write over the limit", Tests: "TestZkCliSameAsZooKeeper"},
 	{Key: "requestThrottleLimit", Property: "zookeeper.request_throttle_max_requests", Status: Refused, Accept: atMost(0), Note: noThrottling},
 	{Key: "requestThrottleStallTime", Property: "zookeeper.request_throttle_stall_time", Status: Inert, Note: "used only with requestThrottleLimit, refused above 0"},
 	{Key: "requestThrottleDropStale", Property: "zookeeper.request_throttle_drop_stale", Status: Inert, Note: "used only with requestThrottleLimit, refused above 0"},
