@@ -244,7 +244,7 @@ func (c *Config) QuorumConfig() string {
 }
 
 // FourLetterWordsImplemented lists the 4lw commands the server answers.
-var FourLetterWordsImplemented = []string{"conf", "crst", "dirs", "isro", "mntr", "ruok", "srst", "srvr", "stat", "wchc", "wchp", "wchs"}
+var FourLetterWordsImplemented = []string{"conf", "cons", "crst", "dirs", "isro", "mntr", "ruok", "srst", "srvr", "stat", "wchc", "wchp", "wchs"}
 
 // MinSession returns the effective minimum session timeout.
 func (c *Config) MinSession() time.Duration {
@@ -527,7 +527,7 @@ func hostsOverlap(a, b string) bool {
 // fourLetterWordsKnown are ZooKeeper commands zab does not implement; they may
 // appear in a whitelist (a ZooKeeper user's zoo.cfg) and are then refused at
 // run time like a non-whitelisted command.
-var fourLetterWordsKnown = []string{"cons", "dump", "envi", "gtmk", "hash", "stmk"}
+var fourLetterWordsKnown = []string{"dump", "envi", "gtmk", "hash", "stmk"}
 
 // setting is one zoo.cfg key and its flag.
 type setting struct {

@@ -192,6 +192,16 @@ func (s *Server) answerFourLetterWord(cc *clientConn, cmd string) {
 		} else {
 			b.WriteString(notServing)
 		}
+	case "cons":
+		var lines []string
+		if !s.inLoop(func() { lines = s.connectionLines() }) {
+			b.WriteString(notServing)
+			break
+		}
+		for _, l := range lines {
+			b.WriteString(l + "\n")
+		}
+		fmt.Fprintf(&b, " /%s[0](queued=0,recved=1,sent=0)\n\n", cc.c.RemoteAddr().String())
 	case "wchc", "wchp":
 		var dump string
 		if !v.serving || !s.inLoop(func() { dump = s.dumpDataWatches(cmd == "wchp") }) {
@@ -381,5 +391,39 @@ func javaHashOrder(keys []string) []string {
 		}
 		return strings.Compare(a, b)
 	})
+	return out
+}
+
+// connectionLines is cons's line for each client connection, as
+// ServerCnxn.dumpConnectionInfo prints it (in connection order; ZooKeeper's
+// follows a hash set). Loop-owned.
+func (s *Server) connectionLines() []string {
+	var out []string
+	conns := make([]*clientConn, 0, len(s.st.conns))
+	for c := range s.st.conns {
+		conns = append(conns, c)
+	}
+	slices.SortFunc(conns, func(a, b *clientConn) int { return int(a.id) - int(b.id) })
+	for _, c := range conns {
+		var b strings.Builder
+		fmt.Fprintf(&b, " /%s[1](queued=%d,recved=%d,sent=%d", c.c.RemoteAddr().String(), c.queued.Load(), c.received.Load(), c.sent.Load())
+		if ls := s.st.sessions[c.session]; c.session != 0 && ls != nil {
+			st := c.stats
+			if st.lastOp == "" {
+				st.lastOp = "NA"
+			}
+			fmt.Fprintf(&b, ",sid=0x%x,lop=%s,est=%d,to=%d", uint64(c.session), st.lastOp, c.established.UnixMilli(), ls.timeout)
+			if st.lastCxid >= 0 {
+				fmt.Fprintf(&b, ",lcxid=0x%x", st.lastCxid)
+			}
+			var avg int64
+			if st.count > 0 {
+				avg = st.total / st.count
+			}
+			fmt.Fprintf(&b, ",lzxid=0x%x,lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d", uint64(st.lastZxid), st.lastResp, st.last, st.min, avg, st.max)
+		}
+		b.WriteString(")")
+		out = append(out, b.String())
+	}
 	return out
 }

@@ -48,6 +48,8 @@ func (s *Server) answer(ls *localSession, op *pendingOp) {
 }
 
 func (s *Server) reply(cc *clientConn, op *pendingOp, hdr jute.ReplyHeader, body jute.Record, closeAfter bool) {
+	now := time.Now()
+	cc.stats.update(lastOpName(op.ev.op), int64(op.ev.hdr.Xid), hdr.Zxid, now.Sub(s.started).Milliseconds(), now.Sub(op.ev.at).Milliseconds())
 	if op.ev.op != jute.OpPing {
 		d := time.Since(op.ev.at)
 		s.st.lat.add(d)
@@ -273,4 +275,58 @@ func javaStringHash(s string) int32 {
 		h = 31*h + int32(u)
 	}
 	return h
+}
+
+// lastOpName is the name ZooKeeper 3.8's FinalRequestProcessor gives each
+// request in cons (lop=).
+func lastOpName(op jute.Op) string {
+	switch op {
+	case jute.OpPing:
+		return "PING"
+	case jute.OpCreateSession:
+		return "SESS"
+	case jute.OpMulti:
+		return "MULT"
+	case jute.OpMultiRead:
+		return "MLTR"
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateTTL, jute.OpCreateContainer:
+		return "CREA"
+	case jute.OpDelete, jute.OpDeleteContainer:
+		return "DELE"
+	case jute.OpSetData:
+		return "SETD"
+	case jute.OpReconfig:
+		return "RECO"
+	case jute.OpSetACL:
+		return "SETA"
+	case jute.OpCloseSession:
+		return "CLOS"
+	case jute.OpSync:
+		return "SYNC"
+	case jute.OpCheck:
+		return "CHEC"
+	case jute.OpExists:
+		return "EXIS"
+	case jute.OpGetData:
+		return "GETD"
+	case jute.OpSetWatches, jute.OpSetWatches2:
+		return "SETW"
+	case jute.OpAddWatch:
+		return "ADDW"
+	case jute.OpGetACL:
+		return "GETA"
+	case jute.OpGetChildren, jute.OpGetChildren2:
+		return "GETC"
+	case jute.OpGetAllChildrenNumber:
+		return "GETACN"
+	case jute.OpCheckWatches:
+		return "CHKW"
+	case jute.OpRemoveWatches:
+		return "REMW"
+	case jute.OpWhoAmI:
+		return "HOMI"
+	case jute.OpGetEphemerals:
+		return "GETE"
+	}
+	return "NA"
 }
