@@ -16,7 +16,8 @@
 //   - the client listeners: plaintext (clientPortAddress:clientPort) and,
 //     with secureClientPort, TLS (secureClientPortAddress:secureClientPort),
 //     on one request path: jute frames, the
-//     four-letter words ruok, srvr, stat, mntr and conf (whitelisted),
+//     four-letter words in FourLetterWordsImplemented (whitelisted;
+//     ZooKeeper 3.8's output and live counters, see fourlw.go),
 //     maxClientCnxns per IP and maxCnxns in total (a connection over either
 //     is closed at accept, counted in mntr's zk_connection_rejected), and
 //     nio.sessionlessCnxnTimeout (10 s, ZooKeeper's default) for a new
