@@ -98,6 +98,11 @@ type Config struct {
 	// zookeeper.znode.container.checkIntervalMs). 0 means every 4 tickTimes
 	// (ZooKeeper's default is 60 s).
 	ContainerCheckInterval time.Duration
+	// NoDataDirAutocreate refuses to start when DataDir or DataLogDir is
+	// missing instead of creating it (ZooKeeper's
+	// zookeeper.datadir.autocreate=false, which zkServer.sh passes when
+	// ZOO_DATADIR_AUTOCREATE_DISABLE is set).
+	NoDataDirAutocreate bool
 	// MinSessionTimeout clamps negotiated session timeouts from below
 	// (minSessionTimeout, ms). Default 2*TickTime.
 	MinSessionTimeout time.Duration
@@ -416,6 +421,13 @@ func (c *Config) Validate() error {
 		seen[m.ID] = true
 		if m.Observer {
 			bad("server.%d: observers are not supported by zab; remove :observer", m.ID)
+		}
+	}
+	if c.NoDataDirAutocreate && c.DataDir != "" {
+		for _, d := range []string{c.DataDir, c.LogDir()} {
+			if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+				bad("missing data directory %s, automatic data directory creation is disabled (zookeeper.datadir.autocreate is false); create it first", d)
+			}
 		}
 	}
 	if c.ExtendedTypesEnabled && c.ID > maxExtendedServerID {
@@ -794,6 +806,11 @@ var settings = []setting{
 	}},
 	{"znode.container.checkIntervalMs", "container-check-interval", "ms between reaps of empty containers and expired TTL nodes (default 4 tickTimes)", func(c *Config, v string) (err error) {
 		c.ContainerCheckInterval, err = millis(v)
+		return err
+	}},
+	{"datadir.autocreate", "datadir-autocreate", "false: refuse to start when dataDir or dataLogDir is missing (default true)", func(c *Config, v string) error {
+		on, err := parseBool(v)
+		c.NoDataDirAutocreate = !on
 		return err
 	}},
 	{"dynamicConfigFile", "dynamic-config-file", "file with the server.N lines; a name ending .dynamic.<hex> gives the config version", func(c *Config, v string) error {

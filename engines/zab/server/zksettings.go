@@ -337,7 +337,7 @@ var ZooKeeperSettings = []ZooKeeperSetting{
 	{Key: "zookeeper.allowSaslFailedClients", Property: "zookeeper.allowSaslFailedClients", Status: Refused, Accept: offBool, Note: noSASL},
 	{Key: "zookeeper.letAnySaslUserDoX", Property: "zookeeper.letAnySaslUserDoX", Status: Refused, Accept: empty, Note: noSASL},
 	{Key: "zookeeper.closeSessionTxn.enabled", Property: "zookeeper.closeSessionTxn.enabled", Status: Refused, Accept: onBool, Note: "ZooKeeper 3.5's close-session txn without the ephemeral list is " + notSupported},
-	{Key: "zookeeper.datadir.autocreate", Property: "zookeeper.datadir.autocreate", Status: Refused, Accept: onBool, Note: "zab creates a missing dataDir; refusing to start without one is " + notSupported},
+	{Key: "datadir.autocreate", Property: "zookeeper.datadir.autocreate", Status: Honoured, Note: "false (zkServer.sh with ZOO_DATADIR_AUTOCREATE_DISABLE) refuses to start without dataDir and dataLogDir; zab's own subdirectories are still made", Tests: "TestDataDirAutocreate"},
 	{Key: "zookeeper.db.autocreate", Property: "zookeeper.db.autocreate", Status: Refused, Accept: onBool, Note: "zab starts an empty database in an empty dataDir; requiring an initialize file is " + notSupported},
 	{Key: "zookeeper.controllerPort", Property: "zookeeper.controllerPort", Status: Refused, Accept: empty, Note: "ZooKeeper's test controller is " + notSupported},
 	{Key: "zookeeper.testingonly.initialZxid", Property: "zookeeper.testingonly.initialZxid", Status: Refused, Accept: empty, Note: "a ZooKeeper test hook"},

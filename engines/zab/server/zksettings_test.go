@@ -387,3 +387,25 @@ func TestContainerCheckInterval(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestDataDirAutocreate: -Dzookeeper.datadir.autocreate=false, as zkServer.sh
+// passes it with ZOO_DATADIR_AUTOCREATE_DISABLE, stops the start while
+// dataDir is missing and allows it once the directory exists.
+func TestDataDirAutocreate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	c := DefaultConfig()
+	c.DataDir = dir
+	var ign []string
+	if err := applyJVMFlags(&c, "SERVER_JVMFLAGS", "-Dzookeeper.datadir.autocreate=false", &ign); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "missing data directory "+dir) {
+		t.Fatalf("missing dataDir: %v, want an ErrConfig naming it", err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("existing dataDir: %v", err)
+	}
+}
