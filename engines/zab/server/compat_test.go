@@ -19,16 +19,30 @@ import (
 	"coordlab/proctest"
 )
 
-// zkCliReplies is what zkCli.sh printed after its session came up: the
-// lines ZooKeeper's and zab's replies make, without the JVM's start-up noise.
+// zkCliReplies is what zkCli.sh printed for its commands: the lines its
+// replies make, without the JVM's start-up noise and the watcher's
+// messages, which its event thread prints at any point between them.
 func zkCliReplies(t *testing.T, out string) string {
 	t.Helper()
-	const connected = "WatchedEvent state:SyncConnected type:None path:null\n"
-	i := strings.Index(out, connected)
-	if i < 0 {
+	const connected = "\nWatchedEvent state:SyncConnected type:None path:null\n"
+	if !strings.Contains(out, connected) {
 		t.Fatalf("zkCli got no session:\n%s", out)
 	}
-	return out[i+len(connected):]
+	const start = "JLine support is disabled\n"
+	i := strings.Index(out, start)
+	if i < 0 {
+		t.Fatalf("zkCli did not start its command loop:\n%s", out)
+	}
+	out = out[i+len(start):]
+	out = strings.Replace(out, connected, "", 1)
+	out = strings.Replace(out, "\nWATCHER::\n", "", 1)
+	var keep []string
+	for _, l := range strings.SplitAfter(out, "\n") {
+		if !strings.HasPrefix(l, "SLF4J: ") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "")
 }
 
 // TestZkCliSameAsZooKeeper runs one zkCli.sh script against a standalone
