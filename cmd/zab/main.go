@@ -32,9 +32,11 @@
 // /admin/clock, which has no authentication and can expire every session:
 // keep it on loopback or a network only the lab reaches.
 //
-// Settings ZooKeeper knows but zab does not use (admin.*, autopurge.*, ...)
-// are accepted with one warning line; an unknown setting or a bad value
-// exits 1 with one line naming it. So does a setting that asks for
+// Every setting ZooKeeper 3.8 documents is honoured, refused, or inert
+// (ZooKeeper's own tuning: threads, caches, preallocation, logging; named
+// in one info line at start); docs/COMPATIBILITY.md lists each. A refused
+// setting, an unknown setting or a bad value exits 1 with one line naming
+// it. So does a setting that asks for
 // protection zab does not give: sslQuorum=true and ssl.quorum.* (keep the
 // quorum and election ports on a network only the members reach),
 // portUnification=true, ssl.crl/ssl.ocsp=true, an authProvider.N other

@@ -32,7 +32,10 @@ func run(args []string, stderr io.Writer) error {
 		return err
 	}
 	if len(ignored) > 0 {
-		logger.Warn("zoo.cfg settings ZooKeeper knows but zab does not use are ignored", "settings", strings.Join(ignored, ","))
+		// Inert: ZooKeeper's own tuning, nothing zab serves differently
+		// (docs/COMPATIBILITY.md); every other setting is honoured or
+		// stopped the start above.
+		logger.Info("ZooKeeper tuning settings with no counterpart in zab", "settings", strings.Join(ignored, ","))
 	}
 	cfg.Logger = logger
 	if err := cfg.Validate(); err != nil {

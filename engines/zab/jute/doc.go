@@ -48,7 +48,7 @@
 //
 // # Caveats
 //
-//   - reconfig (16) and sasl (102) are not decoded: DecodeRequest returns the
+//   - sasl (102) is not decoded: DecodeRequest returns the
 //     header and an error wrapping ErrUnknownOp, and the server answers
 //     ZUNIMPLEMENTED, as ZooKeeper does for opcodes it does not know.
 //   - Strings are not checked for valid UTF-8 (ZooKeeper does not either);

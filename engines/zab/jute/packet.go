@@ -149,6 +149,8 @@ func NewRequestBody(op Op) (body Record, ok bool) {
 		return &SetACLRequest{}, true
 	case OpCheck:
 		return &CheckVersionRequest{}, true
+	case OpReconfig:
+		return &ReconfigRequest{}, true
 	case OpMulti, OpMultiRead:
 		return &MultiRequest{}, true
 	case OpCheckWatches, OpRemoveWatches:
@@ -204,7 +206,7 @@ func NewReplyBody(op Op) (body Record, ok bool) {
 		return &Create2Response{}, true
 	case OpExists, OpSetData, OpSetACL, OpCheck:
 		return &StatResponse{}, true
-	case OpGetData:
+	case OpGetData, OpReconfig:
 		return &GetDataResponse{}, true
 	case OpGetACL:
 		return &GetACLResponse{}, true
@@ -283,6 +285,8 @@ func RecordName(rec Record) string {
 		return "SetACLRequest"
 	case *CheckVersionRequest:
 		return "CheckVersionRequest"
+	case *ReconfigRequest:
+		return "ReconfigRequest"
 	case *MultiRequest:
 		return "MultiRequest"
 	case *WatchesRequest:

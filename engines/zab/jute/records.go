@@ -280,6 +280,32 @@ func (x *CheckVersionRequest) Decode(r *Reader) {
 	x.Version = r.Int("version")
 }
 
+// ReconfigRequest is reconfig's body (16): an incremental change
+// (comma-separated server.N=... lines joining, ids leaving) or a whole new
+// membership, against config version CurConfigID (-1: any).
+type ReconfigRequest struct {
+	JoiningServers string
+	LeavingServers string
+	NewMembers     string
+	CurConfigID    int64
+}
+
+// Encode implements Record.
+func (x *ReconfigRequest) Encode(w *Writer) {
+	w.String(x.JoiningServers)
+	w.String(x.LeavingServers)
+	w.String(x.NewMembers)
+	w.Long(x.CurConfigID)
+}
+
+// Decode implements Record.
+func (x *ReconfigRequest) Decode(r *Reader) {
+	x.JoiningServers = r.String("joiningServers")
+	x.LeavingServers = r.String("leavingServers")
+	x.NewMembers = r.String("newMembers")
+	x.CurConfigID = r.Long("curConfigId")
+}
+
 // PathWatchRequest is the body of exists (3), getData (4), getChildren (8)
 // and getChildren2 (12): a path and whether to leave a watch.
 type PathWatchRequest struct {

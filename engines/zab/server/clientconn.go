@@ -50,6 +50,29 @@ type clientConn struct {
 	closing     bool // closeSession received or connect refused: no further requests
 	auth        []jute.Id
 	early       []clientEvent // requests sent while connecting, for replayEarly
+	stats       connStats     // cons
+	established time.Time     // accepted (cons's est)
+}
+
+// connStats is what ZooKeeper's ServerCnxn.updateStatsForResponse keeps per
+// connection and cons prints. Loop-owned.
+type connStats struct {
+	lastOp                string // ZooKeeper's FinalRequestProcessor names: GETD, CREA, PING, ...
+	lastCxid, lastZxid    int64
+	lastResp              int64 // ms on the server's monotonic clock
+	last, min, max, total int64 // latency, ms
+	count                 int64
+}
+
+// update records one reply, as updateStatsForResponse.
+func (c *connStats) update(op string, cxid, zxid, respMs, latMs int64) {
+	c.lastOp, c.lastCxid, c.lastZxid, c.lastResp, c.last = op, cxid, zxid, respMs, latMs
+	if c.count == 0 || latMs < c.min {
+		c.min = latMs
+	}
+	c.max = max(c.max, latMs)
+	c.total += latMs
+	c.count++
 }
 
 // addAuth adds an id the connection authenticated as, once: a client
@@ -359,7 +382,7 @@ func (s *Server) acceptLoop(ln net.Listener, tc *tls.Config) {
 			c = tls.Server(c, tc)
 		}
 		nextID++
-		cc := &clientConn{id: nextID, c: c, ip: ip, logger: s.logger, done: make(chan struct{}), maxQueue: s.cfg.ClientQueueLen, spawn: s.spawnConn}
+		cc := &clientConn{id: nextID, c: c, ip: ip, logger: s.logger, done: make(chan struct{}), maxQueue: s.cfg.ClientQueueLen, spawn: s.spawnConn, established: time.Now()}
 		if ip != "" {
 			// As ZooKeeper's server connections: every connection is
 			// authenticated as ip:<remote address>, which ip ACLs match.

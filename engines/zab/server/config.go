@@ -73,8 +73,36 @@ type Config struct {
 	// --client-port-address). Default 127.0.0.1: bind to loopback unless told.
 	ClientPortAddress string
 	// Servers are the ensemble members (server.N, --server N=spec). Empty
-	// means a standalone single member.
+	// means a standalone single member. With DynamicConfigFile they come
+	// from that file, as in ZooKeeper 3.5+.
 	Servers []Member
+	// DynamicConfigFile is the file holding the server.N lines
+	// (dynamicConfigFile); ZooKeeper's name for it ends in
+	// .dynamic.<hex version>, which gives ConfigVersion.
+	DynamicConfigFile string
+	// ConfigVersion is the membership's version (hex in the dynamic file's
+	// name, 0 for server.N lines in zoo.cfg); /zookeeper/config ends with
+	// version=<hex>, as ZooKeeper's.
+	ConfigVersion int64
+	// StandaloneEnabled (standaloneEnabled, default true): a single
+	// server.N line runs standalone, as ZooKeeper; false runs it as a
+	// one-member ensemble (srvr says leader, /zookeeper/config lists it).
+	StandaloneEnabled bool
+	// ExtendedTypesEnabled allows TTL nodes (extendedTypesEnabled, the
+	// zookeeper.extendedTypesEnabled system property, default false:
+	// creates with a TTL mode are ZUNIMPLEMENTED, as in ZooKeeper). As in
+	// ZooKeeper, member ids must then be at most 254.
+	ExtendedTypesEnabled bool
+	// ContainerCheckInterval is how often the leader reaps empty containers
+	// and expired TTL nodes (znode.container.checkIntervalMs, ZooKeeper's
+	// zookeeper.znode.container.checkIntervalMs). 0 means every 4 tickTimes
+	// (ZooKeeper's default is 60 s).
+	ContainerCheckInterval time.Duration
+	// NoDataDirAutocreate refuses to start when DataDir or DataLogDir is
+	// missing instead of creating it (ZooKeeper's
+	// zookeeper.datadir.autocreate=false, which zkServer.sh passes when
+	// ZOO_DATADIR_AUTOCREATE_DISABLE is set).
+	NoDataDirAutocreate bool
 	// MinSessionTimeout clamps negotiated session timeouts from below
 	// (minSessionTimeout, ms). Default 2*TickTime.
 	MinSessionTimeout time.Duration
@@ -179,11 +207,49 @@ func DefaultConfig() Config {
 		MaxBatchTxns:      1024,
 		PeerQueueLen:      8192,
 		ClientQueueLen:    4096,
+		StandaloneEnabled: true,
 	}
 }
 
+// reapTicks is ContainerCheckInterval in loop ticks (ticksPerTickTime per
+// tickTime), at least 1.
+func (c *Config) reapTicks() int64 {
+	if c.ContainerCheckInterval <= 0 || c.TickTime <= 0 {
+		return 4 * ticksPerTickTime
+	}
+	return max(1, int64(c.ContainerCheckInterval*ticksPerTickTime/c.TickTime))
+}
+
+// Distributed reports whether the member runs as an ensemble member, as
+// ZooKeeper's QuorumPeerConfig.isDistributed: more than one server, or one
+// with standaloneEnabled=false.
+func (c *Config) Distributed() bool {
+	return len(c.Servers) > 1 || len(c.Servers) == 1 && !c.StandaloneEnabled
+}
+
+// QuorumConfig is the membership as ZooKeeper prints it in
+// /zookeeper/config (zkCli's config) and in the conf four-letter word
+// (QuorumMaj.toString): one server.N=host:quorumPort:electionPort:participant
+// line per member, with ;clientHost:clientPort when its server line gives
+// one, then version=<hex>, no newline at the end. Empty when standalone.
+func (c *Config) QuorumConfig() string {
+	if !c.Distributed() {
+		return ""
+	}
+	var b strings.Builder
+	for _, m := range c.Servers {
+		fmt.Fprintf(&b, "server.%d=%s:%d:%d:participant", m.ID, m.Host, m.QuorumPort, m.ElectionPort)
+		if m.ClientAddr != "" {
+			b.WriteString(";" + m.ClientAddr)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "version=%x", c.ConfigVersion)
+	return b.String()
+}
+
 // FourLetterWordsImplemented lists the 4lw commands the server answers.
-var FourLetterWordsImplemented = []string{"conf", "mntr", "ruok", "srvr", "stat"}
+var FourLetterWordsImplemented = []string{"conf", "cons", "crst", "dirs", "isro", "mntr", "ruok", "srst", "srvr", "stat", "wchc", "wchp", "wchs"}
 
 // MinSession returns the effective minimum session timeout.
 func (c *Config) MinSession() time.Duration {
@@ -357,6 +423,18 @@ func (c *Config) Validate() error {
 			bad("server.%d: observers are not supported by zab; remove :observer", m.ID)
 		}
 	}
+	if c.NoDataDirAutocreate && c.DataDir != "" {
+		for _, d := range []string{c.DataDir, c.LogDir()} {
+			if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+				bad("missing data directory %s, automatic data directory creation is disabled (zookeeper.datadir.autocreate is false); create it first", d)
+			}
+		}
+	}
+	if c.ExtendedTypesEnabled && c.ID > maxExtendedServerID {
+		// EphemeralType.validateServerId: the id shares the session id's
+		// top byte with the TTL marker.
+		bad("extendedTypesEnabled: member ids must be at most %d with TTL nodes (ZooKeeper's rule), got myid %d", maxExtendedServerID, c.ID)
+	}
 	if len(c.Servers) > 0 {
 		if c.ID == 0 {
 			bad("myid: missing; write this member's id to %s (e.g. echo 1 > %s) or pass --myid",
@@ -373,6 +451,9 @@ func (c *Config) Validate() error {
 	// One line, naming every broken setting.
 	return fmt.Errorf("%w: %s", ErrConfig, strings.Join(errs, "; "))
 }
+
+// maxExtendedServerID is ZooKeeper's EphemeralType.MAX_EXTENDED_SERVER_ID.
+const maxExtendedServerID = 254
 
 // checkSuperDigest returns what is wrong with a superDigest value, or "".
 // ZooKeeper compares it with the digest id of each addauth, so a value that
@@ -458,29 +539,7 @@ func hostsOverlap(a, b string) bool {
 // fourLetterWordsKnown are ZooKeeper commands zab does not implement; they may
 // appear in a whitelist (a ZooKeeper user's zoo.cfg) and are then refused at
 // run time like a non-whitelisted command.
-var fourLetterWordsKnown = []string{"cons", "crst", "dirs", "dump", "envi", "gtmk", "hash", "isro", "srst", "stmk", "wchc", "wchp", "wchs"}
-
-// ignoredExact and ignoredPrefixes are settings ZooKeeper knows and zab does
-// not use; they are accepted with one warning line, except the security
-// settings refuseUnprotected stops at (TLS, SASL, enforced authentication).
-var ignoredExact = []string{
-	"standaloneEnabled", "reconfigEnabled", "preAllocSize", "snapCount", "globalOutstandingLimit",
-	"leaderServes", "cnxTimeout", "quorumListenOnAllIPs", "syncEnabled", "electionAlg", "peerType",
-	"dynamicConfigFile", "skipACL", "forceSync",
-	"sslQuorum", "portUnification", "localSessionsEnabled",
-	"localSessionsUpgradingEnabled", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize",
-	"snapSizeLimitInKb", "txnLogSizeLimitInKb", "fsync.warningthresholdms",
-	"connectToLearnerMasterLimit", "electionPortBindRetry", "clientPortListenBacklog",
-	"digest.enabled", "audit.enable", "observerMasterPort", "initialConfig",
-	"enforceQuota", "learnerMasterPort", "syncPeriod",
-	// Security switches, accepted only when off (see refuseUnprotected).
-	"sessionRequireClientSASLAuth", "enforce.auth.enabled", "enforce.auth.schemes",
-}
-var ignoredPrefixes = []string{
-	"admin.", "autopurge.", "metricsProvider.", "4lw.", "ssl.", "zookeeper.", "authProvider.",
-	"quorum.", "group.", "weight.", "jute.", "netty.", "multiAddress.", "client.", "sslQuorum",
-	"learner.", "observer.",
-}
+var fourLetterWordsKnown = []string{"dump", "envi", "gtmk", "hash", "stmk"}
 
 // setting is one zoo.cfg key and its flag.
 type setting struct {
@@ -719,6 +778,48 @@ var settings = []setting{
 		}
 		return err
 	}},
+	{"standaloneEnabled", "standalone-enabled", "true: a single server.N line runs standalone; false: as a one-member ensemble (default true)", func(c *Config, v string) (err error) {
+		c.StandaloneEnabled, err = parseBool(v)
+		return err
+	}},
+	{"reconfigEnabled", "reconfig-enabled", "false only: reconfig is answered \"Reconfig is disabled\" (default false)", func(c *Config, v string) error {
+		on, err := parseBool(v)
+		if err != nil {
+			return err
+		}
+		if on {
+			return errors.New("true: dynamic reconfiguration is " + notSupported + " (with false, ZooKeeper's default, reconfig requests get \"Reconfig is disabled\" as from ZooKeeper); " +
+				"remove it or set it to false and change members by editing every member's server.N lines and restarting them, " + orZooKeeper)
+		}
+		return nil
+	}},
+	{"snapCount", "snap-count", "committed txns between snapshots, as zab.snapshotTxns (default 100000)", func(c *Config, v string) (err error) {
+		c.SnapshotTxns, err = positiveInt(v)
+		if c.SnapshotTxns == 1 {
+			c.SnapshotTxns = 2 // ZooKeeper's minimum
+		}
+		return err
+	}},
+	{"extendedTypesEnabled", "extended-types-enabled", "allow TTL nodes (default false: creates with a TTL are Unimplemented)", func(c *Config, v string) (err error) {
+		c.ExtendedTypesEnabled, err = parseBool(v)
+		return err
+	}},
+	{"znode.container.checkIntervalMs", "container-check-interval", "ms between reaps of empty containers and expired TTL nodes (default 4 tickTimes)", func(c *Config, v string) (err error) {
+		c.ContainerCheckInterval, err = millis(v)
+		return err
+	}},
+	{"datadir.autocreate", "datadir-autocreate", "false: refuse to start when dataDir or dataLogDir is missing (default true)", func(c *Config, v string) error {
+		on, err := parseBool(v)
+		c.NoDataDirAutocreate = !on
+		return err
+	}},
+	{"dynamicConfigFile", "dynamic-config-file", "file with the server.N lines; a name ending .dynamic.<hex> gives the config version", func(c *Config, v string) error {
+		if v = strings.TrimSpace(v); v == "" {
+			return errors.New("want a file name, got empty")
+		}
+		c.DynamicConfigFile = v
+		return nil
+	}},
 	{superDigestKey, "super-digest", "superuser digest id user:base64(sha1(user:password)), passes every ACL check (default off)", func(c *Config, v string) error {
 		c.SuperDigest = strings.TrimSpace(v)
 		return nil
@@ -728,18 +829,6 @@ var settings = []setting{
 // superDigestKey is the zoo.cfg key of Config.SuperDigest; ZooKeeper's
 // system property adds the "zookeeper." prefix.
 const superDigestKey = "DigestAuthenticationProvider.superDigest"
-
-// propertySettings are the settings ZooKeeper reads as Java system
-// properties: their keys are also accepted with the "zookeeper." prefix
-// (the property's name), in zoo.cfg and as -D options in SERVER_JVMFLAGS
-// and JVMFLAGS.
-var propertySettings = []string{
-	superDigestKey, "serverCnxnFactory",
-	"ssl.keyStore.location", "ssl.keyStore.password", "ssl.keyStore.passwordPath", "ssl.keyStore.type",
-	"ssl.trustStore.location", "ssl.trustStore.password", "ssl.trustStore.passwordPath", "ssl.trustStore.type",
-	"ssl.clientAuth", "ssl.protocol", "ssl.enabledProtocols", "ssl.ciphersuites",
-	"ssl.hostnameVerification", "ssl.clientHostnameVerification",
-}
 
 func commaList(v string) []string {
 	var out []string
@@ -762,8 +851,9 @@ func parseBool(v string) (bool, error) {
 }
 
 func findSetting(key string) *setting {
-	if k, ok := strings.CutPrefix(key, "zookeeper."); ok && slices.Contains(propertySettings, k) {
-		key = k
+	// A system property (ZooKeeperSettings) reaches its zoo.cfg key's parser.
+	if zs := lookupZooKeeperSetting(key); zs != nil && zs.Property != "" {
+		key = zs.Key
 	}
 	for i := range settings {
 		if settings[i].key == key {
@@ -771,18 +861,6 @@ func findSetting(key string) *setting {
 		}
 	}
 	return nil
-}
-
-func ignoredSetting(key string) bool {
-	if slices.Contains(ignoredExact, key) {
-		return true
-	}
-	for _, p := range ignoredPrefixes {
-		if strings.HasPrefix(key, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // parseMember parses the value of server.N.
@@ -850,17 +928,58 @@ func setKey(c *Config, key, value string, ignored *[]string) error {
 	if err := refuseUnprotected(key, value); err != nil {
 		return err
 	}
+	if strings.HasPrefix(key, "group.") || strings.HasPrefix(key, "weight.") {
+		return fmt.Errorf("%s: hierarchical quorums (group.N, weight.N) are %s: every zab member has one vote in one majority; remove the group and weight lines, %s", key, notSupported, orZooKeeper)
+	}
+	zs := lookupZooKeeperSetting(key)
+	if zs != nil && zs.Accept != nil && !zs.Accept(value) {
+		what := "remove it"
+		if zs.Status == Honoured {
+			what = "use a value zab supports"
+		}
+		return fmt.Errorf("%s=%s: %s; %s, %s", key, strings.TrimSpace(value), zs.Note, what, orZooKeeper)
+	}
 	if s := findSetting(key); s != nil {
 		if err := s.set(c, value); err != nil {
 			return fmt.Errorf("%s: %v", key, err)
 		}
 		return nil
 	}
-	if ignoredSetting(key) {
-		*ignored = append(*ignored, key)
+	if zs != nil {
+		if zs.Status == Inert {
+			*ignored = append(*ignored, key)
+		}
 		return nil
 	}
-	return fmt.Errorf("%s: unknown setting (not a ZooKeeper or zab setting; check the spelling)", key)
+	if k, ok := strings.CutPrefix(key, "zookeeper."); ok && (findSetting(k) != nil || lookupZooKeeperSetting(k) != nil) {
+		// ZooKeeper reads this key from zoo.cfg only: as a system property
+		// it changes nothing there either.
+		return fmt.Errorf("%s: ZooKeeper does not read this name; set %s in zoo.cfg", key, k)
+	}
+	return fmt.Errorf("%s: unknown setting (not a ZooKeeper 3.8 or zab setting; check the spelling)", key)
+}
+
+// lookupZooKeeperSetting finds key in ZooKeeperSettings by its zoo.cfg key,
+// its system property, or zookeeper.<key> (ZooKeeper reads an unknown
+// zoo.cfg key K as the system property zookeeper.K, so both names reach
+// the same setting).
+func lookupZooKeeperSetting(key string) *ZooKeeperSetting {
+	if strings.HasPrefix(key, "authProvider.") || strings.HasPrefix(key, "zookeeper.authProvider.") {
+		key = "authProvider"
+	}
+	for i := range ZooKeeperSettings {
+		z := &ZooKeeperSettings[i]
+		if z.Key == key || z.Property != "" && (z.Property == key || "zookeeper."+z.Key == key) {
+			return z
+		}
+	}
+	// A zoo.cfg key K that is only a property: ZooKeeper sets zookeeper.K.
+	for i := range ZooKeeperSettings {
+		if z := &ZooKeeperSettings[i]; z.Property != "" && z.Property == "zookeeper."+key {
+			return z
+		}
+	}
+	return nil
 }
 
 // zab serves clients in plaintext (clientPort) and with TLS
@@ -903,6 +1022,9 @@ var builtinAuthProviders = []string{
 // refuseUnprotected returns an error naming key and what to do when the
 // setting asks for protection zab does not give, or nil.
 func refuseUnprotected(key, value string) error {
+	if zs := lookupZooKeeperSetting(key); zs != nil && zs.Status == Inert {
+		return nil // applies only with a setting refused on its own
+	}
 	k := strings.TrimPrefix(key, "zookeeper.")
 	v := strings.TrimSpace(value)
 	if what, ok := boolSecurity[k]; ok {
@@ -1085,6 +1207,11 @@ func LoadConfig(args []string, stderr io.Writer) (Config, []string, error) {
 			c.ID = id
 		}
 	}
+	if c.DynamicConfigFile != "" {
+		if err := loadDynamicConfig(&c, *cfgPath); err != nil {
+			return c, ignored, err
+		}
+	}
 	// As ZooKeeper: with secureClientPort and no clientPort, only the TLS
 	// port is served.
 	if c.SecureClientPort != 0 && !set["client-port"] && !cfgHas(*cfgPath, "clientPort") {
@@ -1114,10 +1241,18 @@ func applyJVMFlags(c *Config, name, flags string, ignored *[]string) error {
 	for _, tok := range strings.Fields(flags) {
 		tok = strings.Trim(tok, `"'`)
 		prop, ok := strings.CutPrefix(tok, "-D")
-		if !ok || !strings.HasPrefix(prop, "zookeeper.") {
+		if !ok {
 			continue
 		}
 		key, value, _ := strings.Cut(prop, "=")
+		if !strings.HasPrefix(key, "zookeeper.") {
+			// jute.maxbuffer, readonlymode.enabled, quorum.auth.*: the
+			// properties ZooKeeper reads without the prefix. Others are
+			// the JVM's (-Dlog4j..., -Djava...).
+			if zs := lookupZooKeeperSetting(key); zs == nil || zs.Property != key {
+				continue
+			}
+		}
 		if err := setKey(c, key, value, ignored); err != nil {
 			return fmt.Errorf("%w: %s: -D%v", ErrConfig, name, err)
 		}
@@ -1145,4 +1280,61 @@ func cfgHas(path, key string) bool {
 		}
 	}
 	return false
+}
+
+// loadDynamicConfig reads the server.N lines of c.DynamicConfigFile, as
+// ZooKeeper 3.8's QuorumPeerConfig.parse: zoo.cfg must then hold no
+// server.N lines, the file only server.N lines (no version= inside: the
+// version is the hex suffix of the file's name, 0 without one), and a
+// <zoo.cfg>.dynamic.next file (a reconfiguration ZooKeeper had not
+// finished) stops the start, since zab cannot finish it.
+func loadDynamicConfig(c *Config, cfgPath string) error {
+	name := c.DynamicConfigFile
+	if len(c.Servers) > 0 {
+		return fmt.Errorf("%w: server.%d: must be in the dynamic config file %s, not in zoo.cfg (as ZooKeeper: move every server.N line there)", ErrConfig, c.Servers[0].ID, name)
+	}
+	if cfgPath != "" {
+		next := cfgPath + ".dynamic.next"
+		if _, err := os.Stat(next); err == nil {
+			return fmt.Errorf("%w: %s exists: a ZooKeeper reconfiguration was not finished and zab has no dynamic reconfiguration to finish it; "+
+				"finish it with ZooKeeper, or write the membership you want into %s and remove %s", ErrConfig, next, name, next)
+		}
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("%w: dynamicConfigFile: %v", ErrConfig, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	lineNo := 0
+	for sc.Scan() {
+		lineNo++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		key, value := splitProperty(line)
+		switch {
+		case key == "version":
+			return fmt.Errorf("%w: %s:%d: version: the dynamic file must not hold its version (ZooKeeper's rule); name the file <name>.dynamic.<hex version> instead", ErrConfig, name, lineNo)
+		case strings.HasPrefix(key, "server."), strings.HasPrefix(key, "group."), strings.HasPrefix(key, "weight."):
+			var none []string
+			if err := setKey(c, key, value, &none); err != nil {
+				return fmt.Errorf("%w: %s:%d: %v", ErrConfig, name, lineNo, err)
+			}
+		default:
+			return fmt.Errorf("%w: %s:%d: %s: a dynamic config file holds only server.N lines", ErrConfig, name, lineNo, key)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("zab: read %s: %w", name, err)
+	}
+	c.ConfigVersion = 0
+	// QuorumPeerConfig.getVersionFromFilename: the hex after the last dot.
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		if v, err := strconv.ParseInt(name[i+1:], 16, 64); err == nil {
+			c.ConfigVersion = v
+		}
+	}
+	return nil
 }

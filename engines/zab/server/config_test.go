@@ -55,18 +55,19 @@ server.3=127.0.0.1:2890:3890
 			want: want{id: 2, tick: 2 * time.Second, clientAddr: "127.0.0.1:2181", minS: 4 * time.Second, maxS: 40 * time.Second, servers: 3, words: []string{"srvr"}},
 		},
 		{
-			name: "ignored settings warn once",
+			name: "inert settings are listed once",
 			cfg: `tickTime=1000
 dataDir=DATADIR
 admin.enableServer=false
-autopurge.snapRetainCount=3
-metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider
+autopurge.purgeInterval=24
+metricsProvider.className=org.apache.zookeeper.metrics.impl.DefaultMetricsProvider
 standaloneEnabled=false
 snapCount=10000
+preAllocSize=65536
 4lw.commands.whitelist=ruok, srvr ,mntr
 `,
 			want: want{id: 1, tick: time.Second, clientAddr: "127.0.0.1:2181", minS: 2 * time.Second, maxS: 20 * time.Second,
-				ignored: []string{"admin.enableServer", "autopurge.snapRetainCount", "metricsProvider.className", "standaloneEnabled", "snapCount"},
+				ignored: []string{"admin.enableServer", "autopurge.purgeInterval", "preAllocSize"},
 				words:   []string{"ruok", "srvr", "mntr"}},
 		},
 		{
@@ -99,6 +100,7 @@ snapCount=10000
 		{name: "observer", cfg: "dataDir=DATADIR\nserver.1=h:1:2:observer\n", myid: "1", err: "observers are not supported"},
 		{name: "bad flag value", cfg: "dataDir=DATADIR\n", flags: []string{"--sync-limit", "0"}, err: "--sync-limit: want a positive integer"},
 		{name: "bad 4lw", cfg: "dataDir=DATADIR\n4lw.commands.whitelist=ruok,boom\n", err: `unknown command "boom"`},
+		{name: "ttl nodes need small ids", cfg: "dataDir=DATADIR\nextendedTypesEnabled=true\nserver.255=h:1:2\n", myid: "255", err: "member ids must be at most 254"},
 		{name: "jute maxbuffer hex", cfg: "dataDir=DATADIR\njute.maxbuffer=0x10000\n", want: want{id: 1, tick: 2 * time.Second, clientAddr: "127.0.0.1:2181", minS: 4 * time.Second, maxS: 40 * time.Second, words: []string{"srvr"}}},
 	}
 	for _, tt := range tests {
@@ -299,14 +301,83 @@ func TestSecuritySettingsFailClosed(t *testing.T) {
 				return
 			}
 			if tt.err == "" {
+				// An off value asks for what zab does: accepted; an inert
+				// setting is accepted and named in the start-up log line.
 				key, _ := splitProperty(tt.line)
-				if err != nil || !slices.Contains(ignored, key) {
-					t.Fatalf("got error %v, ignored %q; want it accepted and listed as ignored", err, ignored)
+				zs := lookupZooKeeperSetting(key)
+				if err != nil || zs == nil || slices.Contains(ignored, key) != (zs.Status == Inert) {
+					t.Fatalf("got error %v, ignored %q (table: %+v); want it accepted, listed only if inert", err, ignored, zs)
 				}
 				return
 			}
 			if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), "zoo.cfg:2:") {
 				t.Fatalf("got %v, want an ErrConfig at zoo.cfg:2 containing %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// TestDynamicConfigFile: zab starts from a ZooKeeper 3.5+ layout, zoo.cfg
+// naming a dynamic file with the server.N lines (version from the file's
+// name), and refuses what ZooKeeper refuses there or what zab cannot do
+// (reconfigEnabled=true, an unfinished reconfiguration, weights).
+func TestDynamicConfigFile(t *testing.T) {
+	const members = "server.1=127.0.0.1:2888:3888:participant;127.0.0.1:2181\nserver.2=127.0.0.2:2888:3888\nserver.3=127.0.0.3:2888:3888:participant\n"
+	load := func(t *testing.T, cfg, dynName, dyn string, extra ...string) (Config, error) {
+		t.Helper()
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dynPath := filepath.Join(dir, dynName)
+		if err := os.WriteFile(dynPath, []byte(dyn), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		body := strings.NewReplacer("DATADIR", dir, "DYN", dynPath).Replace(cfg)
+		p := writeCfg(t, dir, body)
+		for _, e := range extra {
+			if err := os.WriteFile(p+e, []byte(members), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, _, err := LoadConfig([]string{"--config", p}, io.Discard)
+		if err == nil {
+			err = c.Validate()
+		}
+		return c, err
+	}
+	const base = "tickTime=2000\ninitLimit=5\nsyncLimit=2\nreconfigEnabled=false\nstandaloneEnabled=false\ndataDir=DATADIR\ndynamicConfigFile=DYN\n"
+	c, err := load(t, base, "zoo.cfg.dynamic.100000000", members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As ZooKeeper 3.8 prints it in /zookeeper/config (checked against a
+	// live ensemble): the client address only where the server line has one.
+	want := "server.1=127.0.0.1:2888:3888:participant;127.0.0.1:2181\nserver.2=127.0.0.2:2888:3888:participant\nserver.3=127.0.0.3:2888:3888:participant\nversion=100000000"
+	if len(c.Servers) != 3 || c.ConfigVersion != 0x100000000 || c.QuorumConfig() != want || c.ClientAddr() != "127.0.0.1:2181" {
+		t.Fatalf("servers %d version %x client %s config\n%s\nwant\n%s", len(c.Servers), c.ConfigVersion, c.ClientAddr(), c.QuorumConfig(), want)
+	}
+	if c, err := load(t, base, "zoo.cfg.dynamic", members); err != nil || c.ConfigVersion != 0 {
+		t.Fatalf("no version suffix: %v, version %x; want version 0", err, c.ConfigVersion)
+	}
+	for _, tt := range []struct {
+		name, cfg, dynName, dyn string
+		extra                   []string
+		err                     string
+	}{
+		{"server lines in zoo.cfg too", base + "server.1=127.0.0.1:2888:3888\n", "zoo.cfg.dynamic.1", members, nil, "must be in the dynamic config file"},
+		{"version inside", base, "zoo.cfg.dynamic.1", members + "version=1\n", nil, "must not hold its version"},
+		{"other keys inside", base, "zoo.cfg.dynamic.1", members + "tickTime=1\n", nil, "holds only server.N lines"},
+		{"missing file", strings.Replace(base, "DYN", "DYN.gone", 1), "zoo.cfg.dynamic.1", members, nil, "dynamicConfigFile: open"},
+		{"unfinished reconfig", base, "zoo.cfg.dynamic.1", members, []string{".dynamic.next"}, "reconfiguration was not finished"},
+		{"weights", base, "zoo.cfg.dynamic.1", members + "weight.1=2\n", nil, "hierarchical quorums"},
+		{"groups in zoo.cfg", base + "group.1=1:2:3\n", "zoo.cfg.dynamic.1", members, nil, "hierarchical quorums"},
+		{"reconfig enabled", strings.Replace(base, "reconfigEnabled=false", "reconfigEnabled=true", 1), "zoo.cfg.dynamic.1", members, nil, "reconfigEnabled=true: dynamic reconfiguration is not supported"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, tt.cfg, tt.dynName, tt.dyn, tt.extra...)
+			if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, ErrConfig) {
+				t.Fatalf("got %v, want an ErrConfig containing %q", err, tt.err)
 			}
 		})
 	}

@@ -16,7 +16,8 @@
 //   - the client listeners: plaintext (clientPortAddress:clientPort) and,
 //     with secureClientPort, TLS (secureClientPortAddress:secureClientPort),
 //     on one request path: jute frames, the
-//     four-letter words ruok, srvr, stat, mntr and conf (whitelisted),
+//     four-letter words in FourLetterWordsImplemented (whitelisted;
+//     ZooKeeper 3.8's output and live counters, see fourlw.go),
 //     maxClientCnxns per IP and maxCnxns in total (a connection over either
 //     is closed at accept, counted in mntr's zk_connection_rejected), and
 //     nio.sessionlessCnxnTimeout (10 s, ZooKeeper's default) for a new
@@ -195,9 +196,14 @@
 //   - Snapshots are taken in the loop (not fuzzy in the background), which
 //     pauses the member for the time it takes to serialize the tree.
 //   - The leader's sync is answered without a quorum round, as ZooKeeper's.
-//   - Observers, reconfig, SASL, local sessions and ZooKeeper's read-only
+//   - Observers, dynamic reconfiguration (reconfig is answered "Reconfig is
+//     disabled", as ZooKeeper with reconfigEnabled=false; the membership is
+//     read from server.N lines or a dynamicConfigFile and shown in
+//     /zookeeper/config), SASL, local sessions and ZooKeeper's read-only
 //     mode for partitioned members (canBeReadOnly) are not supported; the
-//     only read-only service is the one after a failed disk write.
+//     only read-only service is the one after a failed disk write. What zab
+//     does with each ZooKeeper 3.8 setting is in ZooKeeperSettings and
+//     docs/COMPATIBILITY.md: honoured, refused at start, or inert tuning.
 //   - A crash in the middle of a large unsynced batch can, on a file system
 //     that writes pages out of order, leave garbage followed by valid
 //     records that were never acknowledged. The start then refuses (the

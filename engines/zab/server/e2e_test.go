@@ -134,7 +134,8 @@ func waitEvent(t *testing.T, ch <-chan zk.Event) zk.Event {
 
 func TestEnsembleWithGoZK(t *testing.T) {
 	t.Parallel()
-	e, leader := startEnsemble(t)
+	// TTL nodes need ZooKeeper's system property, set as zkServer.sh users do.
+	e, leader := startEnsembleOpts(t, servertest.Options{Env: []string{"SERVER_JVMFLAGS=-Xmx1g -Dzookeeper.extendedTypesEnabled=true"}})
 	addrs := e.ClientAddrs()
 	follower := 1
 	if leader == 1 {

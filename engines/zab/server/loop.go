@@ -157,6 +157,8 @@ func (s *Server) loop() error {
 			s.onPeer(ev)
 		case ev := <-s.clientEvents:
 			s.onClient(ev)
+		case f := <-s.loopCalls:
+			f()
 		}
 		// Take whatever else is already waiting, so one Ready (one fsync)
 		// covers as many requests and messages as possible.
@@ -351,6 +353,7 @@ func (s *Server) persist(rd zab.Ready) error {
 		// SNAP happens in the sync phase, when no client is connected, so
 		// no watch is lost with the old tree.
 		s.tree = t
+		s.setupTree()
 		st.applied = rd.Snapshot.Zxid
 		st.snapZxid = st.applied
 		st.sinceSnap = 0
@@ -539,8 +542,8 @@ func (s *Server) onTick() {
 		switch st.soft.State {
 		case zab.StateLeading:
 			s.expireSessions(now)
-			// Reap containers and TTL nodes about once per 4 tickTimes.
-			if st.ticks%(4*ticksPerTickTime) == 0 {
+			// Reap containers and TTL nodes every reapTicks.
+			if st.ticks%s.cfg.reapTicks() == 0 {
 				s.reapNodes(now)
 			}
 		case zab.StateFollowing:
@@ -577,6 +580,7 @@ func (s *Server) publishStatus() {
 		sent:        s.metrics.clientSent.Load(),
 	}
 	v.latencyMin, v.latencyAvg, v.latencyMax = st.lat.millis()
+	v.watchConns, v.watchPaths, v.watchTotal = s.tree.WatchSummary()
 	if st.diskErr != nil {
 		// Reads are answered, but the member is out of the quorum: not
 		// serving for /health and the four-letter words, mode read-only.
@@ -584,7 +588,7 @@ func (s *Server) publishStatus() {
 		v.mode = readOnlyMode
 	} else if st.serving {
 		switch {
-		case len(s.cfg.Servers) <= 1:
+		case !s.cfg.Distributed():
 			v.mode = "standalone"
 		case st.soft.State == zab.StateLeading:
 			v.mode = "leader"

@@ -18,7 +18,7 @@ import (
 func isWrite(op jute.Op) bool {
 	switch op {
 	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL, jute.OpDelete,
-		jute.OpSetData, jute.OpSetACL, jute.OpCheck, jute.OpMulti, jute.OpCloseSession:
+		jute.OpSetData, jute.OpSetACL, jute.OpCheck, jute.OpMulti, jute.OpCloseSession, jute.OpReconfig:
 		return true
 	}
 	return false
@@ -211,6 +211,10 @@ func (s *Server) onApplied(zxid zab.Zxid, txn *znode.Txn, res znode.Result) {
 		cc.connecting = false
 		ls := st.sessions[id]
 		ls.conn = cc
+		now := time.Now()
+		// ZooKeeper's createSession request has cxid 0; its latency runs
+		// from the connection's start here.
+		cc.stats.update("SESS", 0, int64(zxid), now.Sub(s.started).Milliseconds(), now.Sub(cc.established).Milliseconds())
 		cc.send(jute.AppendFrame(nil, &jute.ConnectResponse{TimeOut: txn.Timeout, SessionID: id, Passwd: sessionPassword(id), HasReadOnly: cc.hasReadOnly}), false)
 		s.replayEarly(cc)
 		return

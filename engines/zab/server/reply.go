@@ -1,7 +1,10 @@
 package server
 
 import (
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf16"
 
 	"coordlab/engines/zab/jute"
 	"coordlab/engines/zab/znode"
@@ -45,6 +48,8 @@ func (s *Server) answer(ls *localSession, op *pendingOp) {
 }
 
 func (s *Server) reply(cc *clientConn, op *pendingOp, hdr jute.ReplyHeader, body jute.Record, closeAfter bool) {
+	now := time.Now()
+	cc.stats.update(lastOpName(op.ev.op), int64(op.ev.hdr.Xid), hdr.Zxid, now.Sub(s.started).Milliseconds(), now.Sub(op.ev.at).Milliseconds())
 	if op.ev.op != jute.OpPing {
 		d := time.Since(op.ev.at)
 		s.st.lat.add(d)
@@ -78,7 +83,7 @@ func writeReply(ev clientEvent, res znode.Result) (jute.Record, jute.Code) {
 			}
 			var t jute.Op
 			if i < len(req.Ops) {
-				t = req.Ops[i].Type
+				t = znode.MultiOpType(req.Ops[i])
 			}
 			mr := jute.MultiResult{Type: t}
 			switch t {
@@ -164,15 +169,17 @@ func (s *Server) read(cc *clientConn, ev clientEvent) (jute.Record, jute.Code) {
 		return nil, jute.ZOK
 	case jute.OpAuth:
 		r := ev.body.(*jute.AuthPacket)
+		if r.Scheme == "ip" && cc.ip != "" {
+			// IPAuthenticationProvider: the connection's own address,
+			// whatever the data says.
+			cc.addAuth(jute.Id{Scheme: "ip", ID: cc.ip})
+			return nil, jute.ZOK
+		}
 		if r.Scheme != "digest" {
 			cc.closing = true
 			return nil, jute.ZAUTHFAILED
 		}
-		id, err := znode.DigestID(string(r.Auth))
-		if err != nil {
-			cc.closing = true
-			return nil, jute.ZAUTHFAILED
-		}
+		id := znode.DigestID(string(r.Auth))
 		if s.cfg.SuperDigest != "" && id.ID == s.cfg.SuperDigest {
 			// DigestAuthenticationProvider.superDigest: the superuser
 			// passes every ACL check.
@@ -182,8 +189,14 @@ func (s *Server) read(cc *clientConn, ev clientEvent) (jute.Record, jute.Code) {
 		return nil, jute.ZOK
 	case jute.OpWhoAmI:
 		out := &jute.WhoAmIResponse{}
-		for _, id := range cc.auth {
-			out.ClientInfo = append(out.ClientInfo, jute.ClientInfo{AuthScheme: id.Scheme, User: id.ID})
+		for _, id := range javaSetOrder(cc.auth) {
+			user := id.ID
+			if id.Scheme == "digest" {
+				// DigestAuthenticationProvider.getUserName: the user
+				// before the first colon, not the digest.
+				user, _, _ = strings.Cut(user, ":")
+			}
+			out.ClientInfo = append(out.ClientInfo, jute.ClientInfo{AuthScheme: id.Scheme, User: user})
 		}
 		return out, jute.ZOK
 	case jute.OpMultiRead:
@@ -220,4 +233,100 @@ func (s *Server) multiRead(cc *clientConn, req *jute.MultiRequest) (jute.Record,
 		}
 	}
 	return out, jute.ZOK
+}
+
+// javaSetOrder returns ids in the order ZooKeeper's whoami lists a
+// connection's auth ids: the iteration order of the
+// ConcurrentHashMap-backed set ServerCnxn keeps them in. That is bin order
+// (the spread jute hash of the Id, masked by the table size: 16, doubled
+// each time the set grows past three quarters of it) and insertion order
+// within a bin; ids arrive one by one and are never removed, so no
+// resize reorders a bin beyond what this computes for the small sets
+// connections hold.
+func javaSetOrder(ids []jute.Id) []jute.Id {
+	n := 16
+	for len(ids) > n*3/4 {
+		n *= 2
+	}
+	type entry struct {
+		bin int
+		pos int
+		id  jute.Id
+	}
+	es := make([]entry, len(ids))
+	for i, id := range ids {
+		h := 37*(37*17+javaStringHash(id.Scheme)) + javaStringHash(id.ID) // jute's Id.hashCode
+		spread := (h ^ int32(uint32(h)>>16)) & 0x7fffffff
+		es[i] = entry{bin: int(spread) & (n - 1), pos: i, id: id}
+	}
+	slices.SortStableFunc(es, func(a, b entry) int { return a.bin - b.bin })
+	out := make([]jute.Id, len(es))
+	for i, e := range es {
+		out[i] = e.id
+	}
+	return out
+}
+
+// javaStringHash is Java's String.hashCode: s[0]*31^(n-1) + ... + s[n-1]
+// over UTF-16 code units, in int32 arithmetic.
+func javaStringHash(s string) int32 {
+	var h int32
+	for _, u := range utf16.Encode([]rune(s)) {
+		h = 31*h + int32(u)
+	}
+	return h
+}
+
+// lastOpName is the name ZooKeeper 3.8's FinalRequestProcessor gives each
+// request in cons (lop=).
+func lastOpName(op jute.Op) string {
+	switch op {
+	case jute.OpPing:
+		return "PING"
+	case jute.OpCreateSession:
+		return "SESS"
+	case jute.OpMulti:
+		return "MULT"
+	case jute.OpMultiRead:
+		return "MLTR"
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateTTL, jute.OpCreateContainer:
+		return "CREA"
+	case jute.OpDelete, jute.OpDeleteContainer:
+		return "DELE"
+	case jute.OpSetData:
+		return "SETD"
+	case jute.OpReconfig:
+		return "RECO"
+	case jute.OpSetACL:
+		return "SETA"
+	case jute.OpCloseSession:
+		return "CLOS"
+	case jute.OpSync:
+		return "SYNC"
+	case jute.OpCheck:
+		return "CHEC"
+	case jute.OpExists:
+		return "EXIS"
+	case jute.OpGetData:
+		return "GETD"
+	case jute.OpSetWatches, jute.OpSetWatches2:
+		return "SETW"
+	case jute.OpAddWatch:
+		return "ADDW"
+	case jute.OpGetACL:
+		return "GETA"
+	case jute.OpGetChildren, jute.OpGetChildren2:
+		return "GETC"
+	case jute.OpGetAllChildrenNumber:
+		return "GETACN"
+	case jute.OpCheckWatches:
+		return "CHKW"
+	case jute.OpRemoveWatches:
+		return "REMW"
+	case jute.OpWhoAmI:
+		return "HOMI"
+	case jute.OpGetEphemerals:
+		return "GETE"
+	}
+	return "NA"
 }

@@ -43,7 +43,10 @@ type Server struct {
 	adminLn      net.Listener // /admin/clock, nil unless AdminAddr is set
 	adminSrv     *http.Server
 	clientEvents chan clientEvent
-	connLimiter  connLimiter
+	// loopCalls runs functions in the loop for the four-letter words that
+	// read or reset loop-owned state (inLoop).
+	loopCalls   chan func()
+	connLimiter connLimiter
 
 	sessionlessExpired atomic.Int64 // connections closed for sending no ConnectRequest in time
 	connRejected       atomic.Int64 // connections closed at accept by maxClientCnxns or maxCnxns
@@ -92,6 +95,7 @@ func New(cfg Config) (*Server, error) {
 		clock:        &skewClock{now: time.Now},
 		started:      time.Now(),
 		clientEvents: make(chan clientEvent, cfg.ClientQueueLen),
+		loopCalls:    make(chan func()),
 		connLimiter:  connLimiter{max: cfg.MaxClientCnxns, maxTotal: cfg.MaxCnxns, n: map[string]int{}},
 		stopCh:       make(chan struct{}),
 		loopDone:     make(chan struct{}),
@@ -181,6 +185,7 @@ func (s *Server) recover() error {
 	} else {
 		s.tree = znode.New()
 	}
+	s.setupTree()
 	accepted, err := ReadEpochFile(cfg.DataDir, acceptedEpochFile)
 	if err != nil {
 		return err
@@ -382,5 +387,16 @@ func (s *Server) closeResources() {
 	}
 	if s.txnLog != nil {
 		s.txnLog.Close()
+	}
+}
+
+// setupTree applies this member's configuration to a tree it loaded or
+// received: TTL nodes (extendedTypesEnabled) and /zookeeper/config, which
+// ZooKeeper fills on start and after loading a snapshot (standalone
+// servers leave it empty).
+func (s *Server) setupTree() {
+	s.tree.SetExtendedTypes(s.cfg.ExtendedTypesEnabled)
+	if qc := s.cfg.QuorumConfig(); qc != "" {
+		s.tree.SetConfigNode([]byte(qc), s.cfg.ConfigVersion, time.Now().UnixMilli())
 	}
 }

@@ -11,16 +11,14 @@ import (
 
 // DigestID turns the auth data of `addauth digest user:password` into the
 // id ZooKeeper stores for it: digest:user:base64(sha1("user:password")).
-// Like ZooKeeper, it checks no password: any "user:password" is accepted
-// and a wrong password surfaces later as ZNOAUTH. Data without a colon is
-// ErrAuthFailed.
-func DigestID(userPassword string) (jute.Id, error) {
-	user, _, ok := strings.Cut(userPassword, ":")
-	if !ok {
-		return jute.Id{}, ErrAuthFailed
-	}
+// Like ZooKeeper's DigestAuthenticationProvider, it accepts any data: the
+// user is the part before the first colon (all of it when there is none,
+// so `addauth digest foo` is digest:foo:base64(sha1("foo"))), no password
+// is checked, and a wrong password surfaces later as ZNOAUTH.
+func DigestID(userPassword string) jute.Id {
+	user, _, _ := strings.Cut(userPassword, ":")
 	sum := sha1.Sum([]byte(userPassword))
-	return jute.Id{Scheme: "digest", ID: user + ":" + base64.StdEncoding.EncodeToString(sum[:])}, nil
+	return jute.Id{Scheme: "digest", ID: user + ":" + base64.StdEncoding.EncodeToString(sum[:])}
 }
 
 // checkACL reports whether a caller with the given auth ids may perform

@@ -75,6 +75,9 @@ func (t *Tree) applyOne(zxid Zxid, txn *Txn) Result {
 			return Result{Err: jute.ZNONODE}
 		}
 		t.dataSize += int64(len(txn.Data) - len(n.data))
+		if q := t.quotaPrefix(txn.Path); q != "" {
+			t.quotaAdd(q, int64(len(txn.Data)-len(n.data)), 0)
+		}
 		n.data = txn.Data // nil stays nil: ZooKeeper returns null data (zkCli prints "null")
 		n.stat.Version = txn.Version
 		n.stat.Mzxid = int64(zxid)
@@ -140,6 +143,7 @@ func (t *Tree) createNode(zxid Zxid, txn *Txn) Result {
 		parent.stat.Cversion++
 	}
 	parent.stat.Pzxid = int64(zxid)
+	t.quotaAfterCreate(txn.Path, len(n.data))
 	t.events = t.w.trigger(t.events, tableData, jute.EventNodeCreated, txn.Path, zxid, -1)
 	t.events = t.w.trigger(t.events, tableChild, jute.EventNodeChildrenChanged, ppath, zxid, -1)
 	return Result{Path: txn.Path, Stat: n.fullStat()}
@@ -158,6 +162,9 @@ func (t *Tree) deleteNode(zxid Zxid, path string) jute.Code {
 	}
 	ppath := parentOf(path)
 	parent := t.nodes[ppath]
+	if q := t.quotaPrefix(path); q != "" {
+		t.quotaAdd(q, -int64(len(n.data)), -1)
+	}
 	delete(t.nodes, path)
 	t.dataSize -= int64(len(path) + len(n.data))
 	if n.kind == KindEphemeral {

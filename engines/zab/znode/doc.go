@@ -77,8 +77,11 @@
 //     id with scheme "super" in the caller's auth bypasses ACL checks; ip
 //     ACLs match an ip:<address> id the server adds for the connection.
 //     GetACL without ADMIN shows digest ids as digest:user:x, as 3.8.
-//   - Quotas, /zookeeper/config contents, reconfig and local sessions are
-//     not modelled. Clients may create nodes below /zookeeper; deleting
+//   - Quota statistics are kept as ZooKeeper keeps them (quota.go), no
+//     limit is enforced (as ZooKeeper without enforceQuota); reconfig and
+//     local sessions are not modelled; the server
+//     fills /zookeeper/config (SetConfigNode) from its configuration, as
+//     ZooKeeper does at start, outside the txn stream. Clients may create nodes below /zookeeper; deleting
 //     /zookeeper, /zookeeper/quota or /zookeeper/config is ZBADARGUMENTS,
 //     as on 3.8.0.
 //   - Watches copy ZooKeeper 3.8's WatchManager, quirks included: a data

@@ -22,6 +22,7 @@ var (
 	ErrAuthFailed              error = jute.ZAUTHFAILED
 	ErrNoWatcher               error = jute.ZNOWATCHER
 	ErrUnimplemented           error = jute.ZUNIMPLEMENTED
+	ErrReconfigDisabled        error = jute.ZRECONFIGDISABLED
 )
 
 // ErrNotWrite is returned by Prepare for a request that is not a write

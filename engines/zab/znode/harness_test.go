@@ -17,7 +17,9 @@ type harness struct {
 }
 
 func newHarness(t testing.TB) *harness {
-	return &harness{t: t, tree: New(), now: 1_700_000_000_000}
+	tree := New()
+	tree.SetExtendedTypes(true) // TTL nodes, as with zookeeper.extendedTypesEnabled=true
+	return &harness{t: t, tree: tree, now: 1_700_000_000_000}
 }
 
 // prepare runs Prepare and fails the test on a non-Code error.

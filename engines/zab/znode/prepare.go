@@ -220,7 +220,7 @@ func (t *Tree) Prepare(req *Request) (Txn, error) {
 	switch req.Op {
 	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL, jute.OpDelete,
 		jute.OpDeleteContainer, jute.OpSetData, jute.OpSetACL, jute.OpCheck, jute.OpMulti,
-		jute.OpCreateSession, jute.OpCloseSession:
+		jute.OpCreateSession, jute.OpCloseSession, jute.OpReconfig:
 	default:
 		return Txn{}, ErrNotWrite
 	}
@@ -261,6 +261,20 @@ func recordType(r jute.Record) string {
 	return strconv.Quote(jute.RecordName(r))
 }
 
+// MultiOpType is the opcode ZooKeeper runs a multi's op as: its own,
+// except that a create or create2 with the container flag is a
+// createContainer (ZooKeeper's MultiOperationRecord rebuilds each op with
+// Op.create, which picks the opcode from the CreateMode), so the node is a
+// container and its result a create2 result.
+func MultiOpType(op jute.MultiOp) jute.Op {
+	if op.Type == jute.OpCreate || op.Type == jute.OpCreate2 {
+		if b, ok := op.Body.(*jute.CreateRequest); ok && b.Flags == jute.FlagContainer {
+			return jute.OpCreateContainer
+		}
+	}
+	return op.Type
+}
+
 func (t *Tree) prepMulti(txn *Txn, req *Request) error {
 	mr, ok := req.Body.(*jute.MultiRequest)
 	if !ok {
@@ -272,7 +286,7 @@ func (t *Tree) prepMulti(txn *Txn, req *Request) error {
 	for i := range mr.Ops {
 		sub := &txn.Ops[i]
 		*sub = Txn{Session: req.Session, Cxid: req.Cxid, Time: req.Time}
-		err := t.prepOp(sub, mr.Ops[i].Type, mr.Ops[i].Body, req, true)
+		err := t.prepOp(sub, MultiOpType(mr.Ops[i]), mr.Ops[i].Body, req, true)
 		if err == nil {
 			continue
 		}
@@ -340,6 +354,13 @@ func (t *Tree) prepOp(txn *Txn, op jute.Op, body jute.Record, req *Request, inMu
 			return errBody(op, body)
 		}
 		return t.prepSetACL(txn, b, req)
+	case jute.OpReconfig:
+		if _, ok := body.(*jute.ReconfigRequest); !ok {
+			return errBody(op, body)
+		}
+		// ZooKeeper with reconfigEnabled=false (its default; zab refuses
+		// to start with true): an error txn, before any other check.
+		return ErrReconfigDisabled
 	case jute.OpDeleteContainer:
 		b, ok := body.(*jute.PathRequest)
 		if !ok {
@@ -374,32 +395,42 @@ func nextVersion(current, expected int32) (int32, error) {
 	return next, nil
 }
 
-// createKind maps a create opcode and its flags to the node kind and
-// whether a sequence suffix is appended.
-func createKind(op jute.Op, flags int32) (NodeKind, bool, error) {
+// createKind maps a create opcode, its flags (CreateMode) and TTL to the
+// node kind and whether a sequence suffix is appended, as ZooKeeper 3.8's
+// PrepRequestProcessor and DataTree do: the opcode decides the node's kind
+// (createContainer makes a container, createTTL a TTL node, create and
+// create2 an ephemeral node for the ephemeral modes and a persistent one
+// otherwise, the container mode included, since their CreateTxn carries
+// only "ephemeral or not"), the flags decide the sequence suffix, and a TTL
+// is valid only with a TTL mode (the other opcodes carry none). TTL modes
+// need extendedTypes (ZUNIMPLEMENTED without, checked first).
+func createKind(op jute.Op, flags int32, ttl int64, extendedTypes bool) (NodeKind, bool, error) {
+	if flags < jute.FlagPersistent || flags > jute.FlagPersistentSequentialWithTTL {
+		return 0, false, ErrBadArguments // CreateMode.fromFlag
+	}
+	ttlMode := flags == jute.FlagPersistentWithTTL || flags == jute.FlagPersistentSequentialWithTTL
+	if ttlMode && !extendedTypes {
+		return 0, false, ErrUnimplemented // validateCreateRequest, before the TTL check
+	}
+	sequential := flags == jute.FlagPersistentSequential || flags == jute.FlagEphemeralSequential ||
+		flags == jute.FlagPersistentSequentialWithTTL
+	if op != jute.OpCreateTTL {
+		ttl = -1
+	}
+	// EphemeralType.validateTTL.
+	if ttlMode && (ttl <= 0 || ttl > MaxTTL) || !ttlMode && op == jute.OpCreateTTL {
+		return 0, false, ErrBadArguments
+	}
 	switch op {
-	case jute.OpCreate, jute.OpCreate2:
-		switch flags {
-		case jute.FlagPersistent:
-			return KindPersistent, false, nil
-		case jute.FlagEphemeral:
-			return KindEphemeral, false, nil
-		case jute.FlagPersistentSequential:
-			return KindPersistent, true, nil
-		case jute.FlagEphemeralSequential:
-			return KindEphemeral, true, nil
-		}
 	case jute.OpCreateContainer:
-		if flags == jute.FlagContainer {
-			return KindContainer, false, nil
-		}
+		return KindContainer, sequential, nil
 	case jute.OpCreateTTL:
-		switch flags {
-		case jute.FlagPersistentWithTTL:
-			return KindTTL, false, nil
-		case jute.FlagPersistentSequentialWithTTL:
-			return KindTTL, true, nil
+		return KindTTL, sequential, nil
+	case jute.OpCreate, jute.OpCreate2:
+		if flags == jute.FlagEphemeral || flags == jute.FlagEphemeralSequential {
+			return KindEphemeral, sequential, nil
 		}
+		return KindPersistent, sequential, nil
 	}
 	return 0, false, ErrBadArguments
 }
@@ -425,12 +456,9 @@ func appendSequence(b []byte, n int32) []byte {
 }
 
 func (t *Tree) prepCreate(txn *Txn, op jute.Op, path string, data []byte, acl []jute.ACL, flags int32, ttl int64, req *Request) error {
-	kind, sequential, err := createKind(op, flags)
+	kind, sequential, err := createKind(op, flags, ttl, t.extendedTypes)
 	if err != nil {
 		return err
-	}
-	if kind == KindTTL && (ttl <= 0 || ttl > MaxTTL) {
-		return ErrBadArguments
 	}
 	check := path
 	if sequential {

@@ -29,7 +29,7 @@ func MultiResponse(ops []jute.MultiOp, res Result) *jute.MultiResponse {
 		}
 		var op jute.Op
 		if i < len(ops) {
-			op = ops[i].Type
+			op = MultiOpType(ops[i])
 		}
 		switch op {
 		case jute.OpCreate, jute.OpCreate2:

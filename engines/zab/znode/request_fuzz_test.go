@@ -16,7 +16,7 @@ func fuzzTree(t testing.TB) *harness {
 	h := newHarness(t)
 	h.session(1)
 	h.session(2)
-	alice, _ := DigestID("alice:pw")
+	alice := DigestID("alice:pw")
 	h.mustCreate(1, "/a", "x", 0)
 	h.mustCreate(1, "/a/b", "y", 0)
 	h.mustCreate(2, "/eph", "", jute.FlagEphemeral)

@@ -14,7 +14,7 @@ func buildTree(t *testing.T) *harness {
 	h := newHarness(t)
 	h.session(s1)
 	h.session(s2)
-	alice, _ := DigestID("alice:pw")
+	alice := DigestID("alice:pw")
 	h.mustCreate(s1, "/a", "data-a", 0)
 	h.mustCreate(s1, "/a/b", "", jute.FlagPersistentSequential)
 	h.mustCreate(s2, "/a/e", "eph", jute.FlagEphemeral)

@@ -48,7 +48,15 @@ type Tree struct {
 	p pending
 
 	events []WatchEvent // reused by Apply
+
+	extendedTypes bool // TTL nodes allowed (SetExtendedTypes)
 }
+
+// SetExtendedTypes allows TTL nodes, as ZooKeeper's
+// zookeeper.extendedTypesEnabled system property: without it (the
+// default) a create with a TTL mode is ZUNIMPLEMENTED. It is the leader's
+// setting that counts (Prepare runs there), as in ZooKeeper.
+func (t *Tree) SetExtendedTypes(on bool) { t.extendedTypes = on }
 
 // New returns a tree holding only "/", "/zookeeper", "/zookeeper/quota"
 // and "/zookeeper/config", with zero Stats, as a fresh ZooKeeper has.
@@ -62,7 +70,9 @@ func New() *Tree {
 	}
 	open := jute.OpenACLUnsafe()
 	for _, p := range []string{"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"} {
-		t.nodes[p] = &node{acl: open, kind: KindPersistent}
+		// As ZooKeeper's DataTree: empty data, not null (zkCli's get
+		// prints an empty line).
+		t.nodes[p] = &node{data: []byte{}, acl: open, kind: KindPersistent}
 		if p != "/" {
 			t.nodes[parentOf(p)].addChild(baseOf(p))
 		}
@@ -74,6 +84,26 @@ func New() *Tree {
 	t.nodes["/zookeeper/config"].stat.Aversion = -1
 	return t
 }
+
+// SetConfigNode sets /zookeeper/config to the ensemble's membership as
+// ZooKeeper's ZKDatabase.initConfigInZKDatabase does when a member starts
+// or loads a snapshot: data, dataVersion -1, mzxid the config version, mtime
+// now (ms). It is local state, not a txn: every member sets it from its own
+// configuration, and no watch fires (none can be set before it runs).
+func (t *Tree) SetConfigNode(data []byte, version int64, mtime int64) {
+	n := t.nodes[ConfigPath]
+	if n == nil {
+		return
+	}
+	t.dataSize += int64(len(data) - len(n.data))
+	n.data = append([]byte{}, data...)
+	n.stat.Version = -1
+	n.stat.Mzxid = version
+	n.stat.Mtime = mtime
+}
+
+// ConfigPath is the znode holding the ensemble's membership.
+const ConfigPath = "/zookeeper/config"
 
 func (n *node) addChild(name string) {
 	if n.children == nil {
@@ -91,6 +121,31 @@ func (t *Tree) NodeCount() int { return len(t.nodes) }
 // ApproximateDataSize is the sum of path and data lengths (mntr's
 // zk_approximate_data_size).
 func (t *Tree) ApproximateDataSize() int64 { return t.dataSize }
+
+// WatchSummary is what ZooKeeper 3.8's wchs reports: connections with a
+// data watch, paths with one, and data watches. DataTree.getWatchesSummary
+// summarises the data watch table only (child watches are left out, as
+// checked against a live 3.8); mntr's watch count has both.
+func (t *Tree) WatchSummary() (conns, paths, total int) {
+	data := t.w.tables[tableData]
+	total = 0
+	for _, set := range data {
+		total += len(set)
+	}
+	return len(t.w.perConn[tableData]), len(data), total
+}
+
+// DataWatches returns the connections with a data watch on each path
+// (what ZooKeeper 3.8's wchc and wchp list).
+func (t *Tree) DataWatches() map[string][]ConnID {
+	out := make(map[string][]ConnID, len(t.w.tables[tableData]))
+	for p, set := range t.w.tables[tableData] {
+		for c := range set {
+			out[p] = append(out[p], c)
+		}
+	}
+	return out
+}
 
 // WatchCount is the number of registered watches (mntr's zk_watch_count).
 func (t *Tree) WatchCount() int { return t.w.count }

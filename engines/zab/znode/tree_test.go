@@ -41,7 +41,9 @@ func TestCreateErrors(t *testing.T) {
 		{"bad ip", jute.OpCreate, "/x", []jute.ACL{{Perms: 31, ID: jute.Id{Scheme: "ip", ID: "10.0.0.300"}}}, 0, 0, jute.ZINVALIDACL},
 		{"auth scheme without auth", jute.OpCreate, "/x", []jute.ACL{{Perms: 31, ID: jute.Id{Scheme: "auth"}}}, 0, 0, jute.ZINVALIDACL},
 		{"bad flags", jute.OpCreate, "/x", nil, 9, 0, jute.ZBADARGUMENTS},
-		{"container flag on create", jute.OpCreate, "/x", nil, jute.FlagContainer, 0, jute.ZBADARGUMENTS},
+		{"container flag on create", jute.OpCreate, "/x", nil, jute.FlagContainer, 0, jute.ZOK},
+		{"ttl flag on create", jute.OpCreate, "/x", nil, jute.FlagPersistentWithTTL, 0, jute.ZBADARGUMENTS},
+		{"ttl op without ttl flag", jute.OpCreateTTL, "/t", nil, jute.FlagPersistent, 1000, jute.ZBADARGUMENTS},
 		{"container", jute.OpCreateContainer, "/c", nil, jute.FlagContainer, 0, jute.ZOK},
 		{"ttl", jute.OpCreateTTL, "/t", nil, jute.FlagPersistentWithTTL, 1000, jute.ZOK},
 		{"ttl zero", jute.OpCreateTTL, "/t", nil, jute.FlagPersistentWithTTL, 0, jute.ZBADARGUMENTS},
@@ -71,6 +73,83 @@ func TestCreateErrors(t *testing.T) {
 				t.Fatalf("zxid went %v -> %v: a failed write must still use one zxid", before, h.zxid)
 			}
 		})
+	}
+}
+
+// TestCreateModes checks every create opcode with every CreateMode flag
+// against what ZooKeeper 3.8 does (PrepRequestProcessor.pRequest2Txn and
+// DataTree.processTxn): the opcode makes the node's kind, the flags its
+// sequence suffix, and a TTL mode is valid with createTTL only (the
+// harness enables extended types; TestTTLNeedsExtendedTypes covers the
+// default).
+func TestCreateModes(t *testing.T) {
+	const bad = NodeKind(255) // ZBADARGUMENTS
+	type want struct {
+		kind NodeKind
+		seq  bool
+	}
+	p, e, c, ttl := want{KindPersistent, false}, want{KindEphemeral, false}, want{KindContainer, false}, want{KindTTL, false}
+	seq := func(w want) want { w.seq = true; return w }
+	no := want{kind: bad}
+	// Indexed by flag 0..7.
+	table := map[jute.Op][8]want{
+		jute.OpCreate:          {p, e, seq(p), seq(e), p, no, no, no},
+		jute.OpCreate2:         {p, e, seq(p), seq(e), p, no, no, no},
+		jute.OpCreateContainer: {c, c, seq(c), seq(c), c, no, no, no},
+		jute.OpCreateTTL:       {no, no, no, no, no, ttl, seq(ttl), no},
+	}
+	for op, row := range table {
+		for flags, w := range row {
+			h := newHarness(t)
+			h.session(s1)
+			var body jute.Record = &jute.CreateRequest{Path: "/n", ACL: jute.OpenACLUnsafe(), Flags: int32(flags)}
+			if op == jute.OpCreateTTL {
+				body = &jute.CreateTTLRequest{Path: "/n", ACL: jute.OpenACLUnsafe(), Flags: int32(flags), TTL: 1000}
+			}
+			res, _ := h.write(s1, op, body)
+			if w.kind == bad {
+				if res.Err != jute.ZBADARGUMENTS {
+					t.Errorf("%v flags %d: %v, want ZBADARGUMENTS", op, flags, res.Err)
+				}
+				continue
+			}
+			wantPath := "/n"
+			if w.seq {
+				wantPath += SequenceSuffix(0)
+			}
+			if res.Err != jute.ZOK || res.Path != wantPath {
+				t.Errorf("%v flags %d: %v %q, want ZOK %q", op, flags, res.Err, res.Path, wantPath)
+				continue
+			}
+			if got := h.tree.nodes[wantPath].kind; got != w.kind {
+				t.Errorf("%v flags %d: made a %v node, want %v", op, flags, got, w.kind)
+			}
+		}
+	}
+}
+
+// TestTTLNeedsExtendedTypes: without zookeeper.extendedTypesEnabled (the
+// default) every create with a TTL mode is ZUNIMPLEMENTED, as ZooKeeper
+// 3.8's validateCreateRequest answers (zkCli's create -t prints
+// "KeeperErrorCode = Unimplemented"); other modes are unaffected.
+func TestTTLNeedsExtendedTypes(t *testing.T) {
+	h := newHarness(t)
+	h.tree.SetExtendedTypes(false)
+	h.session(s1)
+	for _, tt := range []struct {
+		op   jute.Op
+		body jute.Record
+		want jute.Code
+	}{
+		{jute.OpCreateTTL, &jute.CreateTTLRequest{Path: "/t", ACL: jute.OpenACLUnsafe(), Flags: jute.FlagPersistentWithTTL, TTL: 1000}, jute.ZUNIMPLEMENTED},
+		{jute.OpCreateTTL, &jute.CreateTTLRequest{Path: "/t", ACL: jute.OpenACLUnsafe(), Flags: jute.FlagPersistentSequentialWithTTL, TTL: 0}, jute.ZUNIMPLEMENTED},
+		{jute.OpCreate, &jute.CreateRequest{Path: "/t", ACL: jute.OpenACLUnsafe(), Flags: jute.FlagPersistentWithTTL}, jute.ZUNIMPLEMENTED},
+		{jute.OpCreateTTL, &jute.CreateTTLRequest{Path: "/t", ACL: jute.OpenACLUnsafe(), Flags: jute.FlagPersistent, TTL: 1000}, jute.ZBADARGUMENTS},
+		{jute.OpCreateContainer, &jute.CreateRequest{Path: "/c", ACL: jute.OpenACLUnsafe(), Flags: jute.FlagContainer}, jute.ZOK},
+	} {
+		if res, _ := h.write(s1, tt.op, tt.body); res.Err != tt.want {
+			t.Errorf("%v %+v: %v, want %v", tt.op, tt.body, res.Err, tt.want)
+		}
 	}
 }
 
@@ -402,19 +481,19 @@ func TestPending(t *testing.T) {
 func TestACL(t *testing.T) {
 	h := newHarness(t)
 	h.session(s1)
-	alice, err := DigestID("alice:secret")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := DigestID("alice:secret")
 	// base64(sha1("alice:secret")), computed independently.
 	if alice != (jute.Id{Scheme: "digest", ID: "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E="}) {
 		t.Fatalf("DigestID = %v", alice)
 	}
-	if _, err := DigestID("nocolon"); !errors.Is(err, ErrAuthFailed) {
-		t.Fatalf("DigestID(nocolon) err = %v, want ErrAuthFailed", err)
+	// As DigestAuthenticationProvider.generateDigest: data without a colon
+	// is all user, digested whole (base64(sha1("foo")), computed
+	// independently).
+	if got := DigestID("foo"); got != (jute.Id{Scheme: "digest", ID: "foo:C+7Hteo/D9vJXQ3UfzxbwnXaijM="}) {
+		t.Fatalf("DigestID(foo) = %v", got)
 	}
-	bob, _ := DigestID("bob:pw")
-	wrongAlice, _ := DigestID("alice:wrong")
+	bob := DigestID("bob:pw")
+	wrongAlice := DigestID("alice:wrong")
 	// auth scheme expands to the creator's digest id.
 	res, _ := h.write(s1, jute.OpCreate, &jute.CreateRequest{Path: "/priv", Data: []byte("x"),
 		ACL: []jute.ACL{{Perms: jute.PermAll, ID: jute.Id{Scheme: "auth"}}, {Perms: jute.PermRead, ID: jute.WorldAnyone}}}, alice)

@@ -48,14 +48,16 @@ type watches struct {
 	tables    [numTables]map[string]map[ConnID]watchMode
 	byConn    map[ConnID]map[watchKey]struct{}
 	count     int
-	recursive [numTables]int // recursive entries per table: ancestors are walked only if > 0
-	conns     []ConnID       // scratch for one trigger
+	perConn   [numTables]map[ConnID]int // watches per connection in each table (wchs)
+	recursive [numTables]int            // recursive entries per table: ancestors are walked only if > 0
+	conns     []ConnID                  // scratch for one trigger
 }
 
 func newWatches() watches {
 	var w watches
 	for i := range w.tables {
 		w.tables[i] = map[string]map[ConnID]watchMode{}
+		w.perConn[i] = map[ConnID]int{}
 	}
 	w.byConn = map[ConnID]map[watchKey]struct{}{}
 	return w
@@ -89,6 +91,7 @@ func (w *watches) set(conn ConnID, path string, table watchTable, mode watchMode
 		w.byConn[conn] = keys
 	}
 	keys[watchKey{path, table}] = struct{}{}
+	w.perConn[table][conn]++
 	w.count++
 }
 
@@ -108,6 +111,9 @@ func (w *watches) del(conn ConnID, path string, table watchTable) bool {
 	}
 	if mode == modeRecursive {
 		w.recursive[table]--
+	}
+	if w.perConn[table][conn]--; w.perConn[table][conn] <= 0 {
+		delete(w.perConn[table], conn)
 	}
 	if keys := w.byConn[conn]; keys != nil {
 		delete(keys, watchKey{path, table})

@@ -108,11 +108,8 @@ var zkErrCodes = map[error]jute.Code{
 }
 
 func mustDigest(t *testing.T, userPassword string) jute.Id {
-	id, err := DigestID(userPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+	t.Helper()
+	return DigestID(userPassword)
 }
 
 func zkCode(t *testing.T, err error) jute.Code {
@@ -172,10 +169,7 @@ func TestAgainstZooKeeper(t *testing.T) {
 	if err := c.AddAuth("digest", []byte("alice:pw")); err != nil {
 		t.Fatal(err)
 	}
-	alice, err := DigestID("alice:pw")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := DigestID("alice:pw")
 	auth := []jute.Id{alice}
 	// ACLs to set, as go-zk and as jute sees them.
 	acls := []struct {

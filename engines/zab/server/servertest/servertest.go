@@ -89,6 +89,10 @@ type Options struct {
 	// Env is added to each member's environment ("KEY=value"), e.g.
 	// SERVER_JVMFLAGS with -D system properties as zkServer.sh passes them.
 	Env []string
+	// DynamicConfig puts the server.N lines in a ZooKeeper 3.5+ dynamic
+	// file, zoo.cfg.dynamic.100000000 next to zoo.cfg, which zoo.cfg names
+	// with dynamicConfigFile.
+	DynamicConfig bool
 }
 
 // Ensemble is N zab members on loopback.
@@ -129,8 +133,18 @@ func New(bin, dir string, n int, opts Options) (*Ensemble, error) {
 		for _, l := range opts.Extra {
 			b.WriteString(l + "\n")
 		}
+		var servers strings.Builder
 		for _, o := range e.Members {
-			fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d\n", o.ID, o.QuorumPort, o.ElecPort)
+			fmt.Fprintf(&servers, "server.%d=127.0.0.1:%d:%d\n", o.ID, o.QuorumPort, o.ElecPort)
+		}
+		if opts.DynamicConfig {
+			p := filepath.Join(m.Dir, DynamicConfigName)
+			if err := os.WriteFile(p, []byte(servers.String()), 0o644); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(&b, "dynamicConfigFile=%s\n", p)
+		} else {
+			b.WriteString(servers.String())
 		}
 		if err := os.WriteFile(filepath.Join(m.Dir, "zoo.cfg"), []byte(b.String()), 0o644); err != nil {
 			return nil, err
@@ -138,6 +152,10 @@ func New(bin, dir string, n int, opts Options) (*Ensemble, error) {
 	}
 	return e, nil
 }
+
+// DynamicConfigName is the dynamic file Options.DynamicConfig writes, named
+// as ZooKeeper names the first one (config version 0x100000000).
+const DynamicConfigName = "zoo.cfg.dynamic.100000000"
 
 // Start starts member id (1-based).
 func (e *Ensemble) Start(id int) error {
