@@ -88,5 +88,3 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
-
-

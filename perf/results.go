@@ -48,7 +48,7 @@ const FileName = "perf.json"
 // Results is perf.json: what was measured, with the settings that
 // measured it.
 type Results struct {
-	Settings Settings `json:"settings"`
+	Settings Settings  `json:"settings"`
 	Started  time.Time `json:"started"`
 	// Elapsed is the wall time of the whole measurement, start to stop.
 	Elapsed string `json:"elapsed"`
