@@ -13,6 +13,9 @@
 //   - Passes alternate their order (A B C D, then D C B A, ...), so a
 //     machine that drifts during the measurement shows as a difference
 //     between the passes of one target rather than between targets.
+//   - ZooKeeper runs with the JVM's defaults, as Debian's zkServer.sh
+//     starts it (cluster.TargetOptions.JVMDefaults), not with the
+//     correctness runs' quick-start flags (C1 only, serial collector).
 //   - Each target gets Warmup of mixed load before its first measured
 //     point and Rewarm before its later passes.
 //   - Client i talks to member i mod N, followers first: a one-client
@@ -298,7 +301,9 @@ func start1(ctx context.Context, cfg Config, t string, tr *TargetResult) (*subje
 		return nil, fmt.Errorf("perf: %w", err)
 	}
 	spec := run.Spec{Target: t, Runtime: cfg.Runtime, Network: cfg.Network, Nodes: cfg.Nodes, BinDir: cfg.BinDir}
-	cl, err := run.StartCluster(ctx, spec, dir, cfg.Logger)
+	// ZooKeeper as Debian's zkServer.sh runs it (C2 JIT, default
+	// collector): the correctness runs' quick-start JVM flags cap its speed.
+	cl, err := run.StartCluster(ctx, spec, cluster.TargetOptions{JVMDefaults: true}, dir, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -62,6 +62,8 @@ type comparePage struct {
 	Targets  []string
 	Runs     []*Run
 	Groups   []compareGroup
+	// Perf is the performance section (nil when the bench measured none).
+	Perf *perfView
 }
 
 // groupKey is what runs must share to be compared: workload, nemesis and
@@ -135,7 +137,8 @@ func meanUnavail(us []analysis.Unavailability, read bool) float64 {
 // RenderComparison writes out/comparison.html (and its plots under
 // out/plots) comparing runs side by side, grouped by workload and fault
 // schedule, with ratios against the baseline target ("" = the first
-// target of each group).
+// target of each group). When out/perf/perf.json exists (coordlab bench's
+// performance section), the page opens with it.
 func RenderComparison(runs []*Run, out, baseline string) error {
 	if len(runs) == 0 {
 		return fmt.Errorf("reports: nothing to compare: no runs")
@@ -163,6 +166,10 @@ func RenderComparison(runs []*Run, out, baseline string) error {
 	page := comparePage{CSS: css(), Baseline: baseline, Targets: targets, Runs: runs}
 	if page.Baseline == "" {
 		page.Baseline = "the first target"
+	}
+	var err error
+	if page.Perf, err = loadPerf(out, baseline); err != nil {
+		return err
 	}
 	for gi, k := range order {
 		rs := groups[k]

@@ -27,11 +27,15 @@ type Cluster struct {
 // (spec.Network for the local runtime), their directories under dir, and
 // returns once every member serves and one leads. Stop it with
 // c.Runtime.Stop.
-func StartCluster(ctx context.Context, spec Spec, dir string, log *slog.Logger) (*Cluster, error) {
+//
+// opts.BinDir is taken from spec.BinDir; the other options (JVMDefaults)
+// are the caller's.
+func StartCluster(ctx context.Context, spec Spec, opts cluster.TargetOptions, dir string, log *slog.Logger) (*Cluster, error) {
+	opts.BinDir = spec.BinDir
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	target, err := cluster.NewTarget(spec.Target, cluster.TargetOptions{BinDir: spec.BinDir})
+	target, err := cluster.NewTarget(spec.Target, opts)
 	if err != nil {
 		return nil, err
 	}
