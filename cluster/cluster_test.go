@@ -224,7 +224,7 @@ func TestAdminListeners(t *testing.T) {
 // it; a JavaHeap is kept either way.
 func TestZooKeeperJVMFlags(t *testing.T) {
 	cases := []struct {
-		opts       TargetOptions
+		opts      TargetOptions
 		want, not []string
 	}{
 		{TargetOptions{}, []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}, nil},

@@ -122,9 +122,9 @@ func (t *zkTarget) Command(m Member, all []Member) (Command, error) {
 	}
 	cp := strings.Join(append([]string{confDir}, zkJars...), ":")
 	return Command{Path: javaPath, Args: append(jvm,
-		"-Dzookeeper.log.dir=" + m.Dir,
+		"-Dzookeeper.log.dir="+m.Dir,
 		"-Dzookeeper.root.logger=INFO,CONSOLE",
-		"-Dlog4j.configuration=file:" + filepath.Join(confDir, "log4j.properties"),
+		"-Dlog4j.configuration=file:"+filepath.Join(confDir, "log4j.properties"),
 		"-Dzookeeper.admin.enableServer=false",
 		"-Dzookeeper.4lw.commands.whitelist=*",
 		"-cp", cp,
