@@ -16,9 +16,9 @@ import (
 // for a write after it, and the load kept after the first write so that
 // the slowest writer's stall ends inside the round.
 const (
-	failoverBefore = time.Second
+	failoverBefore = 700 * time.Millisecond
 	failoverBound  = 20 * time.Second
-	failoverAfter  = time.Second
+	failoverAfter  = 700 * time.Millisecond
 )
 
 // write is one write of a failover round, in ns since the round started.
@@ -84,10 +84,13 @@ func (s *subject) failover(ctx context.Context, cfg Config, round int, value str
 		})
 	}
 	sleep(ctx, failoverBefore)
+	// The kill counts from when the runtime says it is done (the runtime
+	// may take a while to deliver it): a write invoked before then may
+	// still have reached the old leader.
+	kerr := rt.Signal(ctx, leader, cluster.SignalKill)
 	mu.Lock()
 	killAt = since()
 	mu.Unlock()
-	kerr := rt.Signal(ctx, leader, cluster.SignalKill)
 	if kerr != nil {
 		f.Error = fmt.Sprintf("SIGKILL %s: %v", leader, kerr)
 	}

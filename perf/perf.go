@@ -189,23 +189,32 @@ func Measure(ctx context.Context, cfg Config) (Results, error) {
 		}
 	}()
 	say := func(format string, a ...any) { fmt.Fprintf(cfg.Progress, "perf: "+format+"\n", a...) }
+	// The clusters start side by side: starting is waiting, mostly.
+	say("starting %d members of each of %s (%s runtime)", cfg.Nodes, strings.Join(cfg.Targets, ", "), cfg.Runtime)
+	var wg sync.WaitGroup
 	for i, t := range cfg.Targets {
 		res.Targets[i] = TargetResult{Target: t, Points: []Point{}, Dists: []Distribution{}, Failover: []Failover{}}
-		say("starting %d %s members (%s runtime)", cfg.Nodes, t, cfg.Runtime)
-		s, err := start1(ctx, cfg, t, &res.Targets[i])
-		if err != nil {
-			if ctx.Err() != nil {
-				return res, ctx.Err()
+		wg.Go(func() {
+			s, err := start1(ctx, cfg, t, &res.Targets[i])
+			if err != nil {
+				res.Targets[i].Error = err.Error()
+				return
 			}
-			res.Targets[i].Error = err.Error()
-			say("%s: %v", t, err)
-			continue
-		}
-		subs[i] = s
-		if res.Network == "" {
+			subs[i] = s
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	for i, s := range subs {
+		if s == nil {
+			say("%s: %s", cfg.Targets[i], res.Targets[i].Error)
+		} else if res.Network == "" {
 			res.Network = s.cl.Network
 		}
 	}
+	say("started in %v", time.Since(start).Round(time.Second))
 	value := strings.Repeat("v", cfg.ValueSize)
 	for pass := range cfg.Passes {
 		order := slices.Clone(subs)

@@ -3,6 +3,7 @@ package perf
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ func TestMeasureBothEngines(t *testing.T) {
 		Targets: []string{"raftkv", "zab"}, Runtime: "local", BinDir: binDir, Dir: t.TempDir(),
 		Warmup: 500 * time.Millisecond, Rewarm: 200 * time.Millisecond, Point: 400 * time.Millisecond,
 		Clients: []int{1, 4}, Passes: 2, Keys: 20, FailoverRounds: 1, FailoverClients: 2,
+		Progress: testWriter{t},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -87,4 +89,12 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// testWriter logs each line written to it.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
 }

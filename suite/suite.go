@@ -32,7 +32,10 @@ type Suite struct {
 	// Defaults apply to every run; a field the file does not set keeps
 	// runfile.Default's value, the same as `coordlab run` without its flag.
 	Defaults run.Spec `json:"defaults"`
-	Groups   []Group  `json:"groups"`
+	// Seeds, when set, repeats every run once per seed (each seed is its
+	// own fault schedule); otherwise the runs use Defaults' seed.
+	Seeds  []int64 `json:"seeds,omitempty"`
+	Groups []Group `json:"groups"`
 	// Perf, when set, is the performance section `coordlab bench` measures
 	// before the correctness runs.
 	Perf *Perf `json:"perf,omitempty"`
@@ -150,21 +153,27 @@ func (s Suite) Validate() error {
 func (s Suite) Expand() []Run {
 	var out []Run
 	flip := false
-	for gi, g := range s.Groups {
-		for _, w := range g.Workloads {
-			for _, n := range g.Nemeses {
-				targets := g.Targets
-				if flip {
-					targets = reversed(targets)
-				}
-				flip = !flip
-				for _, t := range targets {
-					sp := s.Defaults
-					sp.Target, sp.Runtime, sp.Workload, sp.Nemesis = t, g.Runtime, w, n
-					if m := g.ReadModes[t]; m != "" {
-						sp.ReadMode = m
+	seeds := s.Seeds
+	if len(seeds) == 0 {
+		seeds = []int64{s.Defaults.Seed}
+	}
+	for _, seed := range seeds {
+		for gi, g := range s.Groups {
+			for _, w := range g.Workloads {
+				for _, n := range g.Nemeses {
+					targets := g.Targets
+					if flip {
+						targets = reversed(targets)
 					}
-					out = append(out, Run{Group: gi, Optional: g.Optional, Spec: sp})
+					flip = !flip
+					for _, t := range targets {
+						sp := s.Defaults
+						sp.Target, sp.Runtime, sp.Workload, sp.Nemesis, sp.Seed = t, g.Runtime, w, n, seed
+						if m := g.ReadModes[t]; m != "" {
+							sp.ReadMode = m
+						}
+						out = append(out, Run{Group: gi, Optional: g.Optional, Spec: sp})
+					}
 				}
 			}
 		}
@@ -186,9 +195,22 @@ const Dir = "suites"
 // Resolve turns a suite name ("full") into its file in Dir
 // ("suites/full.json"); a path (with a separator or ending in .json) is
 // returned as given.
+// A name is looked up in ./suites, then in the suites folder beside the
+// folder of the running executable (bin/coordlab finds the repository's
+// suites from anywhere).
 func Resolve(nameOrPath string) string {
 	if strings.ContainsRune(nameOrPath, filepath.Separator) || strings.HasSuffix(nameOrPath, ".json") {
 		return nameOrPath
 	}
-	return filepath.Join(Dir, nameOrPath+".json")
+	local := filepath.Join(Dir, nameOrPath+".json")
+	if _, err := os.Stat(local); err == nil {
+		return local
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(filepath.Dir(exe)), Dir, nameOrPath+".json")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return local
 }
