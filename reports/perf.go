@@ -96,7 +96,7 @@ func loadPerf(out, baseline string) (*perfView, error) {
 		Rewarm: res.Settings.Rewarm, Point: res.Settings.Point, Passes: res.Settings.Passes, ValueSize: res.Settings.ValueSize,
 		Keys: res.Settings.Keys, Elapsed: res.Elapsed, FailoverRounds: res.Settings.FailoverRounds, FailoverClients: res.Settings.FailoverClients}
 	if w, err := time.ParseDuration(res.Settings.Warmup); err == nil && w < fullWarmup {
-		v.WarmupNote = fmt.Sprintf("Each target had %s of warm-up load before its first pass, not the %s ZooKeeper's JIT needs to settle, so that `make bench` fits in 10 minutes: the JVM's first-pass figures may be low. `coordlab bench --suite full` (or --warmup 30s) warms each target for %s.", res.Settings.Warmup, fullWarmup, fullWarmup)
+		v.WarmupNote = fmt.Sprintf("Each target had %s of warm-up load before its first pass, not the %s ZooKeeper's JIT needs to settle, so that make bench fits in 10 minutes: the JVM's first-pass figures may be low. coordlab bench --suite full (or --warmup 30s) warms each target for %s.", res.Settings.Warmup, fullWarmup, fullWarmup)
 	}
 	pass := 0
 	for _, o := range res.Order {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"coordlab/cluster"
+	"coordlab/images"
 	"coordlab/perf"
 	"coordlab/reports"
 	"coordlab/run"
@@ -135,14 +136,34 @@ func runSuite(ctx context.Context, stdout, stderr io.Writer, s suite.Suite, out,
 			perfRuntime = "local"
 		}
 	}
-	if docker && (perfRuntime == "docker" || slices.ContainsFunc(todo, func(r suite.Run) bool { return r.Spec.Runtime == "docker" })) {
-		// The docker runtime runs coordlab/<engine>:latest: build what is
-		// missing or stale from the binaries this run uses.
-		bin, err := cluster.OurBinary("raftkv", binDir)
-		if err != nil {
-			return &exitError{code: exitFailed, err: err}
+	// The docker runtime runs coordlab/<target>:latest: build every image
+	// the bench needs that is missing or stale (our engines from the
+	// binaries this bench uses, the references from the installed
+	// packages) before the first run, each with a line saying so.
+	var need []string
+	for _, r := range todo {
+		if r.Spec.Runtime == "docker" && !slices.Contains(need, r.Spec.Target) {
+			need = append(need, r.Spec.Target)
 		}
-		if _, err := buildImages(ctx, stdout, filepath.Dir(bin), "docker"); err != nil {
+	}
+	if perfRuntime == "docker" {
+		for _, t := range s.Perf.Targets {
+			if tg, err := cluster.NewTarget(t, cluster.TargetOptions{BinDir: binDir}); err == nil && tg.Check() == nil && !slices.Contains(need, t) {
+				need = append(need, t)
+			}
+		}
+	}
+	if docker && len(need) > 0 {
+		slices.SortFunc(need, func(a, b string) int { return slices.Index(images.All(), a) - slices.Index(images.All(), b) })
+		o := images.Options{DockerDir: "docker"}
+		if slices.ContainsFunc(need, func(t string) bool { return slices.Contains(images.Engines, t) }) {
+			bin, err := cluster.OurBinary("raftkv", binDir)
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			o.BinDir = filepath.Dir(bin)
+		}
+		if _, err := buildImageList(ctx, stdout, need, o); err != nil {
 			return &exitError{code: exitFailed, err: err}
 		}
 	}

@@ -41,6 +41,7 @@ func runBench(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
+	t.Chdir(filepath.Join("..", "..")) // as make bench runs it: docker/ holds the Dockerfiles
 	dir := t.TempDir()
 	suitePath := filepath.Join(dir, "tiny.json")
 	if err := os.WriteFile(suitePath, []byte(tinySuite), 0o644); err != nil {
