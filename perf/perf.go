@@ -172,6 +172,12 @@ func Measure(ctx context.Context, cfg Config) (Results, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return Results{}, fmt.Errorf("perf: %w", err)
 	}
+	// The docker runtime bind-mounts member directories: absolute only.
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return Results{}, fmt.Errorf("perf: %w", err)
+	}
+	cfg.Dir = dir
 	start := time.Now()
 	res := Results{
 		Started: start.UTC(), Runtime: cfg.Runtime,

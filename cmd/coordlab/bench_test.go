@@ -47,7 +47,15 @@ func runBench(t *testing.T) (string, string) {
 	if err := os.WriteFile(suitePath, []byte(tinySuite), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "out")
+	// A relative --out, as make bench's default (results/bench-<time>).
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := filepath.Rel(wd, filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var stdout, stderr bytes.Buffer
 	code := execute([]string{"bench", "--suite", suitePath, "--out", out, "--bin-dir", bin}, &stdout, &stderr)
 	if code != exitValid {
