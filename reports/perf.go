@@ -66,6 +66,7 @@ type perfView struct {
 	Warmup, Rewarm       string
 	WarmupNote           string
 	Point                string
+	OpTimeout            string
 	Passes               int
 	ValueSize, Keys      int
 	Elapsed              string
@@ -93,7 +94,7 @@ func loadPerf(out, baseline string) (*perfView, error) {
 		return nil, fmt.Errorf("reports: %w", err)
 	}
 	v := perfView{Runtime: res.Runtime, Network: res.Network, Nodes: res.Settings.Nodes, Warmup: res.Settings.Warmup,
-		Rewarm: res.Settings.Rewarm, Point: res.Settings.Point, Passes: res.Settings.Passes, ValueSize: res.Settings.ValueSize,
+		Rewarm: res.Settings.Rewarm, Point: res.Settings.Point, OpTimeout: res.Settings.OpTimeout, Passes: res.Settings.Passes, ValueSize: res.Settings.ValueSize,
 		Keys: res.Settings.Keys, Elapsed: res.Elapsed, FailoverRounds: res.Settings.FailoverRounds, FailoverClients: res.Settings.FailoverClients}
 	if w, err := time.ParseDuration(res.Settings.Warmup); err == nil && w < fullWarmup {
 		v.WarmupNote = fmt.Sprintf("Each target had %s of warm-up load before its first pass, not the %s ZooKeeper's JIT needs to settle, so that make bench fits in 10 minutes: the JVM's first-pass figures may be low. coordlab bench --suite full (or --warmup 30s) warms each target for %s.", res.Settings.Warmup, fullWarmup, fullWarmup)
