@@ -286,6 +286,8 @@ func measurePerf(ctx context.Context, stdout io.Writer, p suite.Perf, runtime, b
 		return err
 	}
 	fmt.Fprintf(stdout, "bench: performance section done in %s\n", res.Elapsed)
+	// A target that did not start or stop is a failure of the bench; a
+	// failover round without a write is a finding, which the report shows.
 	var broken []string
 	for _, t := range res.Targets {
 		if t.Error != "" {
