@@ -16,7 +16,7 @@ import (
 // for a write after it, and the load kept after the first write so that
 // the slowest writer's stall ends inside the round.
 const (
-	failoverBefore = 700 * time.Millisecond
+	failoverBefore = 700 * time.Millisecond // the comparison page names this value
 	failoverBound  = 20 * time.Second
 	failoverAfter  = 700 * time.Millisecond
 )
