@@ -218,3 +218,41 @@ func TestAdminListeners(t *testing.T) {
 		t.Errorf("AdminURL without an admin port = %q, %v; want ErrNoAdmin", u, err)
 	}
 }
+
+// TestZooKeeperJVMFlags: the quick-start flags (C1 only, serial collector,
+// 256 MiB) unless JVMDefaults asks for the JVM's own, as zkServer.sh runs
+// it; a JavaHeap is kept either way.
+func TestZooKeeperJVMFlags(t *testing.T) {
+	cases := []struct {
+		opts      TargetOptions
+		want, not []string
+	}{
+		{TargetOptions{}, []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}, nil},
+		{TargetOptions{JVMDefaults: true}, nil, []string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m"}},
+		{TargetOptions{JVMDefaults: true, JavaHeap: "1g"}, []string{"-Xmx1g"}, []string{"-XX:TieredStopAtLevel=1"}},
+	}
+	for _, c := range cases {
+		tg, err := NewTarget("zookeeper", c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := members(t.TempDir())
+		cmd, err := tg.Command(ms[0], ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range c.want {
+			if !slices.Contains(cmd.Args, w) {
+				t.Errorf("%+v: args %v lack %s", c.opts, cmd.Args, w)
+			}
+		}
+		for _, n := range c.not {
+			if slices.Contains(cmd.Args, n) {
+				t.Errorf("%+v: args %v have %s", c.opts, cmd.Args, n)
+			}
+		}
+		if !slices.Contains(cmd.Args, "org.apache.zookeeper.server.quorum.QuorumPeerMain") {
+			t.Errorf("%+v: args %v lack the main class", c.opts, cmd.Args)
+		}
+	}
+}

@@ -77,6 +77,12 @@ type TargetOptions struct {
 	ClusterToken string
 	// JavaHeap is the -Xmx for ZooKeeper members (default "256m").
 	JavaHeap string
+	// JVMDefaults runs ZooKeeper members as Debian's zkServer.sh does: the
+	// JVM's own defaults (tiered JIT up to C2, its default collector and
+	// heap, or JavaHeap when set). Without it they run C1 only with the
+	// serial collector in 256 MiB, which starts quickly on a small machine
+	// but caps the throughput a performance figure would show.
+	JVMDefaults bool
 	// Admin makes our engines serve their admin endpoint (POST /admin/clock,
 	// for the clock-skew fault) on a listener of its own: raftkv's
 	// --admin-listen-url, zab's zab.adminAddress. The real etcd and

@@ -114,21 +114,27 @@ func (t *zkTarget) Command(m Member, all []Member) (Command, error) {
 		}
 		return Command{Path: bin, Args: []string{"--config", cfgPath}}, nil
 	}
-	heap := t.opts.JavaHeap
-	if heap == "" {
-		heap = "256m"
+	var jvm []string
+	switch {
+	case t.opts.JVMDefaults && t.opts.JavaHeap != "":
+		jvm = []string{"-Xmx" + t.opts.JavaHeap}
+	case !t.opts.JVMDefaults:
+		heap := t.opts.JavaHeap
+		if heap == "" {
+			heap = "256m"
+		}
+		jvm = []string{"-Xmx" + heap, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
 	}
 	cp := strings.Join(append([]string{confDir}, zkJars...), ":")
-	return Command{Path: javaPath, Args: []string{
-		"-Xmx" + heap, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-Dzookeeper.log.dir=" + m.Dir,
+	return Command{Path: javaPath, Args: append(jvm,
+		"-Dzookeeper.log.dir="+m.Dir,
 		"-Dzookeeper.root.logger=INFO,CONSOLE",
-		"-Dlog4j.configuration=file:" + filepath.Join(confDir, "log4j.properties"),
+		"-Dlog4j.configuration=file:"+filepath.Join(confDir, "log4j.properties"),
 		"-Dzookeeper.admin.enableServer=false",
 		"-Dzookeeper.4lw.commands.whitelist=*",
 		"-cp", cp,
 		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath,
-	}}, nil
+	)}, nil
 }
 
 // Probe sends the `srvr` four-letter word and reads "Mode: leader|follower".

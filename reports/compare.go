@@ -8,8 +8,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"coordlab/analysis"
+	"coordlab/history"
 	"coordlab/runfile"
 )
 
@@ -35,6 +37,9 @@ type compareRow struct {
 	// Unlike is set when the run differs from the group's base in more
 	// than the target: no ratio is shown for it.
 	Unlike bool
+	// Small says why the run's sample is too small to judge ("" when it
+	// is not).
+	Small string
 }
 
 type unavailRow struct {
@@ -62,6 +67,8 @@ type comparePage struct {
 	Targets  []string
 	Runs     []*Run
 	Groups   []compareGroup
+	// Perf is the performance section (nil when the bench measured none).
+	Perf *perfView
 }
 
 // groupKey is what runs must share to be compared: workload, nemesis and
@@ -135,7 +142,8 @@ func meanUnavail(us []analysis.Unavailability, read bool) float64 {
 // RenderComparison writes out/comparison.html (and its plots under
 // out/plots) comparing runs side by side, grouped by workload and fault
 // schedule, with ratios against the baseline target ("" = the first
-// target of each group).
+// target of each group). When out/perf/perf.json exists (coordlab bench's
+// performance section), the page opens with it.
 func RenderComparison(runs []*Run, out, baseline string) error {
 	if len(runs) == 0 {
 		return fmt.Errorf("reports: nothing to compare: no runs")
@@ -163,6 +171,10 @@ func RenderComparison(runs []*Run, out, baseline string) error {
 	page := comparePage{CSS: css(), Baseline: baseline, Targets: targets, Runs: runs}
 	if page.Baseline == "" {
 		page.Baseline = "the first target"
+	}
+	var err error
+	if page.Perf, err = loadPerf(out, baseline); err != nil {
+		return err
 	}
 	for gi, k := range order {
 		rs := groups[k]
@@ -243,7 +255,42 @@ func row(out string, r *Run) compareRow {
 		UnavailW: meanUnavail(res.Perf.Unavailability, false), UnavailR: meanUnavail(res.Perf.Unavailability, true),
 	}
 	cr.Throughput = float64(res.Counts.OK) / runEndS(r)
+	cr.Small = smallSample(r)
 	return cr
+}
+
+// Sample sizes under which a run's verdict and figures say little: ok
+// operations in all, and ok acquisitions for a lock workload (each is one
+// holder the lock checker can compare with the others).
+const (
+	minOKOps      = 50
+	minOKAcquires = 20
+)
+
+// smallSample says why r's sample is too small to judge, or "".
+func smallSample(r *Run) string {
+	if r.Results.Counts.OK < minOKOps {
+		return fmt.Sprintf("only %d ok operations (fewer than %d): too few to judge", r.Results.Counts.OK, minOKOps)
+	}
+	if r.Spec.Workload != "lock" {
+		return ""
+	}
+	n, last := 0, int64(0)
+	for _, p := range r.Pairs {
+		if p.Invoke.F == history.FAcquire && p.Done != nil && p.Done.Type == history.OK {
+			n++
+			last = max(last, p.Done.Time)
+		}
+	}
+	if n >= minOKAcquires {
+		return ""
+	}
+	why := fmt.Sprintf("only %d ok acquisitions (fewer than %d): too few to judge this lock", n, minOKAcquires)
+	end := time.Duration(r.Spec.TimeLimit)
+	if gap := end - time.Duration(last); end > 0 && gap > end/3 {
+		why += fmt.Sprintf("; none in the last %.0f s of the %.0f s run: the lock had not recovered from the fault when the run ended", gap.Seconds(), end.Seconds())
+	}
+	return why
 }
 
 // relLink is the run page's path from out.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"coordlab/perf"
 )
 
 // copyRuns copies the stored runs of testdata/runs into a temporary results
@@ -357,5 +359,104 @@ func TestComparisonMarksUnlikeRuns(t *testing.T) {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("comparison.html lacks %q", want)
 		}
+	}
+}
+
+// TestComparisonPerfSection renders a bench's perf.json at the top of the
+// comparison: throughput per pass with ratios against etcd and their
+// per-pass range, the short warm-up named, failover medians, and the
+// throughput and latency-distribution plots of every operation.
+func TestComparisonPerfSection(t *testing.T) {
+	root := copyRuns(t, "etcd-serializable", "etcd-linearizable")
+	res := perf.Results{
+		Runtime: "docker", Network: "bridge", Elapsed: "4m0s",
+		Settings: perf.Settings{Targets: []string{"etcd", "zab"}, Nodes: 3, Warmup: "10s", Rewarm: "2s", Point: "1.5s",
+			Clients: []int{1, 16}, Passes: 2, ValueSize: 256, Keys: 1000, FailoverRounds: 3, FailoverClients: 6},
+		Order: []perf.Visit{{Pass: 1, Target: "etcd", Warmup: "10s"}, {Pass: 1, Target: "zab", StartS: 30, Warmup: "10s"},
+			{Pass: 2, Target: "zab", StartS: 60, Warmup: "2s"}, {Pass: 2, Target: "etcd", StartS: 80, Warmup: "2s"}},
+	}
+	// etcd: 1000 and 1000 ops/s; zab: 400 and 600 (ratio 0.50, range
+	// 0.40-0.60) for every point.
+	for ti, name := range res.Settings.Targets {
+		tr := perf.TargetResult{Target: name}
+		for _, op := range perf.Ops {
+			for _, n := range res.Settings.Clients {
+				for pass := 1; pass <= 2; pass++ {
+					thr := 1000.0
+					if ti == 1 {
+						thr = 200 + 200*float64(pass)
+					}
+					tr.Points = append(tr.Points, perf.Point{Op: op, Clients: n, Pass: pass, OK: int(thr), Seconds: 1, Throughput: thr,
+						Latency: perf.Quantiles{Count: int(thr), P50: 1, P90: 2, P99: 5, P999: 9, Max: 12}})
+				}
+				tr.Dists = append(tr.Dists, perf.Distribution{Op: op, Clients: n, Count: 2000, Ms: []float64{1, 1.5, 2, 3, 5, 6, 9, 11, 12}})
+			}
+		}
+		for r := 1; r <= 3; r++ {
+			first := 1000.0 * float64(r) // etcd median 2000
+			if ti == 1 {
+				first = 500 * float64(r) // zab median 1000: 0.50×
+			}
+			tr.Failover = append(tr.Failover, perf.Failover{Round: r, Killed: "n1", NewLeader: "n2", FirstWriteMs: first, MaxStallMs: first + 100, Writers: 4})
+		}
+		res.Targets = append(res.Targets, tr)
+	}
+	if err := os.MkdirAll(filepath.Join(root, PerfDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Write(filepath.Join(root, PerfDir)); err != nil {
+		t.Fatal(err)
+	}
+	renderAll(t, root)
+	b, err := os.ReadFile(filepath.Join(root, "comparison.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, want := range []string{`id="perf"`, "Short warm-up", "10s of warm-up load", "<b>1000</b>", "<b>500</b>", "400 / 600",
+		"<b>0.50×</b>", "0.40–0.60", "read-linearizable", "Failover under write load", "<b>2000</b>", "<b>1000</b>", "0.50×, 0.52×",
+		"Correctness under faults"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("comparison.html lacks %q", want)
+		}
+	}
+	if strings.Index(page, `id="perf"`) > strings.Index(page, "Correctness under faults") {
+		t.Error("the performance section is not on top")
+	}
+	for _, op := range perf.Ops {
+		for _, kind := range []string{"throughput", "latency"} {
+			if _, err := os.Stat(filepath.Join(root, "plots", "perf-"+string(op)+"-"+kind+".svg")); err != nil {
+				t.Errorf("plot: %v", err)
+			}
+		}
+	}
+}
+
+// TestComparisonSaysSampleTooSmall: a run with few ok operations is marked
+// as too small to judge, with the count.
+func TestComparisonSaysSampleTooSmall(t *testing.T) {
+	root := copyRuns(t, "etcd-serializable", "etcd-linearizable")
+	p := filepath.Join(root, "etcd-serializable", "results.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), `"ok": 1862`, `"ok": 12`, 1)
+	if s == string(b) {
+		t.Fatalf("results.json did not have the count this test edits:\n%.400s", b)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	renderAll(t, root)
+	page, err := os.ReadFile(filepath.Join(root, "comparison.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "sample too small: only 12 ok operations") {
+		t.Errorf("comparison.html does not say the sample of 12 ok operations is too small")
+	}
+	if strings.Count(string(page), "sample too small") != 1 {
+		t.Errorf("comparison.html marks %d runs as too small, want 1", strings.Count(string(page), "sample too small"))
 	}
 }

@@ -164,8 +164,14 @@ func checkEnv() error {
 }
 
 // SetEnv sets the testcontainers environment coordlab needs (no Ryuk, host
-// 127.0.0.1). Mains call it before creating a Runtime.
-func SetEnv() {
+// 127.0.0.1). Mains call it before creating a Runtime. It acts once per
+// process: clusters started side by side call it together, and
+// testcontainers reads its logger while creating containers.
+func SetEnv() { setEnvOnce.Do(setEnv) }
+
+var setEnvOnce sync.Once
+
+func setEnv() {
 	// testcontainers narrates every container step on stderr; our own
 	// logger records the state changes that matter.
 	tclog.SetDefault(tclog.NewNoopLogger())

@@ -65,14 +65,6 @@ with QuorumPeerMain; its argument is the zoo.cfg path (default
 	return cmd
 }
 
-// buildImages builds the engines' images that are missing, with a progress
-// bar on a terminal, and returns engine -> content-hash tag.
-func buildImages(ctx context.Context, progress io.Writer, binDir, dockerDir string) (map[string]string, error) {
-	return buildImageList(ctx, progress, images.Engines, images.Options{BinDir: binDir, DockerDir: dockerDir})
-}
-
-// buildImageList builds the named images that are missing, with a progress
-// bar on a terminal (else one line per image), and returns name -> tag.
 func buildImageList(ctx context.Context, progress io.Writer, names []string, o images.Options) (map[string]string, error) {
 	if err := images.CheckDocker(ctx); err != nil {
 		return nil, err
