@@ -42,7 +42,7 @@ func StartCluster(ctx context.Context, spec Spec, opts cluster.TargetOptions, di
 	if err := target.Check(); err != nil {
 		return nil, err
 	}
-	rt, err := newRuntime(ctx, spec, dir, log)
+	rt, err := newRuntime(ctx, spec, dir, false, log) // no fault runs on these clusters
 	if err != nil {
 		return nil, err
 	}

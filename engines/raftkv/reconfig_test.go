@@ -130,10 +130,17 @@ func TestLearnerAddPromote(t *testing.T) {
 		return ok
 	})
 
-	ms, err = c.servers[follower].PromoteMember(ctx, m.ID)
-	if err != nil {
-		t.Fatalf("promote the learner in sync: %v", err)
-	}
+	// The learner has applied every entry; the leader learns its match
+	// index from its next acknowledgement, so the first promote may still
+	// find it behind: etcd's answer then is "not ready", and a user retries.
+	var perr error
+	waitFor(t, "the leader to see the learner in sync and promote it", func() bool {
+		ms, perr = c.servers[follower].PromoteMember(ctx, m.ID)
+		if perr != nil && !errors.Is(perr, rpctypes.ErrGRPCLearnerNotReady) {
+			t.Fatalf("promote the learner in sync: %v", perr)
+		}
+		return perr == nil
+	})
 	if memberByID(ms, m.ID).GetIsLearner() {
 		t.Fatalf("member list after promotion: %v", ms)
 	}
