@@ -16,8 +16,8 @@ import (
 // leaves its peer port refusing new ones. Raft alone learns of the death only
 // when the election timeout passes without a heartbeat (1 to 2 s with etcd's
 // defaults), and clients wait that long for a write. A follower whose stream
-// from the leader ends, or whose dial to it fails, asks the leader's peer
-// port once: a refused connection (nobody listens there) is proof enough to
+// from the leader ends, whose dial to it fails, or who is asked for its
+// vote while it still follows that leader, asks the leader's peer port once: a refused connection (nobody listens there) is proof enough to
 // hold an election now. A partition drops packets and refuses nothing, so it
 // still takes the timeout, and PreVote with CheckQuorum keeps a wrong guess
 // harmless: a member still in touch with a live leader ignores the votes.
@@ -26,9 +26,8 @@ import (
 // fast-forwards its election timer by one timeout (so that it is out of the
 // leader's lease and grants votes), then the live voter with the lowest ID
 // campaigns at once, and every second tick any survivor whose rank's turn
-// has come (rank k from tick 2k), who is a follower (its round, if any,
-// was lost: a voter with a longer log refused it) and who has not voted for
-// another in this term campaigns, until a leader is known; after one election timeout raft's own randomized timers take
+// has come (rank k from tick 2k) campaigns again unless a round it started
+// or voted for is open (mayCampaign), until a leader is known; after one election timeout raft's own randomized timers take
 // over.
 
 // leaderProbeTimeout bounds the dial that asks whether the leader is gone.
@@ -136,11 +135,22 @@ func (s *Server) fastElectionTick() {
 		s.fast = nil
 		return
 	}
-	// Only a follower that has not voted for another member in this term
-	// campaigns: a (pre-)candidate's round, or the round of the member it
-	// voted for, is still open, and a new round would only raise the term.
-	st := s.rn.BasicStatus()
-	if f.ticks >= 2*f.rank && f.ticks%2 == 0 && st.RaftState == raft.StateFollower && (st.GetVote() == raft.None || st.GetVote() == s.id) {
+	if f.ticks >= 2*f.rank && f.ticks%2 == 0 && mayCampaign(s.rn.BasicStatus(), s.id, f.dead) {
 		_ = s.rn.Campaign()
 	}
+}
+
+// mayCampaign: a pre-candidate may start its round again (a pre-vote
+// raises no term, and a voter that was still in the dead leader's lease
+// ignored the first one); a follower may, unless in this term it voted for
+// a live member, whose round is open; a candidate's round is open.
+func mayCampaign(st raft.BasicStatus, self, dead uint64) bool {
+	switch st.RaftState {
+	case raft.StatePreCandidate:
+		return true
+	case raft.StateFollower:
+		v := st.GetVote()
+		return v == raft.None || v == self || v == dead
+	}
+	return false
 }

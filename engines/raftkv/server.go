@@ -607,6 +607,14 @@ func (s *Server) leaderChanged() <-chan struct{} {
 // recv hands a peer message to the loop, dropping it when the queue is full
 // (raft retransmits).
 func (s *Server) recv(m *raftpb.Message) {
+	if t := m.GetType(); t == raftpb.MsgPreVote || t == raftpb.MsgVote {
+		// Another member campaigns while this one still follows a leader:
+		// the leader may be gone without this member having seen its
+		// stream end (none was open). Ask its port (leadergone.go).
+		if l := s.lead.Load(); l != raft.None && l != m.GetFrom() && s.tr != nil {
+			s.tr.probeLeader(l)
+		}
+	}
 	select {
 	case s.recvc <- m:
 	default:
