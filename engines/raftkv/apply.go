@@ -357,6 +357,17 @@ func (s *Server) applyConfChange(e *raftpb.Entry) bool {
 	}
 	s.tr.setPeers(s.members.list(), s.id)
 	s.log.Info("applied conf change", "type", cc.GetType().String(), "member", fmt.Sprintf("%x", id), "index", e.GetIndex())
+	if res.err == nil {
+		switch cc.GetType() {
+		case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:
+			m, _ := s.members.get(id)
+			s.log.Info("added member", "cluster-id", fmt.Sprintf("%x", s.members.clusterID()), "local-member-id", fmt.Sprintf("%x", s.id),
+				"added-peer-id", fmt.Sprintf("%x", id), "added-peer-peer-urls", m.PeerURLs)
+		case raftpb.ConfChangeRemoveNode:
+			s.log.Info("removed member", "cluster-id", fmt.Sprintf("%x", s.members.clusterID()), "local-member-id", fmt.Sprintf("%x", s.id),
+				"removed-remote-peer-id", fmt.Sprintf("%x", id))
+		}
+	}
 	if rid := cc.GetId(); rid != 0 {
 		s.wake(rid, res)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +22,13 @@ import (
 
 // Version is the etcd server version raftkv reports (Status, /version).
 const Version = "3.5.0"
+
+// ClusterVersion is the etcd API version raftkv speaks (etcd 3.4's).
+const ClusterVersion = "3.4"
+
+// Ready is closed once this member has published itself through the log
+// and serves client requests (etcd's ReadyNotify).
+func (s *Server) Ready() <-chan struct{} { return s.readyc }
 
 // Propose replicates req through raft and returns the store's response once
 // the entry is applied on this member.
@@ -313,7 +321,16 @@ func (s *Server) publish() {
 		_, err := s.Propose(ctx, req)
 		cancel()
 		if err == nil {
-			s.log.Info("published member attributes", "name", s.cfg.Name, "client_urls", s.cfg.ClientURLs)
+			cid := fmt.Sprintf("%x", s.members.clusterID())
+			s.log.Info("published local member to cluster through raft", "local-member-id", fmt.Sprintf("%x", s.id),
+				"local-member-attributes", fmt.Sprintf("{Name:%s ClientURLs:[%s]}", s.cfg.Name, strings.Join(s.cfg.ClientURLs, " ")),
+				"cluster-id", cid)
+			// raftkv speaks etcd's 3.4 API from the start: no version
+			// negotiation, but the lines tools wait for, at the moment etcd
+			// logs them (once the member has joined through the log).
+			s.log.Info("set initial cluster version", "cluster-id", cid, "local-member-id", fmt.Sprintf("%x", s.id), "cluster-version", ClusterVersion)
+			s.log.Info("enabled capabilities for version", "cluster-version", ClusterVersion)
+			close(s.readyc)
 			return
 		}
 		select {

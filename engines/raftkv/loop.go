@@ -189,6 +189,16 @@ func (s *Server) onSoftState(ss *raft.SoftState) {
 		s.leadChangeC = make(chan struct{})
 		s.leadChangeMu.Unlock()
 		s.log.Info("leader changed", "from", fmt.Sprintf("%x", old), "to", fmt.Sprintf("%x", ss.Lead), "term", s.term.Load())
+		// raft's RawNode does not log these; etcd's raft.node does.
+		rl := s.log.With("component", "raft")
+		switch {
+		case old == raft.None:
+			rl.Info(fmt.Sprintf("raft.node: %x elected leader %x at term %d", s.id, ss.Lead, s.term.Load()))
+		case ss.Lead == raft.None:
+			rl.Info(fmt.Sprintf("raft.node: %x lost leader %x at term %d", s.id, old, s.term.Load()))
+		default:
+			rl.Info(fmt.Sprintf("raft.node: %x changed leader from %x to %x at term %d", s.id, old, ss.Lead, s.term.Load()))
+		}
 		if old != raft.None {
 			// The round may have gone to the old leader: etcd's answer.
 			s.failInflightRead(rpctypes.ErrGRPCLeaderChanged)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -115,12 +116,17 @@ func (m *Member) closeListeners() {
 // returns once every goroutine it started has exited.
 func (m *Member) Serve(ctx context.Context) error {
 	s, log := m.s, m.s.log
-	opts := append(v3rpc.ServerOptions(s),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: false}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Hour, Timeout: 20 * time.Second}),
-	)
+	c := m.cfg
+	opts := append(v3rpc.ServerOptions(s), grpcServerOptions(c)...)
 	gs := grpc.NewServer(opts...)
-	v3rpc.Register(gs, s)
+	rc := v3rpc.DefaultConfig()
+	if c.MaxTxnOps > 0 {
+		rc.MaxTxnOps = c.MaxTxnOps
+	}
+	if c.WatchProgressNotifyInterval > 0 {
+		rc.ProgressNotifyInterval = c.WatchProgressNotifyInterval
+	}
+	v3rpc.RegisterWithConfig(gs, s, rc)
 	var h http.Handler = s.HTTPHandler()
 	if m.cfg.EnablePprof {
 		mux := http.NewServeMux()
@@ -195,7 +201,25 @@ func (m *Member) Serve(ctx context.Context) error {
 	for _, ln := range m.adminLns {
 		serveHTTP(ln, s.AdminHandler())
 	}
-	log.Info("serving client requests", "listen_client_urls", m.ClientAddrs(), "listen_metrics_urls", m.cfg.ListenMetricsURLs)
+	readyDone := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-s.Ready():
+		case <-readyDone:
+			return
+		}
+		// etcd logs these once the member has published itself (ReadyNotify).
+		log.Info("ready to serve client requests")
+		for i, ln := range m.clientLns {
+			if m.clientTLS[i] {
+				log.Info("serving client traffic securely", "address", ln.Addr().String())
+			} else {
+				log.Info("serving client traffic insecurely; this is strongly discouraged!", "address", ln.Addr().String())
+			}
+		}
+	}()
 	if m.cfg.AdminListenURL != "" {
 		log.Warn("serving the unauthenticated fault endpoint /admin/clock", "admin_listen_url", m.cfg.AdminListenURL)
 	}
@@ -217,6 +241,7 @@ func (m *Member) Serve(ctx context.Context) error {
 			log.Info("shutting down", "cause", context.Cause(ctx))
 		}
 	}
+	close(readyDone)
 	gs.Stop()
 	for _, hs := range httpSrvs {
 		_ = hs.Close()
@@ -257,4 +282,24 @@ func listenAll(flagName string, urls []string, given []net.Listener) ([]net.List
 		lns = append(lns, ln)
 	}
 	return lns, nil
+}
+
+// grpcServerOptions are etcd's keepalive settings and stream limit for the
+// client port (--grpc-keepalive-min-time, --grpc-keepalive-interval,
+// --grpc-keepalive-timeout, --max-concurrent-streams), as etcd's v3rpc.Server
+// sets them: a client pinging more often than the min time is sent GOAWAY
+// (too_many_pings), and pings without an active stream count as too many.
+func grpcServerOptions(c Config) []grpc.ServerOption {
+	streams := c.MaxConcurrentStreams
+	if streams == 0 {
+		streams = math.MaxUint32
+	}
+	opts := []grpc.ServerOption{grpc.MaxConcurrentStreams(streams)}
+	if c.GRPCKeepaliveMinTime > 0 {
+		opts = append(opts, grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.GRPCKeepaliveMinTime, PermitWithoutStream: false}))
+	}
+	if c.GRPCKeepaliveInterval > 0 && c.GRPCKeepaliveTimeout > 0 {
+		opts = append(opts, grpc.KeepaliveParams(keepalive.ServerParameters{Time: c.GRPCKeepaliveInterval, Timeout: c.GRPCKeepaliveTimeout}))
+	}
+	return opts
 }

@@ -30,6 +30,9 @@ import (
 // Server is one raftkv member: it owns the raft loop goroutine, the WAL, the
 // store, the peer transport and the lease timers, and implements v3rpc.Backend.
 type Server struct {
+	// readyc is closed once this member's attributes are published through
+	// the log (etcd's ReadyNotify).
+	readyc  chan struct{}
 	cfg     Config
 	log     *slog.Logger
 	id      uint64
@@ -159,6 +162,7 @@ func New(cfg Config) (*Server, error) {
 		applyq:      newQueue[applyItem](),
 		localq:      newQueue[localItem](),
 		fatalc:      make(chan struct{}),
+		readyc:      make(chan struct{}),
 	}
 	var err error
 	if s.peerTLS, err = cfg.PeerTLS.build("peer-", filepath.Join(cfg.DataDir, "fixtures", "peer"), append(slices.Clone(cfg.PeerURLs), cfg.ListenPeerURLs...)); err != nil {
@@ -167,7 +171,15 @@ func New(cfg Config) (*Server, error) {
 	if s.clientTLS, err = cfg.ClientTLS.build("", filepath.Join(cfg.DataDir, "fixtures", "client"), append(slices.Clone(cfg.ClientURLs), cfg.ListenClientURLs...)); err != nil {
 		return nil, err
 	}
+	for _, c := range []*tls.Config{s.peerTLS.server, s.peerTLS.client, s.clientTLS.server} {
+		if c != nil && len(cfg.CipherSuites) > 0 {
+			c.CipherSuites = slices.Clone(cfg.CipherSuites)
+		}
+	}
 	s.walDir = filepath.Join(s.memberDir, "wal")
+	if cfg.WALDir != "" {
+		s.walDir = cfg.WALDir
+	}
 	s.snapDir = filepath.Join(s.memberDir, "snap")
 	s.dbPath = filepath.Join(s.snapDir, "db")
 	if cfg.Registerer != nil {
@@ -228,7 +240,7 @@ func (s *Server) raftConfig(applied uint64) *raft.Config {
 		MaxCommittedSizePerReady:  64 << 20,
 		AsyncStorageWrites:        true,
 		CheckQuorum:               true,
-		PreVote:                   true,
+		PreVote:                   s.cfg.PreVote,
 		StepDownOnRemoval:         true,
 		Logger:                    raftLogger{s.cfg.Logger.With("component", "raft")},
 	}
@@ -237,6 +249,7 @@ func (s *Server) raftConfig(applied uint64) *raft.Config {
 func (s *Server) mvccConfig() mvcc.Config {
 	c := mvcc.DefaultConfig()
 	c.Logger = s.cfg.Logger
+	c.FreelistType = s.cfg.BoltFreelistType
 	// etcd raises lease TTLs to ceil(1.5 * election timeout) seconds.
 	c.MinLeaseTTL = int64(math.Ceil(1.5 * s.cfg.ElectionTimeout().Seconds()))
 	return c
@@ -331,7 +344,7 @@ func (s *Server) bootstrap() error {
 		}
 	}
 	s.rn = rn
-	cfg.Logger.Info("bootstrapped member", "node", fmt.Sprintf("%x", s.id), "cluster", fmt.Sprintf("%x", clusterID),
+	cfg.Logger.Info("starting local member", "local-member-id", fmt.Sprintf("%x", s.id), "cluster-id", fmt.Sprintf("%x", clusterID),
 		"state", cfg.ClusterState.String(), "members", len(ms))
 	return nil
 }
@@ -400,7 +413,7 @@ func (s *Server) restart() error {
 	last, _ := s.ms.LastIndex()
 	s.lastIndex.Store(last)
 	s.appliedIndex.Store(s.ap.snapIndex)
-	s.cfg.Logger.Info("restarted member", "node", fmt.Sprintf("%x", s.id), "cluster", fmt.Sprintf("%x", m.ClusterID),
+	s.cfg.Logger.Info("restarting local member", "local-member-id", fmt.Sprintf("%x", s.id), "cluster-id", fmt.Sprintf("%x", m.ClusterID), "commit-index", st.HardState.GetCommit(),
 		"snapshot", s.ap.snapIndex, "entries", len(st.Entries), "commit", st.HardState.GetCommit(), "store_index", store.ConsistentIndex())
 	return nil
 }
@@ -487,11 +500,20 @@ func (s *Server) Start() error {
 			s.log.Error("peer server stopped", "err", err)
 		}
 	})
+	if vs := s.rn.Status().Config.Voters.IDs(); s.cfg.InitialElectionTickAdvance && len(vs) == 1 && hasKey(vs, s.id) {
+		// etcd's adjustTicks for a one-voter cluster: nobody to hear from,
+		// so elect at the next tick or so.
+		for range s.cfg.ElectionTicks - 1 {
+			s.rn.Tick()
+		}
+		s.log.Info("started as single-node; fast-forwarding election ticks", "forward-ticks", s.cfg.ElectionTicks-1, "election-ticks", s.cfg.ElectionTicks)
+	}
 	s.goFunc(s.run)
 	s.goFunc(s.appendLoop)
 	s.goFunc(s.applyLoop)
 	s.goFunc(s.publish)
-	s.log.Info("member started", "name", s.cfg.Name, "peer_urls", s.cfg.PeerURLs, "client_urls", s.cfg.ClientURLs)
+	s.runCompactor()
+	s.log.Info("serving peer traffic", "address", s.peerLn.Addr().String())
 	return nil
 }
 
@@ -593,4 +615,9 @@ func (s *Server) writeStoreSnapshot(w io.Writer) (int64, error) {
 		return 0, ErrStopped
 	}
 	return s.store.WriteSnapshot(w)
+}
+
+func hasKey[K comparable, V any](m map[K]V, k K) bool {
+	_, ok := m[k]
+	return ok
 }

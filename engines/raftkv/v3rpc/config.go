@@ -34,6 +34,10 @@ type Config struct {
 	// SnapshotChunkBytes is the size of each Maintenance.Snapshot message.
 	// Default 32 KiB, as etcd.
 	SnapshotChunkBytes int
+
+	// MaxTxnOps is the most operations one Txn branch (or its compare list)
+	// may hold (etcd's --max-txn-ops). Default 128.
+	MaxTxnOps int
 }
 
 // DefaultConfig returns etcd's defaults.
@@ -44,6 +48,7 @@ func DefaultConfig() Config {
 		LeaderCheckInterval:    time.Second,
 		RangeStreamChunkBytes:  1 << 20,
 		SnapshotChunkBytes:     32 * 1024,
+		MaxTxnOps:              MaxTxnOps,
 	}
 }
 
@@ -58,6 +63,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("v3rpc: LeaderCheckInterval: want > 0, got %v (default 1s)", c.LeaderCheckInterval)
 	case c.RangeStreamChunkBytes < 1:
 		return fmt.Errorf("v3rpc: RangeStreamChunkBytes: want >= 1, got %d (default 1048576)", c.RangeStreamChunkBytes)
+	case c.MaxTxnOps < 1:
+		return fmt.Errorf("v3rpc: MaxTxnOps: want >= 1, got %d (default 128)", c.MaxTxnOps)
 	case c.SnapshotChunkBytes < 1:
 		return fmt.Errorf("v3rpc: SnapshotChunkBytes: want >= 1, got %d (default 32768)", c.SnapshotChunkBytes)
 	}

@@ -105,7 +105,7 @@ func (s *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*
 // Txn proposes a txn that writes; one that only reads is served as a read
 // (see readtxn.go), as etcd does.
 func (s *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
-	if err := checkTxn(r, MaxTxnOps); err != nil {
+	if err := checkTxn(r, s.cfg.MaxTxnOps); err != nil {
 		return nil, err
 	}
 	if isReadOnlyTxn(r) {

@@ -1,0 +1,158 @@
+package main
+
+// etcdFlags is every flag etcd 3.4 takes (`etcd --help`, plus the ones it
+// registers without listing: --config-file, --version, --log-output,
+// --enable-grpc-gateway, --experimental-enable-lease-checkpoint-persist,
+// --unsafe-no-fsync), and what raftkv does with each. docs/COMPATIBILITY.md's
+// raftkv section is rendered from it (TestCompatibilityDoc keeps the two
+// equal), and TestEtcdFlagsKnown checks it against `etcd --help`.
+//
+// honoured: does what etcd does. sameAsEtcd: accepted; what etcd does with
+// it is genuinely what raftkv does (the note says why). refused: stops
+// raftkv at start, naming the flag and the reason, unless it is left at the
+// value in allowed (etcd's default, which asks for nothing raftkv lacks).
+var etcdFlags = []etcdFlag{
+	// Member
+	{name: "name", support: honoured, note: "member name", test: "TestSampleConfigFile"},
+	{name: "data-dir", support: honoured, note: "default ${name}.etcd", test: "TestSampleConfigFile"},
+	{name: "wal-dir", support: honoured, note: "the WAL lives there instead of <data-dir>/member/wal", test: "TestWALDir"},
+	{name: "snapshot-count", support: honoured, note: "applied entries between raft snapshots", test: "TestSnapshotInstallOnLaggingMember"},
+	{name: "heartbeat-interval", support: honoured, note: "raft tick", test: "TestParseEtcdCommandLine"},
+	{name: "election-timeout", support: honoured, note: "election ticks; etcd's bounds (>= 5 heartbeats, <= 50000 ms)", test: "TestParseEtcdCommandLine"},
+	{name: "initial-election-tick-advance", support: sameAsEtcd, note: "raftkv always starts with etcd's default (true) behaviour of an early first election; `false` only delays it", test: "TestParseEtcdCommandLine"},
+	{name: "listen-peer-urls", support: honoured, note: "", test: "TestClusterPutGetAndFailover"},
+	{name: "listen-client-urls", support: honoured, note: "gRPC and /health, /metrics, /version", test: "TestClusterPutGetAndFailover"},
+	{name: "max-snapshots", support: sameAsEtcd, note: "raftkv keeps raft snapshots as WAL records and deletes a received *.snap.db once installed, so it never holds more snapshot files than etcd's limit", test: "TestParseEtcdCommandLine"},
+	{name: "max-wals", support: honoured, note: "WAL files covered by a snapshot are deleted beyond this many (0 keeps all); a file still needed is never deleted", test: "TestMaxWALs"},
+	{name: "quota-backend-bytes", support: honoured, note: "NOSPACE alarm and etcd's error over quota", test: "TestQuotaBackendBytesProcess"},
+	{name: "backend-batch-interval", support: honoured, note: "store commit interval (raftkv's default is 1s, etcd's 100ms; the WAL is the durability source)", test: "TestParseEtcdCommandLine"},
+	{name: "backend-batch-limit", support: refused, allowed: "0", note: "raftkv commits the store by time only; a per-operation commit limit is not implemented", test: "TestRefusedFlags"},
+	{name: "max-txn-ops", support: honoured, note: "a larger Txn answers etcd's \"too many operations in txn request\"", test: "TestSystemdCommandLine"},
+	{name: "max-request-bytes", support: honoured, note: "", test: "TestRequestTooLargeAndNoLeader"},
+	{name: "max-concurrent-streams", support: honoured, note: "gRPC MaxConcurrentStreams of the client port", test: "TestParseEtcdCommandLine"},
+	{name: "grpc-keepalive-min-time", support: honoured, note: "gRPC keepalive enforcement policy: faster client pings are answered with GOAWAY", test: "TestGRPCKeepaliveEnforced"},
+	{name: "grpc-keepalive-interval", support: honoured, note: "gRPC server keepalive ping interval", test: "TestParseEtcdCommandLine"},
+	{name: "grpc-keepalive-timeout", support: honoured, note: "gRPC server keepalive timeout", test: "TestParseEtcdCommandLine"},
+
+	// Clustering
+	{name: "initial-advertise-peer-urls", support: honoured, note: "", test: "TestClusterPutGetAndFailover"},
+	{name: "initial-cluster", support: honoured, note: "", test: "TestClusterPutGetAndFailover"},
+	{name: "initial-cluster-state", support: honoured, note: "new or existing", test: "TestMemberAddRemove"},
+	{name: "initial-cluster-token", support: honoured, note: "member and cluster IDs as etcd derives them", test: "TestClusterPutGetAndFailover"},
+	{name: "advertise-client-urls", support: honoured, note: "required when --listen-client-urls is set, as etcd", test: "TestParseEtcdCommandLine"},
+	{name: "discovery", support: refused, allowed: "", note: "discovery service bootstrap is left out: give --initial-cluster", test: "TestRefusedFlags"},
+	{name: "discovery-fallback", support: refused, allowed: "proxy", note: "only acts with --discovery, which raftkv leaves out; \"exit\" asks for discovery behaviour", test: "TestRefusedFlags"},
+	{name: "discovery-proxy", support: refused, allowed: "", note: "discovery is left out", test: "TestRefusedFlags"},
+	{name: "discovery-srv", support: refused, allowed: "", note: "DNS SRV discovery is left out: give --initial-cluster", test: "TestRefusedFlags"},
+	{name: "discovery-srv-name", support: refused, allowed: "", note: "DNS SRV discovery is left out", test: "TestRefusedFlags"},
+	{name: "strict-reconfig-check", support: honoured, note: "member add/remove that would lose quorum of connected members answers etcd's \"etcdserver: unhealthy cluster\"", test: "TestStrictReconfigCheck"},
+	{name: "pre-vote", support: honoured, note: "raft PreVote (etcd's default false)", test: "TestParseEtcdCommandLine"},
+	{name: "auto-compaction-retention", support: honoured, note: "periodic: hours or a duration; revision: a count; as etcd 3.4's compactor", test: "TestAutoCompactionPeriodic"},
+	{name: "auto-compaction-mode", support: honoured, note: "periodic or revision", test: "TestAutoCompactionRevision"},
+	{name: "enable-v2", support: refused, allowed: "false", note: "raftkv serves etcd's v3 API only; the v2 API is left out", test: "TestRefusedFlags"},
+
+	// Security
+	{name: "cert-file", support: honoured, note: "", test: "TestTLSFlagsWithEtcdctl"},
+	{name: "key-file", support: honoured, note: "", test: "TestTLSFlagsWithEtcdctl"},
+	{name: "client-cert-auth", support: honoured, note: "", test: "TestTLSFlagsWithEtcdctl"},
+	{name: "client-crl-file", support: refused, allowed: "", note: "certificate revocation lists are not implemented: refusing beats accepting revoked client certificates", test: "TestRefusedFlags"},
+	{name: "client-cert-allowed-hostname", support: refused, allowed: "", note: "client certificate hostname pinning is not implemented", test: "TestRefusedFlags"},
+	{name: "trusted-ca-file", support: honoured, note: "", test: "TestTLSFlagsWithEtcdctl"},
+	{name: "auto-tls", support: honoured, note: "", test: "TestAutoTLS"},
+	{name: "peer-cert-file", support: honoured, note: "", test: "TestTLSFlagsWithEtcdctl"},
+	{name: "peer-key-file", support: honoured, note: "", test: "TestTLSFlagsWithEtcdctl"},
+	{name: "peer-client-cert-auth", support: honoured, note: "", test: "TestTLSFlagsWithEtcdctl"},
+	{name: "peer-trusted-ca-file", support: honoured, note: "", test: "TestTLSFlagsWithEtcdctl"},
+	{name: "peer-cert-allowed-cn", support: refused, allowed: "", note: "peer certificate CN pinning is not implemented", test: "TestRefusedFlags"},
+	{name: "peer-cert-allowed-hostname", support: refused, allowed: "", note: "peer certificate hostname pinning is not implemented", test: "TestRefusedFlags"},
+	{name: "peer-auto-tls", support: honoured, note: "", test: "TestAutoTLS"},
+	{name: "peer-crl-file", support: refused, allowed: "", note: "certificate revocation lists are not implemented", test: "TestRefusedFlags"},
+	{name: "cipher-suites", support: honoured, note: "Go's TLS suite names, on the client and peer servers and peer connections", test: "TestParseEtcdCommandLine"},
+	{name: "cors", support: refused, allowed: "*", note: "raftkv serves no browser API (no gRPC gateway); an origin list asks for CORS handling it lacks", test: "TestRefusedFlags"},
+	{name: "host-whitelist", support: refused, allowed: "*", note: "Host header filtering is not implemented", test: "TestRefusedFlags"},
+
+	// Profiling and monitoring
+	{name: "enable-pprof", support: honoured, note: "/debug/pprof on the client and metrics URLs", test: "TestParseEtcdCommandLine"},
+	{name: "metrics", support: refused, allowed: "basic", note: "\"extensive\" histograms are not exported", test: "TestRefusedFlags"},
+	{name: "listen-metrics-urls", support: honoured, note: "", test: "TestSystemdCommandLine"},
+
+	// Logging
+	{name: "logger", support: honoured, note: "capnslog (default) or zap, with etcd's lines and JSON field names", test: "TestLogLines"},
+	{name: "log-outputs", support: honoured, note: "default, stderr, stdout or files", test: "TestLogLines"},
+	{name: "log-output", support: honoured, note: "etcd's deprecated spelling of --log-outputs", test: "TestParseEtcdCommandLine"},
+	{name: "log-level", support: honoured, note: "debug, info, warn, error, panic, fatal", test: "TestLogLines"},
+	{name: "debug", support: honoured, note: "same as --log-level debug", test: "TestParseEtcdCommandLine"},
+	{name: "log-package-levels", support: honoured, note: "per-package levels for capnslog (ignored by zap, as etcd)", test: "TestLogLines"},
+
+	// v2 proxy
+	{name: "proxy", support: refused, allowed: "off", note: "the v2 proxy is left out", test: "TestRefusedFlags"},
+	{name: "proxy-failure-wait", support: sameAsEtcd, note: "acts only with --proxy on/readonly, which is refused", test: "TestParseEtcdCommandLine"},
+	{name: "proxy-refresh-interval", support: sameAsEtcd, note: "acts only with --proxy on/readonly, which is refused", test: "TestParseEtcdCommandLine"},
+	{name: "proxy-dial-timeout", support: sameAsEtcd, note: "acts only with --proxy on/readonly, which is refused", test: "TestParseEtcdCommandLine"},
+	{name: "proxy-write-timeout", support: sameAsEtcd, note: "acts only with --proxy on/readonly, which is refused", test: "TestParseEtcdCommandLine"},
+	{name: "proxy-read-timeout", support: sameAsEtcd, note: "acts only with --proxy on/readonly, which is refused", test: "TestParseEtcdCommandLine"},
+
+	// Experimental
+	{name: "experimental-initial-corrupt-check", support: refused, allowed: "false", note: "the start-up hash comparison with peers is not implemented yet", test: "TestRefusedFlags"},
+	{name: "experimental-corrupt-check-time", support: refused, allowed: "0s", note: "the periodic hash comparison with peers is not implemented yet", test: "TestRefusedFlags"},
+	{name: "experimental-enable-v2v3", support: refused, allowed: "", note: "the v2 API is left out", test: "TestRefusedFlags"},
+	{name: "experimental-backend-bbolt-freelist-type", support: honoured, note: "array or map", test: "TestParseEtcdCommandLine"},
+	{name: "experimental-enable-lease-checkpoint", support: refused, allowed: "false", note: "lease checkpoints are not implemented; a new leader restarts each lease's TTL", test: "TestRefusedFlags"},
+	{name: "experimental-enable-lease-checkpoint-persist", support: refused, allowed: "false", note: "lease checkpoints are not implemented", test: "TestRefusedFlags"},
+	{name: "experimental-compaction-batch-limit", support: refused, allowed: "1000", note: "raftkv compacts in one store transaction; batching is not implemented", test: "TestRefusedFlags"},
+	{name: "experimental-peer-skip-client-san-verification", support: refused, allowed: "false", note: "raftkv does not check peer client certificates' SANs against the remote address, so there is nothing to skip; asking for it is refused rather than pretended", test: "TestRefusedFlags"},
+	{name: "experimental-watch-progress-notify-interval", support: honoured, note: "progress notifications to idle watchers that asked for them", test: "TestParseEtcdCommandLine"},
+	{name: "experimental-warning-apply-duration", support: refused, allowed: "100ms", note: "slow-apply warnings at another threshold are not implemented", test: "TestRefusedFlags"},
+
+	// Unsafe
+	{name: "unsafe-no-fsync", support: refused, allowed: "false", note: "raftkv always fsyncs its WAL", test: "TestRefusedFlags"},
+	{name: "force-new-cluster", support: refused, allowed: "false", note: "not implemented yet", test: "TestRefusedFlags"},
+
+	// Not listed by --help
+	{name: "config-file", support: honoured, note: "etcd's YAML keys; other flags and ETCD_* variables are then ignored, as etcd", test: "TestSampleConfigFile"},
+	{name: "version", support: honoured, note: "prints the raftkv and etcd API versions", test: "TestParseEtcdCommandLine"},
+	{name: "enable-grpc-gateway", support: refused, allowed: "false", note: "raftkv serves no gRPC JSON gateway (etcd's default is true: raftkv differs there, and refuses an explicit request for it)", test: "TestRefusedFlags"},
+}
+
+type support int
+
+const (
+	honoured support = iota + 1
+	sameAsEtcd
+	refused
+)
+
+func (s support) String() string {
+	switch s {
+	case honoured:
+		return "honoured"
+	case sameAsEtcd:
+		return "accepted, same as etcd"
+	case refused:
+		return "refused"
+	}
+	return "?"
+}
+
+type etcdFlag struct {
+	name    string
+	support support
+	allowed string // refused: the value that still starts (etcd's default)
+	note    string
+	test    string
+}
+
+// ignoredEtcdFlags are the flags etcd 3.4 accepts and ignores with a warning
+// (etcdmain's ignored list: options of etcd 0.4).
+var ignoredEtcdFlags = []string{"cluster-active-size", "cluster-remove-delay", "cluster-sync-interval",
+	"config", "force", "max-result-buffer", "max-retry-attempts", "peer-heartbeat-interval",
+	"peer-election-timeout", "retry-interval", "snapshot", "v", "vv"}
+
+func lookupEtcdFlag(name string) (etcdFlag, bool) {
+	for _, f := range etcdFlags {
+		if f.name == name {
+			return f, true
+		}
+	}
+	return etcdFlag{}, false
+}
