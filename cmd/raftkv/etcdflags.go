@@ -106,7 +106,7 @@ var etcdFlags = []etcdFlag{
 
 	// Unsafe
 	{name: "unsafe-no-fsync", support: refused, allowed: "false", note: "raftkv always fsyncs its WAL", test: "TestRefusedFlags"},
-	{name: "force-new-cluster", support: refused, allowed: "false", note: "not implemented yet", test: "TestRefusedFlags"},
+	{name: "force-new-cluster", support: honoured, note: "restarts a member from its own data as a one-member cluster (uncommitted entries dropped, every other member removed through committed conf changes)", test: "TestForceNewCluster"},
 
 	// Not listed by --help
 	{name: "config-file", support: honoured, note: "etcd's YAML keys; other flags and ETCD_* variables are then ignored, as etcd", test: "TestSampleConfigFile"},

@@ -75,6 +75,9 @@ var capnsLines = map[string]etcdLine{
 	"removed member": {pkg: "etcdserver/membership", format: func(f map[string]any) string {
 		return fmt.Sprintf("removed member %v from cluster %v", f["removed-remote-peer-id"], f["cluster-id"])
 	}},
+	"forcing restart member": {pkg: "etcdserver", level: slog.LevelWarn, format: func(f map[string]any) string {
+		return fmt.Sprintf("forcing restart of member %v in cluster %v at commit index %v", f["local-member-id"], f["cluster-id"], f["commit-index"])
+	}},
 	"serving peer traffic": {pkg: "embed", format: func(f map[string]any) string {
 		return fmt.Sprintf("listening for peers on %v", f["address"])
 	}},

@@ -373,6 +373,11 @@ func (s *Server) restart() error {
 	if err != nil {
 		return err
 	}
+	if s.cfg.ForceNewCluster {
+		if err := s.forceNewCluster(st, m.ClusterID); err != nil {
+			return err
+		}
+	}
 	s.ms = raft.NewMemoryStorage()
 	s.members = newMembership(m.ClusterID, nil)
 	s.ap.confState = &raftpb.ConfState{}
