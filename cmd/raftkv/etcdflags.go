@@ -23,7 +23,7 @@ var etcdFlags = []etcdFlag{
 	{name: "listen-peer-urls", support: honoured, note: "", test: "TestClusterPutGetAndFailover"},
 	{name: "listen-client-urls", support: honoured, note: "gRPC and /health, /metrics, /version", test: "TestClusterPutGetAndFailover"},
 	{name: "max-snapshots", support: sameAsEtcd, note: "raftkv keeps raft snapshots as WAL records and deletes a received *.snap.db once installed, so it never holds more snapshot files than etcd's limit", test: "TestParseEtcdCommandLine"},
-	{name: "max-wals", support: honoured, note: "WAL files covered by a snapshot are deleted beyond this many (0 keeps all); a file still needed is never deleted", test: "TestMaxWALs"},
+	{name: "max-wals", support: honoured, note: "0 keeps every WAL file; N never deletes below N files (TestReleaseKeep). raftkv deletes a file only once replay no longer needs it, which with its segment layout is rarer than etcd's purge: more than N files can remain", test: "TestMaxWALs"},
 	{name: "quota-backend-bytes", support: honoured, note: "NOSPACE alarm and etcd's error over quota", test: "TestQuotaBackendBytesProcess"},
 	{name: "backend-batch-interval", support: honoured, note: "store commit interval (raftkv's default is 1s, etcd's 100ms; the WAL is the durability source)", test: "TestParseEtcdCommandLine"},
 	{name: "backend-batch-limit", support: refused, allowed: "0", note: "raftkv commits the store by time only; a per-operation commit limit is not implemented", test: "TestRefusedFlags"},

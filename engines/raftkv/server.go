@@ -256,7 +256,7 @@ func (s *Server) mvccConfig() mvcc.Config {
 }
 
 func (s *Server) openWAL() (*wal.State, error) {
-	w, st, err := wal.Open(s.walDir, wal.Config{SegmentBytes: s.cfg.WALSegmentBytes, Logger: s.cfg.Logger, OnSync: func(d time.Duration) {
+	w, st, err := wal.Open(s.walDir, wal.Config{SegmentBytes: s.cfg.WALSegmentBytes, Keep: s.cfg.MaxWALs, Logger: s.cfg.Logger, OnSync: func(d time.Duration) {
 		s.metrics.walFsync.Observe(d.Seconds())
 	}})
 	if err != nil {

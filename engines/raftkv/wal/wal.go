@@ -37,6 +37,10 @@ type Config struct {
 	Logger *slog.Logger
 	// OnSync, if set, observes the duration of every fsync (for metrics).
 	OnSync func(time.Duration)
+	// Keep is the fewest segments ReleaseTo leaves (etcd's --max-wals: files
+	// beyond it are deleted once a snapshot covers them). 0 releases every
+	// covered segment.
+	Keep int
 }
 
 // DefaultSegmentBytes is the default segment size.
@@ -590,6 +594,10 @@ func (w *WAL) ReleaseTo(index uint64) error {
 			del = i + 1
 		}
 	}
+	if w.cfg.Keep > 0 {
+		del = min(del, max(0, n-w.cfg.Keep))
+	}
+
 	for _, s := range w.segs[:del] {
 		if err := os.Remove(s.path); err != nil {
 			return fmt.Errorf("wal: release %s: %w", s.path, err)
