@@ -224,6 +224,9 @@ func (s *Server) AddMember(ctx context.Context, peerURLs []string, learner bool)
 	if s.members.peerURLInUse(peerURLs) {
 		return nil, nil, rpctypes.ErrGRPCPeerURLExist
 	}
+	if err := s.mayAddMember(ctx, learner); err != nil {
+		return nil, nil, err
+	}
 	now := time.Now()
 	m := member{ID: MemberID(peerURLs, s.cfg.ClusterToken, &now), PeerURLs: sortedCopy(peerURLs), IsLearner: learner}
 	if _, ok := s.members.get(m.ID); ok || s.members.isRemoved(m.ID) {
@@ -249,6 +252,9 @@ func (s *Server) AddMember(ctx context.Context, peerURLs []string, learner bool)
 func (s *Server) RemoveMember(ctx context.Context, id uint64) ([]*pb.Member, error) {
 	if _, ok := s.members.get(id); !ok {
 		return nil, rpctypes.ErrGRPCMemberNotFound
+	}
+	if err := s.mayRemoveMember(ctx, id); err != nil {
+		return nil, err
 	}
 	rid := s.reqIDs.next()
 	cc := &raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode.Enum(), NodeId: proto.Uint64(id), Id: proto.Uint64(rid)}

@@ -1,0 +1,47 @@
+package raftkv
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+)
+
+// TestStrictReconfigCheck: with --strict-reconfig-check (etcd's default) a
+// member add while a member is down, or the removal of a live member that
+// would leave the reachable members without a quorum, answers etcd's
+// "etcdserver: unhealthy cluster"; removing the member that is down is
+// allowed. Without the check the add goes through.
+func TestStrictReconfigCheck(t *testing.T) {
+	for _, strict := range []bool{true, false} {
+		c := newTestCluster(t, 3, func(c *Config) { c.StrictReconfigCheck = strict })
+		lead := c.waitLeader()
+		mustPut(t, c.servers[lead], "k", "v") // every member has published by now or soon
+		down := (lead + 1) % 3
+		alive := (lead + 2) % 3
+		downID := c.servers[down].ID()
+		c.stop(down)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s := c.servers[lead]
+		_, _, err := s.AddMember(ctx, []string{"http://127.0.0.1:1"}, false)
+		if strict && !errors.Is(err, rpctypes.ErrGRPCUnhealthy) {
+			t.Fatalf("strict: add with a member down: %v, want %v", err, rpctypes.ErrGRPCUnhealthy)
+		}
+		if !strict {
+			cancel()
+			if err != nil {
+				t.Fatalf("not strict: add with a member down: %v", err)
+			}
+			continue
+		}
+		if _, err := s.RemoveMember(ctx, c.servers[alive].ID()); !errors.Is(err, rpctypes.ErrGRPCUnhealthy) {
+			t.Fatalf("strict: remove a live member with another down: %v, want %v", err, rpctypes.ErrGRPCUnhealthy)
+		}
+		if _, err := s.RemoveMember(ctx, downID); err != nil {
+			t.Fatalf("strict: remove the member that is down: %v", err)
+		}
+		cancel()
+	}
+}
