@@ -93,8 +93,8 @@ var etcdFlags = []etcdFlag{
 	{name: "proxy-read-timeout", support: sameAsEtcd, note: "acts only with --proxy on/readonly, which is refused", test: "TestParseEtcdCommandLine"},
 
 	// Experimental
-	{name: "experimental-initial-corrupt-check", support: refused, allowed: "false", note: "the start-up hash comparison with peers is not implemented yet", test: "TestRefusedFlags"},
-	{name: "experimental-corrupt-check-time", support: refused, allowed: "0s", note: "the periodic hash comparison with peers is not implemented yet", test: "TestRefusedFlags"},
+	{name: "experimental-initial-corrupt-check", support: honoured, note: "a restarting member compares its HashKV with every peer's at its revision before serving; a mismatch stops it", test: "TestCorruptionCheck"},
+	{name: "experimental-corrupt-check-time", support: honoured, note: "the leader compares hashes with every member at this interval and raises the CORRUPT alarm on a mismatch (keys then answer \"etcdserver: corrupt cluster\")", test: "TestCorruptionCheck"},
 	{name: "experimental-enable-v2v3", support: refused, allowed: "", note: "the v2 API is left out", test: "TestRefusedFlags"},
 	{name: "experimental-backend-bbolt-freelist-type", support: honoured, note: "array or map", test: "TestParseEtcdCommandLine"},
 	{name: "experimental-enable-lease-checkpoint", support: refused, allowed: "false", note: "lease checkpoints are not implemented; a new leader restarts each lease's TTL", test: "TestRefusedFlags"},

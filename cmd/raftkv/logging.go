@@ -78,6 +78,15 @@ var capnsLines = map[string]etcdLine{
 	"forcing restart member": {pkg: "etcdserver", level: slog.LevelWarn, format: func(f map[string]any) string {
 		return fmt.Sprintf("forcing restart of member %v in cluster %v at commit index %v", f["local-member-id"], f["cluster-id"], f["commit-index"])
 	}},
+	"starting initial corruption check": {pkg: "etcdserver", format: func(f map[string]any) string {
+		return fmt.Sprintf("%v starting initial corruption check with timeout %v...", f["local-member-id"], f["timeout"])
+	}},
+	"initial corruption checking passed; no corruption": {pkg: "etcdserver", format: func(f map[string]any) string {
+		return fmt.Sprintf("%v succeeded on initial corruption checking: no corruption", f["local-member-id"])
+	}},
+	"enabled corruption checking": {pkg: "etcdserver", format: func(f map[string]any) string {
+		return fmt.Sprintf("enabled corruption checking with %v interval", f["interval"])
+	}},
 	"serving peer traffic": {pkg: "embed", format: func(f map[string]any) string {
 		return fmt.Sprintf("listening for peers on %v", f["address"])
 	}},

@@ -30,6 +30,8 @@ import (
 // Server is one raftkv member: it owns the raft loop goroutine, the WAL, the
 // store, the peer transport and the lease timers, and implements v3rpc.Backend.
 type Server struct {
+	// restarted: the member started from an existing data dir.
+	restarted bool
 	// readyc is closed once this member's attributes are published through
 	// the log (etcd's ReadyNotify).
 	readyc  chan struct{}
@@ -200,6 +202,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if wal.Exists(s.walDir) {
 		err = s.restart()
+		s.restarted = true
 	} else {
 		err = s.bootstrap()
 	}
@@ -505,6 +508,20 @@ func (s *Server) Start() error {
 			s.log.Error("peer server stopped", "err", err)
 		}
 	})
+	if s.cfg.InitialCorruptCheck && s.restarted {
+		// etcd checks a restarting member before its raft loop runs;
+		// peers reach its store through the peer server started above.
+		if err := s.initialCorruptCheck(); err != nil {
+			_ = s.peerSrv.Close()
+			s.tr.stop()
+			s.wg.Wait()
+			s.closeStorage()
+			return err
+		}
+	}
+	if s.cfg.CorruptCheckTime > 0 {
+		s.goFunc(func() { s.monitorKVHash(s.cfg.CorruptCheckTime) })
+	}
 	if vs := s.rn.Status().Config.Voters.IDs(); s.cfg.InitialElectionTickAdvance && len(vs) == 1 && hasKey(vs, s.id) {
 		// etcd's adjustTicks for a one-voter cluster: nobody to hear from,
 		// so elect at the next tick or so.

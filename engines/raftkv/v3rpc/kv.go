@@ -35,6 +35,9 @@ func (s *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResp
 	if err != nil {
 		return nil, err
 	}
+	if st.Corrupt() {
+		return nil, rpctypes.ErrGRPCCorrupt
+	}
 	resp, err := st.Range(r)
 	if err != nil {
 		return nil, toGRPC(err)
@@ -107,6 +110,9 @@ func (s *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*
 func (s *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
 	if err := checkTxn(r, s.cfg.MaxTxnOps); err != nil {
 		return nil, err
+	}
+	if st := s.b.Store(); st != nil && st.Corrupt() {
+		return nil, rpctypes.ErrGRPCCorrupt
 	}
 	if isReadOnlyTxn(r) {
 		resp, ok, err := s.readTxn(ctx, r)
