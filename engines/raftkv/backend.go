@@ -20,8 +20,11 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Version is the etcd server version raftkv reports (Status, /version).
-const Version = "3.5.0"
+// Version is the server version raftkv reports (Status, as `etcdctl
+// endpoint status` shows it, and /version's etcdserver): the etcd API it
+// speaks, 3.4, with build metadata naming raftkv, so it parses as the
+// semantic version 3.4.0 and still says what answers.
+const Version = "3.4.0+raftkv"
 
 // ClusterVersion is the etcd API version raftkv speaks (etcd 3.4's).
 const ClusterVersion = "3.4"
