@@ -32,35 +32,36 @@ type options struct {
 // etcdFlags (names, defaults and units as etcd 3.4) plus raftkv's own
 // --admin-listen-url.
 type flagValues struct {
-	name, dataDir, walDir                        string
-	lcu, acu, lpu, apu, lmu, alu                 string
-	ic, ics, ict                                 string
-	hb, et                                       uint
-	tickAdvance                                  bool
-	maxSnapshots, maxWALs                        uint
-	mrb, maxTxnOps                               uint
-	qbb                                          int64
-	sc                                           uint64
-	bbi                                          time.Duration
-	maxStreams                                   uint64
-	kaMin, kaInterval, kaTimeout                 time.Duration
-	strictReconfig, preVote                      bool
-	acRetention, acMode                          string
-	certFile, keyFile, caFile                    string
-	clientCertAuth, autoTLS                      bool
-	peerCertFile, peerKeyFile, peerCAFile        string
-	peerClientCertAuth, peerAutoTLS              bool
-	cipherSuites                                 string
-	pprof                                        bool
-	logger, logOutputs, logOutput, level, pkgLvl string
-	debug                                        bool
-	initialCorrupt                               bool
-	corruptTime                                  time.Duration
-	freelist                                     string
-	watchProgress                                time.Duration
-	forceNew                                     bool
-	configFile                                   string
-	version                                      bool
+	name, dataDir, walDir                            string
+	lcu, acu, lpu, apu, lmu, alu                     string
+	ic, ics, ict                                     string
+	hb, et                                           uint
+	tickAdvance                                      bool
+	maxSnapshots, maxWALs                            uint
+	mrb, maxTxnOps                                   uint
+	qbb                                              int64
+	sc                                               uint64
+	bbi                                              time.Duration
+	maxStreams                                       uint64
+	kaMin, kaInterval, kaTimeout                     time.Duration
+	strictReconfig, preVote                          bool
+	acRetention, acMode                              string
+	certFile, keyFile, caFile                        string
+	clientCertAuth, autoTLS                          bool
+	peerCertFile, peerKeyFile, peerCAFile            string
+	peerClientCertAuth, peerAutoTLS                  bool
+	cipherSuites                                     string
+	clientCRL, clientHost, peerCRL, peerCN, peerHost string
+	pprof                                            bool
+	logger, logOutputs, logOutput, level, pkgLvl     string
+	debug                                            bool
+	initialCorrupt                                   bool
+	corruptTime                                      time.Duration
+	freelist                                         string
+	watchProgress                                    time.Duration
+	forceNew                                         bool
+	configFile                                       string
+	version                                          bool
 }
 
 func newFlagSet() (*flag.FlagSet, *flagValues) {
@@ -114,18 +115,18 @@ func newFlagSet() (*flag.FlagSet, *flagValues) {
 	fs.StringVar(&v.certFile, "cert-file", "", "Path to the client server TLS cert file.")
 	fs.StringVar(&v.keyFile, "key-file", "", "Path to the client server TLS key file.")
 	fs.BoolVar(&v.clientCertAuth, "client-cert-auth", false, "Enable client cert authentication.")
-	fs.String("client-crl-file", "", "Path to the client certificate revocation list file (refused).")
-	fs.String("client-cert-allowed-hostname", "", "Allowed TLS hostname for client cert authentication (refused).")
+	fs.StringVar(&v.clientCRL, "client-crl-file", "", "Path to the client certificate revocation list file.")
+	fs.StringVar(&v.clientHost, "client-cert-allowed-hostname", "", "Allowed TLS hostname for client cert authentication.")
 	fs.StringVar(&v.caFile, "trusted-ca-file", "", "Path to the client server TLS trusted CA cert file.")
 	fs.BoolVar(&v.autoTLS, "auto-tls", false, "Client TLS using generated certificates.")
 	fs.StringVar(&v.peerCertFile, "peer-cert-file", "", "Path to the peer server TLS cert file.")
 	fs.StringVar(&v.peerKeyFile, "peer-key-file", "", "Path to the peer server TLS key file.")
 	fs.BoolVar(&v.peerClientCertAuth, "peer-client-cert-auth", false, "Enable peer client cert authentication.")
 	fs.StringVar(&v.peerCAFile, "peer-trusted-ca-file", "", "Path to the peer server TLS trusted CA file.")
-	fs.String("peer-cert-allowed-cn", "", "Required CN for client certs connecting to the peer endpoint (refused).")
-	fs.String("peer-cert-allowed-hostname", "", "Allowed TLS hostname for inter peer authentication (refused).")
+	fs.StringVar(&v.peerCN, "peer-cert-allowed-cn", "", "Required CN for client certs connecting to the peer endpoint.")
+	fs.StringVar(&v.peerHost, "peer-cert-allowed-hostname", "", "Allowed TLS hostname for inter peer authentication.")
 	fs.BoolVar(&v.peerAutoTLS, "peer-auto-tls", false, "Peer TLS using generated certificates.")
-	fs.String("peer-crl-file", "", "Path to the peer certificate revocation list file (refused).")
+	fs.StringVar(&v.peerCRL, "peer-crl-file", "", "Path to the peer certificate revocation list file.")
 	fs.StringVar(&v.cipherSuites, "cipher-suites", "", "Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).")
 	fs.String("cors", "*", "Comma-separated whitelist of origins for CORS (refused unless '*').")
 	fs.String("host-whitelist", "*", "Acceptable hostnames from HTTP client requests (refused unless '*').")
@@ -414,9 +415,9 @@ func buildOptions(v *flagValues, set map[string]bool, notes []note) (*options, e
 	}
 	c.EnablePprof = v.pprof
 	c.ClientTLS = raftkv.TLSInfo{CertFile: v.certFile, KeyFile: v.keyFile, TrustedCAFile: v.caFile,
-		ClientCertAuth: v.clientCertAuth, AutoTLS: v.autoTLS}
+		ClientCertAuth: v.clientCertAuth, AutoTLS: v.autoTLS, CRLFile: v.clientCRL, AllowedHostname: v.clientHost}
 	c.PeerTLS = raftkv.TLSInfo{CertFile: v.peerCertFile, KeyFile: v.peerKeyFile, TrustedCAFile: v.peerCAFile,
-		ClientCertAuth: v.peerClientCertAuth, AutoTLS: v.peerAutoTLS}
+		ClientCertAuth: v.peerClientCertAuth, AutoTLS: v.peerAutoTLS, CRLFile: v.peerCRL, AllowedCN: v.peerCN, AllowedHostname: v.peerHost}
 	if c.CipherSuites, err = cipherSuites(v.cipherSuites); err != nil {
 		return nil, err
 	}
