@@ -102,7 +102,7 @@ var etcdFlags = []etcdFlag{
 	{name: "experimental-compaction-batch-limit", support: refused, allowed: "1000", note: "raftkv compacts in one store transaction; batching is not implemented", test: "TestRefusedFlags"},
 	{name: "experimental-peer-skip-client-san-verification", support: refused, allowed: "false", note: "raftkv does not check peer client certificates' SANs against the remote address, so there is nothing to skip; asking for it is refused rather than pretended", test: "TestRefusedFlags"},
 	{name: "experimental-watch-progress-notify-interval", support: honoured, note: "progress notifications to idle watchers that asked for them", test: "TestParseEtcdCommandLine"},
-	{name: "experimental-warning-apply-duration", support: refused, allowed: "100ms", note: "slow-apply warnings at another threshold are not implemented", test: "TestRefusedFlags"},
+	{name: "experimental-warning-apply-duration", support: honoured, note: "an apply slower than this logs \"apply request took too long\"", test: "TestWarningApplyDuration"},
 
 	// Unsafe
 	{name: "unsafe-no-fsync", support: refused, allowed: "false", note: "raftkv always fsyncs its WAL", test: "TestRefusedFlags"},

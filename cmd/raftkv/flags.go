@@ -60,6 +60,7 @@ type flagValues struct {
 	freelist                                         string
 	watchProgress                                    time.Duration
 	forceNew                                         bool
+	warnApply                                        time.Duration
 	configFile                                       string
 	version                                          bool
 }
@@ -158,7 +159,7 @@ func newFlagSet() (*flag.FlagSet, *flagValues) {
 	fs.Int("experimental-compaction-batch-limit", 1000, "The maximum revisions deleted in each compaction batch (refused unless 1000).")
 	fs.Bool("experimental-peer-skip-client-san-verification", false, "Skip verification of SAN field in client certificate for peer connections (refused).")
 	fs.DurationVar(&v.watchProgress, "experimental-watch-progress-notify-interval", 10*time.Minute, "Duration of periodic watch progress notifications.")
-	fs.Duration("experimental-warning-apply-duration", 100*time.Millisecond, "Warning is generated if requests take more than this duration (refused unless 100ms).")
+	fs.DurationVar(&v.warnApply, "experimental-warning-apply-duration", 100*time.Millisecond, "Time duration after which a warning is generated if request takes more time.")
 	fs.Bool("enable-grpc-gateway", false, "Enable the gRPC JSON gateway (refused: raftkv serves none).")
 	// unsafe
 	fs.Bool("unsafe-no-fsync", false, "Disables fsync (refused: raftkv always fsyncs).")
@@ -499,6 +500,10 @@ func buildOptions(v *flagValues, set map[string]bool, notes []note) (*options, e
 	c.InitialCorruptCheck = v.initialCorrupt
 	c.CorruptCheckTime = v.corruptTime
 	c.ForceNewCluster = v.forceNew
+	if v.warnApply <= 0 {
+		return nil, fmt.Errorf("--experimental-warning-apply-duration: want > 0, got %v", v.warnApply)
+	}
+	c.WarningApplyDuration = v.warnApply
 	if v.bbi < 0 {
 		return nil, fmt.Errorf("--backend-batch-interval: want >= 0, got %v", v.bbi)
 	}

@@ -299,8 +299,13 @@ func (s *Server) applyNormal(e *raftpb.Entry) {
 			}
 			break
 		}
+		applyStart := time.Now()
 		resp, err := st.Apply(e.GetIndex(), req)
 		res = applyResult{resp: resp, err: err}
+		if took, limit := time.Since(applyStart), s.warnApplyDuration(); took > limit {
+			// etcd's warnOfExpensiveRequest.
+			s.log.Warn("apply request took too long", "took", took, "expected-duration", limit, "request", requestKind(req))
+		}
 		switch {
 		case req.LeaseGrant != nil && err == nil:
 			if r, ok := resp.(*pb.LeaseGrantResponse); ok {
@@ -473,4 +478,32 @@ func (s *Server) SnapshotStore(ctx context.Context, w io.Writer) (int64, error) 
 		return 0, rpctypes.ErrGRPCStopped
 	}
 	return s.writeStoreSnapshot(w)
+}
+
+func (s *Server) warnApplyDuration() time.Duration {
+	if s.cfg.WarningApplyDuration > 0 {
+		return s.cfg.WarningApplyDuration
+	}
+	return 100 * time.Millisecond
+}
+
+// requestKind names a request for the slow-apply warning.
+func requestKind(r *pb.InternalRaftRequest) string {
+	switch {
+	case r.Put != nil:
+		return "put key:" + string(r.Put.Key)
+	case r.DeleteRange != nil:
+		return "delete_range key:" + string(r.DeleteRange.Key)
+	case r.Txn != nil:
+		return fmt.Sprintf("txn compare:%d success:%d failure:%d", len(r.Txn.Compare), len(r.Txn.Success), len(r.Txn.Failure))
+	case r.Compaction != nil:
+		return fmt.Sprintf("compaction revision:%d", r.Compaction.Revision)
+	case r.LeaseGrant != nil:
+		return fmt.Sprintf("lease_grant ttl:%d", r.LeaseGrant.TTL)
+	case r.LeaseRevoke != nil:
+		return fmt.Sprintf("lease_revoke id:%x", r.LeaseRevoke.ID)
+	case r.Alarm != nil:
+		return "alarm " + r.Alarm.Action.String() + " " + r.Alarm.Alarm.String()
+	}
+	return "other"
 }

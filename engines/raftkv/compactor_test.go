@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,4 +166,36 @@ func TestMaxWALs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWarningApplyDuration: an apply slower than
+// --experimental-warning-apply-duration logs etcd's warning.
+func TestWarningApplyDuration(t *testing.T) {
+	var buf syncBuffer
+	c := newTestCluster(t, 1, func(c *Config) {
+		c.WarningApplyDuration = time.Nanosecond
+		c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	})
+	c.waitLeader()
+	mustPut(t, c.servers[0], "slow", "v")
+	if !strings.Contains(buf.String(), `msg="apply request took too long"`) || !strings.Contains(buf.String(), "put key:slow") {
+		t.Fatalf("no slow-apply warning with a 1ns threshold:\n%s", buf.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
