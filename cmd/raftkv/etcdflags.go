@@ -100,7 +100,7 @@ var etcdFlags = []etcdFlag{
 	{name: "experimental-enable-lease-checkpoint", support: refused, allowed: "false", note: "lease checkpoints are not implemented; a new leader restarts each lease's TTL", test: "TestRefusedFlags"},
 	{name: "experimental-enable-lease-checkpoint-persist", support: refused, allowed: "false", note: "lease checkpoints are not implemented", test: "TestRefusedFlags"},
 	{name: "experimental-compaction-batch-limit", support: refused, allowed: "1000", note: "raftkv compacts in one store transaction; batching is not implemented", test: "TestRefusedFlags"},
-	{name: "experimental-peer-skip-client-san-verification", support: refused, allowed: "false", note: "raftkv does not check peer client certificates' SANs against the remote address, so there is nothing to skip; asking for it is refused rather than pretended", test: "TestRefusedFlags"},
+	{name: "experimental-peer-skip-client-san-verification", support: honoured, note: "by default the peer listener refuses a client certificate whose IP/DNS SANs do not name the connecting address, as etcd; this skips that check", test: "TestTLSCertificateChecks"},
 	{name: "experimental-watch-progress-notify-interval", support: honoured, note: "progress notifications to idle watchers that asked for them", test: "TestParseEtcdCommandLine"},
 	{name: "experimental-warning-apply-duration", support: honoured, note: "an apply slower than this logs \"apply request took too long\"", test: "TestWarningApplyDuration"},
 

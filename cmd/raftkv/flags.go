@@ -61,6 +61,7 @@ type flagValues struct {
 	watchProgress                                    time.Duration
 	forceNew                                         bool
 	warnApply                                        time.Duration
+	skipSAN                                          bool
 	configFile                                       string
 	version                                          bool
 }
@@ -157,7 +158,7 @@ func newFlagSet() (*flag.FlagSet, *flagValues) {
 	fs.Bool("experimental-enable-lease-checkpoint", false, "Enable lease checkpoints (refused).")
 	fs.Bool("experimental-enable-lease-checkpoint-persist", false, "Persist lease checkpoints (refused).")
 	fs.Int("experimental-compaction-batch-limit", 1000, "The maximum revisions deleted in each compaction batch (refused unless 1000).")
-	fs.Bool("experimental-peer-skip-client-san-verification", false, "Skip verification of SAN field in client certificate for peer connections (refused).")
+	fs.BoolVar(&v.skipSAN, "experimental-peer-skip-client-san-verification", false, "Skip verification of SAN field in client certificate for peer connections.")
 	fs.DurationVar(&v.watchProgress, "experimental-watch-progress-notify-interval", 10*time.Minute, "Duration of periodic watch progress notifications.")
 	fs.DurationVar(&v.warnApply, "experimental-warning-apply-duration", 100*time.Millisecond, "Time duration after which a warning is generated if request takes more time.")
 	fs.Bool("enable-grpc-gateway", false, "Enable the gRPC JSON gateway (refused: raftkv serves none).")
@@ -418,7 +419,8 @@ func buildOptions(v *flagValues, set map[string]bool, notes []note) (*options, e
 	c.ClientTLS = raftkv.TLSInfo{CertFile: v.certFile, KeyFile: v.keyFile, TrustedCAFile: v.caFile,
 		ClientCertAuth: v.clientCertAuth, AutoTLS: v.autoTLS, CRLFile: v.clientCRL, AllowedHostname: v.clientHost}
 	c.PeerTLS = raftkv.TLSInfo{CertFile: v.peerCertFile, KeyFile: v.peerKeyFile, TrustedCAFile: v.peerCAFile,
-		ClientCertAuth: v.peerClientCertAuth, AutoTLS: v.peerAutoTLS, CRLFile: v.peerCRL, AllowedCN: v.peerCN, AllowedHostname: v.peerHost}
+		ClientCertAuth: v.peerClientCertAuth, AutoTLS: v.peerAutoTLS, CRLFile: v.peerCRL, AllowedCN: v.peerCN, AllowedHostname: v.peerHost,
+		SkipClientSANVerify: v.skipSAN}
 	if c.CipherSuites, err = cipherSuites(v.cipherSuites); err != nil {
 		return nil, err
 	}

@@ -178,6 +178,9 @@ func New(cfg Config) (*Server, error) {
 			c.CipherSuites = slices.Clone(cfg.CipherSuites)
 		}
 	}
+	if s.peerTLS.server != nil && !cfg.PeerTLS.SkipClientSANVerify {
+		s.peerTLS.server = withSANCheck(s.peerTLS.server)
+	}
 	s.walDir = filepath.Join(s.memberDir, "wal")
 	if cfg.WALDir != "" {
 		s.walDir = cfg.WALDir

@@ -1,6 +1,7 @@
 package raftkv
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -51,6 +53,11 @@ type TLSInfo struct {
 	// host name; at most one of them.
 	AllowedCN       string
 	AllowedHostname string
+	// SkipClientSANVerify turns off the peer listener's check that a
+	// client certificate's IP or DNS SANs name the address it connects from
+	// (--experimental-peer-skip-client-san-verification). Peer side only, as
+	// etcd.
+	SkipClientSANVerify bool
 }
 
 // Empty reports whether no certificate is configured.
@@ -240,4 +247,76 @@ func readCRL(path string) (*x509.RevocationList, error) {
 		b = blk.Bytes
 	}
 	return x509.ParseRevocationList(b)
+}
+
+// withSANCheck is etcd's peer listener check (checkSAN): a client
+// certificate that names IPs or DNS names must name the address the
+// connection comes from (an IP SAN equal to it, or a DNS SAN that its
+// reverse lookup gives or whose lookup gives it).
+func withSANCheck(base *tls.Config) *tls.Config {
+	c := base.Clone()
+	c.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		per := base.Clone()
+		prev := base.VerifyPeerCertificate
+		remote := hello.Conn.RemoteAddr().String()
+		per.VerifyPeerCertificate = func(raw [][]byte, chains [][]*x509.Certificate) error {
+			if prev != nil {
+				if err := prev(raw, chains); err != nil {
+					return err
+				}
+			}
+			if len(raw) == 0 {
+				return nil
+			}
+			leaf, err := x509.ParseCertificate(raw[0])
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return checkCertSAN(ctx, leaf, remote)
+		}
+		return per, nil
+	}
+	return c
+}
+
+func checkCertSAN(ctx context.Context, cert *x509.Certificate, remoteAddr string) error {
+	if len(cert.IPAddresses) == 0 && len(cert.DNSNames) == 0 {
+		return nil
+	}
+	h, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return err
+	}
+	if len(cert.IPAddresses) > 0 {
+		cerr := cert.VerifyHostname(h)
+		if cerr == nil {
+			return nil
+		}
+		if len(cert.DNSNames) == 0 {
+			return cerr
+		}
+	}
+	names, _ := net.DefaultResolver.LookupAddr(ctx, h)
+	for _, n := range names {
+		n = strings.TrimSuffix(n, ".")
+		for _, d := range cert.DNSNames {
+			if d == n || (strings.HasPrefix(d, "*.") && strings.HasSuffix(n, d[1:])) {
+				return nil
+			}
+		}
+	}
+	for _, d := range cert.DNSNames {
+		if strings.HasPrefix(d, "*.") {
+			continue
+		}
+		addrs, _ := net.DefaultResolver.LookupHost(ctx, d)
+		for _, a := range addrs {
+			if a == h {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("tls: %q does not match any of DNSNames %q", h, cert.DNSNames)
 }

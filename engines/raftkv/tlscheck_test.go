@@ -18,7 +18,11 @@ func handshake(t *testing.T, info TLSInfo, ca *testcerts.CA, client testcerts.Pa
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfgs.server)
+	srvCfg := cfgs.server
+	if !info.SkipClientSANVerify {
+		srvCfg = withSANCheck(srvCfg) // as the peer listener
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", srvCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +54,10 @@ func handshake(t *testing.T, info TLSInfo, ca *testcerts.CA, client testcerts.Pa
 
 // TestTLSCertificateChecks: --client-crl-file / --peer-crl-file refuse a
 // revoked client certificate; --peer-cert-allowed-cn and the
-// allowed-hostname flags accept only matching ones, as etcd's listener does.
+// allowed-hostname flags accept only matching ones, and the peer listener
+// refuses a client certificate whose SANs do not name the address it comes
+// from unless --experimental-peer-skip-client-san-verification, as etcd's
+// listeners do.
 func TestTLSCertificateChecks(t *testing.T) {
 	dir := t.TempDir()
 	ca := testcerts.NewCA(t, dir, "ca")
@@ -58,6 +65,7 @@ func TestTLSCertificateChecks(t *testing.T) {
 	good := ca.Issue(t, "good")
 	bad := ca.Issue(t, "bad")
 	crl := ca.Revoke(t, "revoked", bad)
+	elsewhere := ca.IssueFor(t, "elsewhere", "10.1.2.3")
 	base := TLSInfo{CertFile: srv.CertFile, KeyFile: srv.KeyFile, TrustedCAFile: ca.CertFile, ClientCertAuth: true}
 	for _, c := range []struct {
 		name   string
@@ -72,6 +80,8 @@ func TestTLSCertificateChecks(t *testing.T) {
 		{"allowed cn differs", func(i *TLSInfo) { i.AllowedCN = "good" }, bad, false},
 		{"allowed hostname matches", func(i *TLSInfo) { i.AllowedHostname = "localhost" }, good, true},
 		{"allowed hostname differs", func(i *TLSInfo) { i.AllowedHostname = "etcd.example" }, good, false},
+		{"peer SAN names another address", func(*TLSInfo) {}, elsewhere, false},
+		{"peer SAN check skipped", func(i *TLSInfo) { i.SkipClientSANVerify = true }, elsewhere, true},
 	} {
 		info := base
 		c.tweak(&info)

@@ -65,6 +65,11 @@ func NewCA(t testing.TB, dir, name string) *CA {
 // and by a client, with common name cn.
 func (ca *CA) Issue(t testing.TB, cn string) Pair {
 	t.Helper()
+	return ca.issue(t, cn, []net.IP{net.ParseIP("127.0.0.1")}, []string{"localhost"})
+}
+
+func (ca *CA) issue(t testing.TB, cn string, ips []net.IP, dns []string) Pair {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -76,8 +81,8 @@ func (ca *CA) Issue(t testing.TB, cn string) Pair {
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:     []string{"localhost"},
+		IPAddresses:  ips,
+		DNSNames:     dns,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
@@ -135,4 +140,15 @@ func (ca *CA) Revoke(t testing.TB, name string, pairs ...Pair) string {
 	path := filepath.Join(ca.dir, name+".crl")
 	write(t, path, "X509 CRL", der)
 	return path
+}
+
+// IssueFor is Issue with the given IP SANs (and no DNS names) instead of
+// 127.0.0.1 and localhost.
+func (ca *CA) IssueFor(t testing.TB, cn string, ips ...string) Pair {
+	t.Helper()
+	var ipAddrs []net.IP
+	for _, ip := range ips {
+		ipAddrs = append(ipAddrs, net.ParseIP(ip))
+	}
+	return ca.issue(t, cn, ipAddrs, nil)
 }
