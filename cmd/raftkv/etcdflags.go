@@ -68,8 +68,8 @@ var etcdFlags = []etcdFlag{
 	{name: "peer-auto-tls", support: honoured, note: "", test: "TestAutoTLS"},
 	{name: "peer-crl-file", support: honoured, note: "a peer certificate whose serial the list revokes is refused at the handshake", test: "TestTLSCertificateChecks"},
 	{name: "cipher-suites", support: honoured, note: "Go's TLS suite names, on the client and peer servers and peer connections", test: "TestParseEtcdCommandLine"},
-	{name: "cors", support: refused, allowed: "*", note: "raftkv serves no browser API (no gRPC gateway); an origin list asks for CORS handling it lacks", test: "TestRefusedFlags"},
-	{name: "host-whitelist", support: refused, allowed: "*", note: "Host header filtering is not implemented", test: "TestRefusedFlags"},
+	{name: "cors", support: honoured, note: "CORS headers on the client URLs' HTTP responses for the allowed origins (all with *), OPTIONS answered, as etcd's access controller", test: "TestAccessController"},
+	{name: "host-whitelist", support: honoured, note: "over plain HTTP a Host not listed is refused with 421 and etcd's DNS-rebinding message", test: "TestAccessController"},
 
 	// Profiling and monitoring
 	{name: "enable-pprof", support: honoured, note: "/debug/pprof on the client and metrics URLs", test: "TestParseEtcdCommandLine"},

@@ -62,6 +62,7 @@ type flagValues struct {
 	forceNew                                         bool
 	warnApply                                        time.Duration
 	skipSAN                                          bool
+	cors, hostWhitelist                              string
 	configFile                                       string
 	version                                          bool
 }
@@ -130,8 +131,8 @@ func newFlagSet() (*flag.FlagSet, *flagValues) {
 	fs.BoolVar(&v.peerAutoTLS, "peer-auto-tls", false, "Peer TLS using generated certificates.")
 	fs.StringVar(&v.peerCRL, "peer-crl-file", "", "Path to the peer certificate revocation list file.")
 	fs.StringVar(&v.cipherSuites, "cipher-suites", "", "Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).")
-	fs.String("cors", "*", "Comma-separated whitelist of origins for CORS (refused unless '*').")
-	fs.String("host-whitelist", "*", "Acceptable hostnames from HTTP client requests (refused unless '*').")
+	fs.StringVar(&v.cors, "cors", "*", "Comma-separated whitelist of origins for CORS, or cross-origin resource sharing, (empty or * means allow all).")
+	fs.StringVar(&v.hostWhitelist, "host-whitelist", "*", "Acceptable hostnames from HTTP client requests, if server is not secure (empty or * means allow all).")
 	// profiling and monitoring
 	fs.BoolVar(&v.pprof, "enable-pprof", false, "Enable runtime profiling data via HTTP server at /debug/pprof on the client and metrics URLs.")
 	fs.String("metrics", "basic", "Set level of detail for exported metrics (only 'basic').")
@@ -421,6 +422,17 @@ func buildOptions(v *flagValues, set map[string]bool, notes []note) (*options, e
 	c.PeerTLS = raftkv.TLSInfo{CertFile: v.peerCertFile, KeyFile: v.peerKeyFile, TrustedCAFile: v.peerCAFile,
 		ClientCertAuth: v.peerClientCertAuth, AutoTLS: v.peerAutoTLS, CRLFile: v.peerCRL, AllowedCN: v.peerCN, AllowedHostname: v.peerHost,
 		SkipClientSANVerify: v.skipSAN}
+	for _, o := range splitList(v.cors) {
+		if o == "*" {
+			c.CORS = append(c.CORS, o)
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
+			return nil, fmt.Errorf("--cors: %q is not an origin URL like https://example.com, or *", o)
+		}
+		c.CORS = append(c.CORS, o)
+	}
+	c.HostWhitelist = splitList(v.hostWhitelist)
 	if c.CipherSuites, err = cipherSuites(v.cipherSuites); err != nil {
 		return nil, err
 	}
@@ -613,4 +625,14 @@ func logWriter(outputs string) (io.Writer, error) {
 		return ws[0], nil
 	}
 	return io.MultiWriter(ws...), nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -170,6 +170,12 @@ type Config struct {
 	// member that starts as the only voter, so it elects itself at once
 	// (--initial-election-tick-advance).
 	InitialElectionTickAdvance bool
+	// CORS lists the origins the client URLs' HTTP endpoints allow (--cors);
+	// empty or "*" allows every origin (etcd's default).
+	CORS []string
+	// HostWhitelist lists the Host names an insecure client URL's HTTP
+	// endpoints serve (--host-whitelist); empty or "*" serves any.
+	HostWhitelist []string
 	// WALDir, if set, holds the WAL instead of <DataDir>/member/wal
 	// (--wal-dir).
 	WALDir string

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -163,6 +164,8 @@ func (m *Member) Serve(ctx context.Context) error {
 			_ = hs.ServeTLS(ln, "", "")
 		}()
 	}
+	metricsH := h
+	h = accessController(m.cfg, log, h)
 	grpcOrHTTP := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
 			gs.ServeHTTP(w, r)
@@ -191,10 +194,10 @@ func (m *Member) Serve(ctx context.Context) error {
 	}
 	for i, ln := range m.metricsLns {
 		if m.metricsTLS[i] {
-			serveTLS(ln, h)
+			serveTLS(ln, metricsH)
 			continue
 		}
-		serveHTTP(ln, h)
+		serveHTTP(ln, metricsH)
 	}
 	// The fault endpoint gets a listener and a handler of its own: nothing
 	// on the client or metrics URLs can reach it.
@@ -302,4 +305,51 @@ func grpcServerOptions(c Config) []grpc.ServerOption {
 		opts = append(opts, grpc.KeepaliveParams(keepalive.ServerParameters{Time: c.GRPCKeepaliveInterval, Timeout: c.GRPCKeepaliveTimeout}))
 	}
 	return opts
+}
+
+// accessController is etcd 3.4's for the client URLs' HTTP endpoints:
+// over plain HTTP a Host not in --host-whitelist is refused with 421 and
+// etcd's DNS-rebinding message; CORS headers go to every response when
+// --cors allows "*" (the default), else to an allowed Origin; OPTIONS is
+// answered 200 at once.
+func accessController(c Config, log *slog.Logger, next http.Handler) http.Handler {
+	allowAll := func(list []string) bool { return len(list) == 0 || slices.Contains(list, "*") }
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil && !allowAll(c.HostWhitelist) {
+			host := r.Host
+			if h, _, err := net.SplitHostPort(r.Host); err == nil {
+				host = h
+			}
+			if !slices.Contains(c.HostWhitelist, host) {
+				log.Warn("rejecting HTTP request to prevent DNS rebinding attacks", "host", host)
+				http.Error(w, fmt.Sprintf(`
+etcd received your request, but the Host header was unrecognized.
+
+To fix this, choose one of the following options:
+- Enable TLS, then any HTTPS request will be allowed.
+- Add the hostname you want to use to the whitelist in settings.
+  - e.g. etcd --host-whitelist %q
+
+This requirement has been added to help prevent "DNS Rebinding" attacks (CVE-2018-5702).
+`, host), http.StatusMisdirectedRequest)
+				return
+			}
+		}
+		origin := ""
+		if allowAll(c.CORS) {
+			origin = "*"
+		} else if o := r.Header.Get("Origin"); o != "" && slices.Contains(c.CORS, o) {
+			origin = o
+		}
+		if origin != "" {
+			w.Header().Add("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE")
+			w.Header().Add("Access-Control-Allow-Origin", origin)
+			w.Header().Add("Access-Control-Allow-Headers", "accept, content-type, authorization")
+		}
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
