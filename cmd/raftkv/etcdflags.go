@@ -26,7 +26,7 @@ var etcdFlags = []etcdFlag{
 	{name: "max-wals", support: honoured, note: "0 keeps every WAL file; N never deletes below N files (TestReleaseKeep). raftkv deletes a file only once replay no longer needs it, which with its segment layout is rarer than etcd's purge: more than N files can remain", test: "TestMaxWALs"},
 	{name: "quota-backend-bytes", support: honoured, note: "NOSPACE alarm and etcd's error over quota", test: "TestQuotaBackendBytesProcess"},
 	{name: "backend-batch-interval", support: honoured, note: "store commit interval (raftkv's default is 1s, etcd's 100ms; the WAL is the durability source)", test: "TestParseEtcdCommandLine"},
-	{name: "backend-batch-limit", support: refused, allowed: "0", note: "raftkv commits the store by time only; a per-operation commit limit is not implemented", test: "TestRefusedFlags"},
+	{name: "backend-batch-limit", support: honoured, note: "the store commits once this many entries are applied since the last commit (etcd counts backend operations, so a multi-put txn counts once here)", test: "TestBackendBatchLimit"},
 	{name: "max-txn-ops", support: honoured, note: "a larger Txn answers etcd's \"too many operations in txn request\"", test: "TestSystemdCommandLine"},
 	{name: "max-request-bytes", support: honoured, note: "", test: "TestRequestTooLargeAndNoLeader"},
 	{name: "max-concurrent-streams", support: honoured, note: "gRPC MaxConcurrentStreams of the client port", test: "TestParseEtcdCommandLine"},

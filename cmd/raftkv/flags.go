@@ -63,6 +63,7 @@ type flagValues struct {
 	warnApply                                        time.Duration
 	skipSAN                                          bool
 	cors, hostWhitelist                              string
+	batchLimit                                       int
 	configFile                                       string
 	version                                          bool
 }
@@ -91,7 +92,7 @@ func newFlagSet() (*flag.FlagSet, *flagValues) {
 	// per batch, stays the source of durability; a restart replays at most
 	// this much of it).
 	fs.DurationVar(&v.bbi, "backend-batch-interval", time.Second, "Maximum time before committing the backend transaction (etcd's default is 100ms).")
-	fs.Int("backend-batch-limit", 0, "Maximum operations before committing the backend transaction (refused unless 0).")
+	fs.IntVar(&v.batchLimit, "backend-batch-limit", 0, "BackendBatchLimit is the maximum operations before commit the backend transaction.")
 	fs.UintVar(&v.maxTxnOps, "max-txn-ops", 128, "Maximum number of operations permitted in a transaction.")
 	fs.UintVar(&v.mrb, "max-request-bytes", 1572864, "Maximum client request size in bytes the server will accept.")
 	fs.Uint64Var(&v.maxStreams, "max-concurrent-streams", math.MaxUint32, "Maximum concurrent streams that each client can open at a time.")
@@ -522,6 +523,10 @@ func buildOptions(v *flagValues, set map[string]bool, notes []note) (*options, e
 		return nil, fmt.Errorf("--backend-batch-interval: want >= 0, got %v", v.bbi)
 	}
 	c.BatchInterval = v.bbi
+	if v.batchLimit < 0 {
+		return nil, fmt.Errorf("--backend-batch-limit: want >= 0, got %d", v.batchLimit)
+	}
+	c.BatchLimit = v.batchLimit
 	c.Logger = o.logger
 	o.member = c
 	if err := c.Validate(); err != nil {

@@ -36,6 +36,7 @@ type applyState struct {
 	// be ahead of it after a snapshot install (the store's ConsistentIndex).
 	entryIndex uint64
 	dirty      bool // the store has applied entries not yet Commit()ted
+	pending    int  // entries applied since the last commit (BatchLimit)
 	lastCommit time.Time
 	// commitFailing: the last store commit failed (logged once per episode);
 	// retryAt: no commit before then.
@@ -104,7 +105,8 @@ func (s *Server) maybeCommit() {
 	if !s.ap.dirty || time.Now().Before(s.ap.retryAt) {
 		return
 	}
-	if s.cfg.BatchInterval == 0 || time.Since(s.ap.lastCommit) >= s.cfg.BatchInterval {
+	if s.cfg.BatchInterval == 0 || time.Since(s.ap.lastCommit) >= s.cfg.BatchInterval ||
+		(s.cfg.BatchLimit > 0 && s.ap.pending >= s.cfg.BatchLimit) {
 		s.commitStore()
 	}
 }
@@ -137,6 +139,7 @@ func (s *Server) apply(ents []*raftpb.Entry) bool {
 		s.ap.entryIndex = e.GetIndex()
 	}
 	s.ap.dirty = true
+	s.ap.pending += len(ents)
 	s.metrics.applyDuration.Observe(time.Since(start).Seconds())
 	s.metrics.proposalsApplied.Set(float64(s.appliedIndex.Load()))
 	return true
@@ -154,6 +157,7 @@ func (s *Server) commitStore() bool {
 	s.metrics.backendCommit.Observe(time.Since(start).Seconds())
 	s.ap.lastCommit = time.Now()
 	s.ap.dirty = false
+	s.ap.pending = 0
 	if s.ap.commitFailing {
 		s.ap.commitFailing = false
 		s.log.Warn("store commit succeeded again; writes stay refused until the NOSPACE alarm is disarmed (etcdctl alarm disarm)",

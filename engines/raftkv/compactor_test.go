@@ -199,3 +199,42 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestBackendBatchLimit: with a batch interval far away, the store commits
+// once --backend-batch-limit entries have been applied.
+func TestBackendBatchLimit(t *testing.T) {
+	for _, limit := range []int{0, 5} {
+		c := newTestCluster(t, 1, func(c *Config) {
+			c.BatchInterval = time.Hour
+			c.BatchLimit = limit
+		})
+		c.waitLeader()
+		for i := range 12 {
+			mustPut(t, c.servers[0], fmt.Sprint("k", i), "v")
+		}
+		time.Sleep(100 * time.Millisecond)
+		got := histogramCount(t, c.servers[0], "raftkv_disk_backend_commit_duration_seconds")
+		switch {
+		case limit == 0 && got != 0:
+			t.Errorf("no limit, 1h interval: %d store commits, want 0", got)
+		case limit > 0 && got < 2:
+			t.Errorf("limit %d: %d store commits after 12 puts, want >= 2", limit, got)
+		}
+		c.stopAll()
+	}
+}
+
+func histogramCount(t *testing.T, s *Server, name string) uint64 {
+	t.Helper()
+	mfs, err := s.gather.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}

@@ -157,6 +157,11 @@ type Config struct {
 	// Commit() (etcd's backend batch interval). 0 commits after every batch.
 	// Default 0.
 	BatchInterval time.Duration
+	// BatchLimit commits the store once this many entries have been applied
+	// since the last commit, before BatchInterval is up (etcd's
+	// --backend-batch-limit, which counts the backend's operations). 0: no
+	// limit.
+	BatchLimit int
 	// QuotaBackendBytes is --quota-backend-bytes: a put, txn with a put or
 	// lease grant that would take the store's bytes in use (Store.SizeInUse)
 	// past it raises the NOSPACE alarm and fails with etcd's "database space
