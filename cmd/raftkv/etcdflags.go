@@ -105,7 +105,7 @@ var etcdFlags = []etcdFlag{
 	{name: "experimental-warning-apply-duration", support: honoured, note: "an apply slower than this logs \"apply request took too long\"", test: "TestWarningApplyDuration"},
 
 	// Unsafe
-	{name: "unsafe-no-fsync", support: refused, allowed: "false", note: "raftkv always fsyncs its WAL", test: "TestRefusedFlags"},
+	{name: "unsafe-no-fsync", support: honoured, note: "the WAL and the store skip fsync (a machine crash can lose acknowledged writes), as etcd", test: "TestUnsafeNoFsync"},
 	{name: "force-new-cluster", support: honoured, note: "restarts a member from its own data as a one-member cluster (uncommitted entries dropped, every other member removed through committed conf changes)", test: "TestForceNewCluster"},
 
 	// Not listed by --help

@@ -64,6 +64,7 @@ type flagValues struct {
 	skipSAN                                          bool
 	cors, hostWhitelist                              string
 	batchLimit                                       int
+	noFsync                                          bool
 	configFile                                       string
 	version                                          bool
 }
@@ -165,7 +166,7 @@ func newFlagSet() (*flag.FlagSet, *flagValues) {
 	fs.DurationVar(&v.warnApply, "experimental-warning-apply-duration", 100*time.Millisecond, "Time duration after which a warning is generated if request takes more time.")
 	fs.Bool("enable-grpc-gateway", false, "Enable the gRPC JSON gateway (refused: raftkv serves none).")
 	// unsafe
-	fs.Bool("unsafe-no-fsync", false, "Disables fsync (refused: raftkv always fsyncs).")
+	fs.BoolVar(&v.noFsync, "unsafe-no-fsync", false, "Disables fsync, unsafe, will cause data loss.")
 	fs.BoolVar(&v.forceNew, "force-new-cluster", false, "Force to create a new one-member cluster.")
 	// raftkv's own
 	fs.StringVar(&v.alu, "admin-listen-url", "", "URL to listen on for the lab's fault endpoint POST /admin/clock (lease clock skew), e.g. http://127.0.0.1:2382. Unauthenticated: keep it on loopback or a lab-only network. Off when empty; never served on the client, peer or metrics URLs.")
@@ -527,6 +528,7 @@ func buildOptions(v *flagValues, set map[string]bool, notes []note) (*options, e
 		return nil, fmt.Errorf("--backend-batch-limit: want >= 0, got %d", v.batchLimit)
 	}
 	c.BatchLimit = v.batchLimit
+	c.UnsafeNoFsync = v.noFsync
 	c.Logger = o.logger
 	o.member = c
 	if err := c.Validate(); err != nil {

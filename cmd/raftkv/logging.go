@@ -15,8 +15,9 @@ import (
 )
 
 // etcd 3.4's two loggers, as log/slog handlers. The engine logs etcd's zap
-// messages and field names at the moments etcd logs them (raftkv's doc.go
-// lists them); --logger=zap writes them as etcd's JSON lines, and
+// messages and field names at the moments etcd logs them (capnsLines below
+// lists the ones with a capnslog form); --logger=zap writes them as etcd's
+// JSON lines, and
 // --logger=capnslog (etcd 3.4's default) writes etcd's capnslog text for
 // them, so scripts that wait for "ready to serve client requests" or
 // "became leader at term" work on either server.

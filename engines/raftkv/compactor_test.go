@@ -238,3 +238,22 @@ func histogramCount(t *testing.T, s *Server, name string) uint64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// TestUnsafeNoFsync: --unsafe-no-fsync skips the WAL's fsyncs (none is
+// timed), and the member still serves and restarts from what it wrote.
+func TestUnsafeNoFsync(t *testing.T) {
+	c := newTestCluster(t, 1, func(c *Config) { c.UnsafeNoFsync = true })
+	c.waitLeader()
+	mustPut(t, c.servers[0], "k", "v")
+	if n := histogramCount(t, c.servers[0], "raftkv_disk_wal_fsync_duration_seconds"); n != 0 {
+		t.Fatalf("%d WAL fsyncs with UnsafeNoFsync", n)
+	}
+	c.stop(0)
+	c.start(0)
+	c.waitLeader()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if v, ok, err := get(ctx, c.servers[0], "k"); err != nil || !ok || v != "v" {
+		t.Fatalf("after a clean restart: %q %v %v", v, ok, err)
+	}
+}

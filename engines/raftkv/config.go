@@ -157,6 +157,9 @@ type Config struct {
 	// Commit() (etcd's backend batch interval). 0 commits after every batch.
 	// Default 0.
 	BatchInterval time.Duration
+	// UnsafeNoFsync turns off the WAL's and the store's fsyncs
+	// (--unsafe-no-fsync): a machine crash can lose acknowledged writes.
+	UnsafeNoFsync bool
 	// BatchLimit commits the store once this many entries have been applied
 	// since the last commit, before BatchInterval is up (etcd's
 	// --backend-batch-limit, which counts the backend's operations). 0: no

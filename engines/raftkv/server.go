@@ -256,13 +256,14 @@ func (s *Server) mvccConfig() mvcc.Config {
 	c := mvcc.DefaultConfig()
 	c.Logger = s.cfg.Logger
 	c.FreelistType = s.cfg.BoltFreelistType
+	c.NoFsync = s.cfg.UnsafeNoFsync
 	// etcd raises lease TTLs to ceil(1.5 * election timeout) seconds.
 	c.MinLeaseTTL = int64(math.Ceil(1.5 * s.cfg.ElectionTimeout().Seconds()))
 	return c
 }
 
 func (s *Server) openWAL() (*wal.State, error) {
-	w, st, err := wal.Open(s.walDir, wal.Config{SegmentBytes: s.cfg.WALSegmentBytes, Keep: s.cfg.MaxWALs, Logger: s.cfg.Logger, OnSync: func(d time.Duration) {
+	w, st, err := wal.Open(s.walDir, wal.Config{SegmentBytes: s.cfg.WALSegmentBytes, Keep: s.cfg.MaxWALs, NoSync: s.cfg.UnsafeNoFsync, Logger: s.cfg.Logger, OnSync: func(d time.Duration) {
 		s.metrics.walFsync.Observe(d.Seconds())
 	}})
 	if err != nil {
