@@ -46,7 +46,7 @@ var etcdFlags = []etcdFlag{
 	{name: "discovery-srv", support: refused, allowed: "", note: "DNS SRV discovery is left out: give --initial-cluster", test: "TestRefusedFlags"},
 	{name: "discovery-srv-name", support: refused, allowed: "", note: "DNS SRV discovery is left out", test: "TestRefusedFlags"},
 	{name: "strict-reconfig-check", support: honoured, note: "member add/remove that would lose quorum of connected members answers etcd's \"etcdserver: unhealthy cluster\"", test: "TestStrictReconfigCheck"},
-	{name: "pre-vote", support: honoured, note: "raft PreVote (etcd's default false)", test: "TestParseEtcdCommandLine"},
+	{name: "pre-vote", support: honoured, note: "raft PreVote (etcd's default false)", test: "TestPreVote"},
 	{name: "auto-compaction-retention", support: honoured, note: "periodic: hours or a duration; revision: a count; as etcd 3.4's compactor", test: "TestAutoCompactionPeriodic"},
 	{name: "auto-compaction-mode", support: honoured, note: "periodic or revision", test: "TestAutoCompactionRevision"},
 	{name: "enable-v2", support: refused, allowed: "false", note: "raftkv serves etcd's v3 API only; the v2 API is left out", test: "TestRefusedFlags"},

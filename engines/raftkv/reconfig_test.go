@@ -3,6 +3,8 @@ package raftkv
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,5 +45,26 @@ func TestStrictReconfigCheck(t *testing.T) {
 			t.Fatalf("strict: remove the member that is down: %v", err)
 		}
 		cancel()
+	}
+}
+
+// TestPreVote: with --pre-vote the first election goes through raft's
+// pre-candidate phase; without it (etcd 3.4's default) it does not.
+func TestPreVote(t *testing.T) {
+	for _, pv := range []bool{true, false} {
+		var buf syncBuffer
+		c := newTestCluster(t, 3, func(c *Config) {
+			c.PreVote = pv
+			c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+		})
+		c.waitLeader()
+		c.stopAll()
+		pre := strings.Contains(buf.String(), "became pre-candidate at term")
+		if pre != pv {
+			t.Errorf("PreVote %v: pre-candidate phase seen: %v", pv, pre)
+		}
+		if !strings.Contains(buf.String(), "became candidate at term") {
+			t.Errorf("PreVote %v: no election logged", pv)
+		}
 	}
 }
