@@ -19,7 +19,7 @@ var etcdFlags = []etcdFlag{
 	{name: "snapshot-count", support: honoured, note: "applied entries between raft snapshots", test: "TestSnapshotInstallOnLaggingMember"},
 	{name: "heartbeat-interval", support: honoured, note: "raft tick", test: "TestParseEtcdCommandLine"},
 	{name: "election-timeout", support: honoured, note: "election ticks; etcd's bounds (>= 5 heartbeats, <= 50000 ms)", test: "TestParseEtcdCommandLine"},
-	{name: "initial-election-tick-advance", support: honoured, note: "a member starting as the only voter fast-forwards its election ticks, as etcd; in a multi-member cluster raftkv does not advance them (etcd does once it hears from a peer), so its first election there can come up to one election timeout later", test: "TestLogLines"},
+	{name: "initial-election-tick-advance", support: honoured, note: "as etcd: a member starting as the only voter fast-forwards its election ticks; in a multi-member cluster, once more than one peer answers (within 5s), it fast-forwards to two ticks before an election", test: "TestInitialElectionTickAdvance"},
 	{name: "listen-peer-urls", support: honoured, note: "", test: "TestClusterPutGetAndFailover"},
 	{name: "listen-client-urls", support: honoured, note: "gRPC and /health, /metrics, /version", test: "TestClusterPutGetAndFailover"},
 	{name: "max-snapshots", support: sameAsEtcd, note: "raftkv keeps raft snapshots as WAL records and deletes a received *.snap.db once installed, so it never holds more snapshot files than etcd's limit", test: "TestParseEtcdCommandLine"},

@@ -88,6 +88,12 @@ var capnsLines = map[string]etcdLine{
 	"enabled corruption checking": {pkg: "etcdserver", format: func(f map[string]any) string {
 		return fmt.Sprintf("enabled corruption checking with %v interval", f["interval"])
 	}},
+	"started as single-node; fast-forwarding election ticks": {pkg: "etcdserver", format: func(f map[string]any) string {
+		return fmt.Sprintf("%v as single-node; fast-forwarding %v ticks (election ticks %v)", f["node"], f["forward-ticks"], f["election-ticks"])
+	}},
+	"initialized peer connections; fast-forwarding election ticks": {pkg: "etcdserver", format: func(f map[string]any) string {
+		return fmt.Sprintf("%v initialized peer connection; fast-forwarding %v ticks (election ticks %v) with %v active peer(s)", f["local-member-id"], f["forward-ticks"], f["election-ticks"], f["active-remote-members"])
+	}},
 	"serving peer traffic": {pkg: "embed", format: func(f map[string]any) string {
 		return fmt.Sprintf("listening for peers on %v", f["address"])
 	}},

@@ -21,6 +21,8 @@ type localItem struct {
 	cc      raftpb.ConfChangeI
 	ccReply chan *raftpb.ConfState
 	removed bool // the conf change removes this member
+	// advanceTicks: tick raft this many times (InitialElectionTickAdvance).
+	advanceTicks int
 }
 
 // run is the raft loop: the only goroutine that touches the RawNode. Raft runs
@@ -107,6 +109,10 @@ func (s *Server) onLocal() {
 		switch {
 		case it.msg != nil:
 			s.step(it.msg)
+		case it.advanceTicks > 0:
+			for range it.advanceTicks {
+				s.rn.Tick()
+			}
 		case it.cc != nil:
 			cs := s.rn.ApplyConfChange(it.cc)
 			if it.removed {

@@ -22,10 +22,14 @@ const reconfigProbeTimeout = time.Second
 // reachable reports, for each voting member other than this one, whether
 // its peer URL answers now.
 func (s *Server) reachable(ctx context.Context) map[uint64]bool {
+	return s.reachableOf(ctx, s.members.list())
+}
+
+func (s *Server) reachableOf(ctx context.Context, members []member) map[uint64]bool {
 	out := map[uint64]bool{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, m := range s.members.list() {
+	for _, m := range members {
 		if m.ID == s.id || m.IsLearner {
 			continue
 		}

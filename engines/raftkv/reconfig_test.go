@@ -68,3 +68,25 @@ func TestPreVote(t *testing.T) {
 		}
 	}
 }
+
+// TestInitialElectionTickAdvance: a three-member cluster whose members
+// reach each other fast-forwards its election timers, as etcd, and elects
+// well before one election timeout; with the flag off it does not.
+func TestInitialElectionTickAdvance(t *testing.T) {
+	for _, adv := range []bool{true, false} {
+		var buf syncBuffer
+		c := newTestCluster(t, 3, func(c *Config) {
+			c.InitialElectionTickAdvance = adv
+			c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+		})
+		c.waitLeader()
+		c.stopAll()
+		got := strings.Count(buf.String(), "initialized peer connections; fast-forwarding election ticks")
+		if adv && got == 0 {
+			t.Errorf("advance on: no member fast-forwarded its election ticks")
+		}
+		if !adv && got != 0 {
+			t.Errorf("advance off: %d members fast-forwarded", got)
+		}
+	}
+}

@@ -533,6 +533,8 @@ func (s *Server) Start() error {
 			s.rn.Tick()
 		}
 		s.log.Info("started as single-node; fast-forwarding election ticks", "forward-ticks", s.cfg.ElectionTicks-1, "election-ticks", s.cfg.ElectionTicks)
+	} else if s.cfg.InitialElectionTickAdvance && len(vs) > 1 && s.cfg.ElectionTicks > 2 {
+		s.goFunc(s.advanceTicksWhenPeersUp)
 	}
 	s.goFunc(s.run)
 	s.goFunc(s.appendLoop)
@@ -646,4 +648,36 @@ func (s *Server) writeStoreSnapshot(w io.Writer) (int64, error) {
 func hasKey[K comparable, V any](m map[K]V, k K) bool {
 	_, ok := m[k]
 	return ok
+}
+
+// advanceTicksWhenPeersUp is etcd's adjustTicks for a multi-member start:
+// once more than one peer answers (within 5s), the election timer is
+// fast-forwarded to leave two ticks, so a restarted cluster elects a leader
+// without waiting a whole election timeout, while a running leader still
+// has two ticks to be heard.
+func (s *Server) advanceTicksWhenPeersUp() {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.stopc:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		up := 0
+		for _, ok := range s.reachableOf(ctx, s.knownMembers()) {
+			if ok {
+				up++
+			}
+		}
+		cancel()
+		if up > 1 {
+			ticks := s.cfg.ElectionTicks - 2
+			s.localq.push(localItem{advanceTicks: ticks})
+			s.log.Info("initialized peer connections; fast-forwarding election ticks", "local-member-id", fmt.Sprintf("%x", s.id),
+				"forward-ticks", ticks, "forward-duration", time.Duration(ticks)*s.cfg.TickInterval, "election-ticks", s.cfg.ElectionTicks,
+				"active-remote-members", up)
+			return
+		}
+	}
 }
