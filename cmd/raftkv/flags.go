@@ -65,6 +65,7 @@ type flagValues struct {
 	cors, hostWhitelist                              string
 	batchLimit                                       int
 	noFsync                                          bool
+	leaseCP, leaseCPPersist                          bool
 	configFile                                       string
 	version                                          bool
 }
@@ -158,8 +159,8 @@ func newFlagSet() (*flag.FlagSet, *flagValues) {
 	fs.DurationVar(&v.corruptTime, "experimental-corrupt-check-time", 0, "Duration of time between cluster corruption check passes.")
 	fs.String("experimental-enable-v2v3", "", "Serve v2 requests through the v3 backend under a given prefix (refused).")
 	fs.StringVar(&v.freelist, "experimental-backend-bbolt-freelist-type", "array", "The type of freelist that boltdb backend uses (array and map are supported types).")
-	fs.Bool("experimental-enable-lease-checkpoint", false, "Enable lease checkpoints (refused).")
-	fs.Bool("experimental-enable-lease-checkpoint-persist", false, "Persist lease checkpoints (refused).")
+	fs.BoolVar(&v.leaseCP, "experimental-enable-lease-checkpoint", false, "Enable leader to send regular checkpoints to other members to prevent reset of remaining TTL on leader change.")
+	fs.BoolVar(&v.leaseCPPersist, "experimental-enable-lease-checkpoint-persist", false, "Enable persisting remainingTTL to prevent indefinite auto-renewal of long lived leases.")
 	fs.Int("experimental-compaction-batch-limit", 1000, "The maximum revisions deleted in each compaction batch (refused unless 1000).")
 	fs.BoolVar(&v.skipSAN, "experimental-peer-skip-client-san-verification", false, "Skip verification of SAN field in client certificate for peer connections.")
 	fs.DurationVar(&v.watchProgress, "experimental-watch-progress-notify-interval", 10*time.Minute, "Duration of periodic watch progress notifications.")
@@ -529,6 +530,14 @@ func buildOptions(v *flagValues, set map[string]bool, notes []note) (*options, e
 	}
 	c.BatchLimit = v.batchLimit
 	c.UnsafeNoFsync = v.noFsync
+	if v.leaseCPPersist && !v.leaseCP {
+		return nil, errors.New("setting experimental-enable-lease-checkpoint-persist requires experimental-enable-lease-checkpoint")
+	}
+	if v.leaseCP && !v.leaseCPPersist {
+		o.logger.Warn("Detected that checkpointing is enabled without persistence. Consider enabling experimental-enable-lease-checkpoint-persist " +
+			"(raftkv keeps the checkpointed remaining TTL in its store either way, so it also survives a restart)")
+	}
+	c.LeaseCheckpoint = v.leaseCP
 	c.Logger = o.logger
 	o.member = c
 	if err := c.Validate(); err != nil {

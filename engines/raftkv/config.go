@@ -157,6 +157,12 @@ type Config struct {
 	// Commit() (etcd's backend batch interval). 0 commits after every batch.
 	// Default 0.
 	BatchInterval time.Duration
+	// LeaseCheckpoint: the leader records each lease's remaining TTL
+	// through the log every 5 minutes, and a new leader uses it instead of
+	// the full TTL (--experimental-enable-lease-checkpoint). The remaining
+	// TTL is kept in the store, so it also survives a restart (etcd 3.4 keeps
+	// it across restarts only with --experimental-enable-lease-checkpoint-persist).
+	LeaseCheckpoint bool
 	// UnsafeNoFsync turns off the WAL's and the store's fsyncs
 	// (--unsafe-no-fsync): a machine crash can lose acknowledged writes.
 	UnsafeNoFsync bool

@@ -216,6 +216,7 @@ func New(cfg Config) (*Server, error) {
 	s.log = cfg.Logger.With("node", fmt.Sprintf("%x", s.id))
 	s.reqIDs = newIDGen(s.id, time.Now())
 	s.lessor = newLessor(s.clock, cfg.ElectionTimeout())
+	s.lessor.checkpoint = cfg.LeaseCheckpoint
 	return s, nil
 }
 
@@ -522,6 +523,9 @@ func (s *Server) Start() error {
 			s.closeStorage()
 			return err
 		}
+	}
+	if s.cfg.LeaseCheckpoint {
+		s.goFunc(s.leaseCheckpointLoop)
 	}
 	if s.cfg.CorruptCheckTime > 0 {
 		s.goFunc(func() { s.monitorKVHash(s.cfg.CorruptCheckTime) })
