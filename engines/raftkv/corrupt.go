@@ -177,11 +177,11 @@ func postHashKV(ctx context.Context, c *http.Client, u string, body []byte) (*ha
 // initialCorruptCheck is etcd's CheckInitialHashKV.
 func (s *Server) initialCorruptCheck() error {
 	s.log.Info("starting initial corruption check", "local-member-id", fmt.Sprintf("%x", s.id), "timeout", s.cfg.RequestTimeout)
-	h, crev, err := s.Store().HashKV(0)
+	rev := s.Store().Rev()
+	h, crev, err := s.Store().HashKV(rev)
 	if err != nil {
 		return fmt.Errorf("%x failed to fetch hash (%v)", s.id, err)
 	}
-	rev := s.Store().Rev()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	mismatch := 0
@@ -232,12 +232,14 @@ func (s *Server) monitorKVHash(every time.Duration) {
 
 // checkHashKV is etcd's checkHashKV.
 func (s *Server) checkHashKV() error {
+	// The revision first, then the hash up to it: the store may apply
+	// more in between, and the pair must describe one revision.
 	st := s.Store()
-	h, crev, err := st.HashKV(0)
+	rev := st.Rev()
+	h, crev, err := st.HashKV(rev)
 	if err != nil {
 		return err
 	}
-	rev := st.Rev()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	go func() {
@@ -252,11 +254,11 @@ func (s *Server) checkHashKV() error {
 		return err
 	}
 	st = s.Store()
-	h2, crev2, err := st.HashKV(0)
+	rev2 := st.Rev()
+	h2, crev2, err := st.HashKV(rev2)
 	if err != nil {
 		return err
 	}
-	rev2 := st.Rev()
 	alarmed := false
 	mismatch := func(id uint64, why string, args ...any) {
 		s.log.Warn(why, append([]any{"local-member-id", fmt.Sprintf("%x", s.id), "remote-peer-id", fmt.Sprintf("%x", id)}, args...)...)
