@@ -266,6 +266,13 @@ func TestSystemdCommandLine(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	logged := false
+	for _, m := range ms {
+		logged = logged || strings.Contains(m.log(), `"msg":"completed auto periodic compaction"`)
+	}
+	if !logged {
+		t.Error(`no member logged etcd's "completed auto periodic compaction"`)
+	}
 	// The plain metrics URL serves /metrics and /health.
 	for _, path := range []string{"/metrics", "/health"} {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", mports[0], path))

@@ -61,9 +61,6 @@ type etcdLine struct {
 }
 
 var capnsLines = map[string]etcdLine{
-	"starting an etcd server": {pkg: "etcdmain", format: func(f map[string]any) string {
-		return fmt.Sprintf("raftkv %v (etcd Version: %v API)", f["raftkv-version"], f["etcd-version"])
-	}},
 	"starting local member": {pkg: "etcdserver", format: func(f map[string]any) string {
 		return fmt.Sprintf("starting member %v in cluster %v", f["local-member-id"], f["cluster-id"])
 	}},
@@ -113,16 +110,16 @@ var capnsLines = map[string]etcdLine{
 	"enabled capabilities for version": {pkg: "etcdserver/api", format: func(f map[string]any) string {
 		return fmt.Sprintf("enabled capabilities for version %v", f["cluster-version"])
 	}},
-	"received signal; shutting down": {pkg: "pkg/osutil", level: levelNotice, format: func(f map[string]any) string {
-		return fmt.Sprintf("received %v signal, shutting down...", f["signal"])
+	"starting auto periodic compaction": {pkg: "compactor", level: levelNotice, format: func(f map[string]any) string {
+		return fmt.Sprintf("Starting auto-compaction at revision %v (retention: %v)", f["revision"], f["compact-period"])
 	}},
-	"compacted revision": {pkg: "mvcc", format: func(f map[string]any) string {
-		return fmt.Sprintf("finished scheduled compaction at %v (took %v)", f["compact-revision"], f["took"])
+	"starting auto revision compaction": {pkg: "compactor", level: levelNotice, format: func(f map[string]any) string {
+		return fmt.Sprintf("Starting auto-compaction at revision %v (retention: %v revisions)", f["revision"], f["revision-compaction-retention"])
 	}},
-	"Starting auto-compaction at revision": {pkg: "compactor", format: func(f map[string]any) string {
-		return fmt.Sprintf("Starting auto-compaction at revision %v (retention: %v)", f["revision"], f["retention"])
+	"completed auto periodic compaction": {pkg: "compactor", level: levelNotice, format: func(f map[string]any) string {
+		return fmt.Sprintf("Finished auto-compaction at revision %v", f["revision"])
 	}},
-	"Finished auto-compaction at revision": {pkg: "compactor", format: func(f map[string]any) string {
+	"completed auto revision compaction": {pkg: "compactor", level: levelNotice, format: func(f map[string]any) string {
 		return fmt.Sprintf("Finished auto-compaction at revision %v", f["revision"])
 	}},
 	"recognized and used environment variable": {pkg: "pkg/flags", format: func(f map[string]any) string {

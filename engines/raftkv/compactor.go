@@ -35,8 +35,15 @@ func (s *Server) runCompactor() {
 	}
 }
 
-func (s *Server) compactTo(rev int64, retention any) bool {
-	s.log.Info("Starting auto-compaction at revision", "revision", rev, "retention", retention)
+// compactTo proposes the compaction, logging etcd's compactor lines (mode
+// "periodic" or "revision"; retention a duration or a revision count).
+func (s *Server) compactTo(mode string, rev int64, retention any) bool {
+	start := time.Now()
+	retKey := "compact-period"
+	if mode == "revision" {
+		retKey = "revision-compaction-retention"
+	}
+	s.log.Info("starting auto "+mode+" compaction", "revision", rev, retKey, retention)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	go func() {
@@ -48,10 +55,10 @@ func (s *Server) compactTo(rev int64, retention any) bool {
 	}()
 	_, err := s.Propose(ctx, &pb.InternalRaftRequest{Compaction: &pb.CompactionRequest{Revision: rev}})
 	if err != nil && !errors.Is(err, mvcc.ErrCompacted) {
-		s.log.Warn("failed auto-compaction", "revision", rev, "err", err)
+		s.log.Warn("failed auto "+mode+" compaction", "revision", rev, retKey, retention, "err", err)
 		return false
 	}
-	s.log.Info("Finished auto-compaction at revision", "revision", rev)
+	s.log.Info("completed auto "+mode+" compaction", "revision", rev, retKey, retention, "took", time.Since(start))
 	return true
 }
 
@@ -78,7 +85,7 @@ func (s *Server) periodicCompactor(period time.Duration) {
 			continue
 		}
 		base = compactInterval
-		if s.compactTo(revs[0], period) {
+		if s.compactTo("periodic", revs[0], period) {
 			lastSuccess = time.Now()
 		}
 	}
@@ -101,7 +108,7 @@ func (s *Server) revisionCompactor(retention int64) {
 		if rev <= 0 || rev == prev {
 			continue
 		}
-		if s.compactTo(rev, retention) {
+		if s.compactTo("revision", rev, retention) {
 			prev = rev
 		}
 	}
