@@ -212,7 +212,7 @@ func parseFlagsEnv(args, environ []string) (*options, error) {
 		return nil, oneLine(err) // the flag package quotes nothing: "-\n" is a flag name
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("'%s' is not a valid flag: every setting is a --flag", fs.Arg(0))
+		return nil, fmt.Errorf("%q is not a valid flag: every setting is a --flag", fs.Arg(0))
 	}
 	if v.version {
 		fmt.Printf("raftkv Version: %s\netcd API Version: %s\nGo Version: %s\nGo OS/Arch: %s/%s\n",
