@@ -111,7 +111,7 @@ var etcdFlags = []etcdFlag{
 	// Not listed by --help
 	{name: "config-file", support: honoured, note: "etcd's YAML keys; other flags and ETCD_* variables are then ignored, as etcd", test: "TestSampleConfigFile"},
 	{name: "version", support: honoured, note: "prints the raftkv and etcd API versions", test: "TestParseEtcdCommandLine"},
-	{name: "enable-grpc-gateway", support: refused, allowed: "false", note: "raftkv serves no gRPC JSON gateway (etcd's default is true: raftkv differs there, and refuses an explicit request for it)", test: "TestRefusedFlags"},
+	{name: "enable-grpc-gateway", support: honoured, note: "the v3 API as JSON at /v3/... (and /v3beta/...) on the client URLs, etcd's field names; on by default, as etcd", test: "TestGRPCGateway"},
 }
 
 type support int

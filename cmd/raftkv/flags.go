@@ -66,6 +66,7 @@ type flagValues struct {
 	batchLimit                                       int
 	noFsync                                          bool
 	leaseCP, leaseCPPersist                          bool
+	gateway                                          bool
 	configFile                                       string
 	version                                          bool
 }
@@ -165,7 +166,7 @@ func newFlagSet() (*flag.FlagSet, *flagValues) {
 	fs.BoolVar(&v.skipSAN, "experimental-peer-skip-client-san-verification", false, "Skip verification of SAN field in client certificate for peer connections.")
 	fs.DurationVar(&v.watchProgress, "experimental-watch-progress-notify-interval", 10*time.Minute, "Duration of periodic watch progress notifications.")
 	fs.DurationVar(&v.warnApply, "experimental-warning-apply-duration", 100*time.Millisecond, "Time duration after which a warning is generated if request takes more time.")
-	fs.Bool("enable-grpc-gateway", false, "Enable the gRPC JSON gateway (refused: raftkv serves none).")
+	fs.BoolVar(&v.gateway, "enable-grpc-gateway", true, "Enable GRPC gateway.")
 	// unsafe
 	fs.BoolVar(&v.noFsync, "unsafe-no-fsync", false, "Disables fsync, unsafe, will cause data loss.")
 	fs.BoolVar(&v.forceNew, "force-new-cluster", false, "Force to create a new one-member cluster.")
@@ -538,6 +539,7 @@ func buildOptions(v *flagValues, set map[string]bool, notes []note) (*options, e
 			"(raftkv keeps the checkpointed remaining TTL in its store either way, so it also survives a restart)")
 	}
 	c.LeaseCheckpoint = v.leaseCP
+	c.EnableGRPCGateway = v.gateway
 	c.Logger = o.logger
 	o.member = c
 	if err := c.Validate(); err != nil {

@@ -184,6 +184,9 @@ type Config struct {
 	// member that starts as the only voter, so it elects itself at once
 	// (--initial-election-tick-advance).
 	InitialElectionTickAdvance bool
+	// EnableGRPCGateway serves the v3 API as JSON at /v3/... on the client
+	// URLs (--enable-grpc-gateway, etcd's default).
+	EnableGRPCGateway bool
 	// CORS lists the origins the client URLs' HTTP endpoints allow (--cors);
 	// empty or "*" allows every origin (etcd's default).
 	CORS []string

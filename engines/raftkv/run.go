@@ -165,6 +165,18 @@ func (m *Member) Serve(ctx context.Context) error {
 		}()
 	}
 	metricsH := h
+	var gwy *gateway
+	if m.cfg.EnableGRPCGateway {
+		gctx, gcancel := context.WithCancel(context.Background())
+		defer gcancel()
+		var err error
+		if gwy, err = newGateway(gctx, gs); err != nil {
+			s.Stop()
+			m.closeListeners()
+			return fmt.Errorf("grpc gateway: %w", err)
+		}
+		h = gwy.handler(h)
+	}
 	h = accessController(m.cfg, log, h)
 	grpcOrHTTP := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
@@ -245,6 +257,9 @@ func (m *Member) Serve(ctx context.Context) error {
 		}
 	}
 	close(readyDone)
+	if gwy != nil {
+		_ = gwy.close()
+	}
 	gs.Stop()
 	for _, hs := range httpSrvs {
 		_ = hs.Close()
