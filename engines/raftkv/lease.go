@@ -188,8 +188,24 @@ func (s *Server) LeaseRenew(ctx context.Context, id int64) (int64, error) {
 	}
 }
 
-func (s *Server) renewLocal(id int64) (ttl int64, err error, done bool) {
+// appliedLease is the store's lease id. A grant may be committed, and
+// applied by the member that proposed it, but not applied here yet: when the
+// lease is missing, it waits (at most an election timeout) until this member
+// has applied what was committed when asked, then looks again.
+func (s *Server) appliedLease(id int64) (mvcc.Lease, bool) {
 	le, ok := s.Store().Lease(id)
+	if ok {
+		return le, true
+	}
+	target, deadline := s.committedIndex.Load(), time.Now().Add(s.cfg.ElectionTimeout())
+	for s.appliedIndex.Load() < target && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	return s.Store().Lease(id)
+}
+
+func (s *Server) renewLocal(id int64) (ttl int64, err error, done bool) {
+	le, ok := s.appliedLease(id)
 	if !ok {
 		return 0, rpctypes.ErrGRPCLeaseNotFound, true
 	}
@@ -290,8 +306,8 @@ func (s *Server) LeaseTimeToLive(ctx context.Context, id int64, keys bool) (*pb.
 }
 
 func (s *Server) ttlLocal(id int64, keys bool) (*pb.LeaseTimeToLiveResponse, error, bool) {
+	le, ok := s.appliedLease(id)
 	st := s.Store()
-	le, ok := st.Lease(id)
 	if !ok {
 		return nil, rpctypes.ErrGRPCLeaseNotFound, true
 	}
