@@ -62,7 +62,13 @@ func NewCA(t testing.TB, dir, name string) *CA {
 // <dir>/<cn>-key.pem.
 func (ca *CA) Issue(t testing.TB, cn string) Pair {
 	t.Helper()
-	c := ca.IssueFor(t, cn, []net.IP{net.IPv4(127, 0, 0, 1)}, []string{"localhost"})
+	return ca.writePair(t, cn, ca.IssueFor(t, cn, []net.IP{net.IPv4(127, 0, 0, 1)}, []string{"localhost"}))
+}
+
+// writePair writes c and its key (SEC 1) to <dir>/<cn>.pem and
+// <dir>/<cn>-key.pem.
+func (ca *CA) writePair(t testing.TB, cn string, c *Cert) Pair {
+	t.Helper()
 	kb, err := x509.MarshalECPrivateKey(c.Key)
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +77,47 @@ func (ca *CA) Issue(t testing.TB, cn string) Pair {
 	WriteFile(t, p.CertFile, PEM("CERTIFICATE", c.Cert.Raw))
 	WriteFile(t, p.KeyFile, PEM("EC PRIVATE KEY", kb))
 	return p
+}
+
+// IssuePairFor is Issue with the given IP SANs (and no DNS names) instead
+// of 127.0.0.1 and localhost.
+func (ca *CA) IssuePairFor(t testing.TB, cn string, ips ...string) Pair {
+	t.Helper()
+	var addrs []net.IP
+	for _, ip := range ips {
+		addrs = append(addrs, net.ParseIP(ip))
+	}
+	return ca.writePair(t, cn, ca.IssueFor(t, cn, addrs, nil))
+}
+
+// Revoke writes a CRL signed by ca listing the pairs' certificates to
+// <dir>/<name>.crl and returns its path.
+func (ca *CA) Revoke(t testing.TB, name string, pairs ...Pair) string {
+	t.Helper()
+	var revoked []x509.RevocationListEntry
+	for _, p := range pairs {
+		b, err := os.ReadFile(p.CertFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			t.Fatalf("%s: no PEM block", p.CertFile)
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		revoked = append(revoked, x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: time.Now()})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number: big.NewInt(time.Now().UnixNano()), ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(time.Hour),
+		RevokedCertificateEntries: revoked,
+	}, ca.Cert, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return WriteFile(t, filepath.Join(ca.dir, name+".crl"), PEM("X509 CRL", der))
 }
 
 // IssueFor makes a certificate with common name cn for the given addresses
@@ -101,7 +148,7 @@ func newCert(t testing.TB, cn string, ca *Cert, ips []net.IP, dns []string) *Cer
 	parent, signer := tmpl, key
 	if ca == nil {
 		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
+		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature
 	} else {
 		tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"time"
 
 	"coordlab/engines/raftkv"
@@ -19,18 +18,5 @@ func authFlags(fs *flag.FlagSet) func(*raftkv.Config) {
 		c.AuthToken = *token
 		c.AuthTokenTTL = time.Duration(*ttl) * time.Second
 		c.BcryptCost = int(min(*cost, 1<<16)) // 0: the default, 10
-	}
-}
-
-// limitFlags declares etcd's --max-txn-ops on fs and returns what checks it
-// and copies it into a Config once fs is parsed.
-func limitFlags(fs *flag.FlagSet) func(*raftkv.Config) error {
-	ops := fs.Uint("max-txn-ops", 128, "Maximum number of operations permitted in a transaction.")
-	return func(c *raftkv.Config) error {
-		if *ops == 0 || *ops > 1<<20 {
-			return fmt.Errorf("--max-txn-ops: want 1..%d, got %d (default 128)", 1<<20, *ops)
-		}
-		c.MaxTxnOps = int(*ops)
-		return nil
 	}
 }

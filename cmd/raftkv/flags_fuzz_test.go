@@ -8,10 +8,10 @@ import (
 
 // FuzzParseFlags runs parseFlags on arbitrary argument lists (split at NUL):
 // no panic, an error is one line, and options it accepts are ones a member
-// can run with. Two things are left out of the inputs on purpose: --help
-// (prints usage and exits, as etcd) and --log-outputs (creates the files it
-// names). raftkv reads no ETCD_* environment variables, so the flags are all
-// there is to parse.
+// can run with. Left out of the inputs on purpose: --help and --version
+// (print and exit, as etcd), --log-outputs and --log-output (create the
+// files they name) and --config-file (reads a file; TestConfigFile* cover
+// it). The environment is empty: ETCD_* variables are TestEnvVars'.
 func FuzzParseFlags(f *testing.F) {
 	f.Add("--name\x00n1\x00--initial-cluster\x00n1=http://127.0.0.1:2380,n2=http://127.0.0.2:2380\x00--initial-advertise-peer-urls\x00http://127.0.0.1:2380")
 	f.Add("--name=n2\x00--data-dir=d\x00--initial-cluster-state=existing\x00--listen-client-urls=http://0.0.0.0:2379,http://127.0.0.1:22379")
@@ -26,17 +26,17 @@ func FuzzParseFlags(f *testing.F) {
 	f.Fuzz(func(t *testing.T, joined string) {
 		args := strings.Split(joined, "\x00")
 		for _, a := range args {
-			if strings.Contains(a, "log-outputs") {
+			if strings.Contains(a, "log-output") || strings.Contains(a, "config-file") {
 				return
 			}
 			switch strings.SplitN(strings.TrimLeft(a, "-"), "=", 2)[0] {
-			case "h", "help":
+			case "h", "help", "version":
 				if strings.HasPrefix(a, "-") {
 					return
 				}
 			}
 		}
-		o, err := parseFlags(args)
+		o, err := parseFlagsEnv(args, nil)
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error is not one line: %q", err)

@@ -288,7 +288,8 @@ func TestBadFlagsExitWithOneLine(t *testing.T) {
 		{"bad cluster state", []string{"--initial-cluster-state", "maybe"}, "--initial-cluster-state"},
 		{"election too short", []string{"--heartbeat-interval", "100", "--election-timeout", "200"}, "--election-timeout"},
 		{"name not in cluster", []string{"--name", "x", "--initial-cluster", "y=http://127.0.0.1:1"}, "no entry for --name"},
-		{"data dir is a file", []string{"--data-dir", filepath.Join(blocker, "sub"), "--listen-client-urls", "http://127.0.0.1:0", "--listen-peer-urls", "http://127.0.0.1:0"}, "data dir"},
+		{"data dir is a file", []string{"--data-dir", filepath.Join(blocker, "sub"), "--listen-client-urls", "http://127.0.0.1:0", "--advertise-client-urls", "http://127.0.0.1:0", "--listen-peer-urls", "http://127.0.0.1:0"}, "data dir"},
+		{"listen without advertise", []string{"--listen-client-urls", "http://127.0.0.1:0"}, "--advertise-client-urls is required when --listen-client-urls is set explicitly"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

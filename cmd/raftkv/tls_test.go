@@ -106,7 +106,7 @@ func TestTLSFlagsRequiredForHTTPS(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"client", []string{"--listen-client-urls", "https://127.0.0.1:0"},
+		{"client", []string{"--listen-client-urls", "https://127.0.0.1:0", "--advertise-client-urls", "https://127.0.0.1:0"},
 			"TLS key/cert (--cert-file, --key-file) must be provided for client url https://127.0.0.1:0 with HTTPS scheme"},
 		{"peer", []string{"--listen-peer-urls", "https://127.0.0.1:0"},
 			"TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url https://127.0.0.1:0 with HTTPS scheme"},

@@ -39,6 +39,7 @@ type applyState struct {
 	// be ahead of it after a snapshot install (the store's ConsistentIndex).
 	entryIndex uint64
 	dirty      bool // the store has applied entries not yet Commit()ted
+	pending    int  // entries applied since the last commit (BatchLimit)
 	lastCommit time.Time
 	// commitFailing: the last store commit failed (logged once per episode);
 	// retryAt: no commit before then.
@@ -107,7 +108,8 @@ func (s *Server) maybeCommit() {
 	if !s.ap.dirty || time.Now().Before(s.ap.retryAt) {
 		return
 	}
-	if s.cfg.BatchInterval == 0 || time.Since(s.ap.lastCommit) >= s.cfg.BatchInterval {
+	if s.cfg.BatchInterval == 0 || time.Since(s.ap.lastCommit) >= s.cfg.BatchInterval ||
+		(s.cfg.BatchLimit > 0 && s.ap.pending >= s.cfg.BatchLimit) {
 		s.commitStore()
 	}
 }
@@ -140,6 +142,7 @@ func (s *Server) apply(ents []*raftpb.Entry) bool {
 		s.ap.entryIndex = e.GetIndex()
 	}
 	s.ap.dirty = true
+	s.ap.pending += len(ents)
 	s.metrics.applyDuration.Observe(time.Since(start).Seconds())
 	s.metrics.proposalsApplied.Set(float64(s.appliedIndex.Load()))
 	return true
@@ -157,6 +160,7 @@ func (s *Server) commitStore() bool {
 	s.metrics.backendCommit.Observe(time.Since(start).Seconds())
 	s.ap.lastCommit = time.Now()
 	s.ap.dirty = false
+	s.ap.pending = 0
 	if s.ap.commitFailing {
 		s.ap.commitFailing = false
 		s.log.Warn("store commit succeeded again; writes stay refused until the NOSPACE alarm is disarmed (etcdctl alarm disarm)",
@@ -302,8 +306,13 @@ func (s *Server) applyNormal(e *raftpb.Entry) {
 			}
 			break
 		}
+		applyStart := time.Now()
 		resp, err := st.Apply(e.GetIndex(), req)
 		res = applyResult{resp: resp, err: err}
+		if took, limit := time.Since(applyStart), s.warnApplyDuration(); took > limit {
+			// etcd's warnOfExpensiveRequest.
+			s.log.Warn("apply request took too long", "took", took, "expected-duration", limit, "request", requestKind(req))
+		}
 		switch {
 		case req.LeaseGrant != nil && err == nil:
 			if r, ok := resp.(*pb.LeaseGrantResponse); ok {
@@ -408,6 +417,17 @@ func (s *Server) applyConfChange(e *raftpb.Entry) bool {
 	s.tr.setPeers(s.members.list(), s.id)
 	s.log.Info("applied conf change", "type", cc.GetType().String(), "member", fmt.Sprintf("%x", id),
 		"promote", ctx.IsPromote, "peer_urls", m.PeerURLs, "index", e.GetIndex(), "refused", res.err)
+	if res.err == nil {
+		switch cc.GetType() {
+		case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:
+			m, _ := s.members.get(id)
+			s.log.Info("added member", "cluster-id", fmt.Sprintf("%x", s.members.clusterID()), "local-member-id", fmt.Sprintf("%x", s.id),
+				"added-peer-id", fmt.Sprintf("%x", id), "added-peer-peer-urls", m.PeerURLs)
+		case raftpb.ConfChangeRemoveNode:
+			s.log.Info("removed member", "cluster-id", fmt.Sprintf("%x", s.members.clusterID()), "local-member-id", fmt.Sprintf("%x", s.id),
+				"removed-remote-peer-id", fmt.Sprintf("%x", id))
+		}
+	}
 	if rid := cc.GetId(); rid != 0 {
 		s.wake(rid, res)
 	}
@@ -513,4 +533,32 @@ func (s *Server) SnapshotStore(ctx context.Context, w io.Writer) (int64, error) 
 		return 0, rpctypes.ErrGRPCStopped
 	}
 	return s.writeStoreSnapshot(w)
+}
+
+func (s *Server) warnApplyDuration() time.Duration {
+	if s.cfg.WarningApplyDuration > 0 {
+		return s.cfg.WarningApplyDuration
+	}
+	return 100 * time.Millisecond
+}
+
+// requestKind names a request for the slow-apply warning.
+func requestKind(r *pb.InternalRaftRequest) string {
+	switch {
+	case r.Put != nil:
+		return "put key:" + string(r.Put.Key)
+	case r.DeleteRange != nil:
+		return "delete_range key:" + string(r.DeleteRange.Key)
+	case r.Txn != nil:
+		return fmt.Sprintf("txn compare:%d success:%d failure:%d", len(r.Txn.Compare), len(r.Txn.Success), len(r.Txn.Failure))
+	case r.Compaction != nil:
+		return fmt.Sprintf("compaction revision:%d", r.Compaction.Revision)
+	case r.LeaseGrant != nil:
+		return fmt.Sprintf("lease_grant ttl:%d", r.LeaseGrant.TTL)
+	case r.LeaseRevoke != nil:
+		return fmt.Sprintf("lease_revoke id:%x", r.LeaseRevoke.ID)
+	case r.Alarm != nil:
+		return "alarm " + r.Alarm.Action.String() + " " + r.Alarm.Alarm.String()
+	}
+	return "other"
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,8 +25,18 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Version is the etcd server version raftkv reports (Status, /version).
-const Version = "3.5.0"
+// Version is the server version raftkv reports (Status, as `etcdctl
+// endpoint status` shows it, and /version's etcdserver): the etcd API it
+// speaks, 3.4, with build metadata naming raftkv, so it parses as the
+// semantic version 3.4.0 and still says what answers.
+const Version = "3.4.0+raftkv"
+
+// ClusterVersion is the etcd API version raftkv speaks (etcd 3.4's).
+const ClusterVersion = "3.4"
+
+// Ready is closed once this member has published itself through the log
+// and serves client requests (etcd's ReadyNotify).
+func (s *Server) Ready() <-chan struct{} { return s.readyc }
 
 // Propose replicates req through raft and returns the store's response once
 // the entry is applied on this member.
@@ -231,6 +242,9 @@ func (s *Server) AddMember(ctx context.Context, peerURLs []string, learner bool)
 	if s.members.peerURLInUse(peerURLs) {
 		return nil, nil, rpctypes.ErrGRPCPeerURLExist
 	}
+	if err := s.mayAddMember(ctx, learner); err != nil {
+		return nil, nil, err
+	}
 	now := time.Now()
 	m := member{ID: MemberID(peerURLs, s.cfg.ClusterToken, &now), PeerURLs: sortedCopy(peerURLs), IsLearner: learner}
 	if _, ok := s.members.get(m.ID); ok || s.members.isRemoved(m.ID) {
@@ -385,6 +399,9 @@ func (s *Server) RemoveMember(ctx context.Context, id uint64) ([]*pb.Member, err
 	if _, ok := s.members.get(id); !ok {
 		return nil, rpctypes.ErrGRPCMemberNotFound
 	}
+	if err := s.mayRemoveMember(ctx, id); err != nil {
+		return nil, err
+	}
 	return s.configure(ctx, &raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode.Enum(), NodeId: proto.Uint64(id)})
 }
 
@@ -442,7 +459,16 @@ func (s *Server) publish() {
 		_, err := s.Propose(ctx, req)
 		cancel()
 		if err == nil {
-			s.log.Info("published member attributes", "name", s.cfg.Name, "client_urls", s.cfg.ClientURLs)
+			cid := fmt.Sprintf("%x", s.members.clusterID())
+			s.log.Info("published local member to cluster through raft", "local-member-id", fmt.Sprintf("%x", s.id),
+				"local-member-attributes", fmt.Sprintf("{Name:%s ClientURLs:[%s]}", s.cfg.Name, strings.Join(s.cfg.ClientURLs, " ")),
+				"cluster-id", cid)
+			// raftkv speaks etcd's 3.4 API from the start: no version
+			// negotiation, but the lines tools wait for, at the moment etcd
+			// logs them (once the member has joined through the log).
+			s.log.Info("set initial cluster version", "cluster-id", cid, "local-member-id", fmt.Sprintf("%x", s.id), "cluster-version", ClusterVersion)
+			s.log.Info("enabled capabilities for version", "cluster-version", ClusterVersion)
+			close(s.readyc)
 			return
 		}
 		select {

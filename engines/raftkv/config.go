@@ -159,6 +159,20 @@ type Config struct {
 	// Commit() (etcd's backend batch interval). 0 commits after every batch.
 	// Default 0.
 	BatchInterval time.Duration
+	// LeaseCheckpoint: the leader records each lease's remaining TTL
+	// through the log every 5 minutes, and a new leader uses it instead of
+	// the full TTL (--experimental-enable-lease-checkpoint). The remaining
+	// TTL is kept in the store, so it also survives a restart (etcd 3.4 keeps
+	// it across restarts only with --experimental-enable-lease-checkpoint-persist).
+	LeaseCheckpoint bool
+	// UnsafeNoFsync turns off the WAL's and the store's fsyncs
+	// (--unsafe-no-fsync): a machine crash can lose acknowledged writes.
+	UnsafeNoFsync bool
+	// BatchLimit commits the store once this many entries have been applied
+	// since the last commit, before BatchInterval is up (etcd's
+	// --backend-batch-limit, which counts the backend's operations). 0: no
+	// limit.
+	BatchLimit int
 	// QuotaBackendBytes is --quota-backend-bytes: a put, txn with a put or
 	// lease grant that would take the store's bytes in use (Store.SizeInUse)
 	// past it raises the NOSPACE alarm and fails with etcd's "database space
@@ -168,9 +182,6 @@ type Config struct {
 	// WALSegmentBytes is the preallocated size of one WAL segment file.
 	// Default 64 MiB (etcd's). Tests on small file systems lower it.
 	WALSegmentBytes int64
-	// MaxTxnOps is --max-txn-ops: the most compares, or operations of one
-	// branch, a txn may hold. 0 means 128 (etcd's default).
-	MaxTxnOps int
 	// AuthToken is --auth-token: "simple" (etcd's default; also when
 	// empty) or "jwt,sign-method=...,priv-key=...,pub-key=...,ttl=..."
 	// (v3rpc.ParseAuthToken).
@@ -181,6 +192,82 @@ type Config struct {
 	// BcryptCost is --bcrypt-cost, the cost of the password hashes this
 	// member makes (4..31). 0 means 10 (etcd's default).
 	BcryptCost int
+	// InitialElectionTickAdvance fast-forwards the election ticks of a
+	// member that starts as the only voter, so it elects itself at once
+	// (--initial-election-tick-advance).
+	InitialElectionTickAdvance bool
+	// EnableGRPCGateway serves the v3 API as JSON at /v3/... on the client
+	// URLs (--enable-grpc-gateway, etcd's default).
+	EnableGRPCGateway bool
+	// CORS lists the origins the client URLs' HTTP endpoints allow (--cors);
+	// empty or "*" allows every origin (etcd's default).
+	CORS []string
+	// HostWhitelist lists the Host names an insecure client URL's HTTP
+	// endpoints serve (--host-whitelist); empty or "*" serves any.
+	HostWhitelist []string
+	// WALDir, if set, holds the WAL instead of <DataDir>/member/wal
+	// (--wal-dir).
+	WALDir string
+	// PreVote runs raft's pre-vote phase before an election (--pre-vote).
+	// DefaultConfig sets it; etcd 3.4's flag default is false.
+	PreVote bool
+	// GRPCKeepaliveMinTime is the shortest interval a client may ping at;
+	// faster pings close its connection (--grpc-keepalive-min-time). Default 5s.
+	GRPCKeepaliveMinTime time.Duration
+	// GRPCKeepaliveInterval: the server pings a connection idle this long
+	// (--grpc-keepalive-interval; 0 disables). Default 2h.
+	GRPCKeepaliveInterval time.Duration
+	// GRPCKeepaliveTimeout: a ping unanswered this long closes the
+	// connection (--grpc-keepalive-timeout). Default 20s.
+	GRPCKeepaliveTimeout time.Duration
+	// MaxConcurrentStreams bounds the gRPC streams of one client connection
+	// (--max-concurrent-streams). 0 means math.MaxUint32 (etcd's default).
+	MaxConcurrentStreams uint32
+	// MaxTxnOps is the most operations one Txn branch may hold
+	// (--max-txn-ops). 0 means 128.
+	MaxTxnOps int
+	// WatchProgressNotifyInterval is how often idle watchers that asked for
+	// progress notifications get one (--experimental-watch-progress-notify-interval).
+	// 0 means 10m.
+	WatchProgressNotifyInterval time.Duration
+	// CipherSuites limits the TLS cipher suites of the client and peer
+	// servers and of peer connections (--cipher-suites). Empty: Go's.
+	CipherSuites []uint16
+	// BoltFreelistType is bbolt's freelist type, "array" or "map"
+	// (--experimental-backend-bbolt-freelist-type). Empty means "map".
+	BoltFreelistType string
+	// StrictReconfigCheck refuses a member add or remove that would leave
+	// the cluster without a quorum of started, connected members
+	// (--strict-reconfig-check).
+	StrictReconfigCheck bool
+	// AutoCompactionMode is "periodic" or "revision" (--auto-compaction-mode).
+	AutoCompactionMode string
+	// AutoCompactionRetention: for periodic, how much history to keep (a
+	// duration); for revision, how many revisions (--auto-compaction-retention).
+	// 0 disables auto-compaction.
+	AutoCompactionRetention time.Duration
+	// AutoCompactionRevisions is the revision retention (mode revision).
+	AutoCompactionRevisions int64
+	// ForceNewCluster restarts from this member's data as a one-member
+	// cluster: every other member is removed from the membership and the
+	// change is committed by this member alone (--force-new-cluster).
+	ForceNewCluster bool
+	// InitialCorruptCheck compares this member's store hash with every peer's
+	// at the same revision before serving; a mismatch stops the member
+	// (--experimental-initial-corrupt-check).
+	InitialCorruptCheck bool
+	// CorruptCheckTime: the leader compares hashes with every member this
+	// often and raises the CORRUPT alarm on a mismatch
+	// (--experimental-corrupt-check-time). 0 disables.
+	CorruptCheckTime time.Duration
+	// MaxWALs is the most WAL files kept once a snapshot covers them
+	// (--max-wals; 0 keeps all). A file still needed is never deleted.
+	// DefaultConfig: 5.
+	MaxWALs int
+	// WarningApplyDuration: an apply slower than this logs etcd's
+	// "apply request took too long" warning
+	// (--experimental-warning-apply-duration). 0 means 100ms.
+	WarningApplyDuration time.Duration
 	// Logger receives state changes; nil discards.
 	Logger *slog.Logger
 	// Clock is the lease clock; nil means the wall clock.
@@ -215,6 +302,13 @@ func DefaultConfig() Config {
 		MaxApplyLag:            5000,
 		PeerSendQueue:          4096,
 		RecvQueue:              4096,
+		PreVote:                true,
+		StrictReconfigCheck:    true,
+		AutoCompactionMode:     "periodic",
+		GRPCKeepaliveMinTime:   5 * time.Second,
+		GRPCKeepaliveInterval:  2 * time.Hour,
+		GRPCKeepaliveTimeout:   20 * time.Second,
+		MaxWALs:                5,
 	}
 }
 
@@ -338,14 +432,29 @@ func (c *Config) Validate() error {
 	if c.WALSegmentBytes < 0 {
 		bad("WALSegmentBytes: want >= 0 (0: 64 MiB), got %d", c.WALSegmentBytes)
 	}
+	if c.AutoCompactionMode != "" && c.AutoCompactionMode != "periodic" && c.AutoCompactionMode != "revision" {
+		bad("--auto-compaction-mode: want periodic or revision, got %q", c.AutoCompactionMode)
+	}
+	if c.AutoCompactionRetention < 0 || c.AutoCompactionRevisions < 0 {
+		bad("--auto-compaction-retention: want >= 0")
+	}
+	if c.BoltFreelistType != "" && c.BoltFreelistType != "array" && c.BoltFreelistType != "map" {
+		bad("--experimental-backend-bbolt-freelist-type: want array or map, got %q", c.BoltFreelistType)
+	}
+	if c.MaxTxnOps < 0 {
+		bad("--max-txn-ops: want > 0, got %d", c.MaxTxnOps)
+	}
+	if c.MaxWALs < 0 {
+		bad("--max-wals: want >= 0 (0: keep all), got %d", c.MaxWALs)
+	}
+	if c.CorruptCheckTime < 0 {
+		bad("--experimental-corrupt-check-time: want >= 0, got %v", c.CorruptCheckTime)
+	}
 	if c.BatchInterval < 0 {
 		bad("BatchInterval: want >= 0, got %v", c.BatchInterval)
 	}
 	if _, err := v3rpc.ParseAuthToken(c.AuthToken, c.AuthTokenTTL); err != nil {
 		errs = append(errs, err)
-	}
-	if c.MaxTxnOps < 0 {
-		bad("--max-txn-ops: want >= 1, got %d", c.MaxTxnOps)
 	}
 	if c.AuthTokenTTL < 0 {
 		bad("--auth-token-ttl: want >= 0 seconds, got %v", c.AuthTokenTTL)

@@ -14,7 +14,7 @@ import (
 //
 //	GET  /health        {"health":"true","reason":""} with 200 when a leader is known, else 503
 //	GET  /metrics       Prometheus metrics (raftkv_*)
-//	GET  /version       {"etcdserver":"3.5.0","etcdcluster":"3.5.0"}
+//	GET  /version       {"etcdserver":"3.4.0+raftkv","etcdcluster":"3.4.0"}
 //
 // The lab's clock endpoint is not here: see AdminHandler.
 func (s *Server) HTTPHandler() http.Handler {
@@ -22,7 +22,7 @@ func (s *Server) HTTPHandler() http.Handler {
 	mux.HandleFunc("/health", s.serveHealth)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"etcdserver": Version, "etcdcluster": Version})
+		writeJSON(w, http.StatusOK, map[string]string{"etcdserver": Version, "etcdcluster": ClusterVersion + ".0"})
 	})
 	return mux
 }

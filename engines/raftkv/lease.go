@@ -29,6 +29,9 @@ type lessor struct {
 	primary  bool
 	expiry   map[int64]time.Time
 	revoking map[int64]time.Time // when a revoke was last proposed
+	// checkpoint: a new leader gives a checkpointed lease its remaining
+	// TTL, not its full TTL (--experimental-enable-lease-checkpoint).
+	checkpoint bool
 }
 
 // revokeRetry is how long a proposed revoke may take to apply before it is
@@ -50,7 +53,11 @@ func (l *lessor) promote(leases []mvcc.Lease) {
 	clear(l.expiry)
 	clear(l.revoking)
 	for _, le := range leases {
-		l.expiry[le.ID] = now.Add(l.extend + time.Duration(le.TTL)*time.Second)
+		ttl := le.TTL
+		if l.checkpoint && le.RemainingTTL > 0 {
+			ttl = le.RemainingTTL
+		}
+		l.expiry[le.ID] = now.Add(l.extend + time.Duration(ttl)*time.Second)
 	}
 }
 
@@ -185,8 +192,24 @@ func (s *Server) LeaseRenew(ctx context.Context, id int64) (int64, error) {
 	}
 }
 
-func (s *Server) renewLocal(id int64) (ttl int64, err error, done bool) {
+// appliedLease is the store's lease id. A grant may be committed, and
+// applied by the member that proposed it, but not applied here yet: when the
+// lease is missing, it waits (at most an election timeout) until this member
+// has applied what was committed when asked, then looks again.
+func (s *Server) appliedLease(id int64) (mvcc.Lease, bool) {
 	le, ok := s.Store().Lease(id)
+	if ok {
+		return le, true
+	}
+	target, deadline := s.committedIndex.Load(), time.Now().Add(s.cfg.ElectionTimeout())
+	for s.appliedIndex.Load() < target && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	return s.Store().Lease(id)
+}
+
+func (s *Server) renewLocal(id int64) (ttl int64, err error, done bool) {
+	le, ok := s.appliedLease(id)
 	if !ok {
 		return 0, rpctypes.ErrGRPCLeaseNotFound, true
 	}
@@ -197,7 +220,66 @@ func (s *Server) renewLocal(id int64) (ttl int64, err error, done bool) {
 	if expired {
 		return 0, rpctypes.ErrGRPCLeaseNotFound, true
 	}
+	if s.cfg.LeaseCheckpoint && le.RemainingTTL > 0 {
+		// etcd's Renew with checkpointing: the renewed lease has its whole
+		// TTL again, so its checkpoint is cleared through the log.
+		go s.proposeCheckpoints([]*pb.LeaseCheckpoint{{ID: id, Remaining_TTL: 0}})
+	}
 	return le.TTL, nil, true
+}
+
+// leaseCheckpointInterval is etcd's default checkpoint interval (5 minutes);
+// tests shorten it.
+var leaseCheckpointInterval = 5 * time.Minute
+
+// leaseCheckpointLoop is etcd's lease checkpointing: every interval the
+// leader records, through the log, the remaining TTL of each lease that has
+// used part of its TTL, so a new leader does not give it a fresh TTL (leases
+// kept alive forever by leader changes).
+func (s *Server) leaseCheckpointLoop() {
+	t := time.NewTicker(leaseCheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopc:
+			return
+		case <-t.C:
+		}
+		if !s.isLeader() {
+			continue
+		}
+		var cps []*pb.LeaseCheckpoint
+		for _, le := range s.Store().Leases() {
+			rem, ok := s.lessor.remaining(le.ID)
+			if !ok {
+				continue
+			}
+			sec := int64(math.Ceil(rem.Seconds()))
+			if sec > 0 && sec < le.TTL && sec != le.RemainingTTL {
+				cps = append(cps, &pb.LeaseCheckpoint{ID: le.ID, Remaining_TTL: sec})
+			}
+		}
+		for len(cps) > 0 {
+			n := min(len(cps), 1000) // etcd's maxLeaseCheckpointBatchSize
+			s.proposeCheckpoints(cps[:n])
+			cps = cps[n:]
+		}
+	}
+}
+
+func (s *Server) proposeCheckpoints(cps []*pb.LeaseCheckpoint) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stopc:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if _, err := s.Propose(ctx, &pb.InternalRaftRequest{LeaseCheckpoint: &pb.LeaseCheckpointRequest{Checkpoints: cps}}); err != nil {
+		s.log.Debug("lease checkpoint proposal failed; the next round retries", "err", err)
+	}
 }
 
 // LeaseTimeToLive reports the remaining TTL from the leader's timers.
@@ -228,8 +310,8 @@ func (s *Server) LeaseTimeToLive(ctx context.Context, id int64, keys bool) (*pb.
 }
 
 func (s *Server) ttlLocal(id int64, keys bool) (*pb.LeaseTimeToLiveResponse, error, bool) {
+	le, ok := s.appliedLease(id)
 	st := s.Store()
-	le, ok := st.Lease(id)
 	if !ok {
 		return nil, rpctypes.ErrGRPCLeaseNotFound, true
 	}

@@ -21,6 +21,8 @@ type localItem struct {
 	cc      raftpb.ConfChangeI
 	ccReply chan *raftpb.ConfState
 	removed bool // the conf change removes this member
+	// advanceTicks: tick raft this many times (InitialElectionTickAdvance).
+	advanceTicks int
 }
 
 // run is the raft loop: the only goroutine that touches the RawNode. Raft runs
@@ -111,6 +113,10 @@ func (s *Server) onLocal() {
 		switch {
 		case it.msg != nil:
 			s.step(it.msg)
+		case it.advanceTicks > 0:
+			for range it.advanceTicks {
+				s.rn.Tick()
+			}
 		case it.cc != nil:
 			cs := s.rn.ApplyConfChange(it.cc)
 			if it.removed {
@@ -194,6 +200,16 @@ func (s *Server) onSoftState(ss *raft.SoftState) {
 		s.leadChangeC = make(chan struct{})
 		s.leadChangeMu.Unlock()
 		s.log.Info("leader changed", "from", fmt.Sprintf("%x", old), "to", fmt.Sprintf("%x", ss.Lead), "term", s.term.Load())
+		// raft's RawNode does not log these; etcd's raft.node does.
+		rl := s.log.With("component", "raft")
+		switch {
+		case old == raft.None:
+			rl.Info(fmt.Sprintf("raft.node: %x elected leader %x at term %d", s.id, ss.Lead, s.term.Load()))
+		case ss.Lead == raft.None:
+			rl.Info(fmt.Sprintf("raft.node: %x lost leader %x at term %d", s.id, old, s.term.Load()))
+		default:
+			rl.Info(fmt.Sprintf("raft.node: %x changed leader from %x to %x at term %d", s.id, old, ss.Lead, s.term.Load()))
+		}
 		if old != raft.None {
 			// The round may have gone to the old leader: etcd's answer.
 			s.failInflightRead(rpctypes.ErrGRPCLeaderChanged)

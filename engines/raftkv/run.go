@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -115,16 +117,17 @@ func (m *Member) closeListeners() {
 // returns once every goroutine it started has exited.
 func (m *Member) Serve(ctx context.Context) error {
 	s, log := m.s, m.s.log
-	opts := append(v3rpc.ServerOptions(s),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: false}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Hour, Timeout: 20 * time.Second}),
-	)
+	c := m.cfg
+	opts := append(v3rpc.ServerOptions(s), grpcServerOptions(c)...)
 	gs := grpc.NewServer(opts...)
-	rcfg := v3rpc.DefaultConfig()
-	if m.cfg.MaxTxnOps > 0 {
-		rcfg.MaxTxnOps = m.cfg.MaxTxnOps
+	rc := v3rpc.DefaultConfig()
+	if c.MaxTxnOps > 0 {
+		rc.MaxTxnOps = c.MaxTxnOps
 	}
-	v3rpc.RegisterWithConfig(gs, s, rcfg)
+	if c.WatchProgressNotifyInterval > 0 {
+		rc.ProgressNotifyInterval = c.WatchProgressNotifyInterval
+	}
+	v3rpc.RegisterWithConfig(gs, s, rc)
 	var h http.Handler = s.HTTPHandler()
 	if m.cfg.EnablePprof {
 		mux := http.NewServeMux()
@@ -161,6 +164,20 @@ func (m *Member) Serve(ctx context.Context) error {
 			_ = hs.ServeTLS(ln, "", "")
 		}()
 	}
+	metricsH := h
+	var gwy *gateway
+	if m.cfg.EnableGRPCGateway {
+		gctx, gcancel := context.WithCancel(context.Background())
+		defer gcancel()
+		var err error
+		if gwy, err = newGateway(gctx, gs); err != nil {
+			s.Stop()
+			m.closeListeners()
+			return fmt.Errorf("grpc gateway: %w", err)
+		}
+		h = gwy.handler(h)
+	}
+	h = accessController(m.cfg, log, h)
 	grpcOrHTTP := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
 			gs.ServeHTTP(w, r)
@@ -189,17 +206,35 @@ func (m *Member) Serve(ctx context.Context) error {
 	}
 	for i, ln := range m.metricsLns {
 		if m.metricsTLS[i] {
-			serveTLS(ln, h)
+			serveTLS(ln, metricsH)
 			continue
 		}
-		serveHTTP(ln, h)
+		serveHTTP(ln, metricsH)
 	}
 	// The fault endpoint gets a listener and a handler of its own: nothing
 	// on the client or metrics URLs can reach it.
 	for _, ln := range m.adminLns {
 		serveHTTP(ln, s.AdminHandler())
 	}
-	log.Info("serving client requests", "listen_client_urls", m.ClientAddrs(), "listen_metrics_urls", m.cfg.ListenMetricsURLs)
+	readyDone := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-s.Ready():
+		case <-readyDone:
+			return
+		}
+		// etcd logs these once the member has published itself (ReadyNotify).
+		log.Info("ready to serve client requests")
+		for i, ln := range m.clientLns {
+			if m.clientTLS[i] {
+				log.Info("serving client traffic securely", "address", ln.Addr().String())
+			} else {
+				log.Info("serving client traffic insecurely; this is strongly discouraged!", "address", ln.Addr().String())
+			}
+		}
+	}()
 	if m.cfg.AdminListenURL != "" {
 		log.Warn("serving the unauthenticated fault endpoint /admin/clock", "admin_listen_url", m.cfg.AdminListenURL)
 	}
@@ -220,6 +255,10 @@ func (m *Member) Serve(ctx context.Context) error {
 			<-ctx.Done()
 			log.Info("shutting down", "cause", context.Cause(ctx))
 		}
+	}
+	close(readyDone)
+	if gwy != nil {
+		_ = gwy.close()
 	}
 	gs.Stop()
 	for _, hs := range httpSrvs {
@@ -261,4 +300,71 @@ func listenAll(flagName string, urls []string, given []net.Listener) ([]net.List
 		lns = append(lns, ln)
 	}
 	return lns, nil
+}
+
+// grpcServerOptions are etcd's keepalive settings and stream limit for the
+// client port (--grpc-keepalive-min-time, --grpc-keepalive-interval,
+// --grpc-keepalive-timeout, --max-concurrent-streams), as etcd's v3rpc.Server
+// sets them: a client pinging more often than the min time is sent GOAWAY
+// (too_many_pings), and pings without an active stream count as too many.
+func grpcServerOptions(c Config) []grpc.ServerOption {
+	streams := c.MaxConcurrentStreams
+	if streams == 0 {
+		streams = math.MaxUint32
+	}
+	opts := []grpc.ServerOption{grpc.MaxConcurrentStreams(streams)}
+	if c.GRPCKeepaliveMinTime > 0 {
+		opts = append(opts, grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.GRPCKeepaliveMinTime, PermitWithoutStream: false}))
+	}
+	if c.GRPCKeepaliveInterval > 0 && c.GRPCKeepaliveTimeout > 0 {
+		opts = append(opts, grpc.KeepaliveParams(keepalive.ServerParameters{Time: c.GRPCKeepaliveInterval, Timeout: c.GRPCKeepaliveTimeout}))
+	}
+	return opts
+}
+
+// accessController is etcd 3.4's for the client URLs' HTTP endpoints:
+// over plain HTTP a Host not in --host-whitelist is refused with 421 and
+// etcd's DNS-rebinding message; CORS headers go to every response when
+// --cors allows "*" (the default), else to an allowed Origin; OPTIONS is
+// answered 200 at once.
+func accessController(c Config, log *slog.Logger, next http.Handler) http.Handler {
+	allowAll := func(list []string) bool { return len(list) == 0 || slices.Contains(list, "*") }
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil && !allowAll(c.HostWhitelist) {
+			host := r.Host
+			if h, _, err := net.SplitHostPort(r.Host); err == nil {
+				host = h
+			}
+			if !slices.Contains(c.HostWhitelist, host) {
+				log.Warn("rejecting HTTP request to prevent DNS rebinding attacks", "host", host)
+				http.Error(w, fmt.Sprintf(`
+etcd received your request, but the Host header was unrecognized.
+
+To fix this, choose one of the following options:
+- Enable TLS, then any HTTPS request will be allowed.
+- Add the hostname you want to use to the whitelist in settings.
+  - e.g. etcd --host-whitelist %q
+
+This requirement has been added to help prevent "DNS Rebinding" attacks (CVE-2018-5702).
+`, host), http.StatusMisdirectedRequest)
+				return
+			}
+		}
+		origin := ""
+		if allowAll(c.CORS) {
+			origin = "*"
+		} else if o := r.Header.Get("Origin"); o != "" && slices.Contains(c.CORS, o) {
+			origin = o
+		}
+		if origin != "" {
+			w.Header().Add("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE")
+			w.Header().Add("Access-Control-Allow-Origin", origin)
+			w.Header().Add("Access-Control-Allow-Headers", "accept, content-type, authorization")
+		}
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

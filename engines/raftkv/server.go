@@ -32,6 +32,11 @@ import (
 // Server is one raftkv member: it owns the raft loop goroutine, the WAL, the
 // store, the peer transport and the lease timers, and implements v3rpc.Backend.
 type Server struct {
+	// restarted: the member started from an existing data dir.
+	restarted bool
+	// readyc is closed once this member's attributes are published through
+	// the log (etcd's ReadyNotify).
+	readyc  chan struct{}
 	cfg     Config
 	log     *slog.Logger
 	id      uint64
@@ -187,6 +192,7 @@ func New(cfg Config) (*Server, error) {
 		localq:      newQueue[localItem](),
 		fatalc:      make(chan struct{}),
 		tokens:      tokens,
+		readyc:      make(chan struct{}),
 	}
 	if s.peerTLS, err = cfg.PeerTLS.build("peer-", filepath.Join(cfg.DataDir, "fixtures", "peer"), append(slices.Clone(cfg.PeerURLs), cfg.ListenPeerURLs...)); err != nil {
 		return nil, err
@@ -194,7 +200,18 @@ func New(cfg Config) (*Server, error) {
 	if s.clientTLS, err = cfg.ClientTLS.build("", filepath.Join(cfg.DataDir, "fixtures", "client"), append(slices.Clone(cfg.ClientURLs), cfg.ListenClientURLs...)); err != nil {
 		return nil, err
 	}
+	for _, c := range []*tls.Config{s.peerTLS.server, s.peerTLS.client, s.clientTLS.server} {
+		if c != nil && len(cfg.CipherSuites) > 0 {
+			c.CipherSuites = slices.Clone(cfg.CipherSuites)
+		}
+	}
+	if s.peerTLS.server != nil && !cfg.PeerTLS.SkipClientSANVerify {
+		s.peerTLS.server = withSANCheck(s.peerTLS.server)
+	}
 	s.walDir = filepath.Join(s.memberDir, "wal")
+	if cfg.WALDir != "" {
+		s.walDir = cfg.WALDir
+	}
 	s.snapDir = filepath.Join(s.memberDir, "snap")
 	s.dbPath = filepath.Join(s.snapDir, "db")
 	if cfg.Registerer != nil {
@@ -218,6 +235,7 @@ func New(cfg Config) (*Server, error) {
 		err = s.importEtcdRestore(src)
 	case wal.Exists(s.walDir):
 		err = s.restart()
+		s.restarted = true
 	default:
 		err = s.bootstrap()
 	}
@@ -228,6 +246,7 @@ func New(cfg Config) (*Server, error) {
 	s.log = cfg.Logger.With("node", fmt.Sprintf("%x", s.id))
 	s.reqIDs = newIDGen(s.id, time.Now())
 	s.lessor = newLessor(s.clock, cfg.ElectionTimeout())
+	s.lessor.checkpoint = cfg.LeaseCheckpoint
 	return s, nil
 }
 
@@ -258,7 +277,7 @@ func (s *Server) raftConfig(applied uint64) *raft.Config {
 		MaxCommittedSizePerReady:  64 << 20,
 		AsyncStorageWrites:        true,
 		CheckQuorum:               true,
-		PreVote:                   true,
+		PreVote:                   s.cfg.PreVote,
 		StepDownOnRemoval:         true,
 		Logger:                    raftLogger{s.cfg.Logger.With("component", "raft")},
 	}
@@ -267,13 +286,15 @@ func (s *Server) raftConfig(applied uint64) *raft.Config {
 func (s *Server) mvccConfig() mvcc.Config {
 	c := mvcc.DefaultConfig()
 	c.Logger = s.cfg.Logger
+	c.FreelistType = s.cfg.BoltFreelistType
+	c.NoFsync = s.cfg.UnsafeNoFsync
 	// etcd raises lease TTLs to ceil(1.5 * election timeout) seconds.
 	c.MinLeaseTTL = int64(math.Ceil(1.5 * s.cfg.ElectionTimeout().Seconds()))
 	return c
 }
 
 func (s *Server) openWAL() (*wal.State, error) {
-	w, st, err := wal.Open(s.walDir, wal.Config{SegmentBytes: s.cfg.WALSegmentBytes, Logger: s.cfg.Logger, OnSync: func(d time.Duration) {
+	w, st, err := wal.Open(s.walDir, wal.Config{SegmentBytes: s.cfg.WALSegmentBytes, Keep: s.cfg.MaxWALs, NoSync: s.cfg.UnsafeNoFsync, Logger: s.cfg.Logger, OnSync: func(d time.Duration) {
 		s.metrics.walFsync.Observe(d.Seconds())
 	}})
 	if err != nil {
@@ -376,6 +397,8 @@ func (s *Server) create(ms []member, clusterID uint64, peers []raft.Peer) error 
 		}
 	}
 	s.rn = rn
+	cfg.Logger.Info("starting local member", "local-member-id", fmt.Sprintf("%x", s.id), "cluster-id", fmt.Sprintf("%x", clusterID),
+		"state", cfg.ClusterState.String(), "members", len(ms))
 	return nil
 }
 
@@ -402,6 +425,11 @@ func (s *Server) restart() error {
 	}
 	if err != nil {
 		return err
+	}
+	if s.cfg.ForceNewCluster {
+		if err := s.forceNewCluster(st, m.ClusterID); err != nil {
+			return err
+		}
 	}
 	s.ms = raft.NewMemoryStorage()
 	s.members = newMembership(m.ClusterID, nil)
@@ -443,7 +471,7 @@ func (s *Server) restart() error {
 	last, _ := s.ms.LastIndex()
 	s.lastIndex.Store(last)
 	s.appliedIndex.Store(s.ap.snapIndex)
-	s.cfg.Logger.Info("restarted member", "node", fmt.Sprintf("%x", s.id), "cluster", fmt.Sprintf("%x", m.ClusterID),
+	s.cfg.Logger.Info("restarting local member", "local-member-id", fmt.Sprintf("%x", s.id), "cluster-id", fmt.Sprintf("%x", m.ClusterID), "commit-index", st.HardState.GetCommit(),
 		"snapshot", s.ap.snapIndex, "entries", len(st.Entries), "commit", st.HardState.GetCommit(), "store_index", store.ConsistentIndex())
 	return nil
 }
@@ -530,11 +558,39 @@ func (s *Server) Start() error {
 			s.log.Error("peer server stopped", "err", err)
 		}
 	})
+	if s.cfg.InitialCorruptCheck && s.restarted {
+		// etcd checks a restarting member before its raft loop runs;
+		// peers reach its store through the peer server started above.
+		if err := s.initialCorruptCheck(); err != nil {
+			_ = s.peerSrv.Close()
+			s.tr.stop()
+			s.wg.Wait()
+			s.closeStorage()
+			return err
+		}
+	}
+	if s.cfg.LeaseCheckpoint {
+		s.goFunc(s.leaseCheckpointLoop)
+	}
+	if s.cfg.CorruptCheckTime > 0 {
+		s.goFunc(func() { s.monitorKVHash(s.cfg.CorruptCheckTime) })
+	}
+	if vs := s.rn.Status().Config.Voters.IDs(); s.cfg.InitialElectionTickAdvance && len(vs) == 1 && hasKey(vs, s.id) {
+		// etcd's adjustTicks for a one-voter cluster: nobody to hear from,
+		// so elect at the next tick or so.
+		for range s.cfg.ElectionTicks - 1 {
+			s.rn.Tick()
+		}
+		s.log.Info("started as single-node; fast-forwarding election ticks", "forward-ticks", s.cfg.ElectionTicks-1, "election-ticks", s.cfg.ElectionTicks)
+	} else if s.cfg.InitialElectionTickAdvance && len(vs) > 1 && s.cfg.ElectionTicks > 2 {
+		s.goFunc(s.advanceTicksWhenPeersUp)
+	}
 	s.goFunc(s.run)
 	s.goFunc(s.appendLoop)
 	s.goFunc(s.applyLoop)
 	s.goFunc(s.publish)
-	s.log.Info("member started", "name", s.cfg.Name, "peer_urls", s.cfg.PeerURLs, "client_urls", s.cfg.ClientURLs)
+	s.runCompactor()
+	s.log.Info("serving peer traffic", "address", s.peerLn.Addr().String())
 	return nil
 }
 
@@ -644,4 +700,41 @@ func (s *Server) writeStoreSnapshot(w io.Writer) (int64, error) {
 		return 0, ErrStopped
 	}
 	return s.store.WriteSnapshot(w)
+}
+
+func hasKey[K comparable, V any](m map[K]V, k K) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// advanceTicksWhenPeersUp is etcd's adjustTicks for a multi-member start:
+// once more than one peer answers (within 5s), the election timer is
+// fast-forwarded to leave two ticks, so a restarted cluster elects a leader
+// without waiting a whole election timeout, while a running leader still
+// has two ticks to be heard.
+func (s *Server) advanceTicksWhenPeersUp() {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.stopc:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		up := 0
+		for _, ok := range s.reachableOf(ctx, s.knownMembers()) {
+			if ok {
+				up++
+			}
+		}
+		cancel()
+		if up > 1 {
+			ticks := s.cfg.ElectionTicks - 2
+			s.localq.push(localItem{advanceTicks: ticks})
+			s.log.Info("initialized peer connections; fast-forwarding election ticks", "local-member-id", fmt.Sprintf("%x", s.id),
+				"forward-ticks", ticks, "forward-duration", time.Duration(ticks)*s.cfg.TickInterval, "election-ticks", s.cfg.ElectionTicks,
+				"active-remote-members", up)
+			return
+		}
+	}
 }

@@ -137,7 +137,7 @@ func (s *Server) persist(items []appendItem) error {
 	if hasPending && needSync {
 		s.synced = pending
 	}
-	if release > 0 {
+	if release > 0 && s.cfg.MaxWALs != 0 { // --max-wals 0: keep every file, as etcd
 		if err := s.w.ReleaseTo(release); err != nil {
 			return walFailed(err)
 		}

@@ -548,6 +548,7 @@ func (t *transport) handler() http.Handler {
 	mux.HandleFunc("POST "+pathMessage, t.serveMessage)
 	mux.HandleFunc("POST "+pathSnapshot, t.serveSnapshot)
 	mux.HandleFunc("GET "+pathMembers, t.serveMembers)
+	mux.HandleFunc("POST "+pathHashKV, t.serveHashKV)
 	mux.HandleFunc(pathLeaseRenew, t.s.serveLeaseRenew)
 	mux.HandleFunc(pathLeaseTTL, t.s.serveLeaseTTL)
 	mux.HandleFunc("POST "+pathPromote, t.s.servePromote)

@@ -229,7 +229,9 @@ func TestEtcdctlCluster(t *testing.T) {
 	rk := startCluster(t, "raftkv", raftkvBin, 3)
 	et := startCluster(t, "etcd", etcdBin, 1)
 	memberRe := regexp.MustCompile(`^[0-9a-f]+, started, m[1-3], http://127\.0\.0\.1:\d+, http://127\.0\.0\.1:\d+, false$`)
-	statusRe := regexp.MustCompile(`^127\.0\.0\.1:\d+, [0-9a-f]+, \d+\.\d+\.\d+, [0-9.]+ [kMG]?B, (true|false), false, \d+, \d+, \d+, $`)
+	// The version is semver; raftkv's carries build metadata naming it
+	// (3.4.0+raftkv).
+	statusRe := regexp.MustCompile(`^127\.0\.0\.1:\d+, [0-9a-f]+, \d+\.\d+\.\d+(\+[0-9A-Za-z.-]+)?, [0-9.]+ [kMG]?B, (true|false), false, \d+, \d+, \d+, $`)
 	healthRe := regexp.MustCompile(`^127\.0\.0\.1:\d+ is healthy: successfully committed proposal: took = [0-9.]+[µmn]?s$`)
 	snapStatusRe := regexp.MustCompile(`^[0-9a-f]+, (\d+), \d+, [0-9.]+ [kMG]?B$`)
 

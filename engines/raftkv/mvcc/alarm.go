@@ -112,6 +112,36 @@ func (s *Store) noSpace() bool {
 	return false
 }
 
+// corrupt reports whether a CORRUPT alarm is active. Caller holds mu.
+func (s *Store) corrupt() bool {
+	for k := range s.alarms {
+		if k.typ == pb.AlarmType_CORRUPT {
+			return true
+		}
+	}
+	return false
+}
+
+// Corrupt reports whether a CORRUPT alarm is active (reads check it, as
+// etcd's applierV3Corrupt refuses ranges too).
+func (s *Store) Corrupt() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.corrupt()
+}
+
+// corruptErr is etcd's applierV3Corrupt: while a CORRUPT alarm is active,
+// puts, ranges, deletes, txns, compactions, lease grants and revokes fail
+// with ErrCorruptAlarm; alarms still apply, so the alarm can be disarmed.
+func corruptErr(req *pb.InternalRaftRequest) error {
+	switch {
+	case req.Put != nil, req.Range != nil, req.DeleteRange != nil, req.Txn != nil,
+		req.Compaction != nil, req.LeaseGrant != nil, req.LeaseRevoke != nil:
+		return ErrCorruptAlarm
+	}
+	return nil
+}
+
 // cappedErr is etcd's applierV3Capped: while a NOSPACE alarm is active, a
 // request that would add data (a put, a txn with a put on either branch, a
 // lease grant) fails with ErrNoSpace; reads, deletes, revokes and compactions

@@ -41,6 +41,11 @@ func (s *Store) Apply(index uint64, req *pb.InternalRaftRequest) (proto.Message,
 	if req == nil {
 		return nil, nil
 	}
+	if s.corrupt() {
+		if err := corruptErr(req); err != nil {
+			return nil, err
+		}
+	}
 	if s.noSpace() {
 		if err := cappedErr(req); err != nil {
 			return nil, err

@@ -24,6 +24,9 @@ type Config struct {
 	// NoFsync turns off fsync in Commit. Only for tests and benchmarks of the store
 	// itself: a crash can then lose committed data. Default false.
 	NoFsync bool
+	// FreelistType is bbolt's freelist: "array" (etcd's default) or "map"
+	// (empty).
+	FreelistType string
 
 	// InitialMmapBytes is bbolt's initial mmap size in bytes. A larger map means fewer
 	// remaps (a remap waits for every open read transaction). Default 256 MiB.

@@ -32,6 +32,9 @@ var (
 	// ErrNoSpace: a NOSPACE alarm is active and the request would add data
 	// ("etcdserver: mvcc: database space exceeded").
 	ErrNoSpace = rpctypes.ErrGRPCNoSpace
+	// ErrCorruptAlarm: a CORRUPT alarm is active ("etcdserver: corrupt
+	// cluster"); reads and writes of keys and leases fail until it is disarmed.
+	ErrCorruptAlarm = rpctypes.ErrGRPCCorrupt
 )
 
 // Errors of the store itself (not sent to clients as etcd errors).

@@ -95,7 +95,7 @@ func Open(path string, cfg Config) (*Store, error) {
 		Timeout:         2 * time.Second,
 		NoSync:          cfg.NoFsync,
 		NoFreelistSync:  true,
-		FreelistType:    bolt.FreelistMapType,
+		FreelistType:    freelistType(cfg.FreelistType),
 		InitialMmapSize: cfg.InitialMmapBytes,
 	})
 	if err != nil {
@@ -396,4 +396,11 @@ func (s *Store) WriteSnapshot(w io.Writer) (int64, error) {
 		return n, fmt.Errorf("mvcc: snapshot: write: %w", err)
 	}
 	return n, nil
+}
+
+func freelistType(s string) bolt.FreelistType {
+	if s == "array" {
+		return bolt.FreelistArrayType
+	}
+	return bolt.FreelistMapType
 }

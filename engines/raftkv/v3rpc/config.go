@@ -64,6 +64,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("v3rpc: LeaderCheckInterval: want > 0, got %v (default 1s)", c.LeaderCheckInterval)
 	case c.RangeStreamChunkBytes < 1:
 		return fmt.Errorf("v3rpc: RangeStreamChunkBytes: want >= 1, got %d (default 1048576)", c.RangeStreamChunkBytes)
+	case c.MaxTxnOps < 1:
+		return fmt.Errorf("v3rpc: MaxTxnOps: want >= 1, got %d (default 128)", c.MaxTxnOps)
 	case c.SnapshotChunkBytes < 1:
 		return fmt.Errorf("v3rpc: SnapshotChunkBytes: want >= 1, got %d (default 32768)", c.SnapshotChunkBytes)
 	case c.MaxTxnOps < 1:

@@ -37,6 +37,9 @@ func (s *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResp
 	if err != nil {
 		return nil, err
 	}
+	if st.Corrupt() {
+		return nil, rpctypes.ErrGRPCCorrupt
+	}
 	var resp *pb.RangeResponse
 	err = serveRead(ctx, s.b, st, func(ai mvcc.AuthInfo) error {
 		return st.IsRangePermitted(ai, r.Key, r.RangeEnd)
@@ -135,6 +138,9 @@ func (s *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*
 func (s *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
 	if err := checkTxn(r, s.cfg.MaxTxnOps); err != nil {
 		return nil, err
+	}
+	if st := s.b.Store(); st != nil && st.Corrupt() {
+		return nil, rpctypes.ErrGRPCCorrupt
 	}
 	if isReadOnlyTxn(r) {
 		resp, ok, err := s.readTxn(ctx, r)

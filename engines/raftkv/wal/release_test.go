@@ -43,3 +43,38 @@ func TestReleaseKeepsReplayable(t *testing.T) {
 		t.Errorf("entries after reopen: %v, want [7]", got)
 	}
 }
+
+// TestReleaseKeep: Config.Keep (etcd's --max-wals) leaves at least that
+// many segments, even when more could be released; the WAL still opens.
+func TestReleaseKeep(t *testing.T) {
+	for _, keep := range []int{0, 3, 5} {
+		dir := t.TempDir()
+		cfg := Config{SegmentBytes: 4096, Keep: keep}
+		w, _ := mustOpen(t, dir, cfg)
+		data := string(make([]byte, 1000))
+		for idx := uint64(1); idx <= 30; idx++ {
+			// A snapshot at every entry: each new segment opens with one
+			// covering everything before it, so every older one is
+			// releasable.
+			mustSave(t, w, nil, []*raftpb.Entry{ent(1, idx, data)}, hs(1, 1, idx))
+			mustSave(t, w, snap(idx, 1), nil, nil)
+		}
+		before := w.Segments()
+		if err := w.ReleaseTo(30); err != nil {
+			t.Fatal(err)
+		}
+		got := w.Segments()
+		w.Close()
+		switch {
+		case before < 8:
+			t.Fatalf("only %d segments written", before)
+		case keep == 0 && got > 2:
+			t.Errorf("Keep 0: %d of %d segments left, want every covered one released", got, before)
+		case keep > 0 && got != keep:
+			t.Errorf("Keep %d: %d of %d segments left", keep, got, before)
+		}
+		if _, st, err := Open(dir, cfg); err != nil || st.Snapshot.GetMetadata().GetIndex() != 30 {
+			t.Fatalf("Keep %d: reopen: %v", keep, err)
+		}
+	}
+}

@@ -37,6 +37,14 @@ type Config struct {
 	Logger *slog.Logger
 	// OnSync, if set, observes the duration of every fsync (for metrics).
 	OnSync func(time.Duration)
+	// Keep is the fewest segments ReleaseTo leaves (etcd's --max-wals: files
+	// beyond it are deleted once a snapshot covers them). 0 releases every
+	// covered segment.
+	Keep int
+	// NoSync skips every fsync (etcd's --unsafe-no-fsync): a crash of the
+	// machine can lose acknowledged writes. Only for tests and benchmarks
+	// that accept that.
+	NoSync bool
 }
 
 // DefaultSegmentBytes is the default segment size.
@@ -480,6 +488,9 @@ func (w *WAL) Sync() error {
 	if w.closed {
 		return ErrClosed
 	}
+	if w.cfg.NoSync {
+		return nil
+	}
 	start := time.Now()
 	if err := fdatasync(w.f); err != nil {
 		return fmt.Errorf("wal: fsync %s: %w", w.f.Name(), err)
@@ -590,6 +601,10 @@ func (w *WAL) ReleaseTo(index uint64) error {
 			del = i + 1
 		}
 	}
+	if w.cfg.Keep > 0 {
+		del = min(del, max(0, n-w.cfg.Keep))
+	}
+
 	for _, s := range w.segs[:del] {
 		if err := os.Remove(s.path); err != nil {
 			return fmt.Errorf("wal: release %s: %w", s.path, err)
