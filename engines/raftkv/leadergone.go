@@ -19,16 +19,16 @@ import (
 // from the leader ends, whose dial to it fails, or who is asked for its
 // vote while it still follows that leader, asks the leader's peer port once: a refused connection (nobody listens there) is proof enough to
 // hold an election now. A partition drops packets and refuses nothing, so it
-// still takes the timeout, and PreVote with CheckQuorum keeps a wrong guess
-// harmless: a member still in touch with a live leader ignores the votes.
+// still takes the timeout, and CheckQuorum keeps a wrong guess from
+// deposing a live leader: a member still in touch with it ignores the votes
+// (with --pre-vote the guesser's term does not even move).
 //
 // The election is ordered so the survivors do not split the vote: each
 // fast-forwards its election timer by one timeout (so that it is out of the
-// leader's lease and grants votes), then the live voter with the lowest ID
-// campaigns at once, and every second tick any survivor whose rank's turn
-// has come (rank k from tick 2k) campaigns again unless a round it started
-// or voted for is open (mayCampaign), until a leader is known; after one election timeout raft's own randomized timers take
-// over.
+// leader's lease and grants votes), then the live voters take turns of two
+// ticks in ID order, the lowest at once, each campaigning on its turn unless
+// a round it voted for is open (mayCampaign), until a leader is known;
+// after one election timeout raft's own randomized timers take over.
 
 // leaderProbeTimeout bounds the dial that asks whether the leader is gone.
 const leaderProbeTimeout = 300 * time.Millisecond
@@ -37,6 +37,7 @@ const leaderProbeTimeout = 300 * time.Millisecond
 type fastElection struct {
 	dead  uint64 // the leader whose port refused
 	rank  int    // this member's place among the live voters, by ID
+	live  int    // how many live voters there are
 	ticks int    // ticks since
 }
 
@@ -115,7 +116,7 @@ func (s *Server) onLeaderGone(id uint64) {
 	for range s.cfg.ElectionTicks {
 		s.rn.Tick()
 	}
-	s.fast = &fastElection{dead: id, rank: rank}
+	s.fast = &fastElection{dead: id, rank: rank, live: len(live)}
 	s.log.Info("the leader's peer port refuses connections: electing a new leader without waiting out the election timeout",
 		"leader", fmt.Sprintf("%x", id), "rank", rank)
 	if rank == 0 {
@@ -135,22 +136,27 @@ func (s *Server) fastElectionTick() {
 		s.fast = nil
 		return
 	}
-	if f.ticks >= 2*f.rank && f.ticks%2 == 0 && mayCampaign(s.rn.BasicStatus(), s.id, f.dead) {
+	// Turns, two ticks each, in rank order: rank 0 at detection, then
+	// rank 1 at tick 2, ..., round and round. Between two turns of one
+	// member every other had its turn, so a round it started has had its
+	// answers, and rounds of different members do not overlap.
+	if f.ticks%2 == 0 && (f.ticks/2)%f.live == f.rank && mayCampaign(s.rn.BasicStatus(), s.id, f.dead) {
 		_ = s.rn.Campaign()
 	}
 }
 
-// mayCampaign: a pre-candidate may start its round again (a pre-vote
-// raises no term, and a voter that was still in the dead leader's lease
-// ignored the first one); a follower may, unless in this term it voted for
-// a live member, whose round is open; a candidate's round is open.
+// mayCampaign, on a member's turn: not a follower that voted for a live
+// member in this term (that member's round is open); anyone else, also a
+// (pre-)candidate whose round a voter still in the dead leader's lease
+// ignored (without PreVote its term goes up by one: the price of not
+// waiting out the timeout).
 func mayCampaign(st raft.BasicStatus, self, dead uint64) bool {
 	switch st.RaftState {
-	case raft.StatePreCandidate:
-		return true
+	case raft.StateLeader:
+		return false
 	case raft.StateFollower:
 		v := st.GetVote()
 		return v == raft.None || v == self || v == dead
 	}
-	return false
+	return true
 }
