@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"testing"
 	"time"
 
@@ -54,31 +52,11 @@ func TestLeaderDeathElectsWithoutTimeout(t *testing.T) {
 // timeout as raft says: with a 60 s timeout no new leader appears in 3 s.
 func TestPartitionedLeaderDoesNotTriggerFastElection(t *testing.T) {
 	tb := newNftTable(t)
-	netPrefix := fmt.Sprintf("127.%d.%d.", 100+rand.IntN(100), 1+rand.IntN(250))
-	var initial []InitialMember
-	var ips []string
-	for i := range 3 {
-		ip := fmt.Sprintf("%s%d", netPrefix, i+1)
-		ln, err := net.Listen("tcp", ip+":0")
-		if err != nil {
-			t.Fatalf("cannot bind %s: %v", ip, err)
-		}
-		initial = append(initial, InitialMember{Name: fmt.Sprintf("m%d", i), PeerURLs: []string{"http://" + ln.Addr().String()}})
-		ips = append(ips, ip)
-		ln.Close()
-	}
-	c := &testCluster{t: t, servers: make([]*Server, 3)}
-	for i := range 3 {
-		cfg := memberConfig(t, initial[i].Name, initial[i].PeerURLs[0], initial, t.TempDir())
+	c, ips := newAddressedCluster(t, func(i int, cfg *Config) {
 		if i != 0 {
 			cfg.ElectionTicks = 3000
 		}
-		c.cfgs = append(c.cfgs, cfg)
-	}
-	for i := range 3 {
-		c.start(i)
-	}
-	t.Cleanup(c.stopAll)
+	})
 	if lead := c.waitLeader(); lead != 0 {
 		t.Fatalf("leader is m%d, want m0", lead)
 	}
@@ -105,33 +83,13 @@ func TestPartitionedLeaderDoesNotTriggerFastElection(t *testing.T) {
 // timeout, so the client can retry at once.
 func TestProposalFailsWhenItsLeaderIsDeposed(t *testing.T) {
 	tb := newNftTable(t)
-	netPrefix := fmt.Sprintf("127.%d.%d.", 100+rand.IntN(100), 1+rand.IntN(250))
-	var initial []InitialMember
-	var ips []string
-	for i := range 3 {
-		ip := fmt.Sprintf("%s%d", netPrefix, i+1)
-		ln, err := net.Listen("tcp", ip+":0")
-		if err != nil {
-			t.Fatalf("cannot bind %s: %v", ip, err)
-		}
-		initial = append(initial, InitialMember{Name: fmt.Sprintf("m%d", i), PeerURLs: []string{"http://" + ln.Addr().String()}})
-		ips = append(ips, ip)
-		ln.Close()
-	}
-	c := &testCluster{t: t, servers: make([]*Server, 3)}
-	for i := range 3 {
-		cfg := memberConfig(t, initial[i].Name, initial[i].PeerURLs[0], initial, t.TempDir())
+	c, ips := newAddressedCluster(t, func(i int, cfg *Config) {
 		cfg.RequestTimeout = time.Minute
 		// etcd's 1 s election timeout, not the tests' 200 ms: a loaded
 		// machine must not make the follower campaign (and forget the
 		// leader) before the put reaches it.
 		cfg.TickInterval = 100 * time.Millisecond
-		c.cfgs = append(c.cfgs, cfg)
-	}
-	for i := range 3 {
-		c.start(i)
-	}
-	t.Cleanup(c.stopAll)
+	})
 	lead := c.waitLeader()
 	follower := (lead + 1) % 3
 	mustPut(t, c.servers[follower], "before", "v")

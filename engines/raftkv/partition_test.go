@@ -55,12 +55,12 @@ func (tb *nftTable) heal() {
 	_ = exec.Command("nft", "delete", "table", "inet", tb.name).Run()
 }
 
-// Partitions by source address only work if members dial from their own
-// address: isolate the leader's IP and check that the others move on and
-// that it catches up after the heal.
-func TestPartitionBySourceAddress(t *testing.T) {
-	tb := newNftTable(t)
-	// A /24 of loopback addresses unlikely to be used by anything else.
+// newAddressedCluster starts three members, each on its own loopback
+// address of a random 127.x.y.0/24 (members dial from their own address, so
+// nft rules by source address cut them apart); tweak, if set, adjusts
+// member i's config first. It returns the cluster and the addresses.
+func newAddressedCluster(t *testing.T, tweak func(i int, cfg *Config)) (*testCluster, []string) {
+	t.Helper()
 	netPrefix := fmt.Sprintf("127.%d.%d.", 100+rand.IntN(100), 1+rand.IntN(250))
 	var initial []InitialMember
 	var ips []string
@@ -68,21 +68,33 @@ func TestPartitionBySourceAddress(t *testing.T) {
 		ip := fmt.Sprintf("%s%d", netPrefix, i+1)
 		ln, err := net.Listen("tcp", ip+":0")
 		if err != nil {
-			t.Skipf("cannot bind %s: %v", ip, err)
+			t.Fatalf("cannot bind %s: %v", ip, err)
 		}
 		initial = append(initial, InitialMember{Name: fmt.Sprintf("m%d", i), PeerURLs: []string{"http://" + ln.Addr().String()}})
 		ips = append(ips, ip)
 		ln.Close()
 	}
-	c := &testCluster{t: t}
+	c := &testCluster{t: t, servers: make([]*Server, 3)}
 	for i := range 3 {
-		c.cfgs = append(c.cfgs, memberConfig(t, initial[i].Name, initial[i].PeerURLs[0], initial, t.TempDir()))
+		cfg := memberConfig(t, initial[i].Name, initial[i].PeerURLs[0], initial, t.TempDir())
+		if tweak != nil {
+			tweak(i, &cfg)
+		}
+		c.cfgs = append(c.cfgs, cfg)
 	}
-	c.servers = make([]*Server, 3)
 	for i := range 3 {
 		c.start(i)
 	}
 	t.Cleanup(c.stopAll)
+	return c, ips
+}
+
+// Partitions by source address only work if members dial from their own
+// address: isolate the leader's IP and check that the others move on and
+// that it catches up after the heal.
+func TestPartitionBySourceAddress(t *testing.T) {
+	tb := newNftTable(t)
+	c, ips := newAddressedCluster(t, nil)
 	lead := c.waitLeader()
 	mustPut(t, c.servers[lead], "before", "cut")
 	for i := range 3 {
