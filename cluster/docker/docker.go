@@ -215,22 +215,8 @@ func (r *Runtime) LoseUnsynced(_ context.Context, name string) (string, error) {
 	}
 	up, fs := m.up, r.mounts[name]
 	r.mu.Unlock()
-	switch {
-	case fs == nil:
-		if why := lazyfs.Unavailable(); why != "" {
-			return "", fmt.Errorf("%w: lose unsynced: %s", cluster.ErrUnsupported, why)
-		}
-		return "", fmt.Errorf("%w: lose unsynced: the data directories are not mounted through lazyfs (docker.Config.LazyFS)", cluster.ErrUnsupported)
-	case up:
-		return "", fmt.Errorf("docker: lose unsynced on %s: the member is running: kill it first", name)
-	}
 	// The unmount waits until the killed container has let go of it.
-	lost, err := fs.Lose()
-	if err != nil {
-		return "", fmt.Errorf("docker: lose unsynced on %s: %w", name, err)
-	}
-	r.log.Info("unsynced data dropped", "node", name, "lost", lost.String())
-	return lost.String(), nil
+	return cluster.LoseUnsynced("docker", name, "docker.Config.LazyFS", fs, up, r.log)
 }
 
 // seesMount checks that m's container sees the lazyfs mount of its data

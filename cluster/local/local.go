@@ -540,21 +540,7 @@ func (r *Runtime) LoseUnsynced(_ context.Context, name string) (string, error) {
 		}
 	}
 	r.mu.Unlock()
-	switch {
-	case lazy == nil:
-		if why := lazyfs.Unavailable(); why != "" {
-			return "", fmt.Errorf("%w: lose unsynced: %s", cluster.ErrUnsupported, why)
-		}
-		return "", fmt.Errorf("%w: lose unsynced: the data directories are not mounted through lazyfs (local.Config.LazyFS)", cluster.ErrUnsupported)
-	case running:
-		return "", fmt.Errorf("local: lose unsynced on %s: the member is running: kill it first", name)
-	}
-	lost, err := lazy.Lose()
-	if err != nil {
-		return "", fmt.Errorf("local: lose unsynced on %s: %w", name, err)
-	}
-	r.log.Info("unsynced data dropped", "node", name, "lost", lost.String())
-	return lost.String(), nil
+	return cluster.LoseUnsynced("local", name, "local.Config.LazyFS", lazy, running, r.log)
 }
 
 // Firewall loads script into the member's network namespace. The namespace
