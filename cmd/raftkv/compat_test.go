@@ -21,8 +21,7 @@ func compatSection() string {
 	b.WriteString("**accepted, same as etcd**: taken, and what etcd does with it is what raftkv does.\n")
 	b.WriteString("**refused**: raftkv stops at start, naming the flag and the reason, unless the flag is left at\n")
 	b.WriteString("the value shown (etcd's default, which asks for nothing raftkv lacks). The same rules apply to\n")
-	b.WriteString("`ETCD_*` environment variables and to `--config-file` keys. `--auth-token`, `--auth-token-ttl`\n")
-	b.WriteString("and `--bcrypt-cost` belong to authentication, described with it. The table is generated from\n")
+	b.WriteString("`ETCD_*` environment variables and to `--config-file` keys. The table is generated from\n")
 	b.WriteString("`cmd/raftkv/etcdflags.go` (`go test ./cmd/raftkv -run TestCompatibilityDoc -update`).\n\n")
 	b.WriteString("| flag | raftkv | notes | shown by |\n|---|---|---|---|\n")
 	for _, f := range etcdFlags {

@@ -13,10 +13,6 @@ import (
 	"time"
 )
 
-// Flags another change of the project adds (authentication); until then
-// they are unknown to raftkv.
-var etcdFlagsAddedElsewhere = []string{"auth-token", "auth-token-ttl", "bcrypt-cost"}
-
 var helpFlag = regexp.MustCompile(`(?m)^\s+--([a-z0-9-]+)`)
 
 // helpFlags lists the flags of an `etcd --help` text.
@@ -54,9 +50,6 @@ func TestEtcdFlagsKnown(t *testing.T) {
 		}
 		for _, name := range names {
 			t.Run(name, func(t *testing.T) {
-				if slices.Contains(etcdFlagsAddedElsewhere, name) {
-					return
-				}
 				if fs.Lookup(name) == nil {
 					t.Errorf("%s lists --%s; raftkv does not register it", src, name)
 				}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,9 @@ func pingUntilGoAway(t *testing.T, addr string, interval time.Duration, n int) b
 	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndHeaders: true}); err != nil {
 		t.Fatal(err)
 	}
+	// The reader answers SETTINGS while this goroutine pings: a Framer's
+	// writes share one buffer, so they take turns.
+	var wmu sync.Mutex
 	goaway := make(chan string, 1)
 	go func() {
 		for {
@@ -48,7 +52,9 @@ func pingUntilGoAway(t *testing.T, addr string, interval time.Duration, n int) b
 			switch f := f.(type) {
 			case *http2.SettingsFrame:
 				if !f.IsAck() {
+					wmu.Lock()
 					_ = fr.WriteSettingsAck()
+					wmu.Unlock()
 				}
 			case *http2.GoAwayFrame:
 				goaway <- f.ErrCode.String() + " " + string(f.DebugData())
@@ -58,7 +64,10 @@ func pingUntilGoAway(t *testing.T, addr string, interval time.Duration, n int) b
 	}()
 	time.Sleep(200 * time.Millisecond) // the stream is open before the first ping
 	for i := range n {
-		if err := fr.WritePing(false, [8]byte{byte(i)}); err != nil {
+		wmu.Lock()
+		err := fr.WritePing(false, [8]byte{byte(i)})
+		wmu.Unlock()
+		if err != nil {
 			break
 		}
 		time.Sleep(interval)
