@@ -93,23 +93,10 @@ func (s *Server) periodicCompactor(period time.Duration) {
 
 func (s *Server) revisionCompactor(retention int64) {
 	var prev int64
-	t := time.NewTicker(compactorRevisionInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopc:
-			return
-		case <-t.C:
-		}
-		if !s.isLeader() {
-			continue
-		}
+	s.whileLeaderEvery(compactorRevisionInterval, func() {
 		rev := s.Store().Rev() - retention
-		if rev <= 0 || rev == prev {
-			continue
-		}
-		if s.compactTo("revision", rev, retention) {
+		if rev > 0 && rev != prev && s.compactTo("revision", rev, retention) {
 			prev = rev
 		}
-	}
+	})
 }

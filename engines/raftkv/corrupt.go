@@ -213,21 +213,11 @@ func (s *Server) initialCorruptCheck() error {
 // monitorKVHash is etcd's monitorKVHash: the leader checks every interval.
 func (s *Server) monitorKVHash(every time.Duration) {
 	s.log.Info("enabled corruption checking", "local-member-id", fmt.Sprintf("%x", s.id), "interval", every)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopc:
-			return
-		case <-t.C:
-		}
-		if !s.isLeader() {
-			continue
-		}
+	s.whileLeaderEvery(every, func() {
 		if err := s.checkHashKV(); err != nil {
 			s.log.Debug("check hash kv failed", "err", err)
 		}
-	}
+	})
 }
 
 // checkHashKV is etcd's checkHashKV.

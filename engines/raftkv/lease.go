@@ -237,17 +237,7 @@ var leaseCheckpointInterval = 5 * time.Minute
 // used part of its TTL, so a new leader does not give it a fresh TTL (leases
 // kept alive forever by leader changes).
 func (s *Server) leaseCheckpointLoop() {
-	t := time.NewTicker(leaseCheckpointInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopc:
-			return
-		case <-t.C:
-		}
-		if !s.isLeader() {
-			continue
-		}
+	s.whileLeaderEvery(leaseCheckpointInterval, func() {
 		var cps []*pb.LeaseCheckpoint
 		for _, le := range s.Store().Leases() {
 			rem, ok := s.lessor.remaining(le.ID)
@@ -264,7 +254,7 @@ func (s *Server) leaseCheckpointLoop() {
 			s.proposeCheckpoints(cps[:n])
 			cps = cps[n:]
 		}
-	}
+	})
 }
 
 func (s *Server) proposeCheckpoints(cps []*pb.LeaseCheckpoint) {

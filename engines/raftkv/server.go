@@ -594,6 +594,24 @@ func (s *Server) Start() error {
 	return nil
 }
 
+// whileLeaderEvery calls f every d while this member leads, until the
+// server stops (the leader's periodic duties: compaction, corruption
+// checks, lease checkpoints).
+func (s *Server) whileLeaderEvery(d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopc:
+			return
+		case <-t.C:
+		}
+		if s.isLeader() {
+			f()
+		}
+	}
+}
+
 func (s *Server) goFunc(f func()) {
 	s.wg.Add(1)
 	go func() {
