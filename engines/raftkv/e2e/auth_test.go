@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -30,17 +29,10 @@ import (
 // it failed, its exit status: what a user sees, without client logs.
 func ctlAny(t *testing.T, endpoints, stdin string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, etcdctlBin, append([]string{"--endpoints=" + endpoints, "--command-timeout=10s"}, args...)...)
-	cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	out, errb, err := runCtl(endpoints, stdin, args...)
 	var b strings.Builder
-	b.WriteString(out.String())
-	for _, l := range strings.Split(errb.String(), "\n") {
+	b.WriteString(out)
+	for _, l := range strings.Split(errb, "\n") {
 		if strings.HasPrefix(l, "Error:") {
 			b.WriteString(l + "\n")
 		}

@@ -25,6 +25,15 @@ func ctl(t *testing.T, endpoints, stdin string, args ...string) string {
 // ctl2 is ctl returning stderr too (etcdctl 3.4 prints endpoint health there).
 func ctl2(t *testing.T, endpoints, stdin string, args ...string) (stdout, stderr string) {
 	t.Helper()
+	stdout, stderr, err := runCtl(endpoints, stdin, args...)
+	if err != nil {
+		t.Fatalf("etcdctl %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout, stderr)
+	}
+	return stdout, stderr
+}
+
+// runCtl runs etcdctl (API 3, at most 30 s) against endpoints with stdin.
+func runCtl(endpoints, stdin string, args ...string) (stdout, stderr string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, etcdctlBin, append([]string{"--endpoints=" + endpoints, "--command-timeout=10s"}, args...)...)
@@ -32,34 +41,25 @@ func ctl2(t *testing.T, endpoints, stdin string, args ...string) (stdout, stderr
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("etcdctl %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out.String(), errb.String())
-	}
-	return out.String(), errb.String()
+	err = cmd.Run()
+	return out.String(), errb.String(), err
 }
 
 // ctlFail runs etcdctl expecting it to fail and returns its "Error:" lines
 // (stderr also carries timestamped client logs, left out).
 func ctlFail(t *testing.T, endpoints, stdin string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, etcdctlBin, append([]string{"--endpoints=" + endpoints, "--command-timeout=10s"}, args...)...)
-	cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	out, errb, err := runCtl(endpoints, stdin, args...)
 	if err == nil {
-		t.Fatalf("etcdctl %s succeeded, want an error; stdout: %s", strings.Join(args, " "), out.String())
+		t.Fatalf("etcdctl %s succeeded, want an error; stdout: %s", strings.Join(args, " "), out)
 	}
 	var lines []string
-	for _, l := range strings.Split(errb.String(), "\n") {
+	for _, l := range strings.Split(errb, "\n") {
 		if strings.HasPrefix(l, "Error:") {
 			lines = append(lines, l)
 		}
 	}
-	return out.String() + strings.Join(lines, "\n") + "\n"
+	return out + strings.Join(lines, "\n") + "\n"
 }
 
 // ctlWatch runs etcdctl watch with args and returns its first n output
