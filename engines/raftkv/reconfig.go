@@ -33,7 +33,9 @@ func (s *Server) reachableOf(ctx context.Context, members []member) map[uint64]b
 		if m.ID == s.id || m.IsLearner {
 			continue
 		}
+		mu.Lock() // probes started earlier in this loop write out too
 		out[m.ID] = false
+		mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
