@@ -41,31 +41,32 @@ type fastElection struct {
 	ticks int    // ticks since
 }
 
-// probeLeader is called by the transport when a peer's stream ends or a dial
-// to it fails: when that peer is the leader this member follows, it checks
-// the peer's port (once at a time) and tells the loop if it refuses.
+// probeLeader is called when a peer's stream ends, a dial to it fails, or
+// another member asks for a vote: when that peer is the leader this member
+// follows, it checks the peer's port (one probe at a time) and tells the
+// loop if it refuses.
 func (t *transport) probeLeader(id uint64) {
 	s := t.s
-	if id == raft.None || id == s.id || s.lead.Load() != id || !t.probing.CompareAndSwap(false, true) {
+	if id == raft.None || id == s.id || s.lead.Load() != id {
 		return
 	}
 	p := t.peer(id)
-	var host string
-	if p != nil {
-		if u, err := url.Parse(p.url()); err == nil {
-			host = u.Host
-		}
+	if p == nil {
+		return
 	}
+	u, err := url.Parse(p.url())
+	if err != nil || u.Host == "" {
+		return
+	}
+	host := u.Host
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	select {
 	case <-t.stopc:
-		t.probing.Store(false)
 		return
 	default:
 	}
-	if host == "" {
-		t.probing.Store(false)
+	if !t.probing.CompareAndSwap(false, true) {
 		return
 	}
 	t.wg.Add(1)
